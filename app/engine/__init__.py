@@ -1,0 +1,1 @@
+"""The pure call engine: no I/O, no clock, no framework. See ``session.CallSession``."""

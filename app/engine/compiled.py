@@ -1,0 +1,53 @@
+"""A script and its lexicon, compiled once for every call that uses them."""
+
+from __future__ import annotations
+
+from app.engine.matcher import PhraseIndex, Target
+from app.engine.normalize import normalize_text
+from app.engine.script import Lexicon, Script
+
+RUSHING_OFF = "rushing_off:0"
+
+
+class CompiledScript:
+    """The phrase index and look-up tables of one script version; shared, never mutated."""
+
+    def __init__(self, script: Script, lexicon: Lexicon | None) -> None:
+        self.script = script
+        self.lexicon = lexicon
+        entries: list[tuple[str, Target]] = []
+        if lexicon is not None:
+            for i, entry in enumerate(lexicon.entries):
+                target = Target("forbidden", str(i), "agent")
+                for phrase in (entry.phrase, *entry.variants):
+                    entries.append((phrase, target))
+                for phrase in entry.allow:
+                    entries.append((phrase, Target("allow", f"f{i}", "agent", excuses=target.key)))
+        if script.rushing_off is not None:
+            target = Target("rushing_off", "0", "agent")
+            entries.extend((p, target) for p in script.rushing_off.phrases)
+            entries.extend(
+                (p, Target("allow", "r0", "agent", excuses=RUSHING_OFF))
+                for p in script.rushing_off_allow
+            )
+        if script.greeting is not None:
+            for word in script.greeting.words:
+                entries.append((word, Target("greeting_word", word, "agent")))
+        for i, situation in enumerate(script.situations):
+            if situation.trigger is not None:
+                target = Target("situation", str(i), situation.speaker, situation.trigger.at_end)
+                entries.extend((p, target) for p in situation.trigger.phrases)
+        if script.end_signals is not None:
+            target = Target("end_signal", "0", "customer", script.end_signals.at_end)
+            entries.extend((p, target) for p in script.end_signals.phrases)
+        for call_type, trigger in script.call_type_signals.items():
+            target = Target("call_type", str(call_type), "customer", trigger.at_end)
+            entries.extend((p, target) for p in trigger.phrases)
+        for phrase in script.hold_apology_phrases:
+            entries.append((phrase, Target("hold_apology", "0", "agent")))
+        self.index = PhraseIndex(entries)
+        self.bare_what = frozenset(normalize_text(p) for p in script.bare_what)
+        self.situation_by_rule = {s.rule: i for i, s in enumerate(script.situations)}
+        self.situation_by_event = {
+            s.on: i for i, s in enumerate(script.situations) if s.on is not None
+        }

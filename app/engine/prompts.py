@@ -1,0 +1,81 @@
+"""Filling prompt templates and telling whether the agent said a prompt.
+
+A template such as ``感谢您使用中国移动,祝您{wish},{title},再见。`` is filled per call; slots the
+call cannot know (``wish``, an agent's alias) are *free*: shown with a default and matched as any
+words. Whether the agent said it is judged on jieba tokens of the filled template, searched in
+order in the agent's normalized speech, so punctuation, 您/你, fillers and words added between
+them do not matter. Token lists are cached per filled text: jieba runs once per distinct prompt,
+never on the per-fragment path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jieba
+
+from app.engine.normalize import normalize_text
+from app.engine.script import SLOT_RE
+
+jieba.setLogLevel(60)  # jieba logs its dictionary loading at INFO on every start
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary now (about half a second) rather than on the first call."""
+    jieba.initialize()
+
+
+@dataclass(frozen=True, slots=True)
+class PromptMatcher:
+    """The literal tokens of a filled template, for judging speech against it."""
+
+    tokens: tuple[str, ...]
+    total: int
+
+    def similarity(self, spoken: str) -> float:
+        """Share of the template's characters found, token by token in order, in ``spoken``.
+
+        ``spoken`` is normalized text. A token not found is skipped; the search goes on after the
+        last token found.
+        """
+        if not self.total:
+            return 0.0
+        pos = 0
+        found = 0
+        for token in self.tokens:
+            at = spoken.find(token, pos)
+            if at >= 0:
+                found += len(token)
+                pos = at + len(token)
+        return found / self.total
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """The template with every slot replaced by its value (missing slots become empty)."""
+    return SLOT_RE.sub(lambda m: values.get(m.group(1), ""), template)
+
+
+@lru_cache(maxsize=4096)
+def _matcher(literal_parts: tuple[str, ...]) -> PromptMatcher:
+    tokens: list[str] = []
+    for part in literal_parts:
+        norm = normalize_text(part)
+        if norm:
+            tokens.extend(t for t in jieba.lcut(norm, HMM=False) if t)
+    return PromptMatcher(tuple(tokens), sum(len(t) for t in tokens))
+
+
+def matcher_for(template: str, values: dict[str, str], free: frozenset[str]) -> PromptMatcher:
+    """A matcher for the template filled with ``values``; ``free`` slots match anything."""
+    parts: list[str] = []
+    last = 0
+    for m in SLOT_RE.finditer(template):
+        parts.append(template[last : m.start()])
+        if m.group(1) not in free:
+            parts.append(values.get(m.group(1), ""))
+        else:
+            parts.append("\x00")  # a gap: keeps tokens on either side from merging
+        last = m.end()
+    parts.append(template[last:])
+    return _matcher(tuple("".join(parts).split("\x00")))

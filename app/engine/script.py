@@ -1,0 +1,314 @@
+"""The script library's data model: what an agent must and must not say, as the norms write it.
+
+These models are the schema of the YAML files in ``scripts_data/``. They are frozen values: the
+loader (``app.scripts.loader``) validates a file once at start-up and the engine only reads them.
+Every rule carries ``source``: the seed file and section of the norm it enforces.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.engine.phases import CallType, Phase
+
+RULE_AREAS = "greeting|answering|closing|rating|forbidden|behaviour|situation"
+RuleId = Annotated[str, Field(pattern=rf"^({RULE_AREAS})\.[a-z0-9_.]+$")]
+#: The seed file number and section a rule comes from, e.g. "002 服务禁忌—禁语".
+Source = Annotated[str, Field(min_length=3)]
+SLOT_RE = re.compile(r"\{([a-z_]+)\}")
+
+#: Slots the engine knows how to fill from the call. A template may use only these.
+KNOWN_SLOTS = frozenset(
+    {"greeting", "work_no", "title", "wish", "holiday", "agent_name", "company_phone"}
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GreetingPeriod(Frozen):
+    """A time-of-day period starting at ``start`` (inclusive) and running to the next one."""
+
+    start: time
+    word: str = Field(min_length=1)
+
+
+class Greeting(Frozen):
+    """The time-of-day greeting table. Boundaries belong to the later period."""
+
+    periods: tuple[GreetingPeriod, ...] = Field(min_length=1)
+    #: Every greeting word an agent might say; saying one that is not the period's raises
+    #: ``greeting.wrong_time``.
+    words: tuple[str, ...] = Field(min_length=1)
+    source: Source
+
+    @field_validator("periods")
+    @classmethod
+    def _sorted(cls, periods: tuple[GreetingPeriod, ...]) -> tuple[GreetingPeriod, ...]:
+        starts = [p.start for p in periods]
+        if starts != sorted(starts) or len(set(starts)) != len(starts):
+            raise ValueError("periods must be in increasing order of start, without repeats")
+        return periods
+
+    def word_at(self, local: time) -> str:
+        """The greeting word for a local time of day; before the first start, the last period."""
+        word = self.periods[-1].word
+        for period in self.periods:
+            if local >= period.start:
+                word = period.word
+        return word
+
+
+class Holiday(Frozen):
+    date: str = Field(pattern=r"^\d{2}-\d{2}$", description="MM-DD in the call's time zone")
+    greeting: str = Field(min_length=1)
+
+
+class Due(Frozen):
+    """When a prompt becomes due.
+
+    ``on: phase`` — as soon as its phase begins. ``after: <rule>`` — ``delay_s`` seconds after the
+    agent said that rule's phrase (the norm's 停顿2秒 is ``delay_s: 2``).
+    """
+
+    on: Literal["phase"] | None = None
+    after: RuleId | None = None
+    delay_s: float = Field(default=0, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Due:
+        if (self.on is None) == (self.after is None):
+            raise ValueError("give exactly one of 'on: phase' or 'after: <rule id>'")
+        return self
+
+
+class Prompt(Frozen):
+    """A phrase the script requires (or suggests) at a point of the call."""
+
+    rule: RuleId
+    phase: Phase
+    text: str = Field(min_length=1, description="template; {slots} are filled per call")
+    source: Source
+    kind: Literal["required", "suggested"] = "required"
+    call_types: tuple[CallType, ...] = Field(min_length=1)
+    #: Only for customers of this class (e.g. 12580 'secretary' clients); None means everyone
+    #: who is not of a class that has its own variant.
+    customer_class: str | None = None
+    #: Only on a holiday (12580's 节假日问候语) or only on other days; None means either.
+    holiday: bool | None = None
+    due: Due = Due(on="phase")
+    #: Phase the call moves to once the agent has said this phrase.
+    then: Phase | None = None
+    note: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _slots_known(cls, text: str) -> str:
+        unknown = set(SLOT_RE.findall(text)) - KNOWN_SLOTS
+        if unknown:
+            raise ValueError(f"unknown slot(s) {sorted(unknown)}; known: {sorted(KNOWN_SLOTS)}")
+        return text
+
+
+class Trigger(Frozen):
+    """Words that signal something: matched on normalized text of one speaker's final segment."""
+
+    phrases: tuple[str, ...] = Field(min_length=1)
+    #: The match must end within this many characters of the segment's end (e.g. a closing
+    #: 谢谢 at the end of an utterance, not 谢谢 at its start).
+    at_end: int | None = Field(default=None, ge=0)
+
+
+SituationEvent = Literal["hold", "unhold", "volume_low", "volume_high"]
+
+
+class Situation(Frozen):
+    """A situational suggestion: when ``trigger`` is heard from ``speaker`` (or the call event
+    ``on`` happens), suggest ``text``."""
+
+    rule: RuleId
+    speaker: Literal["agent", "customer"] = "customer"
+    trigger: Trigger | None = None
+    on: SituationEvent | None = None
+    text: str = Field(min_length=1)
+    source: Source
+    #: Do not suggest the same thing again within this many seconds.
+    cooldown_s: float = Field(default=30, ge=0)
+    #: The call type to switch to when this triggers (e.g. harassment), if any.
+    call_type: CallType | None = None
+    call_types: tuple[CallType, ...] | None = None
+    note: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _situation_slots_known(cls, text: str) -> str:
+        return Prompt._slots_known(text)
+
+    @model_validator(mode="after")
+    def _one_cause(self) -> Situation:
+        if (self.trigger is None) == (self.on is None):
+            raise ValueError("give exactly one of 'trigger' or 'on'")
+        return self
+
+
+class NoResponseStep(Frozen):
+    delay_s: float = Field(gt=0, le=120)
+    text: str = Field(min_length=1)
+    source: Source
+
+
+class NoResponse(Frozen):
+    """Empty-call handling: prompts while the customer stays silent after the greeting.
+
+    Each step is suggested ``delay_s`` after the previous one (the first after the greeting was
+    said); after the last step's own delay the call becomes ``call_type`` and goes to closing.
+    """
+
+    steps: tuple[NoResponseStep, ...] = Field(min_length=1)
+    final_delay_s: float = Field(default=3, gt=0, le=120)
+    call_type: CallType = CallType.HARASSMENT
+    source: Source
+
+
+class Timing(Frozen):
+    ring_limit_s: float = Field(default=15, gt=0, le=600)
+    ring_source: Source = "000 第二节远程服务规范用语 2"
+    #: The greeting is late when not said this long after the answer.
+    greeting_late_s: float = Field(default=5, gt=0, le=120)
+    #: A hold at least this long must be followed by 让您久等了 ...
+    hold_apology_min_s: float = Field(default=5, ge=0, le=600)
+    #: ... within this long after the unhold.
+    hold_apology_within_s: float = Field(default=10, gt=0, le=600)
+    #: A prompt counts as said at this similarity; below ``deviation_below`` it is 'deviated'.
+    done_similarity: float = Field(default=0.75, gt=0, le=1)
+    deviation_below: float = Field(default=0.95, gt=0, le=1)
+
+
+class Scoring(Frozen):
+    start: int = 100
+    forbidden: int = 15
+    script: int = 5
+    behaviour: int = 5
+    missed: int = 10
+    deviated: int = 3
+
+
+class Script(Frozen):
+    """One call script: e.g. ``cmcc-10086``."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$")
+    name: str
+    version: int = Field(default=1, ge=1)
+    description: str = ""
+    #: Phases this script uses, in order; others are skipped.
+    phases: tuple[Phase, ...] = (
+        Phase.RINGING,
+        Phase.GREETING,
+        Phase.ANSWERING,
+        Phase.CLOSING,
+        Phase.RATING,
+        Phase.ENDED,
+    )
+    lexicon: str | None = Field(default="forbidden", description="lexicon file id, or none")
+    timing: Timing = Timing()
+    scoring: Scoring = Scoring()
+    greeting: Greeting | None = None
+    holidays: tuple[Holiday, ...] = ()
+    #: Default slot values, e.g. {wish: 生活愉快}; slots marked free match any words.
+    slot_defaults: dict[str, str] = Field(default_factory=dict)
+    free_slots: tuple[str, ...] = ("wish", "agent_name")
+    prompts: tuple[Prompt, ...] = Field(min_length=1)
+    situations: tuple[Situation, ...] = ()
+    no_response: NoResponse | None = None
+    #: Customer words that end the answering phase (没有了, 好的谢谢 ...).
+    end_signals: Trigger | None = None
+    #: Customer words that set the call type (e.g. complaint: 投诉).
+    call_type_signals: dict[CallType, Trigger] = Field(default_factory=dict)
+    #: Phrases of the agent that mean 催挂 (rushing the customer off) outside harassment calls.
+    rushing_off: Trigger | None = None
+    rushing_off_allow: tuple[str, ...] = ()
+    rushing_off_source: Source = "002 服务禁忌—行为 催挂"
+    #: Agent words that count as the apology after a hold (002: 稍等后 "对不起,让您久等了").
+    hold_apology_phrases: tuple[str, ...] = ("久等",)
+    hold_source: Source = "002 规范用语——其它 稍等后需向用户解释时"
+    #: 抢话 is alerted from this many interruptions on (002: 严重抢话 多次打断用户说话).
+    interrupt_alert_after: int = Field(default=2, ge=1)
+    interrupt_tolerance_ms: int = Field(default=300, ge=0)
+    interrupt_source: Source = "002 服务禁忌—行为 严重抢话"
+    #: Whole utterances that are a bare 什么 (002: 未听清客户问题直接询问"什么").
+    bare_what: tuple[str, ...] = ("什么", "啥", "什么呀", "什么啊", "啊什么", "嗯什么")
+    bare_what_source: Source = "002 服务禁忌—禁语 未听清客户问题直接询问“什么”"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Script:
+        if self.phases[0] is not Phase.RINGING or self.phases[-1] is not Phase.ENDED:
+            raise ValueError("phases must start with ringing and end with ended")
+        order = list(Phase)
+        if [order.index(p) for p in self.phases] != sorted(order.index(p) for p in self.phases):
+            raise ValueError("phases must keep the protocol order")
+        rules = {p.rule for p in self.prompts}
+        for prompt in self.prompts:
+            if prompt.phase not in self.phases:
+                raise ValueError(f"prompt {prompt.rule}: phase {prompt.phase} is not in phases")
+            if prompt.then is not None and prompt.then not in self.phases:
+                raise ValueError(f"prompt {prompt.rule}: then {prompt.then} is not in phases")
+            if prompt.due.after is not None and prompt.due.after not in rules:
+                raise ValueError(f"prompt {prompt.rule}: due.after {prompt.due.after} is unknown")
+            if "{greeting}" in prompt.text and self.greeting is None:
+                raise ValueError(f"prompt {prompt.rule}: uses {{greeting}} but no greeting table")
+        return self
+
+    def prompts_for(
+        self, call_type: CallType, customer_class: str | None, holiday: bool
+    ) -> tuple[Prompt, ...]:
+        """The prompts that apply to a call of this type, customer class and day."""
+        classes = {p.customer_class for p in self.prompts if p.customer_class is not None}
+        wanted = customer_class if customer_class in classes else None
+        return tuple(
+            p
+            for p in self.prompts
+            if call_type in p.call_types
+            and p.customer_class == wanted
+            and (p.holiday is None or p.holiday == holiday)
+        )
+
+
+class LexiconCategory(Frozen):
+    name: str
+    severity: Literal["critical", "major", "minor"] = "critical"
+
+
+class LexiconEntry(Frozen):
+    """One forbidden phrase (禁语) as the norm writes it, with the forms it is matched in."""
+
+    phrase: str = Field(min_length=1)
+    category: str = Field(pattern=r"^[a-z_]+$")
+    source: Source
+    #: Other literal forms of the same phrase (e.g. both readings of 没有(不记住)密码).
+    variants: tuple[str, ...] = ()
+    #: Longer phrases containing a match that are fine (a hit inside one is not an alert).
+    allow: tuple[str, ...] = ()
+    exempt_call_types: tuple[CallType, ...] = ()
+    #: A situation rule whose phrase to suggest instead, e.g. situation.cannot_answer.
+    suggest: RuleId | None = None
+    note: str | None = None
+
+
+class Lexicon(Frozen):
+    id: str
+    name: str
+    version: int = Field(default=1, ge=1)
+    categories: dict[str, LexiconCategory] = Field(min_length=1)
+    entries: tuple[LexiconEntry, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _categories_known(self) -> Lexicon:
+        for i, entry in enumerate(self.entries):
+            if entry.category not in self.categories:
+                raise ValueError(f"entries.{i}: category {entry.category!r} is not in categories")
+        return self

@@ -1,0 +1,921 @@
+"""One call, as a pure state machine.
+
+A :class:`CallSession` takes one input at a time — a fragment, a call event, a timer tick — and
+returns the events to send. It never reads a clock and does no I/O: every input comes with the
+shell's wall clock (epoch ms) and the session places it in call time (``clock.CallClock``).
+
+After every call the shell must ask :meth:`CallSession.next_deadline` and arrange for
+:meth:`CallSession.on_timer` to be called at that wall time (or earlier; an early tick is
+harmless). All inputs of one call must come from one task: the session has no locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from app.engine.clock import CallClock
+from app.engine.compiled import CompiledScript
+from app.engine.matcher import SegmentHit, SpeakerStream, excused
+from app.engine.messages import (
+    Alert,
+    CallEvent,
+    CallSetup,
+    Event,
+    Fragment,
+    Input,
+    PromptState,
+    Speaker,
+    TranscriptLine,
+)
+from app.engine.normalize import Normalized, normalize
+from app.engine.phases import CallType, Phase, can_move
+from app.engine.prompts import fill, matcher_for
+from app.engine.script import Prompt, Script
+from app.errors import CallStateError
+
+#: Keep this much of the agent's recent speech per open prompt for judging whether it was said
+#: (a prompt may be spoken over several segments).
+PROMPT_WINDOW = 400
+#: A prompt is taken as said on a partial only when every token is already there.
+PARTIAL_DONE = 0.999
+DEFAULT_TITLE = "先生/女士"
+
+Severity = Literal["critical", "major", "minor"]
+
+
+@dataclass(slots=True)
+class SegmentState:
+    id: str
+    speaker: Speaker
+    text: str = ""
+    norm: Normalized = field(default_factory=lambda: Normalized("", ()))
+    start_ms: int | None = None
+    end_ms: int | None = None
+    #: Identities of the hits in the latest hypothesis.
+    hits: list[SegmentHit] = field(default_factory=list)
+    #: Provisional alerts raised on partials of this segment, by hit identity.
+    provisional: dict[tuple[str, str, int], Alert] = field(default_factory=dict)
+    alerted: set[tuple[str, str, int]] = field(default_factory=set)
+
+
+class CallSession:
+    """The engine of one call. See the module docstring for the contract with the shell."""
+
+    def __init__(self, compiled: CompiledScript, setup: CallSetup) -> None:
+        self.compiled = compiled
+        self.script: Script = compiled.script
+        self.setup = setup
+        self.tz = ZoneInfo(setup.timezone)
+        self.call_type: CallType = setup.call_type or (
+            CallType.CALLBACK if setup.direction == "outbound" else CallType.CONSULT
+        )
+        self.phase = Phase.RINGING
+        self.phases_reached: list[Phase] = [Phase.RINGING]
+        self.clock = CallClock()
+        self.ring_at = setup.ring_at_ms
+        self.answered_at: int | None = None
+        self._anchor: int | None = setup.ring_at_ms
+        self._seq = 0
+        self._ids = {"p": 0, "al": 0}
+        self.prompts: list[PromptState] = []
+        self._windows: dict[str, str] = {}
+        self.alerts: list[Alert] = []
+        self.transcript: list[TranscriptLine] = []
+        self._streams = {
+            "agent": SpeakerStream(compiled.index),
+            "customer": SpeakerStream(compiled.index),
+        }
+        self._open: dict[Speaker, SegmentState] = {}
+        self._closed: set[str] = set()
+        self._timers: dict[str, int] = {}
+        self._slots: dict[str, str] = {}
+        self._holiday = False
+        self._applicable: tuple[Prompt, ...] = ()
+        self.customer_spoke = False
+        self._no_response_step = 0
+        self._hold_at: int | None = None
+        self._situation_last: dict[str, int] = {}
+        self._interruptions = 0
+        if self.ring_at is not None:
+            self._arm_slow_answer()
+
+    # -- the shell's interface -------------------------------------------------------------
+
+    def handle(self, item: Input, wall_ms: int) -> list[Event]:
+        """Process one input; return the events to send, in order.
+
+        Raises :class:`app.errors.CallStateError` for an input that does not fit the call (a
+        fragment for a closed segment, anything after the hangup); the call is unchanged then.
+        """
+        if self.phase is Phase.ENDED:
+            raise CallStateError("the call has ended", code="call_ended")
+        if isinstance(item, Fragment) and item.segment in self._closed:
+            raise CallStateError(
+                f"segment {item.segment!r} is already final", code="segment_closed"
+            )
+        out: list[Event] = []
+        t = self.clock.place(self._explicit_time(item), wall_ms)
+        self._fire_timers(t, out)
+        if isinstance(item, CallEvent):
+            self._on_event(item, t, out)
+        else:
+            self._on_fragment(item, t, out)
+        return out
+
+    def on_timer(self, wall_ms: int) -> list[Event]:
+        """Fire every deadline reached by ``wall_ms``; return the events to send."""
+        if self.phase is Phase.ENDED:
+            return []
+        out: list[Event] = []
+        self._fire_timers(self.clock.place(None, wall_ms), out)
+        return out
+
+    def next_deadline(self) -> int | None:
+        """Wall time (epoch ms) at which :meth:`on_timer` must be called next, if ever."""
+        if not self._timers:
+            return None
+        return self.clock.to_wall(min(self._timers.values()))
+
+    @property
+    def ended(self) -> bool:
+        return self.phase is Phase.ENDED
+
+    # -- time ------------------------------------------------------------------------------
+
+    def _explicit_time(self, item: Input) -> int | None:
+        if isinstance(item, CallEvent):
+            return item.at_ms
+        if self.answered_at is None:
+            return None
+        offset = item.end_ms if item.end_ms is not None else item.start_ms
+        return None if offset is None else self.answered_at + offset
+
+    def _fire_timers(self, t: int, out: list[Event]) -> None:
+        while self._timers:
+            name, due = min(self._timers.items(), key=lambda kv: kv[1])
+            if due > t:
+                return
+            del self._timers[name]
+            self._on_deadline(name, due, out)
+
+    def _on_deadline(self, name: str, t: int, out: list[Event]) -> None:
+        timing = self.script.timing
+        if name == "slow_answer":
+            self._alert(
+                out,
+                t,
+                "behaviour",
+                "behaviour.slow_answer",
+                "major",
+                timing.ring_source,
+                detail=f"not answered within {timing.ring_limit_s:g} s of the ring",
+            )
+        elif name == "greeting_late":
+            greeting = self._prompt_by_rule("greeting.open")
+            if greeting is not None and greeting.status != "done":
+                self._alert(
+                    out,
+                    t,
+                    "script",
+                    "greeting.late",
+                    "major",
+                    greeting.source,
+                    detail=f"greeting not said within {timing.greeting_late_s:g} s of the answer",
+                )
+        elif name.startswith("prompt:"):
+            prompt = self._prompt_by_id(name.removeprefix("prompt:"))
+            if prompt is not None and prompt.status == "armed":
+                self._push(prompt, t, out)
+        elif name == "no_response":
+            self._no_response(t, out)
+        elif name == "hold_apology":
+            self._alert(
+                out,
+                t,
+                "behaviour",
+                "behaviour.hold_no_apology",
+                "major",
+                self.script.hold_source,
+                detail="no apology (让您久等了) after a hold",
+            )
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _emit(self, out: list[Event], kind: str, t: int, body: dict[str, Any]) -> None:
+        self._seq += 1
+        anchor = self._anchor if self._anchor is not None else t
+        out.append(Event(kind, self._seq, t - anchor, body))
+
+    def _next_id(self, prefix: str) -> str:
+        self._ids[prefix] += 1
+        return f"{prefix}-{self._ids[prefix]}"
+
+    def _alert(
+        self,
+        out: list[Event],
+        t: int,
+        category: Literal["forbidden", "script", "behaviour"],
+        rule: str,
+        severity: Severity,
+        source: str,
+        *,
+        detail: str | None = None,
+        provisional: bool = False,
+        **fields: Any,
+    ) -> Alert:
+        alert = Alert(
+            id=self._next_id("al"),
+            severity=severity,
+            category=category,
+            rule=rule,
+            source=source,
+            state="provisional" if provisional else "confirmed",
+            at_ms=t - (self._anchor or t),
+            detail=detail,
+            **fields,
+        )
+        self.alerts.append(alert)
+        self._emit(out, "alert", t, alert.to_body())
+        return alert
+
+    # -- call events -----------------------------------------------------------------------
+
+    def _on_event(self, event: CallEvent, t: int, out: list[Event]) -> None:
+        if event.name == "ringing":
+            if self.ring_at is None and self.phase is Phase.RINGING:
+                self.ring_at = self._anchor = t
+                self._arm_slow_answer()
+        elif event.name == "answered":
+            if self.phase is Phase.RINGING:
+                self._answer(t, out)
+        elif event.name == "hold":
+            self._hold_at = t
+            self._timers.pop("hold_apology", None)
+            self._suggest_on("hold", t, out)
+        elif event.name == "unhold":
+            if self._hold_at is not None:
+                held = t - self._hold_at
+                self._hold_at = None
+                if held >= self.script.timing.hold_apology_min_s * 1000:
+                    self._suggest_on("unhold", t, out)
+                    self._timers["hold_apology"] = t + int(
+                        self.script.timing.hold_apology_within_s * 1000
+                    )
+        elif event.name == "hangup":
+            self._hangup(event.by, t, out)
+        # transfer: nothing in the norms depends on it yet; the platform's record is enough.
+
+    def _arm_slow_answer(self) -> None:
+        if self.ring_at is not None and self.setup.direction == "inbound":
+            self._timers["slow_answer"] = self.ring_at + int(self.script.timing.ring_limit_s * 1000)
+
+    def _answer(self, t: int, out: list[Event]) -> None:
+        self.answered_at = t
+        self._anchor = t
+        self._timers.pop("slow_answer", None)
+        local = datetime.fromtimestamp(t / 1000, self.tz)
+        self._holiday = any(h.date == local.strftime("%m-%d") for h in self.script.holidays)
+        holiday_word = next(
+            (h.greeting for h in self.script.holidays if h.date == local.strftime("%m-%d")), ""
+        )
+        setup = self.setup
+        self._slots = {
+            **self.script.slot_defaults,
+            "title": setup.customer_title or DEFAULT_TITLE,
+            "work_no": setup.work_no or setup.agent_id or "",
+            "agent_name": setup.agent_name or self.script.slot_defaults.get("agent_name", ""),
+            "holiday": f",{holiday_word}" if holiday_word else "",
+        }
+        self._slots.setdefault("wish", "生活愉快")
+        if self.script.greeting is not None:
+            self._slots["greeting"] = self.script.greeting.word_at(local.time())
+        self._applicable = self._prompts_for(self.call_type)
+        self._move(Phase.GREETING, t, out)
+        if self._prompt_by_rule("greeting.open") is not None:
+            self._timers["greeting_late"] = t + int(self.script.timing.greeting_late_s * 1000)
+
+    def _prompts_for(self, call_type: CallType) -> tuple[Prompt, ...]:
+        return self.script.prompts_for(call_type, self.setup.customer_class, self._holiday)
+
+    def _hangup(self, by: Speaker | None, t: int, out: list[Event]) -> None:
+        for segment in list(self._open.values()):
+            self._finalize(segment, t, out)
+        answered = self.answered_at is not None
+        if by == "agent" and answered and self.call_type is not CallType.HARASSMENT:
+            self._alert(
+                out,
+                t,
+                "behaviour",
+                "behaviour.agent_hung_up_first",
+                "major",
+                "002 服务禁忌—行为 提前挂机; 004 5.电话行为规范 9",
+                detail="the agent hung up before the customer",
+            )
+        if answered:
+            greeting = self._prompt_by_rule("greeting.open")
+            if self.phase is Phase.GREETING and greeting is not None and greeting.status != "done":
+                self._alert(out, t, "script", "greeting.missing", "major", greeting.source)
+            for area, rule in (("closing", "closing.missing"), ("rating", "rating.missing")):
+                missing = [
+                    p
+                    for p in self._applicable
+                    if p.kind == "required"
+                    and p.rule.startswith(area + ".")
+                    and not self._said(p.rule)
+                ]
+                if missing:
+                    self._alert(
+                        out,
+                        t,
+                        "script",
+                        rule,
+                        "major",
+                        missing[0].source,
+                        detail="hung up before " + ", ".join(p.rule for p in missing),
+                    )
+        self._timers.clear()
+        self._move(Phase.ENDED, t, out)
+        self._emit(out, "report", t, self.report())
+
+    # -- phases and prompts ----------------------------------------------------------------
+
+    def _move(self, target: Phase, t: int, out: list[Event]) -> None:
+        """Move forward to ``target`` (or the next phase the script has), pushing its prompts."""
+        if target not in self.script.phases:
+            later = [p for p in self.script.phases if can_move(target, p)]
+            target = later[0]
+        if not can_move(self.phase, target):
+            return
+        previous = self.phase
+        self.phase = target
+        self.phases_reached.append(target)
+        self._emit(out, "phase", t, {"phase": str(target), "previous": str(previous)})
+        if target is not Phase.ENDED:
+            self._push_phase_prompts(t, out)
+
+    def _push_phase_prompts(self, t: int, out: list[Event]) -> None:
+        for prompt in self._applicable:
+            if (
+                prompt.phase is self.phase
+                and prompt.due.on == "phase"
+                and self._prompt_by_rule(prompt.rule) is None
+            ):
+                self._push(self._new_prompt(prompt, t), t, out)
+
+    def _new_prompt(self, prompt: Prompt, due_at: int) -> PromptState:
+        state = PromptState(
+            id=self._next_id("p"),
+            rule=prompt.rule,
+            kind=prompt.kind,
+            phase=prompt.phase,
+            text=fill(prompt.text, self._slots),
+            source=prompt.source,
+            due_at=due_at,
+        )
+        self.prompts.append(state)
+        self._windows[state.id] = ""
+        return state
+
+    def _push(self, state: PromptState, t: int, out: list[Event]) -> None:
+        state.status = "due"
+        self._timers.pop(f"prompt:{state.id}", None)
+        self._emit(out, "prompt", t, state.to_body())
+
+    def _prompt_by_rule(self, rule: str) -> PromptState | None:
+        for state in self.prompts:
+            if state.rule == rule and state.kind == "required":
+                return state
+        return None
+
+    def _prompt_by_id(self, prompt_id: str) -> PromptState | None:
+        return next((p for p in self.prompts if p.id == prompt_id), None)
+
+    def _said(self, rule: str) -> bool:
+        state = self._prompt_by_rule(rule)
+        return state is not None and state.status == "done"
+
+    def _spec(self, state: PromptState) -> Prompt | None:
+        return next((p for p in self._applicable if p.rule == state.rule), None)
+
+    def _similarity(self, prompt: Prompt, spoken: str) -> float:
+        free = frozenset(self.script.free_slots)
+        return matcher_for(prompt.text, self._slots, free).similarity(spoken)
+
+    def _check_prompts(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
+        """Mark done every open prompt the agent's speech now contains; follow-ups too."""
+        timing = self.script.timing
+        threshold = timing.done_similarity if final else PARTIAL_DONE
+        if final and self.phase in (Phase.GREETING, Phase.ANSWERING):
+            self._jump_ahead(segment, t, out)
+        progress = True
+        while progress:
+            progress = False
+            for state in self.prompts:
+                if state.status == "done" or state.kind != "required":
+                    continue
+                spec = self._spec(state)
+                if spec is None:
+                    continue
+                similarity = self._similarity(spec, self._windows[state.id] + segment.norm.text)
+                if similarity >= threshold:
+                    self._done(state, spec, similarity, segment.id, t, out)
+                    progress = True
+
+    def _jump_ahead(self, segment: SegmentState, t: int, out: list[Event]) -> None:
+        """The agent said a later phase's opening phrase (e.g. began the closing): move there."""
+        threshold = self.script.timing.done_similarity
+        for prompt in self._applicable:
+            if (
+                prompt.due.on == "phase"
+                and can_move(self.phase, prompt.phase)
+                and prompt.phase is not Phase.ENDED
+                and self._prompt_by_rule(prompt.rule) is None
+                and self._similarity(prompt, segment.norm.text) >= threshold
+            ):
+                if self.phase is Phase.GREETING:
+                    self._greeting_missing(t, out)
+                self._move(prompt.phase, t, out)
+                return
+
+    def _done(
+        self,
+        state: PromptState,
+        spec: Prompt,
+        similarity: float,
+        segment: str,
+        t: int,
+        out: list[Event],
+    ) -> None:
+        if state.status == "armed":
+            self._push(state, t, out)
+        state.status = "done"
+        state.similarity = round(similarity, 2)
+        state.done_segment = segment
+        state.done_at = t
+        self._windows.pop(state.id, None)
+        self._emit(
+            out,
+            "prompt_done",
+            t,
+            {
+                "id": state.id,
+                "rule": state.rule,
+                "segment": segment,
+                "similarity": state.similarity,
+            },
+        )
+        if state.rule == "greeting.open":
+            self._timers.pop("greeting_late", None)
+            if not self.customer_spoke and self.script.no_response is not None:
+                self._no_response_step = 0
+                self._timers["no_response"] = t + int(
+                    self.script.no_response.steps[0].delay_s * 1000
+                )
+        for follow in self._applicable:
+            if follow.due.after == state.rule and self._prompt_by_rule(follow.rule) is None:
+                due = t + int(follow.due.delay_s * 1000)
+                follow_state = self._new_prompt(follow, due)
+                if due <= t:
+                    self._push(follow_state, t, out)
+                else:
+                    self._timers[f"prompt:{follow_state.id}"] = due
+        if spec.then is not None:
+            self._move(spec.then, t, out)
+
+    def _greeting_missing(self, t: int, out: list[Event]) -> None:
+        greeting = self._prompt_by_rule("greeting.open")
+        self._timers.pop("greeting_late", None)
+        if greeting is not None and greeting.status != "done":
+            self._alert(
+                out,
+                t,
+                "script",
+                "greeting.missing",
+                "major",
+                greeting.source,
+                detail="the agent went on without the opening greeting",
+            )
+
+    def _no_response(self, t: int, out: list[Event]) -> None:
+        spec = self.script.no_response
+        if spec is None or self.customer_spoke:
+            return
+        step = self._no_response_step
+        if step < len(spec.steps):
+            self._suggest_text(
+                "situation.no_response", spec.steps[step].text, spec.steps[step].source, t, out
+            )
+            self._no_response_step += 1
+            delay = (
+                spec.steps[step + 1].delay_s if step + 1 < len(spec.steps) else spec.final_delay_s
+            )
+            self._timers["no_response"] = t + int(delay * 1000)
+        else:
+            self._set_call_type(spec.call_type, "no customer speech after the greeting", t, out)
+            self._move(Phase.CLOSING, t, out)
+
+    def _set_call_type(self, call_type: CallType, reason: str, t: int, out: list[Event]) -> None:
+        current = self.call_type
+        if call_type is current or current is CallType.COMPLAINT:
+            return  # a complaint stays a complaint
+        if current is CallType.CALLBACK and call_type is CallType.HARASSMENT:
+            return
+        self.call_type = call_type
+        self._emit(out, "call_type", t, {"call_type": str(call_type), "reason": reason})
+        if self.answered_at is None:
+            return
+        self._applicable = self._prompts_for(call_type)
+        rules = {p.rule for p in self._applicable}
+        for state in list(self.prompts):
+            if state.status != "done" and state.kind == "required" and state.rule not in rules:
+                self.prompts.remove(state)
+                self._windows.pop(state.id, None)
+                self._timers.pop(f"prompt:{state.id}", None)
+            elif state.status != "done" and state.kind == "required":
+                spec = self._spec(state)
+                if spec is not None:
+                    state.text = fill(spec.text, self._slots)
+        if self.phase is not Phase.RINGING:
+            self._push_phase_prompts(t, out)
+
+    # -- suggestions -----------------------------------------------------------------------
+
+    def _suggest(self, index: int, t: int, out: list[Event]) -> None:
+        situation = self.script.situations[index]
+        if situation.call_types is not None and self.call_type not in situation.call_types:
+            return
+        if situation.call_type is not None:
+            self._set_call_type(situation.call_type, f"situation {situation.rule}", t, out)
+        last = self._situation_last.get(situation.rule)
+        if last is not None and t - last < situation.cooldown_s * 1000:
+            return
+        self._suggest_text(situation.rule, situation.text, situation.source, t, out)
+
+    def _suggest_on(self, event: str, t: int, out: list[Event]) -> None:
+        index = self.compiled.situation_by_event.get(event)  # type: ignore[call-overload]
+        if index is not None:
+            self._suggest(index, t, out)
+
+    def _suggest_text(self, rule: str, text: str, source: str, t: int, out: list[Event]) -> None:
+        self._situation_last[rule] = t
+        state = PromptState(
+            id=self._next_id("p"),
+            rule=rule,
+            kind="suggested",
+            phase=self.phase,
+            text=fill(text, self._slots),
+            source=source,
+            due_at=t,
+            status="due",
+        )
+        self.prompts.append(state)
+        self._emit(out, "prompt", t, state.to_body())
+
+    # -- fragments -------------------------------------------------------------------------
+
+    def _on_fragment(self, fragment: Fragment, t: int, out: list[Event]) -> None:
+        if self.phase is Phase.RINGING:
+            self._answer(t, out)
+        speaker = fragment.speaker
+        segment = self._open.get(speaker)
+        if segment is not None and segment.id != fragment.segment:
+            # A new segment before the previous one was final: the ASR lost the final.
+            self._finalize(segment, t, out)
+            segment = None
+        if segment is None:
+            segment = SegmentState(fragment.segment, speaker, start_ms=fragment.start_ms)
+            self._open[speaker] = segment
+            if speaker == "agent":
+                self._check_interrupting(segment, t, out)
+        segment.text = fragment.text
+        segment.norm = normalize(fragment.text)
+        if fragment.start_ms is not None:
+            segment.start_ms = fragment.start_ms
+        if fragment.end_ms is not None:
+            segment.end_ms = fragment.end_ms
+        if fragment.volume is not None and speaker == "customer":
+            self._suggest_on(f"volume_{fragment.volume}", t, out)
+        if speaker == "agent":
+            self._agent_speech(segment, fragment.final, t, out)
+            self._check_prompts(segment, fragment.final, t, out)
+        if fragment.final:
+            self._finalize(segment, t, out)
+
+    def _check_interrupting(self, segment: SegmentState, t: int, out: list[Event]) -> None:
+        customer = self._open.get("customer")
+        if customer is None or segment.start_ms is None or customer.end_ms is None:
+            return
+        if segment.start_ms >= customer.end_ms - self.script.interrupt_tolerance_ms:
+            return
+        self._interruptions += 1
+        if self._interruptions >= self.script.interrupt_alert_after:
+            self._alert(
+                out,
+                t,
+                "behaviour",
+                "behaviour.interrupting",
+                "major",
+                self.script.interrupt_source,
+                speaker="agent",
+                segment=segment.id,
+                detail=f"the agent spoke over the customer ({self._interruptions} times)",
+            )
+
+    def _agent_speech(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
+        """Alerts from the words of the agent's current hypothesis (provisional on partials)."""
+        hits = self._streams["agent"].scan_segment(segment.norm)
+        segment.hits = hits
+        for located in hits:
+            target = located.hit.target
+            identity = located.identity
+            if identity in segment.alerted:
+                continue
+            if target.kind == "forbidden":
+                self._forbidden(segment, located, final, t, out)
+            elif target.kind == "rushing_off":
+                if self.call_type is CallType.HARASSMENT:
+                    continue
+                segment.alerted.add(identity)
+                self._phrase_alert(
+                    segment,
+                    located,
+                    final,
+                    t,
+                    out,
+                    "behaviour",
+                    "behaviour.rushing_off",
+                    "major",
+                    self.script.rushing_off_source,
+                    located.hit.pattern,
+                )
+            elif target.kind == "greeting_word":
+                self._greeting_word(segment, located, final, t, out)
+
+    def _forbidden(
+        self, segment: SegmentState, located: SegmentHit, final: bool, t: int, out: list[Event]
+    ) -> None:
+        lexicon = self.compiled.lexicon
+        assert lexicon is not None
+        entry = lexicon.entries[int(located.hit.target.ref)]
+        if self.call_type in entry.exempt_call_types:
+            return
+        segment.alerted.add(located.identity)
+        category = lexicon.categories[entry.category]
+        self._phrase_alert(
+            segment,
+            located,
+            final,
+            t,
+            out,
+            "forbidden",
+            f"forbidden.{entry.category}",
+            category.severity,
+            entry.source,
+            entry.phrase,
+        )
+        if entry.suggest is not None:
+            index = self.compiled.situation_by_rule.get(entry.suggest)
+            if index is not None:
+                self._suggest(index, t, out)
+
+    def _greeting_word(
+        self, segment: SegmentState, located: SegmentHit, final: bool, t: int, out: list[Event]
+    ) -> None:
+        greeting = self._prompt_by_rule("greeting.open")
+        expected = self._slots.get("greeting")
+        word = located.hit.target.ref
+        if (
+            greeting is None
+            or expected is None
+            or word == expected
+            or self.phase not in (Phase.GREETING, Phase.ANSWERING)
+            or (greeting.status == "done" and greeting.done_segment != segment.id)
+        ):
+            return
+        segment.alerted.add(located.identity)
+        assert self.script.greeting is not None
+        self._phrase_alert(
+            segment,
+            located,
+            final,
+            t,
+            out,
+            "script",
+            "greeting.wrong_time",
+            "major",
+            self.script.greeting.source,
+            expected,
+            detail=f"said {word}; at this time of day the greeting is {expected}",
+        )
+
+    def _phrase_alert(
+        self,
+        segment: SegmentState,
+        located: SegmentHit,
+        final: bool,
+        t: int,
+        out: list[Event],
+        category: Literal["forbidden", "script", "behaviour"],
+        rule: str,
+        severity: Severity,
+        source: str,
+        phrase: str,
+        *,
+        detail: str | None = None,
+    ) -> None:
+        start, end = located.span
+        exact = segment.text[start:end] == located.hit.pattern
+        alert = self._alert(
+            out,
+            t,
+            category,
+            rule,
+            severity,
+            source,
+            detail=detail,
+            provisional=not final,
+            phrase=phrase,
+            text=segment.text,
+            span=located.span,
+            speaker=segment.speaker,
+            segment=segment.id,
+            match="exact" if exact else "normalized",
+        )
+        if not final:
+            segment.provisional[located.identity] = alert
+
+    def _finalize(self, segment: SegmentState, t: int, out: list[Event]) -> None:
+        """Close a segment: settle its provisional alerts, then act on its final words."""
+        speaker = segment.speaker
+        other: Speaker = "customer" if speaker == "agent" else "agent"
+        present = {h.identity for h in segment.hits}
+        for identity, alert in segment.provisional.items():
+            alert.state = "confirmed" if identity in present else "retracted"
+            self._emit(out, "alert_update", t, {"id": alert.id, "state": alert.state})
+        del self._open[speaker]
+        self._closed.add(segment.id)
+        self._streams[speaker].close_segment(segment.norm)
+        self._streams[other].break_continuity()
+        if segment.text:
+            self.transcript.append(
+                TranscriptLine(
+                    speaker,
+                    segment.id,
+                    segment.text,
+                    segment.start_ms,
+                    segment.end_ms,
+                    t - (self._anchor or t),
+                )
+            )
+        if not segment.norm.text:
+            return
+        for state in self.prompts:
+            if state.status != "done" and state.id in self._windows:
+                window = self._windows[state.id] + segment.norm.text
+                self._windows[state.id] = window[-PROMPT_WINDOW:]
+        if speaker == "agent":
+            self._agent_final(segment, t, out)
+        else:
+            self._customer_final(segment, t, out)
+
+    def _agent_final(self, segment: SegmentState, t: int, out: list[Event]) -> None:
+        if segment.norm.text in self.compiled.bare_what:
+            self._alert(
+                out,
+                t,
+                "behaviour",
+                "behaviour.bare_what",
+                "minor",
+                self.script.bare_what_source,
+                phrase="什么",
+                text=segment.text,
+                span=(0, len(segment.text)),
+                speaker="agent",
+                segment=segment.id,
+                match="pattern",
+            )
+            index = self.compiled.situation_by_rule.get("situation.repeat")
+            if index is not None:
+                self._suggest(index, t, out)
+        if self.phase is Phase.GREETING and self.customer_spoke:
+            self._greeting_missing(t, out)
+            self._move(Phase.ANSWERING, t, out)
+        for located in segment.hits:
+            target = located.hit.target
+            if target.kind == "hold_apology":
+                self._timers.pop("hold_apology", None)
+            elif target.kind == "situation" and target.speaker == "agent":
+                self._suggest(int(target.ref), t, out)
+
+    def _customer_final(self, segment: SegmentState, t: int, out: list[Event]) -> None:
+        self.customer_spoke = True
+        self._timers.pop("no_response", None)
+        text = segment.norm.text
+        hits = excused(self.compiled.index.scan(text))
+        end_signal = False
+        for hit in hits:
+            target = hit.target
+            if target.speaker != "customer":
+                continue
+            if target.at_end is not None and hit.end < len(text) - target.at_end:
+                continue
+            if target.kind == "call_type":
+                self._set_call_type(CallType(target.ref), f"customer said “{hit.pattern}”", t, out)
+            elif target.kind == "situation":
+                self._suggest(int(target.ref), t, out)
+            elif target.kind == "end_signal":
+                end_signal = True
+        if end_signal and self.phase is Phase.ANSWERING:
+            self._move(Phase.CLOSING, t, out)
+
+    # -- views -----------------------------------------------------------------------------
+
+    def checklist(self) -> list[dict[str, Any]]:
+        """Every required phrase of this call, with where it stands."""
+        items = []
+        for prompt in self._applicable:
+            if prompt.kind != "required":
+                continue
+            state = self._prompt_by_rule(prompt.rule)
+            if state is not None and state.status == "done":
+                status = "done"
+            elif self.phase is Phase.ENDED:
+                status = "missed"
+            elif state is not None and state.status == "due":
+                status = "due"
+            else:
+                status = "pending"
+            items.append(
+                {
+                    "rule": prompt.rule,
+                    "phase": str(prompt.phase),
+                    "text": state.text if state is not None else fill(prompt.text, self._slots),
+                    "status": status,
+                    "similarity": state.similarity if state is not None else None,
+                }
+            )
+        return items
+
+    def snapshot(self) -> dict[str, Any]:
+        """The live state of the call (``GET /v1/calls/{id}``)."""
+        return {
+            "call_id": self.setup.call_id,
+            "script": {"id": self.script.id, "version": self.script.version},
+            "call_type": str(self.call_type),
+            "phase": str(self.phase),
+            "prompts": [
+                {**p.to_body(), "status": p.status, "similarity": p.similarity}
+                for p in self.prompts
+                if p.status != "armed"
+            ],
+            "checklist": self.checklist(),
+            "alerts": [a.to_body() for a in self.alerts if a.state != "retracted"],
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The post-call report: score, phases, phrases said / missed / deviated, alerts, words."""
+        scoring = self.script.scoring
+        timing = self.script.timing
+        checklist = self.checklist() if self.answered_at is not None else []
+        said = [c for c in checklist if c["status"] == "done"]
+        missed = [c["rule"] for c in checklist if c["status"] in ("missed", "pending", "due")]
+        deviated = [
+            {"rule": c["rule"], "similarity": c["similarity"]}
+            for c in said
+            if c["similarity"] is not None and c["similarity"] < timing.deviation_below
+        ]
+        alerts = [a for a in self.alerts if a.state != "retracted"]
+        score = scoring.start
+        for alert in alerts:
+            score -= {
+                "forbidden": scoring.forbidden,
+                "script": scoring.script,
+                "behaviour": scoring.behaviour,
+            }[alert.category]
+        score -= scoring.missed * len(missed) + scoring.deviated * len(deviated)
+        return {
+            "call_id": self.setup.call_id,
+            "script": {"id": self.script.id, "version": self.script.version},
+            "call_type": str(self.call_type),
+            "score": max(0, min(scoring.start, score)),
+            "phases": [str(p) for p in self.phases_reached],
+            "said": [
+                {"rule": c["rule"], "text": c["text"], "similarity": c["similarity"]} for c in said
+            ],
+            "missed": missed,
+            "deviated": deviated,
+            "alerts": [a.to_body() for a in alerts],
+            "transcript": [
+                {
+                    "speaker": line.speaker,
+                    "segment": line.segment,
+                    "text": line.text,
+                    "start_ms": line.start_ms,
+                    "end_ms": line.end_ms,
+                }
+                for line in self.transcript
+            ],
+        }

@@ -1,0 +1,1 @@
+"""The script library: loading, validating and serving the scripts in ``scripts_data/``."""
