@@ -92,27 +92,32 @@ class PhraseIndex:
 
 
 def excused(hits: list[Hit]) -> list[Hit]:
-    """Drop hits that lie inside an ``allow`` phrase that excuses their target."""
+    """Drop hits inside an ``allow`` phrase that excuses their target, and hits of a target that
+    overlap a longer or earlier hit of the same target (one phrase and its variant on the same
+    words are one match)."""
     allows = [h for h in hits if h.target.kind == "allow"]
-    if not allows:
-        return hits
-    kept = []
-    for hit in hits:
+    kept: list[Hit] = []
+    last_end: dict[str, int] = {}
+    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end)):
         if hit.target.kind == "allow":
             continue
-        if any(
-            a.target.excuses == hit.target.key and a.start <= hit.start and hit.end <= a.end
-            for a in allows
+        key = hit.target.key
+        if hit.start < last_end.get(key, -1):
+            continue
+        if allows and any(
+            a.target.excuses == key and a.start <= hit.start and hit.end <= a.end for a in allows
         ):
             continue
         kept.append(hit)
+        last_end[key] = hit.end
+    kept.sort(key=lambda h: h.end)
     return kept
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentHit:
     """A hit located in the current segment: ``span`` in the text as sent, ``occurrence`` counts
-    earlier hits of the same target and pattern in this segment (the identity of "the same words"
+    earlier hits of the same target in this segment (the identity of "the same words"
     across partials)."""
 
     hit: Hit
@@ -120,8 +125,8 @@ class SegmentHit:
     occurrence: int
 
     @property
-    def identity(self) -> tuple[str, str, int]:
-        return (self.hit.target.key, self.hit.pattern, self.occurrence)
+    def identity(self) -> tuple[str, int]:
+        return (self.hit.target.key, self.occurrence)
 
 
 class SpeakerStream:
@@ -146,13 +151,13 @@ class SpeakerStream:
         base = len(tail)
         hits = excused(self._index.scan(tail + norm.text))
         located: list[SegmentHit] = []
-        seen: dict[tuple[str, str], int] = {}
+        seen: dict[str, int] = {}
         for hit in hits:
             if hit.end <= base:
                 continue
             start = max(hit.start - base, 0)
             span = norm.span(start, hit.end - base)
-            key = (hit.target.key, hit.pattern)
+            key = hit.target.key
             occurrence = seen.get(key, 0)
             seen[key] = occurrence + 1
             located.append(SegmentHit(hit, span, occurrence))

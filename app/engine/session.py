@@ -57,8 +57,8 @@ class SegmentState:
     #: Identities of the hits in the latest hypothesis.
     hits: list[SegmentHit] = field(default_factory=list)
     #: Provisional alerts raised on partials of this segment, by hit identity.
-    provisional: dict[tuple[str, str, int], Alert] = field(default_factory=dict)
-    alerted: set[tuple[str, str, int]] = field(default_factory=set)
+    provisional: dict[tuple[str, int], Alert] = field(default_factory=dict)
+    alerted: set[tuple[str, int]] = field(default_factory=set)
 
 
 class CallSession:

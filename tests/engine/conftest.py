@@ -1,0 +1,270 @@
+"""A small script written for the engine tests: every kind of rule, none of the real phrases'
+volume, so a test shows exactly which rule produced an event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app.engine.compiled import CompiledScript
+from app.engine.messages import CallEvent, CallSetup, Event, Fragment
+from app.engine.phases import CallType
+from app.engine.script import Lexicon, Script
+from app.engine.session import CallSession
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+SCRIPT: dict[str, Any] = {
+    "id": "test-line",
+    "name": "test line",
+    "timing": {"ring_limit_s": 15, "greeting_late_s": 5},
+    "greeting": {
+        "periods": [
+            {"start": "04:00", "word": "早上好"},
+            {"start": "08:00", "word": "上午好"},
+            {"start": "12:00", "word": "下午好"},
+            {"start": "18:00", "word": "晚上好"},
+        ],
+        "words": ["早上好", "上午好", "中午好", "下午好", "晚上好"],
+        "source": "002 规范用语——10086开头语",
+    },
+    "prompts": [
+        {
+            "rule": "greeting.open",
+            "phase": "greeting",
+            "then": "answering",
+            "text": "{greeting},中国移动,很高兴为您服务!",
+            "source": "002 开头语",
+            "call_types": ["consult", "complaint", "harassment"],
+        },
+        {
+            "rule": "greeting.open",
+            "phase": "greeting",
+            "then": "answering",
+            "text": "这里是中国移动10086,请问您是{title}吗?",
+            "source": "002 回访用语",
+            "call_types": ["callback"],
+        },
+        {
+            "rule": "closing.confirm",
+            "phase": "closing",
+            "then": "rating",
+            "text": "请问我刚才给您的解释您明白吗?",
+            "source": "002 结束语",
+            "call_types": ["consult"],
+        },
+        {
+            "rule": "rating.prompt",
+            "phase": "rating",
+            "text": "请稍候为我的服务进行评价",
+            "source": "002 结束语",
+            "call_types": ["consult"],
+            "due": {"after": "closing.confirm", "delay_s": 2},
+        },
+        {
+            "rule": "closing.farewell",
+            "phase": "rating",
+            "text": "感谢您使用中国移动,祝您{wish},{title},再见。",
+            "source": "002 结束语",
+            "call_types": ["consult"],
+            "due": {"after": "rating.prompt"},
+        },
+        {
+            "rule": "closing.confirm",
+            "phase": "closing",
+            "then": "rating",
+            "text": "请问我的答复能否解决您的问题?",
+            "source": "002 投诉结束语",
+            "call_types": ["complaint"],
+        },
+        {
+            "rule": "rating.prompt",
+            "phase": "rating",
+            "text": "请您不要挂机,稍后请对我的服务做出评价,好吗?",
+            "source": "002 投诉结束语",
+            "call_types": ["complaint"],
+            "due": {"after": "closing.confirm", "delay_s": 2},
+        },
+        {
+            "rule": "closing.callback",
+            "phase": "closing",
+            "text": "感谢您对中国移动一如既往的支持",
+            "source": "002 回访用语",
+            "call_types": ["callback"],
+        },
+        {
+            "rule": "closing.harassment",
+            "phase": "closing",
+            "text": "对不起,如不咨询,请您挂机,谢谢配合!",
+            "source": "002 空电话",
+            "call_types": ["harassment"],
+        },
+    ],
+    "situations": [
+        {
+            "rule": "situation.work_no",
+            "trigger": {"phrases": ["工号"]},
+            "text": "我是{work_no}号客户代表,如服务不周,请您指教",
+            "source": "002 其它",
+        },
+        {
+            "rule": "situation.harassment",
+            "trigger": {"phrases": ["陪我聊天"]},
+            "text": "对不起,上班时间不好闲聊,如不咨询请您挂机,谢谢配合!再见!",
+            "source": "002 其它",
+            "call_type": "harassment",
+        },
+        {
+            "rule": "situation.cannot_answer",
+            "speaker": "agent",
+            "trigger": {"phrases": ["不太清楚"]},
+            "text": "对不起,请您留下联系电话,我们稍后帮您查询一下,再给您答复,好吗?",
+            "source": "002 其它",
+        },
+        {
+            "rule": "situation.repeat",
+            "speaker": "agent",
+            "trigger": {"phrases": ["没听清"]},
+            "text": "对不起,请您再重复一遍好吗",
+            "source": "002 其它",
+        },
+        {
+            "rule": "situation.hold",
+            "on": "hold",
+            "text": "对不起,请您稍等,我帮您查询一下",
+            "source": "002 其它",
+        },
+        {
+            "rule": "situation.unhold",
+            "on": "unhold",
+            "text": "对不起,让您久等了",
+            "source": "002 其它",
+        },
+        {
+            "rule": "situation.speak_louder",
+            "on": "volume_low",
+            "text": "对不起,请您说话声音大一点,好吗",
+            "source": "002 其它",
+        },
+    ],
+    "no_response": {
+        "steps": [
+            {
+                "delay_s": 3,
+                "text": "请问您需要咨询移动业务吗?这里是10086咨询热线。",
+                "source": "002 空电话",
+            }
+        ],
+        "final_delay_s": 3,
+        "source": "002 空电话",
+    },
+    "end_signals": {"phrases": ["没有了", "好的谢谢"], "at_end": 2},
+    "call_type_signals": {"complaint": {"phrases": ["投诉"]}},
+    "rushing_off": {"phrases": ["请您挂机", "挂了吧"]},
+    "rushing_off_allow": ["请您挂机后再拨"],
+}
+
+LEXICON: dict[str, Any] = {
+    "id": "forbidden",
+    "name": "test lexicon",
+    "categories": {"shirk": {"name": "推诿"}, "rude": {"name": "生硬"}},
+    "entries": [
+        {"phrase": "不关我的事!", "category": "shirk", "source": "002 服务禁忌—禁语"},
+        {
+            "phrase": "我不知道",
+            "category": "shirk",
+            "source": "001 1.2.3",
+            "suggest": "situation.cannot_answer",
+        },
+        {
+            "phrase": "你问我,我问谁?",
+            "category": "rude",
+            "source": "002 服务禁忌—禁语",
+            "variants": ["我问谁"],
+        },
+        {"phrase": "我不管", "category": "shirk", "source": "004 表3", "allow": ["我不管怎样"]},
+    ],
+}
+
+
+def at(text: str) -> int:
+    """Epoch ms of a Shanghai local time 'YYYY-MM-DD HH:MM:SS'."""
+    return int(
+        datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI).timestamp() * 1000
+    )
+
+
+@pytest.fixture(scope="session")
+def compiled() -> CompiledScript:
+    return CompiledScript(Script.model_validate(SCRIPT), Lexicon.model_validate(LEXICON))
+
+
+class Driver:
+    """Feeds a session with explicit times; the wall clock follows call time exactly."""
+
+    def __init__(self, session: CallSession, start: int) -> None:
+        self.session = session
+        self.answer_ms = start
+        self.events: list[Event] = []
+
+    def event(self, name: str, at_ms: int, by: str | None = None) -> list[dict[str, Any]]:
+        return self._run(CallEvent(name, at_ms, by), at_ms)  # type: ignore[arg-type]
+
+    def say(
+        self,
+        speaker: str,
+        segment: str,
+        text: str,
+        end_ms: int,
+        final: bool = True,
+        start_ms: int | None = None,
+    ) -> list[dict[str, Any]]:
+        fragment = Fragment(speaker, segment, text, final, start_ms, end_ms)  # type: ignore[arg-type]
+        return self._run(fragment, self.answer_ms + end_ms)
+
+    def tick(self, offset_ms: int) -> list[dict[str, Any]]:
+        events = self.session.on_timer(self.answer_ms + offset_ms)
+        self.events.extend(events)
+        return [e.to_wire() for e in events]
+
+    def _run(self, item: CallEvent | Fragment, wall: int) -> list[dict[str, Any]]:
+        events = self.session.handle(item, wall)
+        self.events.extend(events)
+        return [e.to_wire() for e in events]
+
+
+@pytest.fixture
+def start_call(compiled: CompiledScript) -> Callable[..., Driver]:
+    def start(
+        when: str = "2026-11-22 10:03:00",
+        call_type: CallType | None = CallType.CONSULT,
+        answered: bool = True,
+        **setup: Any,
+    ) -> Driver:
+        begin = at(when)
+        session = CallSession(
+            compiled,
+            CallSetup(
+                call_id="c-1",
+                script_id="test-line",
+                call_type=call_type,
+                work_no="1001",
+                customer_title="王先生",
+                ring_at_ms=begin,
+                **setup,
+            ),
+        )
+        driver = Driver(session, begin)
+        if answered:
+            driver.event("answered", begin)
+        return driver
+
+    return start
+
+
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["type"] for e in events]

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from app.engine.matcher import PhraseIndex, SpeakerStream, Target
+from app.engine.normalize import normalize
+
+SHIRK = Target("forbidden", "0", "agent")
+RUDE = Target("forbidden", "1", "agent")
+
+
+def index() -> PhraseIndex:
+    return PhraseIndex(
+        [
+            ("不关我的事!", SHIRK),
+            ("我不管", Target("forbidden", "2", "agent")),
+            ("我不管怎样", Target("allow", "f2", "agent", excuses="forbidden:2")),
+            ("你问我,我问谁", RUDE),
+            ("我问谁", RUDE),
+        ]
+    )
+
+
+class TestPhraseIndex:
+    def test_finds_every_pattern_by_end(self) -> None:
+        hits = index().scan("不关我的事我不管")
+        assert [(h.start, h.end, h.pattern) for h in hits] == [
+            (0, 5, "不关我的事"),
+            (5, 8, "我不管"),
+        ]
+
+    def test_scan_from_a_start_skips_earlier_hits(self) -> None:
+        assert [h.pattern for h in index().scan("不关我的事我不管", 3)] == ["我不管"]
+
+    def test_empty_phrase_is_refused(self) -> None:
+        try:
+            PhraseIndex([("，。", SHIRK)])
+        except ValueError as exc:
+            assert "empty" in str(exc)
+        else:
+            raise AssertionError("an empty pattern must be refused")
+
+
+class TestSpeakerStream:
+    def test_span_points_into_the_text_as_sent(self) -> None:
+        stream = SpeakerStream(index())
+        text = "这个，真不关我的事！"
+        (hit,) = stream.scan_segment(normalize(text))
+        assert text[hit.span[0] : hit.span[1]] == "不关我的事"
+
+    def test_phrase_split_over_two_segments_is_reported_on_the_later(self) -> None:
+        stream = SpeakerStream(index())
+        first = normalize("这真不关我")
+        assert stream.scan_segment(first) == []
+        stream.close_segment(first)
+        (hit,) = stream.scan_segment(normalize("的事"))
+        assert hit.span == (0, 2)
+        assert hit.hit.pattern == "不关我的事"
+
+    def test_other_speaker_breaks_continuity(self) -> None:
+        stream = SpeakerStream(index())
+        first = normalize("这真不关我")
+        stream.close_segment(first)
+        stream.break_continuity()
+        assert stream.scan_segment(normalize("的事")) == []
+
+    def test_allow_phrase_excuses_its_target_only(self) -> None:
+        stream = SpeakerStream(index())
+        assert stream.scan_segment(normalize("我不管怎样都会帮您")) == []
+        assert len(stream.scan_segment(normalize("这事我不管"))) == 1
+
+    def test_variant_inside_the_full_phrase_is_one_match(self) -> None:
+        stream = SpeakerStream(index())
+        hits = stream.scan_segment(normalize("你问我，我问谁？"))
+        assert [h.hit.pattern for h in hits] == ["你问我我问谁"]
+
+    def test_repeated_words_are_separate_occurrences(self) -> None:
+        stream = SpeakerStream(index())
+        hits = stream.scan_segment(normalize("不关我的事，真不关我的事"))
+        assert [h.identity for h in hits] == [("forbidden:0", 0), ("forbidden:0", 1)]

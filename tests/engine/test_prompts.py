@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from app.engine.normalize import normalize_text
+from app.engine.prompts import fill, matcher_for
+
+FAREWELL = "感谢您使用中国移动,祝您{wish},{title},再见。"
+FREE = frozenset({"wish"})
+
+
+def test_fill_replaces_slots() -> None:
+    assert (
+        fill(FAREWELL, {"wish": "生活愉快", "title": "王先生"})
+        == "感谢您使用中国移动,祝您生活愉快,王先生,再见。"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spoken", "least", "most"),
+    [
+        ("感谢您使用中国移动，祝您生活愉快，王先生，再见", 1.0, 1.0),
+        ("感谢你使用中国移动祝你工作顺利王先生再见", 1.0, 1.0),  # free slot, 你 for 您
+        ("嗯感谢您使用中国移动啊祝您周末愉快王先生再见", 1.0, 1.0),  # fillers and extra words
+        ("感谢您使用中国移动，再见", 0.5, 0.95),  # title and 祝您 left out: deviated
+        ("好的再见", 0.0, 0.3),
+    ],
+)
+def test_similarity(spoken: str, least: float, most: float) -> None:
+    matcher = matcher_for(FAREWELL, {"title": "王先生", "wish": "生活愉快"}, FREE)
+    assert least <= matcher.similarity(normalize_text(spoken)) <= most
+
+
+def test_order_matters() -> None:
+    matcher = matcher_for("请问我的答复能否解决您的问题?", {}, FREE)
+    assert matcher.similarity(normalize_text("您的问题能否解决我的答复请问")) < 0.75
