@@ -129,30 +129,54 @@ class SegmentHit:
         return (self.hit.target.key, self.occurrence)
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix of ``a`` and ``b`` (string compares in C, log n of them)."""
+    if b.startswith(a):
+        return len(a)
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
 class SpeakerStream:
     """One speaker's continuous speech, for matching across partials and segments.
 
     The tail holds the last ``max_len - 1`` normalized characters of this speaker's previous
     consecutive final segments; a final segment of the other speaker breaks the continuity
     (:meth:`break_continuity`).
+
+    Partials are matched incrementally: a new hypothesis usually extends the previous one, so
+    only the text from the first changed character (less one pattern length) is scanned again;
+    hits wholly before it are kept from the previous scan.
     """
 
     def __init__(self, index: PhraseIndex) -> None:
         self._index = index
         self._keep = max(index.max_len - 1, 0)
         self.tail = ""
+        self._text = ""  # tail + the current hypothesis, as last scanned
+        self._raw: list[Hit] = []  # every hit in _text, before excusing
 
     def scan_segment(self, norm: Normalized) -> list[SegmentHit]:
         """Hits that end inside the current segment (``norm``), with spans into its text.
 
         A match that begins in the tail is reported on this segment, its span starting at 0.
         """
-        tail = self.tail
-        base = len(tail)
-        hits = excused(self._index.scan(tail + norm.text))
+        base = len(self.tail)
+        text = self.tail + norm.text
+        same = _common_prefix(self._text, text)
+        rescan = max(same - self._keep, 0)
+        kept = [h for h in self._raw if h.start < rescan]
+        self._raw = kept + self._index.scan(text, rescan)
+        self._text = text
         located: list[SegmentHit] = []
         seen: dict[str, int] = {}
-        for hit in hits:
+        for hit in excused(self._raw):
             if hit.end <= base:
                 continue
             start = max(hit.start - base, 0)
@@ -165,8 +189,11 @@ class SpeakerStream:
 
     def close_segment(self, norm: Normalized) -> None:
         """The segment is final: its text becomes part of the tail."""
-        if self._keep:
-            self.tail = (self.tail + norm.text)[-self._keep :]
+        self.tail = (self.tail + norm.text)[-self._keep :] if self._keep else ""
+        self._text = ""
+        self._raw = []
 
     def break_continuity(self) -> None:
         self.tail = ""
+        self._text = ""
+        self._raw = []

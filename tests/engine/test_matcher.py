@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 from app.engine.matcher import PhraseIndex, SpeakerStream, Target
 from app.engine.normalize import normalize
 
@@ -76,3 +78,20 @@ class TestSpeakerStream:
         stream = SpeakerStream(index())
         hits = stream.scan_segment(normalize("不关我的事，真不关我的事"))
         assert [h.identity for h in hits] == [("forbidden:0", 0), ("forbidden:0", 1)]
+
+
+def test_incremental_scan_equals_a_full_scan() -> None:
+    """Random revisions of a hypothesis: the streaming scan finds what a fresh scan finds."""
+    rng = random.Random(7)
+    alphabet = "不关我的事你问谁管怎样好"
+    for _ in range(300):
+        stream = SpeakerStream(index())
+        text = ""
+        for _ in range(8):
+            cut = rng.randint(0, len(text))
+            text = text[:cut] + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+            got = [(h.identity, h.span) for h in stream.scan_segment(normalize(text))]
+            fresh = [
+                (h.identity, h.span) for h in SpeakerStream(index()).scan_segment(normalize(text))
+            ]
+            assert got == fresh, text
