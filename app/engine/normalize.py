@@ -1,25 +1,37 @@
 """Text normalization with a map back to the original characters.
 
-Every matcher works on normalized text: NFKC (full/half width), lower case, no punctuation or
-white space, 您 folded to 你, pure fillers (嗯, 呃) dropped. Each normalized character remembers
-the index of the original character it came from, so a match can be reported as a span of the text
-the agent's screen shows.
+Every matcher works on normalized text, so ASR spelling differences that carry no meaning do not
+hide a phrase:
 
-The per-character table is filled lazily and shared by every call: normalizing a fragment is one
-dictionary look-up per character.
+- per character: NFKC (full/half width), lower case, traditional → simplified (OpenCC ``t2s``),
+  no punctuation, symbols or white space, 您 folded to 你, pure fillers (嗯 呃 啊 …) dropped;
+- runs of Chinese digits read one by one (一零零八六, 幺零零八六) become ASCII digits (10086);
+- stutter repeats collapse: 我我不知道 → 我不知道, 不知不知道 → 不知道. Patterns are normalized the
+  same way, so a reduplicated word (谢谢) still matches itself.
+
+Each normalized character remembers the index of the original character it came from, so a match
+is reported as a span of the text the agent's screen shows.
+
+The per-character table is filled lazily and shared by every call: the per-character step is one
+dictionary look-up.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from dataclasses import dataclass
+
+import opencc
 
 #: Characters folded to another before matching: the polite and plain "you" are the same word to
 #: the norms (禁语 are written with both), so 您 and 你 must match each other.
 FOLDS = {"您": "你"}
-#: ASR fillers that never carry meaning on their own.
-FILLERS = frozenset("嗯呃")
+#: ASR fillers that never carry meaning on their own. Not 额 (额度) nor 那个 (a real word too).
+FILLERS = frozenset("嗯呃啊哦噢唉诶")
+#: Chinese digits as read one by one in phone numbers; 幺 is how 1 is read aloud in numbers.
+DIGITS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0", "幺": "1"}
 
+_t2s = opencc.OpenCC("t2s")
 _table: dict[str, str] = {}
 
 
@@ -29,6 +41,7 @@ def _fold(char: str) -> str:
         category = unicodedata.category(c)
         if category[0] in "PZC" or c.isspace() or category in ("Sk", "Sm", "So"):
             continue
+        c = _t2s.convert(c) if ord(c) > 0x2E7F else c
         c = FOLDS.get(c, c)
         if c in FILLERS:
             continue
@@ -44,19 +57,75 @@ def fold_char(char: str) -> str:
     return folded
 
 
-@dataclass(frozen=True, slots=True)
 class Normalized:
-    """Normalized text; ``offsets[i]`` is the index in the original of normalized char ``i``."""
+    """Normalized text of ``raw``; ``offsets[i]`` is the index in ``raw`` of normalized char ``i``.
 
-    text: str
-    offsets: tuple[int, ...]
+    The offsets are worked out only when asked for (a span is wanted only for a match).
+    """
+
+    __slots__ = ("text", "raw", "_offsets")
+
+    def __init__(self, text: str, raw: str, offsets: tuple[int, ...] | None = None) -> None:
+        self.text = text
+        self.raw = raw
+        self._offsets = offsets
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        if self._offsets is None:
+            self._offsets = _normalize_with_offsets(self.raw).offsets
+        return self._offsets
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original-text span ``[a, b)`` covering normalized ``[start, end)`` (end > start)."""
-        return self.offsets[start], self.offsets[end - 1] + 1
+        offsets = self.offsets
+        return offsets[start], offsets[end - 1] + 1
+
+    def __repr__(self) -> str:
+        return f"Normalized({self.text!r}, raw={self.raw!r})"
 
 
-def normalize(text: str) -> Normalized:
+def _digits(chars: list[str]) -> None:
+    """Runs of two or more Chinese digits, or one next to an ASCII digit, become ASCII digits."""
+    n = len(chars)
+    i = 0
+    while i < n:
+        if chars[i] not in DIGITS:
+            i += 1
+            continue
+        j = i
+        while j < n and chars[j] in DIGITS:
+            j += 1
+        beside_digit = (i > 0 and chars[i - 1].isdigit()) or (j < n and chars[j].isdigit())
+        if j - i >= 2 or beside_digit:
+            for k in range(i, j):
+                chars[k] = DIGITS[chars[k]]
+        i = j
+
+
+def _collapse(chars: list[str], offsets: list[int], unit: int) -> tuple[list[str], list[int]]:
+    """Drop a ``unit``-character group that repeats the group just before it (not digits)."""
+    out_c: list[str] = []
+    out_o: list[int] = []
+    i = 0
+    n = len(chars)
+    while i < n:
+        if (
+            len(out_c) >= unit
+            and i + unit <= n
+            and chars[i : i + unit] == out_c[-unit:]
+            and not any(c.isdigit() for c in chars[i : i + unit])
+        ):
+            i += unit
+            continue
+        out_c.append(chars[i])
+        out_o.append(offsets[i])
+        i += 1
+    return out_c, out_o
+
+
+def _normalize_with_offsets(text: str) -> Normalized:
+    """The reference normalization, character by character, keeping every offset."""
     chars: list[str] = []
     offsets: list[int] = []
     table = _table
@@ -64,10 +133,59 @@ def normalize(text: str) -> Normalized:
         folded = table.get(char)
         if folded is None:
             folded = fold_char(char)
-        if folded:
+        if len(folded) == 1:
             chars.append(folded)
+            offsets.append(i)
+        elif folded:
+            chars.extend(folded)
             offsets.extend([i] * len(folded))
-    return Normalized("".join(chars), tuple(offsets))
+    _digits(chars)
+    chars, offsets = _collapse(chars, offsets, 1)
+    chars, offsets = _collapse(chars, offsets, 2)
+    return Normalized("".join(chars), text, tuple(offsets))
+
+
+def _build_table() -> dict[int, str]:
+    """Every BMP character's fold, for ``str.translate`` (about 0.2 s, once per process)."""
+    table: dict[int, str] = {}
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        folded = fold_char(char)
+        if folded != char:
+            table[code] = folded
+    return table
+
+
+_translate: dict[int, str] | None = None
+_CN_DIGIT = "[" + "".join(DIGITS) + "]"
+_DIGIT_RE = re.compile(f"{_CN_DIGIT}{{2}}|\\d{_CN_DIGIT}|{_CN_DIGIT}\\d")
+_REPEAT_RE = re.compile(r"(\D)\1|(\D\D)\2")
+
+
+def warm_up() -> None:
+    """Build the translation table now rather than on the first fragment."""
+    global _translate
+    if _translate is None:
+        _translate = _build_table()
+
+
+def normalize(text: str) -> Normalized:
+    """Normalize ``text``. The common case (no digits to read, no stutter, no character beyond
+    the BMP) is one ``str.translate``; the rest takes the character-by-character path."""
+    if _translate is None:
+        warm_up()
+    assert _translate is not None
+    if text.isascii():
+        folded = text.translate(_translate)
+    elif max(text) > "\uffff":
+        return _normalize_with_offsets(text)
+    else:
+        folded = text.translate(_translate)
+    if _DIGIT_RE.search(folded) or _REPEAT_RE.search(folded):
+        return _normalize_with_offsets(text)
+    return Normalized(folded, text)
 
 
 def normalize_text(text: str) -> str:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from app.engine.normalize import normalize
+from app.engine.normalize import _normalize_with_offsets, normalize
 
 
 @pytest.mark.parametrize(
@@ -16,6 +18,17 @@ from app.engine.normalize import normalize
         ("“我不知道”", "我不知道"),
         ("", ""),
         ("，。！", ""),
+        ("這個不關我的事", "这个不关我的事"),  # traditional → simplified
+        ("一零零八六", "10086"),
+        ("幺零零八六", "10086"),
+        ("请拨打幺零零八六", "请拨打10086"),
+        ("一下", "一下"),  # a lone digit word stays
+        ("我我不知道", "我不知道"),
+        ("我 我 我不知道", "我不知道"),
+        ("不知不知道", "不知道"),
+        ("嗯我不知道啊", "我不知道"),
+        ("10086", "10086"),  # digits never collapse
+        ("谢谢", "谢"),  # reduplication collapses on both sides of a match alike
     ],
 )
 def test_normalized_text(text: str, expected: str) -> None:
@@ -34,3 +47,22 @@ def test_offsets_of_width_folded_characters() -> None:
     norm = normalize("Ａ，Ｂ")
     assert norm.text == "ab"
     assert norm.offsets == (0, 2)
+
+
+def test_offsets_survive_collapsing() -> None:
+    text = "我我不知道"
+    norm = normalize(text)
+    a, b = norm.span(0, len(norm.text))
+    assert (a, b) == (0, 5)
+    assert norm.offsets == (0, 2, 3, 4)
+
+
+def test_fast_path_equals_the_reference() -> None:
+    """normalize() takes shortcuts; the character-by-character path is the reference."""
+    rng = random.Random(3)
+    alphabet = "我不知道您你一二零幺三好嗯，。！ 　ＡＢ12這關谢谢😀"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        fast = normalize(text)
+        slow = _normalize_with_offsets(text)
+        assert (fast.text, fast.offsets) == (slow.text, slow.offsets), text
