@@ -51,7 +51,7 @@ class SegmentState:
     id: str
     speaker: Speaker
     text: str = ""
-    norm: Normalized = field(default_factory=lambda: Normalized("", ()))
+    norm: Normalized = field(default_factory=lambda: Normalized("", "", ()))
     start_ms: int | None = None
     end_ms: int | None = None
     #: Identities of the hits in the latest hypothesis.
