@@ -7,6 +7,10 @@ from app.engine.normalize import normalize_text
 from app.engine.script import Lexicon, Script
 
 RUSHING_OFF = "rushing_off:0"
+#: What is also matched by sound: the words an agent must not say. Triggers of prompts and
+#: situations are matched on characters only (a missed suggestion costs little, a wrong one
+#: distracts).
+PHONETIC_KINDS = frozenset({"forbidden", "rushing_off"})
 
 
 class CompiledScript:
@@ -45,7 +49,7 @@ class CompiledScript:
             entries.extend((p, target) for p in trigger.phrases)
         for phrase in script.hold_apology_phrases:
             entries.append((phrase, Target("hold_apology", "0", "agent")))
-        self.index = PhraseIndex(entries)
+        self.index = PhraseIndex(entries, phonetic_kinds=PHONETIC_KINDS)
         self.bare_what = frozenset(normalize_text(p) for p in script.bare_what)
         self.situation_by_rule = {s.rule: i for i, s in enumerate(script.situations)}
         self.situation_by_event = {

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import ahocorasick
 
+from app.engine import phonetic
 from app.engine.messages import Speaker
-from app.engine.normalize import Normalized, normalize_text
+from app.engine.normalize import Normalized
+from app.engine.patterns import Pattern, expand
 
 TargetKind = Literal[
     "forbidden",
@@ -51,44 +53,123 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A match of ``pattern`` at normalized ``[start, end)``."""
+    """A match of ``pattern`` (its label) at normalized ``[start, end)``.
+
+    ``phonetic``: found on the sound-alike key, not on the characters.
+    """
 
     start: int
     end: int
     pattern: str
     target: Target
+    phonetic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Gapped:
+    """A pattern with gaps, matched as parts joined when close enough."""
+
+    pattern: Pattern
+    target: Target
 
 
 class PhraseIndex:
-    """An automaton over normalized patterns, built once; :meth:`scan` finds every hit."""
+    """Automata over normalized patterns (and their phonetic keys), built once.
 
-    def __init__(self, entries: Iterable[tuple[str, Target]]) -> None:
-        by_pattern: dict[str, list[Target]] = {}
+    ``phonetic_kinds``: the target kinds also matched by sound (``phonetic_min`` characters or
+    more; a shorter sound-alike is too often an ordinary word).
+    """
+
+    def __init__(
+        self,
+        entries: Iterable[tuple[str, Target]],
+        *,
+        phonetic_kinds: frozenset[str] = frozenset(),
+        phonetic_min: int = 4,
+    ) -> None:
+        literal: dict[str, list[Target]] = {}
+        sounds: dict[str, tuple[str, list[Target]]] = {}
+        self._gapped: list[_Gapped] = []
+        parts: dict[str, list[tuple[int, int]]] = {}  # part → [(gapped index, part index)]
+        max_len = 1
         for phrase, target in entries:
-            pattern = normalize_text(phrase)
-            if not pattern:
-                raise ValueError(f"phrase {phrase!r} is empty once normalized")
-            targets = by_pattern.setdefault(pattern, [])
-            if target not in targets:
-                targets.append(target)
-        self._automaton = ahocorasick.Automaton()
-        for pattern, targets in by_pattern.items():
-            self._automaton.add_word(pattern, (pattern, tuple(targets)))
-        self.max_len = max((len(p) for p in by_pattern), default=1)
-        self.patterns = len(by_pattern)
-        if by_pattern:
-            self._automaton.make_automaton()
+            for pattern in expand(phrase):
+                max_len = max(max_len, pattern.max_len)
+                if not pattern.literal:
+                    index = len(self._gapped)
+                    self._gapped.append(_Gapped(pattern, target))
+                    for i, part in enumerate(pattern.parts):
+                        parts.setdefault(part, []).append((index, i))
+                    continue
+                text = pattern.parts[0]
+                targets = literal.setdefault(text, [])
+                if target not in targets:
+                    targets.append(target)
+                if target.kind in phonetic_kinds and len(text) >= phonetic_min:
+                    label, sound_targets = sounds.setdefault(phonetic.key(text), (text, []))
+                    if target not in sound_targets:
+                        sound_targets.append(target)
+        self.max_len = max_len
+        self.patterns = len(literal) + len(self._gapped)
+        self._literal = _automaton(
+            {text: (text, tuple(targets)) for text, targets in literal.items()}
+        )
+        self._parts = _automaton({part: (part, tuple(refs)) for part, refs in parts.items()})
+        self._sounds = _automaton(
+            {sound: (label, tuple(targets)) for sound, (label, targets) in sounds.items()}
+        )
 
     def scan(self, text: str, start: int = 0) -> list[Hit]:
-        """Every hit in ``text[start:]`` (hits may not begin before ``start``), by end position."""
-        if not self.patterns or not text:
+        """Every hit in ``text[start:]`` (hits may not begin before ``start``)."""
+        if not text:
             return []
         hits = []
-        for last, (pattern, targets) in self._automaton.iter(text, start):
-            begin = last + 1 - len(pattern)
-            for target in targets:
-                hits.append(Hit(begin, last + 1, pattern, target))
+        if self._literal is not None:
+            for last, (pattern, targets) in self._literal.iter(text, start):
+                begin = last + 1 - len(pattern)
+                for target in targets:
+                    hits.append(Hit(begin, last + 1, pattern, target))
+        if self._sounds is not None:
+            for last, (label, targets) in self._sounds.iter(phonetic.key(text), start):
+                begin = last + 1 - len(label)
+                for target in targets:
+                    hits.append(Hit(begin, last + 1, label, target, phonetic=True))
+        if self._parts is not None:
+            hits.extend(self._join_parts(text, start))
         return hits
+
+    def _join_parts(self, text: str, start: int) -> list[Hit]:
+        assert self._parts is not None
+        found: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for last, (part, refs) in self._parts.iter(text, start):
+            for ref in refs:
+                found.setdefault(ref, []).append((last + 1 - len(part), last + 1))
+        hits = []
+        for index, gapped in enumerate(self._gapped):
+            ends = found.get((index, 0), [])
+            chains = [(s, e) for s, e in ends]
+            for i, (low, high) in enumerate(gapped.pattern.gaps, start=1):
+                nexts = found.get((index, i), [])
+                chains = [(s, e2) for s, e in chains for s2, e2 in nexts if low <= s2 - e <= high]
+                if not chains:
+                    break
+            label = gapped.pattern.label
+            last_end = -1
+            for s, e in sorted(set(chains), key=lambda c: (c[0], c[0] - c[1])):
+                if s >= last_end:  # the shortest start, the longest reach; no overlaps
+                    hits.append(Hit(s, e, label, gapped.target))
+                    last_end = e
+        return hits
+
+
+def _automaton(words: dict[str, tuple[str, tuple[Any, ...]]]) -> Any:
+    if not words:
+        return None
+    automaton = ahocorasick.Automaton()
+    for word, value in words.items():
+        automaton.add_word(word, value)
+    automaton.make_automaton()
+    return automaton
 
 
 def excused(hits: list[Hit]) -> list[Hit]:
@@ -98,7 +179,7 @@ def excused(hits: list[Hit]) -> list[Hit]:
     allows = [h for h in hits if h.target.kind == "allow"]
     kept: list[Hit] = []
     last_end: dict[str, int] = {}
-    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end)):
+    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end, h.phonetic)):
         if hit.target.kind == "allow":
             continue
         key = hit.target.key

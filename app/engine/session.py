@@ -26,6 +26,7 @@ from app.engine.messages import (
     Event,
     Fragment,
     Input,
+    MatchKind,
     PromptState,
     Speaker,
     TranscriptLine,
@@ -727,7 +728,14 @@ class CallSession:
         detail: str | None = None,
     ) -> None:
         start, end = located.span
-        exact = segment.text[start:end] == located.hit.pattern
+        hit = located.hit
+        match: MatchKind
+        if hit.phonetic:
+            match = "phonetic"
+        elif "{" in hit.pattern:
+            match = "pattern"
+        else:
+            match = "exact" if segment.text[start:end] == hit.pattern else "normalized"
         alert = self._alert(
             out,
             t,
@@ -742,7 +750,7 @@ class CallSession:
             span=located.span,
             speaker=segment.speaker,
             segment=segment.id,
-            match="exact" if exact else "normalized",
+            match=match,
         )
         if not final:
             segment.provisional[located.identity] = alert

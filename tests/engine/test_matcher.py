@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import random
 
-from app.engine.matcher import PhraseIndex, SpeakerStream, Target
+import pytest
+
+from app.engine.matcher import PhraseIndex, SpeakerStream, Target, excused
 from app.engine.normalize import normalize
 
 SHIRK = Target("forbidden", "0", "agent")
@@ -95,3 +97,42 @@ def test_incremental_scan_equals_a_full_scan() -> None:
                 (h.identity, h.span) for h in SpeakerStream(index()).scan_segment(normalize(text))
             ]
             assert got == fresh, text
+
+
+class TestPhoneticAndPatterns:
+    def index(self) -> PhraseIndex:
+        return PhraseIndex(
+            [
+                ("我{也,}不知道", SHIRK),
+                ("有意见{0,3}找领导", RUDE),
+                ("你问我", Target("situation", "0")),
+            ],
+            phonetic_kinds=frozenset({"forbidden"}),
+        )
+
+    @pytest.mark.parametrize("text", ["我不知到", "我不之道", "我也不知到"])
+    def test_homophones_match_by_sound(self, text: str) -> None:
+        (hit,) = excused(self.index().scan(normalize(text).text))
+        assert hit.phonetic and hit.target == SHIRK
+
+    def test_the_characters_win_over_the_sound(self) -> None:
+        (hit,) = excused(self.index().scan("我不知道"))
+        assert not hit.phonetic
+
+    def test_short_patterns_and_other_kinds_are_not_phonetic(self) -> None:
+        assert self.index().scan("你文我") == []
+
+    @pytest.mark.parametrize(
+        ("text", "hits"),
+        [
+            ("有意见找领导", 1),
+            ("有意见你找领导去", 1),
+            ("有意见可以去找领导", 1),
+            ("有意见的话您可以找领导", 0),
+        ],
+    )
+    def test_gap(self, text: str, hits: int) -> None:
+        found = self.index().scan(normalize(text).text)
+        assert len(found) == hits
+        if hits:
+            assert found[0].start == 0 and found[0].pattern == "有意见{0,3}找领导"

@@ -137,7 +137,7 @@ class TestForbidden:
         d = start_call()
         greet(d)
         (alert,) = d.say("agent", "a2", "这个真不关我的事", 5000, final=False)
-        (update,) = d.say("agent", "a2", "这个真不关我的是", 6000)
+        (update,) = d.say("agent", "a2", "这个真不关乎我们", 6000)
         assert update == {**update, "id": alert["id"], "state": "retracted"}
         assert d.session.report()["alerts"] == []
 

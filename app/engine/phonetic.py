@@ -1,0 +1,66 @@
+"""Sound-alike keys: each Chinese character becomes one code point standing for its syllable.
+
+ASR hears the sound, not the character: 我不知到 and 我不之道 are 我不知道 heard right and
+written wrong. A phonetic key replaces every Chinese character of normalized text by a private-use
+code point for its toneless syllable, with the confusions of Mandarin ASR and southern accents
+folded together (zh/z, ch/c, sh/s, n/l, an/ang, en/eng, in/ing). Other characters stay as they
+are, so a key is aligned one-to-one with the normalized text and its offsets.
+
+The table is built once per process from pypinyin (about 0.2 s for the 21,000 common
+characters); keying a fragment is one ``str.translate``.
+"""
+
+from __future__ import annotations
+
+from pypinyin import Style, lazy_pinyin
+
+#: Private-use area: syllable ids become code points here, so keys are plain strings.
+_BASE = 0xF0000
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
+
+_table: dict[int, str] | None = None
+
+
+def fold_syllable(syllable: str) -> str:
+    """A toneless syllable with the usual ASR confusions folded: zhang → zan, ning → lin."""
+    for long, short in _INITIALS:
+        if syllable.startswith(long):
+            syllable = short + syllable[len(long) :]
+            break
+    if syllable.startswith("n") and len(syllable) > 1:
+        syllable = "l" + syllable[1:]
+    for long, short in _FINALS:
+        if syllable.endswith(long):
+            syllable = syllable[: -len(long)] + short
+            break
+    return syllable
+
+
+def _build() -> dict[int, str]:
+    ranges = [(0x3400, 0x4DC0), (0x4E00, 0xA000)]
+    chars = [chr(c) for start, end in ranges for c in range(start, end)]
+    readings = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda _: "?")
+    ids: dict[str, int] = {}
+    table: dict[int, str] = {}
+    for char, reading in zip(chars, readings, strict=True):
+        if not reading or not reading.isascii() or not reading.isalpha():
+            continue
+        syllable = fold_syllable(reading)
+        code = ids.setdefault(syllable, len(ids))
+        table[ord(char)] = chr(_BASE + code)
+    return table
+
+
+def warm_up() -> None:
+    global _table
+    if _table is None:
+        _table = _build()
+
+
+def key(normalized: str) -> str:
+    """The phonetic key of normalized text: same length, one code point per character."""
+    if _table is None:
+        warm_up()
+    assert _table is not None
+    return normalized.translate(_table)
