@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.engine.matcher import PhraseIndex, Target
+from app.engine.matcher import PhraseIndex, SegmentHit, Target
 from app.engine.normalize import normalize_text
-from app.engine.script import Lexicon, Script
+from app.engine.script import Lexicon, LexiconEntry, Script
 
 RUSHING_OFF = "rushing_off:0"
 #: What is also matched by sound: the words an agent must not say. Triggers of prompts and
@@ -51,7 +51,17 @@ class CompiledScript:
             entries.append((phrase, Target("hold_apology", "0", "agent")))
         self.index = PhraseIndex(entries, phonetic_kinds=PHONETIC_KINDS)
         self.bare_what = frozenset(normalize_text(p) for p in script.bare_what)
+        self._unless_after = {
+            id(entry): tuple(normalize_text(p) for p in entry.unless_after)
+            for entry in (lexicon.entries if lexicon is not None else ())
+            if entry.unless_after
+        }
         self.situation_by_rule = {s.rule: i for i, s in enumerate(script.situations)}
         self.situation_by_event = {
             s.on: i for i, s in enumerate(script.situations) if s.on is not None
         }
+
+    def said_before(self, entry: LexiconEntry, text: str, hit: SegmentHit) -> bool:
+        """Whether one of the entry's ``unless_after`` phrases comes before ``hit`` in ``text``."""
+        before = text[: hit.start]
+        return any(phrase in before for phrase in self._unless_after.get(id(entry), ()))

@@ -204,6 +204,9 @@ class SegmentHit:
     hit: Hit
     span: tuple[int, int]
     occurrence: int
+    #: The hit in the segment's normalized text (``start`` is 0 for a hit begun in the tail).
+    start: int
+    end: int
 
     @property
     def identity(self) -> tuple[str, int]:
@@ -265,7 +268,7 @@ class SpeakerStream:
             key = hit.target.key
             occurrence = seen.get(key, 0)
             seen[key] = occurrence + 1
-            located.append(SegmentHit(hit, span, occurrence))
+            located.append(SegmentHit(hit, span, occurrence, start, hit.end - base))
         return located
 
     def close_segment(self, norm: Normalized) -> None:

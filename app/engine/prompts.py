@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import jieba
 
+from app.engine.matcher import SegmentHit
 from app.engine.normalize import normalize_text
 from app.engine.script import SLOT_RE
 
@@ -49,6 +50,18 @@ class PromptMatcher:
                 found += len(token)
                 pos = at + len(token)
         return found / self.total
+
+
+def on_word_boundaries(text: str, hit: SegmentHit) -> bool:
+    """Whether ``hit`` begins and ends on jieba word boundaries of the normalized ``text``.
+
+    jieba runs only here, for the rare hit of a phrase marked ``boundary``.
+    """
+    bounds = {0, len(text)}
+    for _, start, end in jieba.tokenize(text, HMM=False):
+        bounds.add(start)
+        bounds.add(end)
+    return hit.start in bounds and hit.end in bounds
 
 
 def fill(template: str, values: dict[str, str]) -> str:

@@ -294,6 +294,13 @@ class LexiconEntry(Frozen):
     #: Longer phrases containing a match that are fine (a hit inside one is not an alert).
     allow: tuple[str, ...] = ()
     exempt_call_types: tuple[CallType, ...] = ()
+    #: Phases in which the phrase is not an alert.
+    exempt_phases: tuple[Phase, ...] = ()
+    #: Not an alert when one of these was said just before it (same speaker, same breath).
+    unless_after: tuple[str, ...] = ()
+    #: Only an alert where the match begins and ends on jieba word boundaries (for phrases that
+    #: also occur inside longer words: 我不管 in 我不管理).
+    boundary: bool = False
     #: A situation rule whose phrase to suggest instead, e.g. situation.cannot_answer.
     suggest: RuleId | None = None
     note: str | None = None

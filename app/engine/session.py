@@ -33,7 +33,7 @@ from app.engine.messages import (
 )
 from app.engine.normalize import Normalized, normalize
 from app.engine.phases import CallType, Phase, can_move
-from app.engine.prompts import fill, matcher_for
+from app.engine.prompts import fill, matcher_for, on_word_boundaries
 from app.engine.script import Prompt, Script
 from app.errors import CallStateError
 
@@ -661,7 +661,11 @@ class CallSession:
         lexicon = self.compiled.lexicon
         assert lexicon is not None
         entry = lexicon.entries[int(located.hit.target.ref)]
-        if self.call_type in entry.exempt_call_types:
+        if self.call_type in entry.exempt_call_types or self.phase in entry.exempt_phases:
+            return
+        if entry.unless_after and self.compiled.said_before(entry, segment.norm.text, located):
+            return
+        if entry.boundary and not on_word_boundaries(segment.norm.text, located):
             return
         segment.alerted.add(located.identity)
         category = lexicon.categories[entry.category]

@@ -186,7 +186,21 @@ LEXICON: dict[str, Any] = {
             "source": "002 服务禁忌—禁语",
             "variants": ["我问谁"],
         },
-        {"phrase": "我不管", "category": "shirk", "source": "004 表3", "allow": ["我不管怎样"]},
+        {
+            "phrase": "我不管",
+            "category": "shirk",
+            "source": "004 表3",
+            "allow": ["我不管怎样"],
+            "boundary": True,
+        },
+        {
+            "phrase": "你去找领导",
+            "category": "rude",
+            "source": "002 有意见找领导去",
+            "variants": ["找领导{0,2}去"],
+            "unless_after": ["如果您"],
+            "exempt_phases": ["rating"],
+        },
     ],
 }
 

@@ -187,6 +187,35 @@ class TestForbidden:
         greet(d)
         assert d.say("agent", "a2", "我不管怎样都会帮您处理好", 5000) == []
 
+    @pytest.mark.parametrize(
+        ("text", "alerts"),
+        [
+            ("这个我不管", 1),
+            ("我不管理这个业务", 0),  # 我不管 inside 我/不/管理: not on a word boundary
+            ("有意见你去找领导", 1),
+            ("如果您有意见可以去找领导", 0),  # unless_after 如果您
+            ("您找领导的话也可以去", 0),  # ... and 找领导{0,2}去 needs 去 within two characters
+            ("您找领导说去", 1),
+        ],
+    )
+    def test_guards(self, start_call: Start, text: str, alerts: int) -> None:
+        d = start_call()
+        greet(d)
+        assert len(of(d.say("agent", "a2", text, 5000), "alert")) == alerts
+
+    def test_exempt_phase(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        d.say("agent", "a3", "请问我刚才给您的解释您明白吗", 8000)
+        assert d.session.phase == "rating"
+        assert of(d.say("agent", "a4", "你去找领导", 9000), "alert") == []
+
+    def test_phonetic_hit_is_marked(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        (alert,) = of(d.say("agent", "a2", "这个我不知到", 5000), "alert")
+        assert alert["match"] == "phonetic" and alert["span"] == [2, 6]
+
     def test_shirk_suggests_the_prescribed_phrase(self, start_call: Start) -> None:
         d = start_call()
         greet(d)
