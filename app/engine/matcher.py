@@ -71,6 +71,7 @@ class _Gapped:
 
     pattern: Pattern
     target: Target
+    label: str
 
 
 class PhraseIndex:
@@ -97,7 +98,7 @@ class PhraseIndex:
                 max_len = max(max_len, pattern.max_len)
                 if not pattern.literal:
                     index = len(self._gapped)
-                    self._gapped.append(_Gapped(pattern, target))
+                    self._gapped.append(_Gapped(pattern, target, pattern.label))
                     for i, part in enumerate(pattern.parts):
                         parts.setdefault(part, []).append((index, i))
                     continue
@@ -145,15 +146,15 @@ class PhraseIndex:
             for ref in refs:
                 found.setdefault(ref, []).append((last + 1 - len(part), last + 1))
         hits = []
-        for index, gapped in enumerate(self._gapped):
-            ends = found.get((index, 0), [])
-            chains = [(s, e) for s, e in ends]
+        for index in {ref[0] for ref in found if ref[1] == 0}:
+            gapped = self._gapped[index]
+            chains = found[(index, 0)]
             for i, (low, high) in enumerate(gapped.pattern.gaps, start=1):
                 nexts = found.get((index, i), [])
                 chains = [(s, e2) for s, e in chains for s2, e2 in nexts if low <= s2 - e <= high]
                 if not chains:
                     break
-            label = gapped.pattern.label
+            label = gapped.label
             last_end = -1
             for s, e in sorted(set(chains), key=lambda c: (c[0], c[0] - c[1])):
                 if s >= last_end:  # the shortest start, the longest reach; no overlaps

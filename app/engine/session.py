@@ -33,7 +33,7 @@ from app.engine.messages import (
 )
 from app.engine.normalize import Normalized, normalize
 from app.engine.phases import CallType, Phase, can_move
-from app.engine.prompts import fill, matcher_for, on_word_boundaries
+from app.engine.prompts import PromptMatcher, fill, matcher_for, on_word_boundaries
 from app.engine.script import Prompt, Script
 from app.errors import CallStateError
 
@@ -95,6 +95,8 @@ class CallSession:
         self._slots: dict[str, str] = {}
         self._holiday = False
         self._applicable: tuple[Prompt, ...] = ()
+        #: Prompt matchers by id(Prompt spec): filled with this call's slots, built once.
+        self._matchers: dict[int, PromptMatcher] = {}
         self.customer_spoke = False
         self._no_response_step = 0
         self._hold_at: int | None = None
@@ -402,8 +404,11 @@ class CallSession:
         return next((p for p in self._applicable if p.rule == state.rule), None)
 
     def _similarity(self, prompt: Prompt, spoken: str) -> float:
-        free = frozenset(self.script.free_slots)
-        return matcher_for(prompt.text, self._slots, free).similarity(spoken)
+        matcher = self._matchers.get(id(prompt))
+        if matcher is None:
+            free = frozenset(self.script.free_slots)
+            matcher = self._matchers[id(prompt)] = matcher_for(prompt.text, self._slots, free)
+        return matcher.similarity(spoken)
 
     def _check_prompts(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
         """Mark done every open prompt the agent's speech now contains; follow-ups too."""

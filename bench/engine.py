@@ -1,0 +1,140 @@
+"""Per-fragment cost of the pure engine next to a bare pyahocorasick scan of the same text.
+
+The figure is the ratio: both are measured in the same run, interleaved, on the same fragments,
+so the machine's noise touches both alike. Each measured fragment is 10 characters of agent
+speech: a partial of a new segment, then the same text as its final.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+
+from app.engine import normalize, phonetic, prompts
+from app.engine.compiled import CompiledScript
+from app.engine.messages import CallEvent, CallSetup, Fragment
+from app.engine.phases import CallType
+from app.engine.script import Lexicon, LexiconEntry
+from app.engine.session import CallSession
+from app.scripts.loader import load_library
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Characters of ordinary service talk, for synthetic phrases and fragments.
+TALK = (
+    "您好请问有什么可以帮您的话费套餐流量查询一下这个月扣费是多少元我帮您看看宽带故障报修"
+    "工程师上门时间明天上午下午可以吗业务办理取消开通短信验证码密码营业厅身份证实名认证好的"
+    "没问题稍等马上为您处理感谢来电祝生活愉快再见不客气对不起让久等了能听清楚声音大一点"
+)
+
+
+def synthetic_lexicon(base: Lexicon, size: int, seed: int = 1) -> Lexicon:
+    """``base`` plus random 4–8 character phrases up to ``size`` entries."""
+    rng = random.Random(seed)
+    entries = list(base.entries)
+    seen = {e.phrase for e in entries}
+    while len(entries) < size:
+        phrase = "".join(rng.choice(TALK) for _ in range(rng.randint(4, 8)))
+        if phrase not in seen:
+            seen.add(phrase)
+            entries.append(
+                LexiconEntry(phrase=phrase, category=base.entries[0].category, source="synthetic")
+            )
+    return base.model_copy(update={"entries": tuple(entries)})
+
+
+def fragments(count: int, seed: int = 2) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(TALK) for _ in range(10)) for _ in range(count)]
+
+
+@dataclass
+class Figures:
+    p50_us: float
+    p99_us: float
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Figures:
+        samples = sorted(samples)
+        return cls(
+            round(statistics.median(samples) * 1e6, 2),
+            round(samples[int(len(samples) * 0.99)] * 1e6, 2),
+        )
+
+
+def _bare_automaton(lexicon: Lexicon) -> Any:
+    automaton = ahocorasick.Automaton()
+    for entry in lexicon.entries:
+        automaton.add_word(entry.phrase, entry.phrase)
+    automaton.make_automaton()
+    return automaton
+
+
+def measure(compiled: CompiledScript, texts: list[str]) -> dict[str, Figures]:
+    assert compiled.lexicon is not None
+    bare = _bare_automaton(compiled.lexicon)
+    start = 1_795_312_980_000
+    session = CallSession(
+        compiled,
+        CallSetup(call_id="bench", script_id=compiled.script.id, call_type=CallType.CONSULT),
+    )
+    session.handle(CallEvent("answered", start), start)
+    session.handle(Fragment("customer", "c-0", "你好", True), start)
+    clock = time.perf_counter
+    partial: list[float] = []
+    final: list[float] = []
+    baseline: list[float] = []
+    for n, text in enumerate(texts):
+        wall = start + n * 250
+        t0 = clock()
+        list(bare.iter(text))
+        t1 = clock()
+        session.handle(Fragment("agent", f"a-{n}", text, False), wall)
+        t2 = clock()
+        session.handle(Fragment("agent", f"a-{n}", text, True), wall + 100)
+        t3 = clock()
+        baseline.append(t1 - t0)
+        partial.append(t2 - t1)
+        final.append(t3 - t2)
+    return {
+        "bare_scan": Figures.of(baseline),
+        "engine_partial": Figures.of(partial),
+        "engine_final": Figures.of(final),
+    }
+
+
+def run(repeats: int = 5, count: int = 20_000) -> dict[str, Any]:
+    normalize.warm_up()
+    phonetic.warm_up()
+    prompts.warm_up()
+    library = load_library(ROOT / "scripts_data")
+    script = library.scripts["cmcc-10086"]
+    full = library.lexicon_for(script)
+    assert full is not None
+    lexicons = {"full": full, "synthetic_10000": synthetic_lexicon(full, 10_000)}
+    results: dict[str, Any] = {}
+    texts = fragments(count)
+    for name, lexicon in lexicons.items():
+        compiled = CompiledScript(script, lexicon)
+        runs = [measure(compiled, texts) for _ in range(repeats)]
+        merged: dict[str, Any] = {}
+        for key in runs[0]:
+            merged[key] = {
+                "p50_us": statistics.median(r[key].p50_us for r in runs),
+                "p99_us": statistics.median(r[key].p99_us for r in runs),
+            }
+        for key in ("engine_partial", "engine_final"):
+            merged[key]["p50_ratio"] = round(
+                merged[key]["p50_us"] / merged["bare_scan"]["p50_us"], 2
+            )
+            merged[key]["p99_ratio"] = round(
+                merged[key]["p99_us"] / merged["bare_scan"]["p99_us"], 2
+            )
+        merged["phrases"] = len(lexicon.entries)
+        results[name] = merged
+    return results
