@@ -848,6 +848,20 @@ class CallSession:
         if end_signal and self.phase is Phase.ANSWERING:
             self._move(Phase.CLOSING, t, out)
 
+    def said_rules(self, text: str) -> list[str]:
+        """The required phrases of this call that ``text`` says, whatever is due now."""
+        spoken = normalize(text).text
+        threshold = self.script.timing.done_similarity
+        rules: list[str] = []
+        for prompt in self._applicable:
+            if (
+                prompt.kind == "required"
+                and prompt.rule not in rules
+                and self._similarity(prompt, spoken) >= threshold
+            ):
+                rules.append(prompt.rule)
+        return rules
+
     # -- views -----------------------------------------------------------------------------
 
     def checklist(self) -> list[dict[str, Any]]:

@@ -1,0 +1,179 @@
+"""How well the matching does: recall on labelled forbidden utterances, false alarms on compliant
+ones, and false alarms on real call-centre text by others (read in place, never copied).
+
+``huashu evaluate`` prints the figures; ``tests/test_evaluation.py`` holds them at the targets.
+
+The labelled corpus lives in ``tests/corpus/``:
+
+- ``positives.tsv``: ``category<TAB>form<TAB>text`` — an agent utterance that must raise
+  ``forbidden.<category>``; ``form`` is ``exact`` (the phrase as the norm writes it), ``noisy``
+  (as ASR hands it over: homophones, fillers, stutters, spaces, traditional characters, spoken
+  digits) or ``reworded`` (the same idea with a word more or less);
+- ``compliant.tsv``: ``category<TAB>text`` — an agent utterance that must raise nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.engine.compiled import CompiledScript
+from app.engine.offline import check_utterance
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "corpus"
+REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+def alerts_on_words(compiled: CompiledScript, text: str) -> list[dict[str, Any]]:
+    """Alerts an agent's screen would show for these words: forbidden phrases and 催挂/bare 什么
+    (not the script's timing or greeting rules, which depend on the moment, not the words)."""
+    return [
+        a
+        for a in check_utterance(compiled, text).alerts
+        if a["category"] in ("forbidden", "behaviour")
+    ]
+
+
+def read_tsv(path: Path, columns: int) -> list[tuple[str, ...]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = tuple(line.split("\t"))
+        if len(parts) != columns:
+            raise ValueError(f"{path}:{number}: expected {columns} tab-separated columns")
+        rows.append(parts)
+    return rows
+
+
+@dataclass
+class Rate:
+    hits: int = 0
+    total: int = 0
+
+    def add(self, hit: bool) -> None:
+        self.hits += hit
+        self.total += 1
+
+    @property
+    def value(self) -> float:
+        return self.hits / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return f"{self.value:.4f} ({self.hits}/{self.total})"
+
+
+@dataclass
+class Figures:
+    recall: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
+    recall_by_category: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
+    missed: list[tuple[str, str, str]] = field(default_factory=list)
+    false_alarms: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
+    alerted: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+    match_kinds: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recall": {k: round(v.value, 4) for k, v in self.recall.items()},
+            "recall_by_category": {
+                k: round(v.value, 4) for k, v in self.recall_by_category.items()
+            },
+            "false_alarms": {k: round(v.value, 4) for k, v in self.false_alarms.items()},
+            "counts": {
+                **{f"recall.{k}": v.total for k, v in self.recall.items()},
+                **{f"false_alarms.{k}": v.total for k, v in self.false_alarms.items()},
+            },
+            "match_kinds": dict(self.match_kinds),
+        }
+
+
+def evaluate_corpus(compiled: CompiledScript, corpus: Path = CORPUS) -> Figures:
+    figures = Figures()
+    for category, form, text in read_tsv(corpus / "positives.tsv", 3):
+        rules = {a["rule"] for a in alerts_on_words(compiled, text)}
+        hit = f"forbidden.{category}" in rules
+        figures.recall[form].add(hit)
+        figures.recall_by_category[category].add(hit)
+        if not hit:
+            figures.missed.append((category, form, text))
+    noisy = Rate()
+    for form in ("noisy", "reworded"):
+        noisy.hits += figures.recall[form].hits
+        noisy.total += figures.recall[form].total
+    figures.recall["noisy_and_reworded"] = noisy
+    for category, text in read_tsv(corpus / "compliant.tsv", 2):
+        alerts = alerts_on_words(compiled, text)
+        figures.false_alarms["compliant"].add(bool(alerts))
+        figures.false_alarms[f"compliant.{category}"].add(bool(alerts))
+        for alert in alerts:
+            figures.match_kinds[alert["match"]] += 1
+            figures.alerted["compliant"].append((text, alert["rule"]))
+    return figures
+
+
+def seretod_agent_turns(real: Path = REAL) -> Iterator[str]:
+    """Agent turns (``[SPEAKER 1]``) of the SereTOD 10086 calls."""
+    for path in sorted((real / "SereTOD2022").glob("mobilecs_example_*.json")):
+        for dialog in json.loads(path.read_text(encoding="utf-8")):
+            turns = dialog["content"] if isinstance(dialog, dict) else dialog
+            for turn in turns:
+                text = turn.get("[SPEAKER 1]", "")
+                if text and text.strip():
+                    yield text
+
+
+def stc3_helpdesk_turns(real: Path = REAL) -> Iterator[str]:
+    """Helpdesk turns of the STC-3 Weibo dialogues (train and test), read from the zip."""
+    with zipfile.ZipFile(real / "stc3-dataset" / "stc3_cn_json.zip") as archive:
+        for name in sorted(archive.namelist()):
+            if not name.endswith(".json"):
+                continue
+            for dialog in json.loads(archive.read(name)):
+                for turn in dialog["turns"]:
+                    if turn["sender"] != "helpdesk":
+                        continue
+                    text = "".join(u for u in turn["utterances"] if u).strip()
+                    if text:
+                        yield text
+
+
+REAL_SETS = {"seretod_agent": seretod_agent_turns, "stc3_helpdesk": stc3_helpdesk_turns}
+
+
+def evaluate_real(
+    compiled: CompiledScript, real: Path = REAL, figures: Figures | None = None
+) -> Figures:
+    """False alarms on real text by others; raises FileNotFoundError when the data is absent."""
+    figures = figures or Figures()
+    for name, turns in REAL_SETS.items():
+        for text in turns(real):
+            alerts = alerts_on_words(compiled, text)
+            figures.false_alarms[name].add(bool(alerts))
+            for alert in alerts:
+                figures.alerted[name].append((text, alert["rule"]))
+    return figures
+
+
+def report(figures: Figures, show: int = 40) -> str:
+    lines = ["recall (positives must raise forbidden.<category>):"]
+    for form, rate in sorted(figures.recall.items()):
+        lines.append(f"  {form:<22}{rate}")
+    lines.append("recall by category:")
+    for category, rate in sorted(figures.recall_by_category.items()):
+        lines.append(f"  {category:<22}{rate}")
+    lines.append("false alarms (share of utterances that raised any alert on their words):")
+    for name, rate in sorted(figures.false_alarms.items()):
+        lines.append(f"  {name:<22}{rate}")
+    if figures.missed:
+        lines.append(f"missed positives ({len(figures.missed)}):")
+        lines.extend(f"  {c}\t{f}\t{t}" for c, f, t in figures.missed[:show])
+    for name, items in sorted(figures.alerted.items()):
+        lines.append(f"alerted in {name} ({len(items)}):")
+        lines.extend(f"  {rule}\t{text[:80]}" for text, rule in items[:show])
+    return "\n".join(lines)
