@@ -177,6 +177,8 @@ def excused(hits: list[Hit]) -> list[Hit]:
     """Drop hits inside an ``allow`` phrase that excuses their target, and hits of a target that
     overlap a longer or earlier hit of the same target (one phrase and its variant on the same
     words are one match)."""
+    if not hits:
+        return hits
     allows = [h for h in hits if h.target.kind == "allow"]
     kept: list[Hit] = []
     last_end: dict[str, int] = {}

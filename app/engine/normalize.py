@@ -159,8 +159,9 @@ def _build_table() -> dict[int, str]:
 
 
 _translate: dict[int, str] | None = None
-_CN_DIGIT = "[" + "".join(DIGITS) + "]"
-_DIGIT_RE = re.compile(f"{_CN_DIGIT}{{2}}|\\d{_CN_DIGIT}|{_CN_DIGIT}\\d")
+_CN = "[" + "".join(DIGITS) + "]"
+#: Chinese digits to read as a number: two in a row, or one beside an ASCII digit.
+_DIGIT_RE = re.compile(f"{_CN}{{2}}|\\d{_CN}|{_CN}\\d")
 _REPEAT_RE = re.compile(r"(\D)\1|(\D\D)\2")
 
 
@@ -173,16 +174,15 @@ def warm_up() -> None:
 
 def normalize(text: str) -> Normalized:
     """Normalize ``text``. The common case (no digits to read, no stutter, no character beyond
-    the BMP) is one ``str.translate``; the rest takes the character-by-character path."""
+    the BMP) is one ``str.translate`` and two searches in C; the rest takes the reference path,
+    character by character (``_normalize_with_offsets``), which also works out the offsets when
+    a span is asked for."""
     if _translate is None:
         warm_up()
     assert _translate is not None
-    if text.isascii():
-        folded = text.translate(_translate)
-    elif max(text) > "\uffff":
+    if not text.isascii() and max(text) > "\uffff":
         return _normalize_with_offsets(text)
-    else:
-        folded = text.translate(_translate)
+    folded = text.translate(_translate)
     if _DIGIT_RE.search(folded) or _REPEAT_RE.search(folded):
         return _normalize_with_offsets(text)
     return Normalized(folded, text)
