@@ -58,7 +58,7 @@ class CompiledScript:
         }
         self.situation_by_rule = {s.rule: i for i, s in enumerate(script.situations)}
         self.situation_by_event = {
-            s.on: i for i, s in enumerate(script.situations) if s.on is not None
+            s.event: i for i, s in enumerate(script.situations) if s.event is not None
         }
 
     def said_before(self, entry: LexiconEntry, text: str, hit: SegmentHit) -> bool:

@@ -72,18 +72,19 @@ class Holiday(Frozen):
 class Due(Frozen):
     """When a prompt becomes due.
 
-    ``on: phase`` — as soon as its phase begins. ``after: <rule>`` — ``delay_s`` seconds after the
-    agent said that rule's phrase (the norm's 停顿2秒 is ``delay_s: 2``).
+    ``at: phase`` — as soon as its phase begins. ``after: <rule>`` — ``delay_s`` seconds after the
+    agent said that rule's phrase (the norm's 停顿2秒 is ``delay_s: 2``). (Not ``on``: YAML 1.1
+    reads that key as the boolean true.)
     """
 
-    on: Literal["phase"] | None = None
+    at: Literal["phase"] | None = None
     after: RuleId | None = None
     delay_s: float = Field(default=0, ge=0, le=600)
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Due:
-        if (self.on is None) == (self.after is None):
-            raise ValueError("give exactly one of 'on: phase' or 'after: <rule id>'")
+        if (self.at is None) == (self.after is None):
+            raise ValueError("give exactly one of 'at: phase' or 'after: <rule id>'")
         return self
 
 
@@ -101,7 +102,7 @@ class Prompt(Frozen):
     customer_class: str | None = None
     #: Only on a holiday (12580's 节假日问候语) or only on other days; None means either.
     holiday: bool | None = None
-    due: Due = Due(on="phase")
+    due: Due = Due(at="phase")
     #: Phase the call moves to once the agent has said this phrase.
     then: Phase | None = None
     note: str | None = None
@@ -129,12 +130,12 @@ SituationEvent = Literal["hold", "unhold", "volume_low", "volume_high"]
 
 class Situation(Frozen):
     """A situational suggestion: when ``trigger`` is heard from ``speaker`` (or the call event
-    ``on`` happens), suggest ``text``."""
+    ``event`` happens), suggest ``text``."""
 
     rule: RuleId
     speaker: Literal["agent", "customer"] = "customer"
     trigger: Trigger | None = None
-    on: SituationEvent | None = None
+    event: SituationEvent | None = None
     text: str = Field(min_length=1)
     source: Source
     #: Do not suggest the same thing again within this many seconds.
@@ -151,8 +152,8 @@ class Situation(Frozen):
 
     @model_validator(mode="after")
     def _one_cause(self) -> Situation:
-        if (self.trigger is None) == (self.on is None):
-            raise ValueError("give exactly one of 'trigger' or 'on'")
+        if (self.trigger is None) == (self.event is None):
+            raise ValueError("give exactly one of 'trigger' or 'event'")
         return self
 
 

@@ -363,7 +363,7 @@ class CallSession:
         for prompt in self._applicable:
             if (
                 prompt.phase is self.phase
-                and prompt.due.on == "phase"
+                and prompt.due.at == "phase"
                 and self._prompt_by_rule(prompt.rule) is None
             ):
                 self._push(self._new_prompt(prompt, t), t, out)
@@ -435,7 +435,7 @@ class CallSession:
         threshold = self.script.timing.done_similarity
         for prompt in self._applicable:
             if (
-                prompt.due.on == "phase"
+                prompt.due.at == "phase"
                 and can_move(self.phase, prompt.phase)
                 and prompt.phase is not Phase.ENDED
                 and self._prompt_by_rule(prompt.rule) is None

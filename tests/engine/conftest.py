@@ -134,19 +134,19 @@ SCRIPT: dict[str, Any] = {
         },
         {
             "rule": "situation.hold",
-            "on": "hold",
+            "event": "hold",
             "text": "对不起,请您稍等,我帮您查询一下",
             "source": "002 其它",
         },
         {
             "rule": "situation.unhold",
-            "on": "unhold",
+            "event": "unhold",
             "text": "对不起,让您久等了",
             "source": "002 其它",
         },
         {
             "rule": "situation.speak_louder",
-            "on": "volume_low",
+            "event": "volume_low",
             "text": "对不起,请您说话声音大一点,好吗",
             "source": "002 其它",
         },
