@@ -1,0 +1,1 @@
+"""Calls: wire schemas, the per-call runner, the registry, the WebSocket and REST endpoints."""

@@ -1,0 +1,49 @@
+"""Settings: environment variables with the prefix HUASHU_ (and a .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Built once and passed to ``create_app``; tests build their own."""
+
+    model_config = SettingsConfigDict(env_prefix="HUASHU_", env_file=".env", extra="ignore")
+
+    #: Reserved for the durable store; calls are kept in memory for now.
+    database_url: str = "sqlite+aiosqlite:///./data/huashu.db"
+    #: Reserved for the multi-instance bus; one process, in-memory bus for now.
+    redis_url: str | None = None
+    #: ``tenant-a:key1,tenant-b:key2``; unset means open (for local use only).
+    api_keys: str | None = None
+    timezone: str = "Asia/Shanghai"
+    scripts_dir: Path = REPO / "scripts_data"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_message_bytes: int = Field(default=65_536, gt=0)
+    max_text_chars: int = Field(default=4_096, gt=0)
+    #: Ended calls kept in memory for their reports (oldest dropped first).
+    keep_ended_calls: int = Field(default=10_000, ge=0)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_parse(cls, value: str | None) -> str | None:
+        if value:
+            for item in value.split(","):
+                tenant, sep, key = item.strip().partition(":")
+                if not sep or not tenant or not key:
+                    raise ValueError("api_keys must read tenant:key,tenant:key")
+        return value or None
+
+    @property
+    def tenants_by_key(self) -> dict[str, str]:
+        """API key → tenant; empty when auth is open."""
+        if not self.api_keys:
+            return {}
+        pairs = (item.strip().partition(":") for item in self.api_keys.split(","))
+        return {key: tenant for tenant, _, key in pairs}

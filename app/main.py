@@ -1,0 +1,94 @@
+"""The app factory and ``app`` for ``uvicorn app.main:app``.
+
+The lifespan owns the resources: the script library (loaded, validated and compiled once), the
+call store and the metrics; a bad script file stops start-up with ``file: field: reason``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+
+from app import __version__
+from app.calls import router as calls_router
+from app.calls import stream
+from app.calls.registry import CallService, MemoryCallStore, count_event
+from app.calls.schemas import describe
+from app.config import Settings
+from app.engine import normalize, phonetic, prompts
+from app.engine.compiled import CompiledScript
+from app.errors import HuashuError
+from app.http import JSON
+from app.ops import router as ops_router
+from app.ops.metrics import Metrics
+from app.scripts import router as scripts_router
+from app.scripts.loader import ScriptLoadError, load_library
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        try:
+            library = load_library(settings.scripts_dir)
+        except ScriptLoadError as exc:
+            print(f"huashu: cannot load the scripts:\n{exc}", file=sys.stderr, flush=True)
+            raise
+        # Dictionaries and tables load now, not on the first call's first fragment.
+        normalize.warm_up()
+        phonetic.warm_up()
+        prompts.warm_up()
+        state.library = library
+        state.scripts = {
+            sid: CompiledScript(script, library.lexicon_for(script))
+            for sid, script in library.scripts.items()
+        }
+        state.metrics = Metrics()
+        store = MemoryCallStore(settings.keep_ended_calls)
+        state.calls = CallService(
+            store, state.scripts, settings.timezone, count_event(state.metrics)
+        )
+        state.connections = set()
+        state.ready = True
+        try:
+            yield
+        finally:
+            state.ready = False
+            for connection in list(state.connections):
+                await connection.close()
+                try:
+                    await connection.websocket.close(stream.CLOSE_RESTART, "server going away")
+                except Exception:  # noqa: BLE001 - the peer may be gone already
+                    pass
+            await store.close()
+
+    app = FastAPI(
+        title="Huashu", version=__version__, lifespan=lifespan, default_response_class=JSON
+    )
+    app.state.settings = settings
+    app.state.ready = False
+    app.include_router(ops_router.router)
+    app.include_router(calls_router.router)
+    app.include_router(stream.router)
+    app.include_router(scripts_router.router)
+
+    @app.exception_handler(HuashuError)
+    async def domain_error(request: Request, exc: HuashuError) -> JSON:
+        return JSON({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSON:
+        errors: list[Any] = list(exc.errors())
+        return JSON({"error": "invalid_message", "detail": describe(errors)}, status_code=422)
+
+    return app
+
+
+app = create_app()

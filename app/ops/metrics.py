@@ -1,0 +1,37 @@
+"""Prometheus metrics, in a registry of the app's own (several apps may live in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.calls_started = Counter(
+            "huashu_calls_started", "Calls created", registry=self.registry
+        )
+        self.calls_active = Gauge(
+            "huashu_calls_active", "Calls created and not yet ended", registry=self.registry
+        )
+        self.connections = Gauge(
+            "huashu_stream_connections", "Open call stream WebSockets", registry=self.registry
+        )
+        self.messages = Counter(
+            "huashu_messages", "Client messages by type", ["type"], registry=self.registry
+        )
+        self.errors = Counter(
+            "huashu_message_errors",
+            "Refused client messages by code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.alerts = Counter(
+            "huashu_alerts", "Alerts raised by category", ["category"], registry=self.registry
+        )
+        self.handling = Histogram(
+            "huashu_message_seconds",
+            "Time from a fragment's arrival to its events published",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
