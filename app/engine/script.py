@@ -267,16 +267,20 @@ class Script(Frozen):
     def prompts_for(
         self, call_type: CallType, customer_class: str | None, holiday: bool
     ) -> tuple[Prompt, ...]:
-        """The prompts that apply to a call of this type, customer class and day."""
-        classes = {p.customer_class for p in self.prompts if p.customer_class is not None}
-        wanted = customer_class if customer_class in classes else None
-        return tuple(
+        """The prompts that apply to a call of this type, customer class and day.
+
+        A prompt for the customer's class replaces the general prompt of the same rule; a prompt
+        for another class never applies.
+        """
+        candidates = [
             p
             for p in self.prompts
             if call_type in p.call_types
-            and p.customer_class == wanted
+            and p.customer_class in (None, customer_class)
             and (p.holiday is None or p.holiday == holiday)
-        )
+        ]
+        special = {p.rule for p in candidates if p.customer_class is not None}
+        return tuple(p for p in candidates if p.customer_class is not None or p.rule not in special)
 
 
 class LexiconCategory(Frozen):

@@ -121,11 +121,16 @@ class CallSession:
             )
         out: list[Event] = []
         t = self.clock.place(self._explicit_time(item), wall_ms)
-        self._fire_timers(t, out)
+        # Deadlines up to the moment the speech began: a customer who started speaking before
+        # the no-response deadline was not silent, even if the final text arrives after it.
+        began = self._began(item, t)
+        self._fire_timers(began, out)
         if isinstance(item, CallEvent):
             self._on_event(item, t, out)
         else:
             self._on_fragment(item, t, out)
+        if began < t:
+            self._fire_timers(t, out)
         return out
 
     def on_timer(self, wall_ms: int) -> list[Event]:
@@ -155,6 +160,11 @@ class CallSession:
             return None
         offset = item.end_ms if item.end_ms is not None else item.start_ms
         return None if offset is None else self.answered_at + offset
+
+    def _began(self, item: Input, t: int) -> int:
+        if isinstance(item, Fragment) and item.start_ms is not None and self.answered_at:
+            return min(t, self.answered_at + item.start_ms)
+        return t
 
     def _fire_timers(self, t: int, out: list[Event]) -> None:
         while self._timers:
