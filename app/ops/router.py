@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.http import JSON
+from app.http import JSON, Tenant
 
 router = APIRouter(tags=["ops"])
 
@@ -16,7 +16,7 @@ async def healthz() -> JSON:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSON:
+async def readyz(request: Request, tenant: Tenant) -> JSON:
     state = request.app.state
     ready = getattr(state, "ready", False)
     body = {
@@ -29,7 +29,7 @@ async def readyz(request: Request) -> JSON:
 
 
 @router.get("/metrics")
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, tenant: Tenant) -> Response:
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )

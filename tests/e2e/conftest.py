@@ -25,8 +25,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = log_path.open("wb")
     env = {
         **os.environ,
         "HUASHU_API_KEYS": f"tenant-a:{KEY_A},tenant-b:{KEY_B}",
@@ -43,19 +45,22 @@ def server() -> Iterator[str]:
     deadline = time.monotonic() + 60
     while True:
         try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+            ready = httpx.get(
+                f"{base}/readyz", headers={"Authorization": f"Bearer {KEY_A}"}, timeout=1
+            )
+            if ready.status_code == 200:
                 break
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"the server did not start:\n{output}")
+            process.kill()
+            log.close()
+            raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
     yield base
     process.terminate()
     process.wait(timeout=10)
-    if process.stdout:
-        process.stdout.close()
+    log.close()
 
 
 @pytest.fixture

@@ -1,0 +1,238 @@
+"""Every bad input of PROTOCOL on a live call: an error event on that connection, the connection
+stays open, the call goes on, nothing accepted is lost. REST answers 4xx with a reason."""
+
+from __future__ import annotations
+
+import json
+import itertools
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.e2e.client import CallClient, agent, customer
+from tests.e2e.conftest import KEY_A, KEY_B
+
+_ids = itertools.count()
+START = {
+    "type": "start",
+    "script": "cmcc-10086",
+    "call_type": "consult",
+    "agent": {"id": "A1", "work_no": "1001"},
+    "ring_at": "2026-11-22T10:00:00+08:00",
+}
+ANSWERED = {"type": "event", "name": "answered", "at": "2026-11-22T10:00:03+08:00"}
+
+BAD: list[tuple[str, Any, str, str]] = [
+    ("unparsable JSON", '{"type": "fragment", ', "invalid_json", "not JSON"),
+    ("binary frame", b'{"type":"ping"}', "binary_not_supported", "text frames"),
+    ("not an object", "[1, 2]", "invalid_message", "JSON object"),
+    ("no type", {"speaker": "agent"}, "invalid_message", "type"),
+    ("unknown type", {"type": "dance"}, "unknown_type", "dance"),
+    (
+        "missing field",
+        {"type": "fragment", "speaker": "agent", "text": "你好"},
+        "invalid_message",
+        "fragment.segment",
+    ),
+    (
+        "wrong field type",
+        {"type": "fragment", "speaker": "agent", "segment": "x", "text": "你好", "final": "maybe"},
+        "invalid_message",
+        "fragment.final",
+    ),
+    (
+        "unknown speaker",
+        {"type": "fragment", "speaker": "robot", "segment": "x", "text": "你好"},
+        "invalid_message",
+        "fragment.speaker: must be agent or customer",
+    ),
+    (
+        "oversized text",
+        {"type": "fragment", "speaker": "agent", "segment": "x", "text": "好" * 4097},
+        "too_large",
+        "4096",
+    ),
+    ("oversized message", {"type": "ping", "pad": "x" * 70_000}, "too_large", "65536"),
+    ("unknown event name", {"type": "event", "name": "explode"}, "invalid_message", "event.name"),
+    (
+        "bad time",
+        {"type": "event", "name": "hold", "at": "yesterday"},
+        "invalid_message",
+        "event.at",
+    ),
+    (
+        "negative offset",
+        {"type": "fragment", "speaker": "agent", "segment": "x", "text": "你", "start_ms": -5},
+        "invalid_message",
+        "fragment.start_ms",
+    ),
+]
+
+
+@pytest.fixture
+def live(server: str) -> Any:
+    call_id = f"bad-{next(_ids)}"
+    with CallClient(server, call_id, KEY_A) as client:
+        client.play(
+            START,
+            ANSWERED,
+            agent("a1", "上午好，中国移动，很高兴为您服务", 2000),
+            customer("c1", "你好", 3000),
+        )
+        client.call_id = call_id  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest.mark.parametrize(("name", "frame", "code", "detail"), BAD, ids=[b[0] for b in BAD])
+def test_bad_frame_gets_an_error_and_the_call_goes_on(
+    live: CallClient, http: httpx.Client, name: str, frame: Any, code: str, detail: str
+) -> None:
+    before = http.get(f"/v1/calls/{live.call_id}").json()  # type: ignore[attr-defined]
+    live.send(frame)
+    error = live.recv()
+    assert error["type"] == "error" and error["code"] == code, error
+    assert detail in error["detail"], error
+    assert "seq" not in error
+    # The connection is open and the call goes on: a forbidden phrase still alerts, in sequence.
+    (alert,) = live.play(agent("a2", "不关我的事", 5000))
+    assert (alert["type"], alert["rule"], alert["segment"]) == ("alert", "forbidden.shirk", "a2")
+    after = http.get(f"/v1/calls/{live.call_id}").json()  # type: ignore[attr-defined]
+    assert after["phase"] == before["phase"] == "answering"
+    assert len(after["alerts"]) == len(before["alerts"]) + 1
+
+
+def test_fragment_for_a_final_segment(live: CallClient) -> None:
+    live.send(agent("a1", "again", 4000))
+    error = live.recv()
+    assert (error["type"], error["code"]) == ("error", "segment_closed")
+    assert live.sync() == []
+
+
+def test_duplicate_seq_is_acknowledged_and_ignored(live: CallClient) -> None:
+    first = live.play({**agent("a2", "不关我的事", 5000), "seq": 7})
+    assert [e["type"] for e in first] == ["alert", "ack"] and first[-1]["seq"] == 7
+    again = live.play({**agent("a2", "不关我的事", 5000), "seq": 7})
+    assert again == [{"type": "ack", "seq": 7}]
+
+
+def test_resume_replays_exactly_once_in_order(live: CallClient, server: str) -> None:
+    live.play(agent("a2", "不关我的事", 5000))
+    with CallClient(server, live.call_id, KEY_A) as late:  # type: ignore[attr-defined]
+        replay = late.play({"type": "resume", "last_event_seq": 2})
+        seqs = [e["seq"] for e in replay]
+        assert seqs == list(range(3, seqs[-1] + 1)) and replay[-1]["type"] == "alert"
+        live.play(agent("a3", "好的", 6000))
+        assert late.sync() == []  # nothing new, nothing twice
+
+
+def test_unknown_call_without_start_closes_4404(server: str) -> None:
+    with CallClient(server, f"nobody-{next(_ids)}", KEY_A) as client:
+        client.send({"type": "ping"})
+        with pytest.raises(ConnectionClosed) as info:
+            client.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4404
+
+
+def test_start_with_an_unknown_script_closes_4404_with_the_reason(server: str) -> None:
+    with CallClient(server, f"noscript-{next(_ids)}", KEY_A) as client:
+        client.send({**START, "script": "nope"})
+        error = client.recv()
+        assert error["code"] == "unknown_script" and "cmcc-10086" in error["detail"]
+        with pytest.raises(ConnectionClosed) as info:
+            client.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4404
+
+
+@pytest.mark.parametrize(("token", "code"), [(None, 4401), ("wrong", 4401)])
+def test_bad_or_missing_token_closes_4401(server: str, token: str | None, code: int) -> None:
+    with CallClient(server, f"auth-{next(_ids)}", token) as client:
+        with pytest.raises(ConnectionClosed) as info:
+            client.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == code
+
+
+def test_token_of_another_call_or_tenant_closes_4403(server: str, http: httpx.Client) -> None:
+    mine = http.post(
+        "/v1/calls", json={"script": "cmcc-10086", "call_id": f"auth-{next(_ids)}"}
+    ).json()
+    other = http.post(
+        "/v1/calls", json={"script": "cmcc-10086", "call_id": f"auth-{next(_ids)}"}
+    ).json()
+    with (
+        CallClient(server, other["call_id"], mine["token"]) as client,
+        pytest.raises(ConnectionClosed) as info,
+    ):
+        client.recv()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4403
+    with (
+        CallClient(server, mine["call_id"], KEY_B) as client,
+        pytest.raises(ConnectionClosed) as info,
+    ):
+        client.recv()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4403
+    with CallClient(server, mine["call_id"], mine["token"]) as client:
+        assert client.sync() == []
+
+
+REST_BAD = [
+    ("post", "/v1/calls", "not json", 422, "invalid_message"),
+    ("post", "/v1/calls", {"script": 5}, 422, "script"),
+    ("post", "/v1/calls", {"script": "nope"}, 404, "unknown_script"),
+    ("post", "/v1/calls", {"script": "cmcc-10086", "timezone": "Mars/Olympus"}, 422, "time zone"),
+    ("post", "/v1/calls", {"script": "cmcc-10086", "call_id": "bad id!"}, 422, "call_id"),
+    ("get", "/v1/calls/none-such", None, 404, "unknown_call"),
+    ("post", "/v1/calls/none-such/events", {"name": "hold"}, 404, "unknown_call"),
+    ("post", "/v1/scripts/cmcc-10086/check", {"speaker": "agent"}, 422, "text"),
+    ("post", "/v1/scripts/nope/check", {"text": "你好"}, 404, "unknown_script"),
+    ("get", "/v1/scripts/nope", None, 404, "unknown_script"),
+    ("get", "/v1/calls?since=notatime", None, 422, "since"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "reason"),
+    REST_BAD,
+    ids=[f"{r[0]} {r[1]} {r[3]}" for r in REST_BAD],
+)
+def test_rest_bad_input_is_4xx_with_a_reason(
+    http: httpx.Client, method: str, path: str, body: Any, status: int, reason: str
+) -> None:
+    if isinstance(body, str):
+        response = http.request(
+            method, path, content=body, headers={"content-type": "application/json"}
+        )
+    else:
+        response = http.request(method, path, json=body)
+    assert response.status_code == status, response.text
+    payload = response.json()
+    assert reason in json.dumps(payload, ensure_ascii=False), payload
+    assert payload["detail"]
+
+
+def test_rest_needs_a_key(server: str) -> None:
+    assert httpx.get(f"{server}/v1/calls").status_code == 401
+    assert (
+        httpx.get(f"{server}/v1/calls", headers={"Authorization": "Bearer nope"}).status_code == 401
+    )
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_duplicate_call_id_is_409(http: httpx.Client) -> None:
+    call_id = f"dup-{next(_ids)}"
+    assert (
+        http.post("/v1/calls", json={"script": "cmcc-10086", "call_id": call_id}).status_code == 201
+    )
+    response = http.post("/v1/calls", json={"script": "cmcc-10086", "call_id": call_id})
+    assert response.status_code == 409 and response.json()["error"] == "call_exists"
+
+
+def test_fragment_after_hangup_over_rest_is_409(http: httpx.Client) -> None:
+    call_id = http.post("/v1/calls", json={"script": "cmcc-10086"}).json()["call_id"]
+    http.post(f"/v1/calls/{call_id}/events", json={"name": "answered"})
+    http.post(f"/v1/calls/{call_id}/events", json={"name": "hangup", "by": "customer"})
+    response = http.post(
+        f"/v1/calls/{call_id}/fragments", json={"speaker": "agent", "segment": "a", "text": "你好"}
+    )
+    assert response.status_code == 409 and response.json()["error"] == "call_ended"
