@@ -3,8 +3,8 @@ stays open, the call goes on, nothing accepted is lost. REST answers 4xx with a 
 
 from __future__ import annotations
 
-import json
 import itertools
+import json
 from typing import Any
 
 import httpx
