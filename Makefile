@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint format types pytest bench clean
+.PHONY: setup run test lint format types pytest bench corpus evaluate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -38,6 +38,14 @@ test: lint types pytest
 
 bench: setup
 	$(BIN)/python -m bench
+
+## Rebuild the labelled evaluation corpus (tests/corpus/*.tsv) from the lexicon and hand-written lists
+corpus: setup
+	$(BIN)/python -m tests.corpus.build
+
+## Recall and false alarms on the corpus and on the real text in ../shared/data/real
+evaluate: setup
+	$(BIN)/huashu evaluate
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

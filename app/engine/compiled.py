@@ -22,7 +22,7 @@ class CompiledScript:
         entries: list[tuple[str, Target]] = []
         if lexicon is not None:
             for i, entry in enumerate(lexicon.entries):
-                target = Target("forbidden", str(i), "agent")
+                target = Target("forbidden", str(i), "agent", sound=entry.phonetic)
                 for phrase in (entry.phrase, *entry.variants):
                     entries.append((phrase, target))
                 for phrase in entry.allow:

@@ -45,6 +45,8 @@ class Target:
     at_end: int | None = None
     #: For ``allow`` targets: the target key whose hits this phrase excuses.
     excuses: str | None = None
+    #: Whether a target of a phonetic kind is matched by sound too.
+    sound: bool = True
 
     @property
     def key(self) -> str:
@@ -106,7 +108,7 @@ class PhraseIndex:
                 targets = literal.setdefault(text, [])
                 if target not in targets:
                     targets.append(target)
-                if target.kind in phonetic_kinds and len(text) >= phonetic_min:
+                if target.kind in phonetic_kinds and target.sound and len(text) >= phonetic_min:
                     label, sound_targets = sounds.setdefault(phonetic.key(text), (text, []))
                     if target not in sound_targets:
                         sound_targets.append(target)

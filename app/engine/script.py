@@ -306,6 +306,8 @@ class LexiconEntry(Frozen):
     #: Only an alert where the match begins and ends on jieba word boundaries (for phrases that
     #: also occur inside longer words: 我不管 in 我不管理).
     boundary: bool = False
+    #: Also matched by sound (homophones); off where a sound-alike is ordinary speech.
+    phonetic: bool = True
     #: A situation rule whose phrase to suggest instead, e.g. situation.cannot_answer.
     suggest: RuleId | None = None
     note: str | None = None

@@ -1,0 +1,54 @@
+"""Holds the matching at its measured quality so no later change can quietly lower it.
+
+The labelled corpus is tests/corpus (built by `make corpus`); the real text by others is read in
+place from ../shared/data/real and this test fails, not skips, when it is absent.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine.compiled import CompiledScript
+from app.evaluation import CORPUS, REAL, Figures, evaluate_corpus, evaluate_real, read_tsv
+from app.scripts.loader import load_library
+from tests.corpus.build import ROOT
+
+
+@pytest.fixture(scope="module")
+def compiled() -> CompiledScript:
+    library = load_library(ROOT / "scripts_data")
+    script = library.scripts["cmcc-10086"]
+    return CompiledScript(script, library.lexicon_for(script))
+
+
+@pytest.fixture(scope="module")
+def figures(compiled: CompiledScript) -> Figures:
+    return evaluate_corpus(compiled)
+
+
+def test_corpus_size() -> None:
+    positives = read_tsv(CORPUS / "positives.tsv", 3)
+    compliant = read_tsv(CORPUS / "compliant.tsv", 2)
+    assert len(positives) >= 400 and len(compliant) >= 1500
+    assert {form for _, form, _ in positives} == {"exact", "noisy", "reworded"}
+
+
+def test_exact_recall_is_total(figures: Figures) -> None:
+    assert figures.recall["exact"].value == 1.0, figures.missed
+
+
+def test_noisy_and_reworded_recall(figures: Figures) -> None:
+    assert figures.recall["noisy_and_reworded"].value >= 0.97, figures.missed
+
+
+def test_false_alarms_on_compliant_speech(figures: Figures) -> None:
+    assert figures.false_alarms["compliant"].value <= 0.005, figures.alerted["compliant"]
+
+
+def test_false_alarms_on_real_text(compiled: CompiledScript) -> None:
+    assert REAL.is_dir(), f"the real text by others is expected at {REAL} (shared/data/real)"
+    real = evaluate_real(compiled)
+    for name in ("seretod_agent", "stc3_helpdesk"):
+        rate = real.false_alarms[name]
+        assert rate.total > 0, name
+        assert rate.value <= 0.01, (name, real.alerted[name][:20])
