@@ -413,12 +413,15 @@ class CallSession:
     def _spec(self, state: PromptState) -> Prompt | None:
         return next((p for p in self._applicable if p.rule == state.rule), None)
 
-    def _similarity(self, prompt: Prompt, spoken: str) -> float:
+    def _matcher(self, prompt: Prompt) -> PromptMatcher:
         matcher = self._matchers.get(id(prompt))
         if matcher is None:
             free = frozenset(self.script.free_slots)
             matcher = self._matchers[id(prompt)] = matcher_for(prompt.text, self._slots, free)
-        return matcher.similarity(spoken)
+        return matcher
+
+    def _similarity(self, prompt: Prompt, spoken: str) -> float:
+        return self._matcher(prompt).similarity(spoken)
 
     def _check_prompts(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
         """Mark done every open prompt the agent's speech now contains; follow-ups too."""
@@ -435,7 +438,10 @@ class CallSession:
                 spec = self._spec(state)
                 if spec is None:
                     continue
-                similarity = self._similarity(spec, self._windows[state.id] + segment.norm.text)
+                spoken = self._windows[state.id] + segment.norm.text
+                if len(spoken) < self._matcher(spec).total * threshold:
+                    continue  # too short to say it yet
+                similarity = self._similarity(spec, spoken)
                 if similarity >= threshold:
                     self._done(state, spec, similarity, segment.id, t, out)
                     progress = True
@@ -449,6 +455,7 @@ class CallSession:
                 and can_move(self.phase, prompt.phase)
                 and prompt.phase is not Phase.ENDED
                 and self._prompt_by_rule(prompt.rule) is None
+                and len(segment.norm.text) >= self._matcher(prompt).total * threshold
                 and self._similarity(prompt, segment.norm.text) >= threshold
             ):
                 if self.phase is Phase.GREETING:
