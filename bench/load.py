@@ -29,6 +29,11 @@ PHRASE = "这个真不关我的事"  # a 禁语 of 002: every call says it at th
 FILLER = "您好请问有什么可以帮您的我帮您查询一下这个月的话费套餐流量"
 
 
+def _text(message: dict[str, Any]) -> str:
+    """JSON as a text frame (the protocol refuses binary frames)."""
+    return orjson.dumps(message).decode()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,7 +161,7 @@ async def _huashu_call(
     pending: dict[str, float] = {}
     async with websockets.connect(f"{url}/v1/calls/{call_id}/stream", max_size=None) as ws:
         await ws.send(
-            orjson.dumps(
+            _text(
                 {
                     "type": "start",
                     "script": "cmcc-10086",
@@ -165,9 +170,9 @@ async def _huashu_call(
                 }
             )
         )
-        await ws.send(orjson.dumps({"type": "event", "name": "answered"}))
+        await ws.send(_text({"type": "event", "name": "answered"}))
         await ws.send(
-            orjson.dumps(
+            _text(
                 {
                     "type": "fragment",
                     "speaker": "customer",
@@ -204,7 +209,7 @@ async def _huashu_call(
                 start = rng.randrange(len(FILLER) - 10)
                 text = FILLER[start : start + 10]
             await ws.send(
-                orjson.dumps(
+                _text(
                     {
                         "type": "fragment",
                         "speaker": "agent",
@@ -249,7 +254,7 @@ async def _echo_call(
             result.expected_alerts += 1
             start = rng.randrange(len(FILLER) - 10)
             await ws.send(
-                orjson.dumps(
+                _text(
                     {
                         "type": "fragment",
                         "k": k,
@@ -302,7 +307,7 @@ async def idle_rss(server: Server, calls: int) -> dict[str, Any]:
     for n in range(calls):
         ws = await websockets.connect(f"{url}/v1/calls/idle-{n}/stream", max_size=None)
         await ws.send(
-            orjson.dumps(
+            _text(
                 {
                     "type": "start",
                     "script": "cmcc-10086",
@@ -311,12 +316,12 @@ async def idle_rss(server: Server, calls: int) -> dict[str, Any]:
                 }
             )
         )
-        await ws.send(orjson.dumps({"type": "event", "name": "answered"}))
+        await ws.send(_text({"type": "event", "name": "answered"}))
         sockets.append(ws)
         if n % 200 == 199:
             await asyncio.sleep(0.05)
     for ws in sockets[-50:]:
-        await ws.send(orjson.dumps({"type": "ping"}))
+        await ws.send(_text({"type": "ping"}))
         while orjson.loads(await ws.recv())["type"] != "pong":
             pass
     await asyncio.sleep(1.0)

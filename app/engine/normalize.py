@@ -5,6 +5,7 @@ hide a phrase:
 
 - per character: NFKC (full/half width), lower case, traditional → simplified (OpenCC ``t2s``),
   no punctuation, symbols or white space, 您 folded to 你, pure fillers (嗯 呃 啊 …) dropped;
+- the filler word 那个 dropped;
 - runs of Chinese digits read one by one (一零零八六, 幺零零八六) become ASCII digits (10086);
 - stutter repeats collapse: 我我不知道 → 我不知道, 不知不知道 → 不知道. Patterns are normalized the
   same way, so a reduplicated word (谢谢) still matches itself.
@@ -26,8 +27,11 @@ import opencc
 #: Characters folded to another before matching: the polite and plain "you" are the same word to
 #: the norms (禁语 are written with both), so 您 and 你 must match each other.
 FOLDS = {"您": "你"}
-#: ASR fillers that never carry meaning on their own. Not 额 (额度) nor 那个 (a real word too).
+#: ASR fillers that never carry meaning on their own. Not 额 (额度).
 FILLERS = frozenset("嗯呃啊哦噢唉诶")
+#: Filler words of more than one character. 那个 is also a real word (那个套餐), but dropping it
+#: on both sides of a match loses nothing, and it often stands inside a phrase (我那个不知道).
+FILLER_WORDS = ("那个",)
 #: Chinese digits as read one by one in phone numbers; 幺 is how 1 is read aloud in numbers.
 DIGITS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0", "幺": "1"}
 
@@ -103,6 +107,24 @@ def _digits(chars: list[str]) -> None:
         i = j
 
 
+def _drop_words(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
+    """Drop the multi-character filler words."""
+    text = "".join(chars)
+    if not any(word in text for word in FILLER_WORDS):
+        return chars, offsets
+    keep = [True] * len(chars)
+    for word in FILLER_WORDS:
+        start = text.find(word)
+        while start >= 0:
+            for k in range(start, start + len(word)):
+                keep[k] = False
+            start = text.find(word, start + len(word))
+    return (
+        [c for c, k in zip(chars, keep, strict=True) if k],
+        [o for o, k in zip(offsets, keep, strict=True) if k],
+    )
+
+
 def _collapse(chars: list[str], offsets: list[int], unit: int) -> tuple[list[str], list[int]]:
     """Drop a ``unit``-character group that repeats the group just before it (not digits)."""
     out_c: list[str] = []
@@ -140,6 +162,7 @@ def _normalize_with_offsets(text: str) -> Normalized:
             chars.extend(folded)
             offsets.extend([i] * len(folded))
     _digits(chars)
+    chars, offsets = _drop_words(chars, offsets)
     chars, offsets = _collapse(chars, offsets, 1)
     chars, offsets = _collapse(chars, offsets, 2)
     return Normalized("".join(chars), text, tuple(offsets))
@@ -183,7 +206,7 @@ def normalize(text: str) -> Normalized:
     if not text.isascii() and max(text) > "\uffff":
         return _normalize_with_offsets(text)
     folded = text.translate(_translate)
-    if _DIGIT_RE.search(folded) or _REPEAT_RE.search(folded):
+    if _DIGIT_RE.search(folded) or _REPEAT_RE.search(folded) or "那个" in folded:
         return _normalize_with_offsets(text)
     return Normalized(folded, text)
 

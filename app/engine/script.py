@@ -193,6 +193,8 @@ class Timing(Frozen):
 class Scoring(Frozen):
     start: int = 100
     forbidden: int = 15
+    #: A hit found by sound only is less certain than one on the characters: it costs this share.
+    phonetic_factor: float = Field(default=0.5, ge=0, le=1)
     script: int = 5
     behaviour: int = 5
     missed: int = 10

@@ -936,13 +936,16 @@ class CallSession:
             if c["similarity"] is not None and c["similarity"] < timing.deviation_below
         ]
         alerts = [a for a in self.alerts if a.state != "retracted"]
-        score = scoring.start
+        cost = {
+            "forbidden": scoring.forbidden,
+            "script": scoring.script,
+            "behaviour": scoring.behaviour,
+        }
+        lost = 0.0
         for alert in alerts:
-            score -= {
-                "forbidden": scoring.forbidden,
-                "script": scoring.script,
-                "behaviour": scoring.behaviour,
-            }[alert.category]
+            factor = scoring.phonetic_factor if alert.match == "phonetic" else 1.0
+            lost += cost[alert.category] * factor
+        score = scoring.start - round(lost)
         score -= scoring.missed * len(missed) + scoring.deviated * len(deviated)
         return {
             "call_id": self.setup.call_id,

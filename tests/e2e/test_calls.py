@@ -422,3 +422,42 @@ def test_a_second_connection_sees_the_same_events(call: Any, server: str) -> Non
         c.play(agent("a1", "不关我的事", 2000))
         (alert,) = board.sync()
         assert alert["type"] == "alert" and alert["seq"] == 3
+
+
+def test_asr_noise_goes_through_the_same_alert_flow(call: Any) -> None:
+    """A homophone on a partial is provisional, then retracted when the ASR revises it away;
+    noisy words in a final are confirmed at once, the span pointing into the text as sent."""
+    c = call()
+    c.play(*start())
+    c.play(
+        agent("a1", "上午好，中国移动，很高兴为您服务", 2000),
+        customer("c1", "我的流量怎么没了", 3000),
+    )
+    alert, suggestion = c.play(agent("a2", "这个我不知到", 4000, final=False))
+    assert (suggestion["rule"], suggestion["kind"]) == ("situation.cannot_answer", "suggested")
+    assert (alert["rule"], alert["match"], alert["state"], alert["span"]) == (
+        "forbidden.shirk",
+        "phonetic",
+        "provisional",
+        [2, 6],
+    )
+    assert (
+        c.play(agent("a2", "这个我不知到啊", 4300, final=False)) == []
+    )  # the same words: no second alert
+    (update,) = c.play(agent("a2", "这个我不知道流量去哪了我帮您查", 5000))
+    assert (update["type"], update["id"], update["state"]) == (
+        "alert_update",
+        alert["id"],
+        "confirmed",
+    )
+    (alert,) = c.play(agent("a3", "嗯 我 我 也 沒 辦 法", 7000))[:1]
+    assert (alert["rule"], alert["match"], alert["state"]) == (
+        "forbidden.shirk",
+        "normalized",
+        "confirmed",
+    )
+    assert alert["text"][alert["span"][0] : alert["span"][1]] == "我 我 也 沒 辦 法"
+    (alert,) = c.play(agent("a4", "有意见你找领导去", 9000, final=False))
+    assert (alert["match"], alert["state"]) == ("pattern", "provisional")
+    (update,) = c.play(agent("a4", "有意见的话，您可以拨打投诉电话", 10000))
+    assert (update["id"], update["state"]) == (alert["id"], "retracted")

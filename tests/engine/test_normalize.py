@@ -29,6 +29,8 @@ from app.engine.normalize import _normalize_with_offsets, normalize
         ("嗯我不知道啊", "我不知道"),
         ("10086", "10086"),  # digits never collapse
         ("谢谢", "谢"),  # reduplication collapses on both sides of a match alike
+        ("我那个不知道", "我不知道"),
+        ("那个那个，我不知道", "我不知道"),
     ],
 )
 def test_normalized_text(text: str, expected: str) -> None:
@@ -60,7 +62,7 @@ def test_offsets_survive_collapsing() -> None:
 def test_fast_path_equals_the_reference() -> None:
     """normalize() takes shortcuts; the character-by-character path is the reference."""
     rng = random.Random(3)
-    alphabet = "我不知道您你一二零幺三好嗯，。！ 　ＡＢ12這關谢谢😀"
+    alphabet = "我不知道您你一二零幺三好嗯，。！ 　ＡＢ12這關谢谢😀那个"
     for _ in range(3000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         fast = normalize(text)

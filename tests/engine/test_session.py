@@ -477,3 +477,13 @@ def test_seq_increases_over_the_call(start_call: Start) -> None:
 
 def test_at_helper() -> None:
     assert at("2026-11-22 10:03:00") == 1795312980000
+
+
+def test_report_weighs_a_hit_by_sound_at_half(start_call: Start) -> None:
+    d = start_call()
+    consult_call(d)
+    d.say("agent", "a3", "这个我不知到", 8000)
+    d.say("agent", "a4", "我不知道", 9000)
+    report = d.session.report()
+    assert [a["match"] for a in report["alerts"]] == ["phonetic", "exact"]
+    assert report["score"] == 100 - 30 - round(15 * 0.5 + 15)  # three phrases missed, two hits
