@@ -54,3 +54,10 @@ class Unauthorized(HuashuError):
 class Forbidden(HuashuError):
     code = "forbidden"
     status = 403
+
+
+class InternalError(HuashuError):
+    """The service failed on an input it accepted (a bug); the call goes on with the next one."""
+
+    code = "internal_error"
+    status = 500

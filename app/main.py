@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from app import __version__
 from app.calls import router as calls_router
 from app.calls import stream
-from app.calls.registry import CallService, MemoryCallStore, count_event
+from app.calls.registry import CallService, MemoryCallStore
 from app.calls.schemas import describe
 from app.config import Settings
 from app.engine import normalize, phonetic, prompts
@@ -52,9 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         state.metrics = Metrics()
         store = MemoryCallStore(settings.keep_ended_calls)
-        state.calls = CallService(
-            store, state.scripts, settings.timezone, count_event(state.metrics)
-        )
+        state.calls = CallService(store, state.scripts, settings.timezone, state.metrics)
         state.connections = set()
         state.ready = True
         try:

@@ -9,15 +9,15 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.calls.runner import CallRunner
+from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.compiled import CompiledScript
-from app.engine.messages import Event
 from app.engine.session import CallSession
 from app.errors import Conflict, NotFound
+from app.ops.metrics import Metrics
 
 
 @dataclass
@@ -29,7 +29,6 @@ class CallRecord:
     agent_id: str | None
     created_ms: int
     runner: CallRunner
-    alerts: int = field(default=0)
 
     def summary(self) -> dict[str, Any]:
         session = self.runner.session
@@ -134,12 +133,12 @@ class CallService:
         store: CallStore,
         scripts: dict[str, CompiledScript],
         default_timezone: str,
-        on_event: Any = None,
+        metrics: Metrics,
     ) -> None:
         self.store = store
         self.scripts = scripts
         self.default_timezone = default_timezone
-        self._on_event = on_event
+        self.metrics = metrics
 
     async def create(
         self, fields: CallFields, call_id: str | None, tenant: str | None
@@ -153,7 +152,8 @@ class CallService:
         call_id = call_id or f"c-{secrets.token_hex(8)}"
         if await self.store.get(call_id) is not None:
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
-        session = CallSession(compiled, fields.setup(call_id, self.default_timezone))
+        setup = fields.setup(call_id, self.default_timezone)
+        session = CallSession(compiled, setup, wall_ms())
         record = CallRecord(
             call_id=call_id,
             tenant=tenant,
@@ -161,9 +161,10 @@ class CallService:
             script_id=fields.script,
             agent_id=fields.agent.id,
             created_ms=int(time.time() * 1000),
-            runner=CallRunner(session, self._on_event),
+            runner=CallRunner(session, self.metrics.on_event),
         )
         await self.store.add(record)
+        self.metrics.call_started()
         return record
 
     async def get(self, call_id: str, tenant: str | None) -> CallRecord:
@@ -171,13 +172,3 @@ class CallService:
         if record is None or (tenant is not None and record.tenant != tenant):
             raise NotFound(f"no call {call_id!r}", code="unknown_call")
         return record
-
-
-def count_event(metrics: Any) -> Any:
-    """An ``on_event`` hook counting alerts by category (kept to one dict look-up per event)."""
-
-    def hook(event: Event) -> None:
-        if event.type == "alert":
-            metrics.alerts.labels(event.body["category"]).inc()
-
-    return hook

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 
-from app.calls.schemas import CreateCall, EventBody, FragmentBody
+from app.calls.registry import CallRecord
+from app.calls.schemas import CreateCall, EventBody, FragmentBody, epoch_ms, limit_text
+from app.config import Settings
+from app.engine.messages import Input
 from app.errors import CallStateError
-from app.http import JSON, Calls, MetricsDep, Tenant
+from app.http import JSON, Call, Calls, MetricsDep, Tenant
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
 
 @router.post("", status_code=201)
-async def create_call(
-    body: CreateCall, tenant: Tenant, calls: Calls, metrics: MetricsDep, request: Request
-) -> JSON:
+async def create_call(body: CreateCall, tenant: Tenant, calls: Calls, request: Request) -> JSON:
     record = await calls.create(body, body.call_id, tenant)
-    metrics.calls_started.inc()
-    metrics.calls_active.inc()
     base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
     return JSON(
         {
@@ -33,46 +33,46 @@ async def create_call(
 
 
 @router.get("/{call_id}")
-async def get_call(call_id: str, tenant: Tenant, calls: Calls) -> JSON:
-    record = await calls.get(call_id, tenant)
-    return JSON(record.runner.session.snapshot())
+async def get_call(call: Call) -> JSON:
+    return JSON(call.runner.session.snapshot())
 
 
-async def _submit(record: Any, item: Any, metrics: Any) -> JSON:
-    was_ended = record.runner.ended
+async def _submit(record: CallRecord, item: Input) -> JSON:
     events = await record.runner.submit(item)
-    if record.runner.ended and not was_ended:
-        metrics.calls_active.dec()
     return JSON({"events": [e.to_wire() for e in events]})
 
 
 @router.post("/{call_id}/events")
-async def post_event(
-    call_id: str, body: EventBody, tenant: Tenant, calls: Calls, metrics: MetricsDep
-) -> JSON:
-    record = await calls.get(call_id, tenant)
+async def post_event(call: Call, body: EventBody, metrics: MetricsDep) -> JSON:
     metrics.messages.labels("event").inc()
-    return await _submit(record, body.to_input(), metrics)
+    return await _submit(call, body.to_input())
 
 
 @router.post("/{call_id}/fragments")
 async def post_fragment(
-    call_id: str, body: FragmentBody, tenant: Tenant, calls: Calls, metrics: MetricsDep
+    call: Call, body: FragmentBody, metrics: MetricsDep, request: Request
 ) -> JSON:
-    record = await calls.get(call_id, tenant)
+    settings: Settings = request.app.state.settings
+    limit_text(body, settings.max_text_chars)
     metrics.messages.labels("fragment").inc()
-    return await _submit(record, body.to_input(), metrics)
+    return await _submit(call, body.to_input())
 
 
 @router.get("/{call_id}/report")
-async def get_report(call_id: str, tenant: Tenant, calls: Calls) -> JSON:
-    record = await calls.get(call_id, tenant)
-    if not record.runner.ended:
+async def get_report(call: Call) -> JSON:
+    if not call.runner.ended:
         raise CallStateError(
-            f"call {call_id!r} has not ended; its live state is GET /v1/calls/{call_id}",
+            f"call {call.call_id!r} has not ended; its live state is GET /v1/calls/{call.call_id}",
             code="call_in_progress",
         )
-    return JSON(record.runner.session.report())
+    return JSON(call.runner.session.report())
+
+
+def _epoch_ms(when: datetime | None, zone: ZoneInfo) -> int | None:
+    """A query time in epoch ms; one written without an offset is in the service's time zone."""
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=zone)
+    return epoch_ms(when)
 
 
 @router.get("")
@@ -89,12 +89,13 @@ async def list_calls(
         datetime | None, Query(description="ISO-8601, calls created at or before")
     ] = None,
 ) -> JSON:
+    zone = ZoneInfo(calls.default_timezone)
     records = await calls.store.list(
         tenant,
         agent=agent,
         script=script,
         has_alerts=has_alerts,
-        since_ms=None if since is None else int(since.timestamp() * 1000),
-        until_ms=None if until is None else int(until.timestamp() * 1000),
+        since_ms=_epoch_ms(since, zone),
+        until_ms=_epoch_ms(until, zone),
     )
     return JSON({"items": [r.summary() for r in records]})

@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, f
 
 from app.engine.messages import CallEvent, CallSetup, Fragment
 from app.engine.phases import CallType
+from app.errors import TooLarge
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -99,7 +100,8 @@ class EventMessage(EventBody, ClientSeq):
 class FragmentBody(Wire):
     speaker: Literal["agent", "customer"]
     segment: Name
-    text: Annotated[str, Field(max_length=4096)]
+    #: At most ``Settings.max_text_chars``: checked by :func:`limit_text` where the limit is known.
+    text: str
     final: bool = False
     start_ms: Annotated[int, Field(ge=0)] | None = None
     end_ms: Annotated[int, Field(ge=0)] | None = None
@@ -115,6 +117,12 @@ class FragmentBody(Wire):
             self.end_ms,
             self.volume,
         )
+
+
+def limit_text(fragment: FragmentBody, max_chars: int) -> None:
+    """Raise :class:`TooLarge` for a fragment text beyond the configured limit (PROTOCOL: 4,096)."""
+    if len(fragment.text) > max_chars:
+        raise TooLarge(f"fragment.text: at most {max_chars} characters, got {len(fragment.text)}")
 
 
 class FragmentMessage(FragmentBody, ClientSeq):

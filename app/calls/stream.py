@@ -32,9 +32,10 @@ from app.calls.schemas import (
     ResumeMessage,
     StartMessage,
     describe,
+    limit_text,
 )
 from app.config import Settings
-from app.errors import HuashuError
+from app.errors import HuashuError, TooLarge
 from app.ops.metrics import Metrics
 
 router = APIRouter()
@@ -166,14 +167,15 @@ def _decode(frame: Mapping[str, Any], settings: Settings) -> Any:
     if kind not in MESSAGE_TYPES:
         raise _Refused("unknown_type", f"unknown type {kind!r}; known: {', '.join(MESSAGE_TYPES)}")
     try:
-        return CLIENT_MESSAGE.validate_python(data)
+        message = CLIENT_MESSAGE.validate_python(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        if any(e["type"] == "string_too_long" and e["loc"][-1] == "text" for e in errors):
-            raise _Refused(
-                "too_large", f"{kind}.text: at most {settings.max_text_chars} characters"
-            ) from None
-        raise _Refused("invalid_message", describe(errors, str(kind))) from None
+        raise _Refused("invalid_message", describe(exc.errors(), str(kind))) from None
+    if isinstance(message, FragmentMessage):
+        try:
+            limit_text(message, settings.max_text_chars)
+        except TooLarge as exc:
+            raise _Refused(exc.code, exc.detail) from None
+    return message
 
 
 async def _on_frame(
@@ -205,40 +207,31 @@ async def _on_frame(
             await connection.close()
             await connection.websocket.close(CLOSE_UNKNOWN_CALL, exc.detail[:120])
             return False
-        metrics.calls_started.inc()
-        metrics.calls_active.inc()
-    record = connection.record
-    runner = record.runner
+    runner = connection.record.runner
     if isinstance(message, ResumeMessage):
         connection.attach(message.last_event_seq)
         return True
     if not connection.attached:
         connection.attach()
     seq = message.seq
-    if seq is not None and seq <= runner.last_client_seq:
-        connection.subscriber.reply({"type": "ack", "seq": runner.last_client_seq})
-        return True
+    reply = connection.subscriber.reply
 
-    def done() -> None:
+    def done(duplicate: bool) -> None:
+        # In the runner, behind the events of everything before: ack and pong mean "processed".
         if seq is not None:
-            runner.last_client_seq = max(runner.last_client_seq, seq)
-            connection.subscriber.reply({"type": "ack", "seq": seq})
+            reply({"type": "ack", "seq": seq})
         if isinstance(message, PingMessage):
-            connection.subscriber.reply({"type": "pong"})
+            reply({"type": "pong"})
 
-    if isinstance(message, (EventMessage, FragmentMessage)):
-        was_ended = runner.ended
-        started = time.perf_counter()
-        try:
-            await runner.submit(message.to_input(), after=done)
-        except HuashuError as exc:
-            done()
-            metrics.errors.labels(exc.code).inc()
-            connection.error(exc.code, exc.detail)
-            return True
+    # start for an existing call and ping carry no input: they wait their turn, nothing more.
+    item = message.to_input() if isinstance(message, (EventMessage, FragmentMessage)) else None
+    started = time.perf_counter()
+    try:
+        await runner.submit(item, seq=seq, after=done)
+    except HuashuError as exc:
+        metrics.errors.labels(exc.code).inc()
+        connection.error(exc.code, exc.detail)
+        return True
+    if item is not None:
         metrics.handling.observe(time.perf_counter() - started)
-        if runner.ended and not was_ended:
-            metrics.calls_active.dec()
-    else:  # start for an existing call, or ping: in turn, behind everything sent before
-        await runner.barrier(done)
     return True

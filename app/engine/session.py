@@ -65,7 +65,13 @@ class SegmentState:
 class CallSession:
     """The engine of one call. See the module docstring for the contract with the shell."""
 
-    def __init__(self, compiled: CompiledScript, setup: CallSetup) -> None:
+    def __init__(
+        self, compiled: CompiledScript, setup: CallSetup, wall_ms: int | None = None
+    ) -> None:
+        """``wall_ms`` is the shell's wall clock when the call is created. The setup's ``ring_at``
+        is the first explicit time the call sees (PROTOCOL: untimed messages follow the latest
+        explicit time), so a call created for a ring in the past runs in its own time, not the
+        wall clock's, and its slow-answer deadline is not already behind it."""
         self.compiled = compiled
         self.script: Script = compiled.script
         self.setup = setup
@@ -77,6 +83,8 @@ class CallSession:
         self.phases_reached: list[Phase] = [Phase.RINGING]
         self.clock = CallClock()
         self.ring_at = setup.ring_at_ms
+        if self.ring_at is not None:
+            self.clock.place(self.ring_at, self.ring_at if wall_ms is None else wall_ms)
         self.answered_at: int | None = None
         self._anchor: int | None = setup.ring_at_ms
         self._seq = 0

@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A = "key-a-0123456789"
 KEY_B = "key-b-0123456789"
+#: Start-up loads and compiles the library and warms jieba: seconds, not minutes.
+START_TIMEOUT_S = 60
 
 
 def _free_port() -> int:
@@ -24,43 +26,73 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Server:
+    """``huashu serve`` in a subprocess, its output in a log file."""
+
+    def __init__(self, log_path: Path, scripts_dir: Path = ROOT / "scripts_data") -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        env = {
+            **os.environ,
+            "HUASHU_API_KEYS": f"tenant-a:{KEY_A},tenant-b:{KEY_B}",
+            "HUASHU_SCRIPTS_DIR": str(scripts_dir),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_ready(self) -> None:
+        """Return once /readyz answers 200; raise with the server's log if it exits or hangs."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                ready = httpx.get(
+                    f"{self.base}/readyz", headers={"Authorization": f"Bearer {KEY_A}"}, timeout=1
+                )
+                if ready.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server did not start:\n{self.log}")
+            time.sleep(0.1)
+
+    def wait_exit(self, timeout: float = START_TIMEOUT_S) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self._log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = log_path.open("wb")
-    env = {
-        **os.environ,
-        "HUASHU_API_KEYS": f"tenant-a:{KEY_A},tenant-b:{KEY_B}",
-        "HUASHU_SCRIPTS_DIR": str(ROOT / "scripts_data"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            ready = httpx.get(
-                f"{base}/readyz", headers={"Authorization": f"Bearer {KEY_A}"}, timeout=1
-            )
-            if ready.status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            log.close()
-            raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
-        time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    running = Server(tmp_path_factory.mktemp("server") / "server.log")
+    try:
+        running.wait_ready()
+        yield running.base
+    finally:
+        running.stop()
 
 
 @pytest.fixture

@@ -236,3 +236,63 @@ def test_fragment_after_hangup_over_rest_is_409(http: httpx.Client) -> None:
         f"/v1/calls/{call_id}/fragments", json={"speaker": "agent", "segment": "a", "text": "你好"}
     )
     assert response.status_code == 409 and response.json()["error"] == "call_ended"
+
+
+def test_a_refused_input_with_a_seq_is_acknowledged(live: CallClient) -> None:
+    live.send({**agent("a1", "again", 4000), "seq": 3})
+    ack, error = live.recv(), live.recv()
+    assert ack == {"type": "ack", "seq": 3}
+    assert (error["type"], error["code"]) == ("error", "segment_closed")
+
+
+def test_a_ping_with_a_processed_seq_still_gets_its_pong(live: CallClient) -> None:
+    for _ in range(2):
+        live.send({"type": "ping", "seq": 4})
+        assert live.recv_until(lambda e: e["type"] == "pong") == [
+            {"type": "ack", "seq": 4},
+            {"type": "pong"},
+        ]
+
+
+def test_resume_after_the_latest_event_replays_nothing(live: CallClient, server: str) -> None:
+    with CallClient(server, live.call_id, KEY_A) as late:  # type: ignore[attr-defined]
+        assert late.play({"type": "resume", "last_event_seq": 10_000}) == []
+        (alert,) = live.play(agent("a2", "不关我的事", 5000))
+        assert late.sync() == [alert]
+
+
+def test_a_replayed_ring_long_ago_is_not_a_slow_answer(server: str) -> None:
+    """The ring time of ``start`` places the call in time: a call replayed days later is not
+    'not answered within 15 s' before its answer arrives."""
+    with CallClient(server, f"replay-{next(_ids)}", KEY_A) as client:
+        assert client.play(START) == []
+        events = client.play(ANSWERED)
+        assert [e["type"] for e in events] == ["phase", "prompt"]
+
+
+def test_rest_fragment_text_too_long_is_413(http: httpx.Client) -> None:
+    call_id = http.post("/v1/calls", json={"script": "cmcc-10086"}).json()["call_id"]
+    response = http.post(
+        f"/v1/calls/{call_id}/fragments",
+        json={"speaker": "agent", "segment": "a", "text": "好" * 4097},
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "too_large" and "4096" in response.json()["detail"]
+
+
+def test_rest_with_a_call_token(server: str, http: httpx.Client) -> None:
+    mine = http.post("/v1/calls", json={"script": "cmcc-10086"}).json()
+    other = http.post("/v1/calls", json={"script": "cmcc-10086"}).json()
+    with httpx.Client(
+        base_url=server, headers={"Authorization": f"Bearer {mine['token']}"}
+    ) as client:
+        assert client.get(f"/v1/calls/{mine['call_id']}").json()["phase"] == "ringing"
+        forbidden = client.get(f"/v1/calls/{other['call_id']}")
+        assert forbidden.status_code == 403 and forbidden.json()["error"] == "forbidden"
+        assert client.get("/v1/calls").status_code == 401  # a call token lists nothing
+    assert (
+        httpx.get(
+            f"{server}/v1/calls/{mine['call_id']}", headers={"Authorization": "Bearer nope"}
+        ).status_code
+        == 401
+    )

@@ -63,6 +63,8 @@ def test_a_call_over_http(http: httpx.Client, server: str) -> None:
         ("rating.prompt", "pending"),
         ("closing.farewell", "pending"),
     ]
+    # The customer speaks: a silent one would turn the call into harassment (no_response).
+    say("customer", "c1", "我想查一下这个月的话费", 3000)
     (alert,) = say("agent", "a2", "我也没办法", 4000)[:1]
     assert alert["rule"] == "forbidden.shirk" and alert["match"] == "exact"
     assert http.get(f"/v1/calls/{call_id}/report").status_code == 409
@@ -75,6 +77,8 @@ def test_a_call_over_http(http: httpx.Client, server: str) -> None:
     report = http.get(f"/v1/calls/{call_id}/report").json()
     assert report == {k: v for k, v in events[-1].items() if k not in ("type", "seq", "at_ms")}
     assert report["missed"] == ["closing.confirm", "rating.prompt", "closing.farewell"]
+    # Rung at 16:00:00 and answered 5 s later, days before the wall clock: no slow answer.
+    assert "behaviour.slow_answer" not in [a["rule"] for a in report["alerts"]]
 
     listed = http.get("/v1/calls", params={"agent": "A7", "has_alerts": True}).json()["items"]
     assert [c["call_id"] for c in listed] == [call_id]
@@ -154,4 +158,12 @@ def test_ops(server: str, http: httpx.Client) -> None:
     ready = http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     metrics = http.get("/metrics").text
-    assert "huashu_calls_started_total" in metrics and "huashu_alerts_total" in metrics
+    for name in (
+        "huashu_calls_started_total",
+        "huashu_calls_active",
+        "huashu_messages_total",
+        "huashu_alerts_total",
+        "huashu_events_total",
+        "huashu_message_seconds_bucket",
+    ):
+        assert name in metrics, name

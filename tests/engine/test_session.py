@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from app.engine.messages import CallEvent, Fragment
+from app.engine.compiled import CompiledScript
+from app.engine.messages import CallEvent, CallSetup, Fragment
 from app.engine.phases import CallType
+from app.engine.session import CallSession
 from app.errors import CallStateError
 from tests.engine.conftest import Driver, at, types
 
@@ -383,6 +385,21 @@ class TestBehaviour:
         events = d.event("answered", d.answer_ms + 16000)
         assert [e.get("rule") or e["type"] for e in events][:1] == ["behaviour.slow_answer"]
         assert events[0]["at_ms"] == 15000
+
+    def test_ring_in_the_past_runs_in_call_time(self, compiled: CompiledScript) -> None:
+        # A call set up a day after its ring (a replay, or a platform whose clock is off): the
+        # ring time anchors call time, so the slow-answer deadline is 15 s of call time away,
+        # not long past, and an untimed answer 5 s later is answered at ring + 5 s.
+        ring = at("2026-11-22 16:00:00")
+        wall = ring + 86_400_000
+        setup = CallSetup(call_id="c-past", script_id="test-line", ring_at_ms=ring)
+        session = CallSession(compiled, setup, wall)
+        assert session.next_deadline() == wall + 15_000
+        assert session.on_timer(wall + 1000) == []
+        events = session.handle(CallEvent("answered", None), wall + 5000)
+        assert [e.type for e in events] == ["phase", "prompt"]
+        assert events[1].body["text"].startswith("下午好")
+        assert session.answered_at == ring + 5000
 
     def test_answer_in_time_has_no_alert(self, start_call: Start) -> None:
         d = start_call(answered=False)
