@@ -30,6 +30,10 @@ KNOWN_SLOTS = frozenset(
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: Why the data says what it says where the norm is ambiguous (any part of a script may
+    #: carry one; the engine never reads it).
+    note: str | None = None
+
 
 class GreetingPeriod(Frozen):
     """A time-of-day period starting at ``start`` (inclusive) and running to the next one."""
@@ -105,7 +109,6 @@ class Prompt(Frozen):
     due: Due = Due(at="phase")
     #: Phase the call moves to once the agent has said this phrase.
     then: Phase | None = None
-    note: str | None = None
 
     @field_validator("text")
     @classmethod
@@ -123,6 +126,9 @@ class Trigger(Frozen):
     #: The match must end within this many characters of the segment's end (e.g. a closing
     #: 谢谢 at the end of an utterance, not 谢谢 at its start).
     at_end: int | None = Field(default=None, ge=0)
+    #: Where the words come from, for script-level triggers (end and call-type signals, 催挂);
+    #: a situation's trigger shares its situation's source.
+    source: Source | None = None
 
 
 SituationEvent = Literal["hold", "unhold", "volume_low", "volume_high"]
@@ -143,7 +149,6 @@ class Situation(Frozen):
     #: The call type to switch to when this triggers (e.g. harassment), if any.
     call_type: CallType | None = None
     call_types: tuple[CallType, ...] | None = None
-    note: str | None = None
 
     @field_validator("text")
     @classmethod
@@ -312,7 +317,6 @@ class LexiconEntry(Frozen):
     phonetic: bool = True
     #: A situation rule whose phrase to suggest instead, e.g. situation.cannot_answer.
     suggest: RuleId | None = None
-    note: str | None = None
 
 
 class Lexicon(Frozen):

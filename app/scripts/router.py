@@ -37,7 +37,7 @@ async def get_script(script_id: str, library: LibraryDep, tenant: Tenant) -> JSO
     if script is None:
         raise NotFound(f"no script {script_id!r}", code="unknown_script")
     lexicon = library.lexicon_for(script)
-    body = script.model_dump(mode="json")
+    body = script.model_dump(mode="json", exclude_none=True)
     if lexicon is not None:
         body["lexicon_summary"] = {
             "id": lexicon.id,
