@@ -218,6 +218,24 @@ class TestForbidden:
         (alert,) = of(d.say("agent", "a2", "这个我不知到", 5000), "alert")
         assert alert["match"] == "phonetic" and alert["span"] == [2, 6]
 
+    def test_phonetic_hit_grown_over_partials(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert of(d.say("agent", "a2", "这个我不", 5000, final=False), "alert") == []
+        (alert,) = of(d.say("agent", "a2", "这个我不知到", 5400, final=False), "alert")
+        assert alert["match"] == "phonetic" and alert["state"] == "provisional"
+        assert d.say("agent", "a2", "这个我不知到啊", 5800, final=False) == []
+        (update,) = d.say("agent", "a2", "这个我不知到", 6000)
+        assert update == {**update, "type": "alert_update", "state": "confirmed"}
+
+    def test_phonetic_hit_split_over_two_segments(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert of(d.say("agent", "a2", "这个我不", 5000), "alert") == []
+        (alert,) = of(d.say("agent", "a3", "知到", 5600), "alert")
+        assert alert["match"] == "phonetic" and alert["segment"] == "a3"
+        assert alert["span"] == [0, 2] and alert["state"] == "confirmed"
+
     def test_shirk_suggests_the_prescribed_phrase(self, start_call: Start) -> None:
         d = start_call()
         greet(d)
