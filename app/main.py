@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.calls import router as calls_router
@@ -28,6 +29,15 @@ from app.ops import router as ops_router
 from app.ops.metrics import Metrics
 from app.scripts import router as scripts_router
 from app.scripts.loader import ScriptLoadError, load_library
+
+#: Error codes for the refusals Starlette makes before a route runs.
+HTTP_ERROR_CODES = {
+    400: "invalid_message",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -80,6 +90,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(HuashuError)
     async def domain_error(request: Request, exc: HuashuError) -> JSON:
         return JSON({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSON:
+        # Starlette's own refusals (no such route, wrong method, a body that is not UTF-8) in
+        # the same shape as every other error.
+        code = HTTP_ERROR_CODES.get(exc.status_code, "bad_request")
+        return JSON(
+            {"error": code, "detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSON:

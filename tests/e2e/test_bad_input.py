@@ -188,6 +188,9 @@ REST_BAD = [
     ("post", "/v1/scripts/nope/check", {"text": "你好"}, 404, "unknown_script"),
     ("get", "/v1/scripts/nope", None, 404, "unknown_script"),
     ("get", "/v1/calls?since=notatime", None, 422, "since"),
+    ("post", "/v1/calls", b"\xff\xfe{", 400, "invalid_message"),
+    ("get", "/v1/no-such-path", None, 404, "not_found"),
+    ("delete", "/v1/calls", None, 405, "method_not_allowed"),
 ]
 
 
@@ -199,7 +202,7 @@ REST_BAD = [
 def test_rest_bad_input_is_4xx_with_a_reason(
     http: httpx.Client, method: str, path: str, body: Any, status: int, reason: str
 ) -> None:
-    if isinstance(body, str):
+    if isinstance(body, (str, bytes)):
         response = http.request(
             method, path, content=body, headers={"content-type": "application/json"}
         )
@@ -208,7 +211,7 @@ def test_rest_bad_input_is_4xx_with_a_reason(
     assert response.status_code == status, response.text
     payload = response.json()
     assert reason in json.dumps(payload, ensure_ascii=False), payload
-    assert payload["detail"]
+    assert set(payload) == {"error", "detail"} and payload["detail"]
 
 
 def test_rest_needs_a_key(server: str) -> None:
