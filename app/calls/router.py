@@ -14,11 +14,14 @@ from app.config import Settings
 from app.engine.messages import Input
 from app.errors import CallStateError
 from app.http import JSON, Call, Calls, MetricsDep, Tenant
+from app.responses import CallCreated, CallList, CallState, Events, Report, errors
 
-router = APIRouter(prefix="/v1/calls", tags=["calls"])
+router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=errors(400, 401, 422))
+#: The errors of a route under /v1/calls/{call_id}: a token of another call, no such call.
+CALL_ERRORS = errors(403, 404)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={201: {"model": CallCreated}, **errors(404, 409)})
 async def create_call(body: CreateCall, tenant: Tenant, calls: Calls, request: Request) -> JSON:
     record = await calls.create(body, body.call_id, tenant)
     base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
@@ -32,7 +35,7 @@ async def create_call(body: CreateCall, tenant: Tenant, calls: Calls, request: R
     )
 
 
-@router.get("/{call_id}")
+@router.get("/{call_id}", responses={200: {"model": CallState}, **CALL_ERRORS})
 async def get_call(call: Call) -> JSON:
     return JSON(call.runner.session.snapshot())
 
@@ -42,13 +45,16 @@ async def _submit(record: CallRecord, item: Input) -> JSON:
     return JSON({"events": [e.to_wire() for e in events]})
 
 
-@router.post("/{call_id}/events")
+@router.post("/{call_id}/events", responses={200: {"model": Events}, **CALL_ERRORS, **errors(409)})
 async def post_event(call: Call, body: EventBody, metrics: MetricsDep) -> JSON:
     metrics.messages.labels("event").inc()
     return await _submit(call, body.to_input())
 
 
-@router.post("/{call_id}/fragments")
+@router.post(
+    "/{call_id}/fragments",
+    responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 413)},
+)
 async def post_fragment(
     call: Call, body: FragmentBody, metrics: MetricsDep, request: Request
 ) -> JSON:
@@ -58,7 +64,7 @@ async def post_fragment(
     return await _submit(call, body.to_input())
 
 
-@router.get("/{call_id}/report")
+@router.get("/{call_id}/report", responses={200: {"model": Report}, **CALL_ERRORS, **errors(409)})
 async def get_report(call: Call) -> JSON:
     if not call.runner.ended:
         raise CallStateError(
@@ -75,7 +81,7 @@ def _epoch_ms(when: datetime | None, zone: ZoneInfo) -> int | None:
     return epoch_ms(when)
 
 
-@router.get("")
+@router.get("", responses={200: {"model": CallList}})
 async def list_calls(
     tenant: Tenant,
     calls: Calls,

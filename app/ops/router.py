@@ -6,16 +6,19 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.http import JSON, Tenant
+from app.responses import Health, Readiness, errors
 
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses={200: {"model": Health}})
 async def healthz() -> JSON:
     return JSON({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}, **errors(401)}
+)
 async def readyz(request: Request, tenant: Tenant) -> JSON:
     state = request.app.state
     ready = getattr(state, "ready", False)
@@ -28,7 +31,14 @@ async def readyz(request: Request, tenant: Tenant) -> JSON:
     return JSON(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **errors(401),
+    },
+)
 async def metrics(request: Request, tenant: Tenant) -> Response:
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST

@@ -8,11 +8,12 @@ from app.calls.schemas import CheckRequest, epoch_ms
 from app.engine.offline import check_utterance
 from app.errors import NotFound
 from app.http import JSON, LibraryDep, Scripts, Tenant
+from app.responses import CheckResult, ScriptDetail, ScriptList, errors
 
-router = APIRouter(prefix="/v1/scripts", tags=["scripts"])
+router = APIRouter(prefix="/v1/scripts", tags=["scripts"], responses=errors(400, 401, 422))
 
 
-@router.get("")
+@router.get("", responses={200: {"model": ScriptList}})
 async def list_scripts(library: LibraryDep, tenant: Tenant) -> JSON:
     items = []
     for script in library.scripts.values():
@@ -31,7 +32,7 @@ async def list_scripts(library: LibraryDep, tenant: Tenant) -> JSON:
     return JSON({"items": items})
 
 
-@router.get("/{script_id}")
+@router.get("/{script_id}", responses={200: {"model": ScriptDetail}, **errors(404)})
 async def get_script(script_id: str, library: LibraryDep, tenant: Tenant) -> JSON:
     script = library.scripts.get(script_id)
     if script is None:
@@ -48,7 +49,7 @@ async def get_script(script_id: str, library: LibraryDep, tenant: Tenant) -> JSO
     return JSON(body)
 
 
-@router.post("/{script_id}/check")
+@router.post("/{script_id}/check", responses={200: {"model": CheckResult}, **errors(404)})
 async def check(script_id: str, body: CheckRequest, scripts: Scripts, tenant: Tenant) -> JSON:
     """Dry run: what would this utterance raise, and which required phrases does it say?"""
     compiled = scripts.get(script_id)

@@ -6,9 +6,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import TypeAdapter
 from websockets.sync.client import ClientConnection, connect
 
+from app import responses
+
 Event = dict[str, Any]
+#: Every event a test receives is checked against the documented event models.
+EVENT = TypeAdapter(responses.Event)
+CONTROL = {"ack": {"type", "seq"}, "pong": {"type"}, "error": {"type", "code", "detail"}}
 
 
 class CallClient:
@@ -31,7 +37,12 @@ class CallClient:
         self.ws.send(message)
 
     def recv(self, timeout: float = 5) -> Event:
-        return dict(json.loads(self.ws.recv(timeout=timeout)))
+        event = dict(json.loads(self.ws.recv(timeout=timeout)))
+        if event["type"] in CONTROL:
+            assert set(event) == CONTROL[event["type"]], event
+        else:
+            EVENT.validate_python(event)
+        return event
 
     def recv_until(self, stop: Callable[[Event], bool], timeout: float = 5) -> list[Event]:
         """Events up to and including the first that ``stop`` accepts."""

@@ -1,0 +1,263 @@
+"""What the REST API answers, as pydantic models: the OpenAPI document's response schemas.
+
+The handlers return orjson bytes built from the engine's own dicts (no validation on the hot
+path); these models describe those bodies for ``/docs`` and generated clients. They forbid extra
+fields, so the end-to-end tests that validate real responses against them catch any drift
+between what the service sends and what it documents.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.engine.phases import CallType, Phase
+from app.engine.script import Script
+
+Severity = Literal["critical", "major", "minor"]
+Speaker = Literal["agent", "customer"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Strict):
+    """Every refusal: a stable machine ``error`` code and a ``detail`` for people."""
+
+    error: str = Field(examples=["unknown_call"])
+    detail: str = Field(examples=["no call 'c-1'"])
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that may refuse with these statuses."""
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+# -- ops --------------------------------------------------------------------------------------
+
+
+class Health(Strict):
+    status: Literal["ok"]
+
+
+class Readiness(Strict):
+    status: Literal["ready", "starting"]
+    scripts: list[str]
+    store: str
+    bus: str
+
+
+# -- events (also what the WebSocket sends) ---------------------------------------------------
+
+
+class ScriptRef(Strict):
+    id: str
+    version: int
+
+
+class AlertBody(Strict):
+    id: str
+    severity: Severity
+    category: Literal["forbidden", "script", "behaviour"]
+    rule: str
+    phrase: str | None = None
+    text: str | None = None
+    span: tuple[int, int] | None = None
+    speaker: Speaker | None = None
+    segment: str | None = None
+    match: Literal["exact", "normalized", "phonetic", "pattern", "rule"]
+    state: Literal["provisional", "confirmed", "retracted"]
+    source: str
+    detail: str | None = None
+
+
+class PromptBody(Strict):
+    id: str
+    kind: Literal["required", "suggested"]
+    phase: Phase
+    rule: str
+    text: str
+    source: str
+
+
+class EventHead(Strict):
+    seq: int
+    at_ms: int
+
+
+class PhaseEvent(EventHead):
+    type: Literal["phase"]
+    phase: Phase
+    previous: Phase
+
+
+class PromptEvent(EventHead, PromptBody):
+    type: Literal["prompt"]
+
+
+class PromptDoneEvent(EventHead):
+    type: Literal["prompt_done"]
+    id: str
+    rule: str
+    segment: str
+    similarity: float
+
+
+class AlertEvent(EventHead, AlertBody):
+    type: Literal["alert"]
+
+
+class AlertUpdateEvent(EventHead):
+    type: Literal["alert_update"]
+    id: str
+    state: Literal["confirmed", "retracted"]
+
+
+class CallTypeEvent(EventHead):
+    type: Literal["call_type"]
+    call_type: CallType
+    reason: str
+
+
+class Said(Strict):
+    rule: str
+    text: str
+    similarity: float | None
+
+
+class Deviated(Strict):
+    rule: str
+    similarity: float | None
+
+
+class TranscriptLine(Strict):
+    speaker: Speaker
+    segment: str
+    text: str
+    start_ms: int | None
+    end_ms: int | None
+
+
+class Report(Strict):
+    """The post-call report (``GET /v1/calls/{id}/report`` and the stream's last event)."""
+
+    call_id: str
+    script: ScriptRef
+    call_type: CallType
+    score: int = Field(ge=0, le=100)
+    phases: list[Phase]
+    said: list[Said]
+    missed: list[str]
+    deviated: list[Deviated]
+    alerts: list[AlertBody]
+    transcript: list[TranscriptLine]
+
+
+class ReportEvent(EventHead, Report):
+    type: Literal["report"]
+
+
+Event = Annotated[
+    PhaseEvent
+    | PromptEvent
+    | PromptDoneEvent
+    | AlertEvent
+    | AlertUpdateEvent
+    | CallTypeEvent
+    | ReportEvent,
+    Field(discriminator="type"),
+]
+
+
+# -- calls ------------------------------------------------------------------------------------
+
+
+class CallCreated(Strict):
+    call_id: str
+    token: str = Field(description="the call's own token: ?token= on its stream, or Bearer")
+    stream_url: str
+
+
+class Events(Strict):
+    """The events an input produced, in order, as the stream sends them."""
+
+    events: list[Event]
+
+
+class LivePrompt(PromptBody):
+    status: Literal["due", "done"]
+    similarity: float | None
+
+
+class ChecklistItem(Strict):
+    rule: str
+    phase: Phase
+    text: str
+    status: Literal["pending", "due", "done", "missed"]
+    similarity: float | None
+
+
+class CallState(Strict):
+    """The live state of a call."""
+
+    call_id: str
+    script: ScriptRef
+    call_type: CallType
+    phase: Phase
+    prompts: list[LivePrompt]
+    checklist: list[ChecklistItem]
+    alerts: list[AlertBody]
+
+
+class CallSummary(Strict):
+    call_id: str
+    script: ScriptRef
+    agent_id: str | None
+    call_type: CallType
+    phase: Phase
+    created_at_ms: int
+    alerts: int
+    ended: bool
+
+
+class CallList(Strict):
+    items: list[CallSummary]
+
+
+# -- scripts ----------------------------------------------------------------------------------
+
+
+class ScriptSummary(Strict):
+    id: str
+    name: str
+    version: int
+    description: str
+    phases: list[Phase]
+    call_types: list[CallType]
+    lexicon: str | None
+
+
+class ScriptList(Strict):
+    items: list[ScriptSummary]
+
+
+class LexiconSummary(Strict):
+    id: str
+    version: int
+    entries: int
+    categories: dict[str, str]
+
+
+class ScriptDetail(Script):
+    """A script as its YAML file holds it (unset fields left out), with its lexicon's summary."""
+
+    lexicon_summary: LexiconSummary | None = None
+
+
+class CheckResult(Strict):
+    """What one utterance would raise, and the required phrases it says."""
+
+    alerts: list[AlertBody]
+    prompts_done: list[str]
