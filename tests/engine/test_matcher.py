@@ -136,3 +136,115 @@ class TestPhoneticAndPatterns:
         assert len(found) == hits
         if hits:
             assert found[0].start == 0 and found[0].pattern == "有意见{0,3}找领导"
+
+
+def _rich_index() -> PhraseIndex:
+    """Literal, phonetic, gapped and excusing patterns, for the streaming property tests."""
+    return PhraseIndex(
+        [
+            ("不关我的事", SHIRK),
+            ("我{也,}不知道", SHIRK),
+            ("有意见{0,3}找领导", RUDE),
+            ("我不管", Target("forbidden", "2", "agent")),
+            ("我不管怎样", Target("allow", "f2", "agent", excuses="forbidden:2")),
+            ("你问我", Target("situation", "0")),
+        ],
+        phonetic_kinds=frozenset({"forbidden"}),
+    )
+
+
+def _fresh(index: PhraseIndex, tail: str, text: str) -> list[tuple[object, ...]]:
+    """What a stream must report: a fresh scan of tail + hypothesis, located in the hypothesis."""
+    norm = normalize(text)
+    base = len(tail)
+    seen: dict[str, int] = {}
+    out: list[tuple[object, ...]] = []
+    for hit in excused(index.scan(tail + norm.text)):
+        if hit.end <= base:
+            continue
+        occurrence = seen.get(hit.target.key, 0)
+        seen[hit.target.key] = occurrence + 1
+        span = norm.span(max(hit.start - base, 0), hit.end - base)
+        out.append(((hit.target.key, occurrence), span, hit.pattern, hit.phonetic))
+    return out
+
+
+def test_streaming_equals_a_fresh_scan_over_segments() -> None:
+    """Random calls of one speaker: partials that extend the last one (as ASR sends them),
+    shrink it or revise it, finals, and the other speaker breaking in. Every hypothesis must
+    get exactly the hits a fresh scan of tail + hypothesis finds: a hit straddling the previous
+    partial's end, a homophone split over partials, a phrase split over segments."""
+    rng = random.Random(11)
+    alphabet = "不关我的事也知道到之有意见你找领导管怎样问，"
+    index = _rich_index()
+    keep = index.max_len - 1
+    for _ in range(150):
+        stream = SpeakerStream(index)
+        tail = ""
+        for _ in range(6):  # segments
+            text = ""
+            for _ in range(rng.randint(1, 6)):  # partials
+                move = rng.random()
+                if move < 0.6:  # extend by a few characters
+                    text += "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3)))
+                elif move < 0.8:  # shrink
+                    text = text[: rng.randint(0, len(text))]
+                else:  # revise the end
+                    cut = rng.randint(0, len(text))
+                    text = text[:cut] + "".join(rng.choice(alphabet) for _ in range(3))
+                got = [
+                    (h.identity, h.span, h.hit.pattern, h.hit.phonetic)
+                    for h in stream.scan_segment(normalize(text))
+                ]
+                assert got == _fresh(index, tail, text), (tail, text)
+            final = normalize(text)
+            if rng.random() < 0.8:  # the final usually repeats the last partial
+                stream.scan_segment(final)
+            stream.close_segment(final)
+            tail = (tail + final.text)[-keep:]
+            assert stream.tail == tail
+            if rng.random() < 0.2:
+                stream.break_continuity()
+                tail = ""
+
+
+def test_a_homophone_split_over_partials() -> None:
+    stream = SpeakerStream(_rich_index())
+    assert stream.scan_segment(normalize("这个我不")) == []
+    (hit,) = stream.scan_segment(normalize("这个我不之到"))
+    assert hit.hit.phonetic and hit.span == (2, 6)
+
+
+def test_a_phrase_split_over_segments_after_a_scanned_final() -> None:
+    stream = SpeakerStream(_rich_index())
+    first = normalize("有意见你")
+    stream.scan_segment(first)
+    stream.close_segment(first)
+    (hit,) = stream.scan_segment(normalize("找领导"))
+    assert hit.hit.pattern == "有意见{0,3}找领导" and hit.span == (0, 3)
+
+
+def test_streaming_over_text_of_every_string_width() -> None:
+    """ASCII, BMP and beyond-BMP pieces in one stream (pyahocorasick's iterators must not be
+    given a string of another width than their first one: see PhraseIndex.feed)."""
+    rng = random.Random(12)
+    pieces = ["10086", "ok", "不关", "我的事", "𠀀", "不知到", "", "有意见", "找领导"]
+    index = _rich_index()
+    for _ in range(300):
+        stream = SpeakerStream(index)
+        tail = ""
+        for _ in range(4):
+            text = ""
+            for _ in range(rng.randint(1, 5)):
+                text += rng.choice(pieces)
+                if rng.random() < 0.2:
+                    text = text[: rng.randint(0, len(text))]
+                got = [
+                    (h.identity, h.span, h.hit.pattern, h.hit.phonetic)
+                    for h in stream.scan_segment(normalize(text))
+                ]
+                assert got == _fresh(index, tail, text), (tail, text)
+            final = normalize(text)
+            stream.scan_segment(final)
+            stream.close_segment(final)
+            tail = (tail + final.text)[-(index.max_len - 1) :]
