@@ -12,6 +12,7 @@ later one), and the current segment's hypothesis.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -67,6 +68,8 @@ class Hit:
     phonetic: bool = False
 
 
+#: A character of a 4-byte string (faster to search for than ``max(text)`` is to work out).
+_WIDE = re.compile("[\U00010000-\U0010ffff]")
 #: Occurrences of gapped patterns' parts: (gapped index, part index) → [(start, end)].
 Parts = dict[tuple[int, int], list[tuple[int, int]]]
 #: The automata's search iterators (words, sounds), to continue a scan where it stopped, and
@@ -169,7 +172,7 @@ class PhraseIndex:
         """
         if not piece:
             return scanners
-        wide = not piece.isascii() and max(piece) > "\uffff"
+        wide = _WIDE.search(piece) is not None
         if scanners is None:
             words = sounds = None
         else:
@@ -355,13 +358,14 @@ class SpeakerStream:
         text = self.tail + norm.text if base else norm.text
         previous = self._text
         if text != previous:
-            before = _count(self._parts)
+            before = _count(self._parts) if self._parts else 0
             if (
                 self._scanners is not None
                 and text.startswith(previous)
                 and self._feed(text[len(previous) :])
             ):
-                changed = _count(self._parts) != before  # a feed only adds
+                # A feed only adds parts; most text has none.
+                changed = bool(self._parts) and _count(self._parts) != before
             else:
                 self._rescan(previous, text)
                 changed = True
@@ -370,6 +374,7 @@ class SpeakerStream:
             self._text = text
         self._norm = norm
         located: list[SegmentHit] = []
+        self._located = located
         if self._hits or self._gapped:
             seen: dict[str, int] = {}
             for hit in excused(self._hits + self._gapped):
@@ -381,7 +386,6 @@ class SpeakerStream:
                 located.append(
                     SegmentHit(hit, occurrence, max(hit.start - base, 0), hit.end - base, norm)
                 )
-        self._located = located
         return located
 
     def _feed(self, piece: str) -> bool:
@@ -460,4 +464,4 @@ def _parts_within(parts: Parts, low: int, high: int, shift: int = 0) -> Parts:
 
 
 def _count(parts: Parts) -> int:
-    return sum(map(len, parts.values())) if parts else 0
+    return sum(map(len, parts.values()))

@@ -45,6 +45,7 @@ PARTIAL_DONE = 0.999
 DEFAULT_TITLE = "先生/女士"
 
 Severity = Literal["critical", "major", "minor"]
+EMPTY = Normalized("", "", ())
 
 
 @dataclass(slots=True)
@@ -52,7 +53,9 @@ class SegmentState:
     id: str
     speaker: Speaker
     text: str = ""
-    norm: Normalized = field(default_factory=lambda: Normalized("", "", ()))
+    #: The normalized text, worked out when needed (``CallSession._normalized``): for every
+    #: hypothesis of the agent, for the customer's final words only.
+    norm: Normalized = EMPTY
     start_ms: int | None = None
     end_ms: int | None = None
     #: Identities of the hits in the latest hypothesis.
@@ -90,7 +93,15 @@ class CallSession:
         self._seq = 0
         self._ids = {"p": 0, "al": 0}
         self.prompts: list[PromptState] = []
+        #: The agent's recent normalized speech, by id of every prompt made for a phase or as a
+        #: follow-up, until it is done.
         self._windows: dict[str, str] = {}
+        #: The required prompts not done yet, in order (what each fragment is checked against),
+        #: and the required prompt of each rule.
+        self._pending: dict[str, PromptState] = {}
+        self._by_rule: dict[str, PromptState] = {}
+        #: Prompts that could start a later phase (``_jump_ahead``), for (phase, applicable).
+        self._jump_cache: tuple[Phase, tuple[Prompt, ...], list[Prompt]] | None = None
         self.alerts: list[Alert] = []
         self.transcript: list[TranscriptLine] = []
         self._streams = {
@@ -398,6 +409,9 @@ class CallSession:
         )
         self.prompts.append(state)
         self._windows[state.id] = ""
+        if state.kind == "required":
+            self._pending[state.id] = state
+            self._by_rule.setdefault(state.rule, state)
         return state
 
     def _push(self, state: PromptState, t: int, out: list[Event]) -> None:
@@ -406,10 +420,8 @@ class CallSession:
         self._emit(out, "prompt", t, state.to_body())
 
     def _prompt_by_rule(self, rule: str) -> PromptState | None:
-        for state in self.prompts:
-            if state.rule == rule and state.kind == "required":
-                return state
-        return None
+        """The (first) required prompt of ``rule`` made in this call."""
+        return self._by_rule.get(rule)
 
     def _prompt_by_id(self, prompt_id: str) -> PromptState | None:
         return next((p for p in self.prompts if p.id == prompt_id), None)
@@ -433,15 +445,18 @@ class CallSession:
 
     def _check_prompts(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
         """Mark done every open prompt the agent's speech now contains; follow-ups too."""
-        timing = self.script.timing
-        threshold = timing.done_similarity if final else PARTIAL_DONE
         if final and self.phase in (Phase.GREETING, Phase.ANSWERING):
             self._jump_ahead(segment, t, out)
+        if not self._pending:
+            return
+        threshold = self.script.timing.done_similarity if final else PARTIAL_DONE
         progress = True
         while progress:
             progress = False
-            for state in self.prompts:
-                if state.status == "done" or state.kind != "required":
+            # Prompts made while checking (follow-ups, a new phase's) come after the others,
+            # in the next pass, as they did when this walked the list of all prompts.
+            for state in list(self._pending.values()):
+                if state.status == "done":
                     continue
                 spec = self._spec(state)
                 if spec is None:
@@ -457,12 +472,19 @@ class CallSession:
     def _jump_ahead(self, segment: SegmentState, t: int, out: list[Event]) -> None:
         """The agent said a later phase's opening phrase (e.g. began the closing): move there."""
         threshold = self.script.timing.done_similarity
-        for prompt in self._applicable:
-            if (
-                prompt.due.at == "phase"
+        cache = self._jump_cache
+        if cache is None or cache[0] is not self.phase or cache[1] is not self._applicable:
+            later = [
+                prompt
+                for prompt in self._applicable
+                if prompt.due.at == "phase"
                 and can_move(self.phase, prompt.phase)
                 and prompt.phase is not Phase.ENDED
-                and self._prompt_by_rule(prompt.rule) is None
+            ]
+            cache = self._jump_cache = (self.phase, self._applicable, later)
+        for prompt in cache[2]:
+            if (
+                self._prompt_by_rule(prompt.rule) is None
                 and len(segment.norm.text) >= self._matcher(prompt).total * threshold
                 and self._similarity(prompt, segment.norm.text) >= threshold
             ):
@@ -487,6 +509,7 @@ class CallSession:
         state.done_segment = segment
         state.done_at = t
         self._windows.pop(state.id, None)
+        self._pending.pop(state.id, None)
         self._emit(
             out,
             "prompt_done",
@@ -564,6 +587,15 @@ class CallSession:
             if state.status != "done" and state.kind == "required" and state.rule not in rules:
                 self.prompts.remove(state)
                 self._windows.pop(state.id, None)
+                self._pending.pop(state.id, None)
+                if self._by_rule.get(state.rule) is state:
+                    del self._by_rule[state.rule]
+                    again = next(
+                        (p for p in self.prompts if p.rule == state.rule and p.kind == "required"),
+                        None,
+                    )
+                    if again is not None:
+                        self._by_rule[state.rule] = again
                 self._timers.pop(f"prompt:{state.id}", None)
             elif state.status != "done" and state.kind == "required":
                 spec = self._spec(state)
@@ -622,7 +654,8 @@ class CallSession:
             if speaker == "agent":
                 self._check_interrupting(segment, t, out)
         segment.text = fragment.text
-        segment.norm = normalize(fragment.text)
+        if speaker == "agent":
+            self._normalized(segment)
         if fragment.start_ms is not None:
             segment.start_ms = fragment.start_ms
         if fragment.end_ms is not None:
@@ -634,6 +667,15 @@ class CallSession:
             self._check_prompts(segment, fragment.final, t, out)
         if fragment.final:
             self._finalize(segment, t, out)
+
+    @staticmethod
+    def _normalized(segment: SegmentState) -> Normalized:
+        """The segment's normalized text, worked out again only when the text changed (a final
+        repeating the last partial keeps its normalization, and so its scan)."""
+        norm = segment.norm
+        if norm.raw != segment.text:
+            norm = segment.norm = normalize(segment.text)
+        return norm
 
     def _check_interrupting(self, segment: SegmentState, t: int, out: list[Event]) -> None:
         customer = self._open.get("customer")
@@ -793,13 +835,15 @@ class CallSession:
         """Close a segment: settle its provisional alerts, then act on its final words."""
         speaker = segment.speaker
         other: Speaker = "customer" if speaker == "agent" else "agent"
-        present = {h.identity for h in segment.hits}
-        for identity, alert in segment.provisional.items():
-            alert.state = "confirmed" if identity in present else "retracted"
-            self._emit(out, "alert_update", t, {"id": alert.id, "state": alert.state})
+        norm = self._normalized(segment)
+        if segment.provisional:
+            present = {h.identity for h in segment.hits}
+            for identity, alert in segment.provisional.items():
+                alert.state = "confirmed" if identity in present else "retracted"
+                self._emit(out, "alert_update", t, {"id": alert.id, "state": alert.state})
         del self._open[speaker]
         self._closed.add(segment.id)
-        self._streams[speaker].close_segment(segment.norm)
+        self._streams[speaker].close_segment(norm)
         self._streams[other].break_continuity()
         if segment.text:
             self.transcript.append(
@@ -812,12 +856,11 @@ class CallSession:
                     t - (self._anchor or t),
                 )
             )
-        if not segment.norm.text:
+        if not norm.text:
             return
-        for state in self.prompts:
-            if state.status != "done" and state.id in self._windows:
-                window = self._windows[state.id] + segment.norm.text
-                self._windows[state.id] = window[-PROMPT_WINDOW:]
+        windows = self._windows
+        for state_id, window in windows.items():  # values change, keys do not
+            windows[state_id] = (window + norm.text)[-PROMPT_WINDOW:]
         if speaker == "agent":
             self._agent_final(segment, t, out)
         else:

@@ -76,6 +76,7 @@ def test_fast_path_equals_the_reference() -> None:
         "我不知道知不您你一二零〇幺三五3那个那个谢谢，。 ＡＢ12這關😀፩²①٣a\ud800",
         "ab1一二幺，那个",  # digit runs beside digits, stutters of digits and letters
         "a1b2一",
+        "\u346e\u346e一二a1谢谢",  # a character whose simplified form is beyond the BMP
     ],
 )
 def test_every_rewrite_of_the_fast_path_equals_the_reference(alphabet: str) -> None:
