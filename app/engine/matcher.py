@@ -358,14 +358,18 @@ class SpeakerStream:
         text = self.tail + norm.text if base else norm.text
         previous = self._text
         if text != previous:
-            before = _count(self._parts) if self._parts else 0
-            if (
-                self._scanners is not None
-                and text.startswith(previous)
-                and self._feed(text[len(previous) :])
-            ):
+            parts = self._parts
+            before = _count(parts) if parts else 0
+            scanners = self._scanners
+            fed = None  # the scanners after feeding the new characters, if they could go on
+            if scanners is not None and text.startswith(previous):
+                fed = self._index.feed(
+                    text[len(previous) :], self._origin, scanners, self._hits, parts
+                )
+            if fed is not None:
+                self._scanners = fed
                 # A feed only adds parts; most text has none.
-                changed = bool(self._parts) and _count(self._parts) != before
+                changed = bool(parts) and _count(parts) != before
             else:
                 self._rescan(previous, text)
                 changed = True
@@ -388,15 +392,6 @@ class SpeakerStream:
                 )
         return located
 
-    def _feed(self, piece: str) -> bool:
-        """Scan ``piece`` on from where the scan stopped; False if it cannot go on (nothing was
-        scanned)."""
-        scanners = self._index.feed(piece, self._origin, self._scanners, self._hits, self._parts)
-        if scanners is None and self._scanners is not None:
-            return False
-        self._scanners = scanners
-        return True
-
     def _rescan(self, previous: str, text: str) -> None:
         """Scan ``text`` again from the first character that differs from ``previous`` less one
         pattern length (a match that ends after it begins there or later); keep what was found
@@ -407,9 +402,8 @@ class SpeakerStream:
             self._hits = [h for h in self._hits if h.start < rescan]
         if self._parts:
             self._parts = _parts_within(self._parts, 0, rescan)
-        self._scanners = None
         self._origin = rescan
-        self._feed(text[rescan:])
+        self._scanners = self._index.feed(text[rescan:], rescan, None, self._hits, self._parts)
 
     def close_segment(self, norm: Normalized) -> None:
         """The segment is final: its text becomes part of the tail. The search goes on from

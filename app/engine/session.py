@@ -11,7 +11,6 @@ harmless). All inputs of one call must come from one task: the session has no lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -48,21 +47,36 @@ Severity = Literal["critical", "major", "minor"]
 EMPTY = Normalized("", "", ())
 
 
-@dataclass(slots=True)
 class SegmentState:
-    id: str
-    speaker: Speaker
-    text: str = ""
-    #: The normalized text, worked out when needed (``CallSession._normalized``): for every
-    #: hypothesis of the agent, for the customer's final words only.
-    norm: Normalized = EMPTY
-    start_ms: int | None = None
-    end_ms: int | None = None
-    #: Identities of the hits in the latest hypothesis.
-    hits: list[SegmentHit] = field(default_factory=list)
-    #: Provisional alerts raised on partials of this segment, by hit identity.
-    provisional: dict[tuple[str, int], Alert] = field(default_factory=dict)
-    alerted: set[tuple[str, int]] = field(default_factory=set)
+    """One open segment of one speaker. A plain class with slots: one is made per segment, and a
+    dataclass with default factories costs half as much again to make."""
+
+    __slots__ = (
+        "id",
+        "speaker",
+        "text",
+        "norm",
+        "start_ms",
+        "end_ms",
+        "hits",
+        "provisional",
+        "alerted",
+    )
+
+    def __init__(self, id: str, speaker: Speaker, start_ms: int | None = None) -> None:
+        self.id = id
+        self.speaker = speaker
+        self.text = ""
+        #: The normalized text, worked out when needed (``CallSession._normalized``): for every
+        #: hypothesis of the agent, for the customer's final words only.
+        self.norm = EMPTY
+        self.start_ms = start_ms
+        self.end_ms: int | None = None
+        #: Identities of the hits in the latest hypothesis.
+        self.hits: list[SegmentHit] = []
+        #: Provisional alerts raised on partials of this segment, by hit identity.
+        self.provisional: dict[tuple[str, int], Alert] = {}
+        self.alerted: set[tuple[str, int]] = set()
 
 
 class CallSession:
@@ -134,21 +148,40 @@ class CallSession:
         """
         if self.phase is Phase.ENDED:
             raise CallStateError("the call has ended", code="call_ended")
-        if isinstance(item, Fragment) and item.segment in self._closed:
-            raise CallStateError(
-                f"segment {item.segment!r} is already final", code="segment_closed"
-            )
         out: list[Event] = []
+        if isinstance(item, Fragment):
+            return self._fragment(item, wall_ms, out)
         t = self.clock.place(self._explicit_time(item), wall_ms)
         # Deadlines up to the moment the speech began: a customer who started speaking before
         # the no-response deadline was not silent, even if the final text arrives after it.
         began = self._began(item, t)
         self._fire_timers(began, out)
-        if isinstance(item, CallEvent):
-            self._on_event(item, t, out)
-        else:
-            self._on_fragment(item, t, out)
+        self._on_event(item, t, out)
         if began < t:
+            self._fire_timers(t, out)
+        return out
+
+    def _fragment(self, fragment: Fragment, wall_ms: int, out: list[Event]) -> list[Event]:
+        """:meth:`handle` for a fragment (the call made most often), with the time worked out
+        in line."""
+        if fragment.segment in self._closed:
+            raise CallStateError(
+                f"segment {fragment.segment!r} is already final", code="segment_closed"
+            )
+        answered = self.answered_at
+        explicit = None
+        if answered is not None:
+            offset = fragment.end_ms if fragment.end_ms is not None else fragment.start_ms
+            if offset is not None:
+                explicit = answered + offset
+        t = self.clock.place(explicit, wall_ms)
+        began = t
+        if fragment.start_ms is not None and answered:
+            began = min(t, answered + fragment.start_ms)
+        if self._timers:
+            self._fire_timers(began, out)
+        self._on_fragment(fragment, t, out)
+        if began < t and self._timers:
             self._fire_timers(t, out)
         return out
 
@@ -186,11 +219,13 @@ class CallSession:
         return t
 
     def _fire_timers(self, t: int, out: list[Event]) -> None:
-        while self._timers:
-            name, due = min(self._timers.items(), key=lambda kv: kv[1])
+        timers = self._timers
+        while timers:
+            due = min(timers.values())
             if due > t:
                 return
-            del self._timers[name]
+            name = next(name for name, at in timers.items() if at == due)  # the first due
+            del timers[name]
             self._on_deadline(name, due, out)
 
     def _on_deadline(self, name: str, t: int, out: list[Event]) -> None:
@@ -653,19 +688,21 @@ class CallSession:
             self._open[speaker] = segment
             if speaker == "agent":
                 self._check_interrupting(segment, t, out)
-        segment.text = fragment.text
-        if speaker == "agent":
-            self._normalized(segment)
+        segment.text = text = fragment.text
         if fragment.start_ms is not None:
             segment.start_ms = fragment.start_ms
         if fragment.end_ms is not None:
             segment.end_ms = fragment.end_ms
-        if fragment.volume is not None and speaker == "customer":
-            self._suggest_on(f"volume_{fragment.volume}", t, out)
+        final = fragment.final
         if speaker == "agent":
-            self._agent_speech(segment, fragment.final, t, out)
-            self._check_prompts(segment, fragment.final, t, out)
-        if fragment.final:
+            if segment.norm.raw != text:
+                segment.norm = normalize(text)
+            self._agent_speech(segment, final, t, out)
+            if final or self._pending:
+                self._check_prompts(segment, final, t, out)
+        elif fragment.volume is not None:
+            self._suggest_on(f"volume_{fragment.volume}", t, out)
+        if final:
             self._finalize(segment, t, out)
 
     @staticmethod
@@ -699,8 +736,7 @@ class CallSession:
 
     def _agent_speech(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
         """Alerts from the words of the agent's current hypothesis (provisional on partials)."""
-        hits = self._streams["agent"].scan_segment(segment.norm)
-        segment.hits = hits
+        hits = segment.hits = self._streams["agent"].scan_segment(segment.norm)
         for located in hits:
             target = located.hit.target
             identity = located.identity
