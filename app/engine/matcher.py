@@ -48,10 +48,11 @@ class Target:
     excuses: str | None = None
     #: Whether a target of a phonetic kind is matched by sound too.
     sound: bool = True
+    #: ``kind:ref``, the target's identity in a segment (set once: it is asked for per hit).
+    key: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.ref}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.kind}:{self.ref}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,9 @@ _WIDE = re.compile("[\U00010000-\U0010ffff]")
 Parts = dict[tuple[int, int], list[tuple[int, int]]]
 #: The automata's search iterators (words, sounds), to continue a scan where it stopped, and
 #: whether the words iterator's first string was a 4-byte one (see ``PhraseIndex.feed``).
-Scanners = tuple[Any, Any, bool]
+#: The last element: whether that feed found the last part of a gapped pattern (only then can
+#: a new gapped hit be complete).
+Scanners = tuple[Any, Any, bool, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,8 @@ class PhraseIndex:
         literal: dict[str, list[Target]] = {}
         sounds: dict[str, tuple[str, list[Target]]] = {}
         self._gapped: list[_Gapped] = []
-        parts: dict[str, list[tuple[int, int]]] = {}  # part → [(gapped index, part index)]
+        #: part → [(gapped index, part index, whether it is the pattern's last part)]
+        parts: dict[str, list[tuple[int, int, bool]]] = {}
         max_len = 1
         for phrase, target in entries:
             for pattern in expand(phrase):
@@ -118,7 +122,7 @@ class PhraseIndex:
                     index = len(self._gapped)
                     self._gapped.append(_Gapped(pattern, target, pattern.label))
                     for i, part in enumerate(pattern.parts):
-                        parts.setdefault(part, []).append((index, i))
+                        parts.setdefault(part, []).append((index, i, i == len(pattern.parts) - 1))
                     continue
                 text = pattern.parts[0]
                 targets = literal.setdefault(text, [])
@@ -173,10 +177,11 @@ class PhraseIndex:
         if not piece:
             return scanners
         wide = _WIDE.search(piece) is not None
+        completed = False
         if scanners is None:
             words = sounds = None
         else:
-            words, sounds, was_wide = scanners
+            words, sounds, was_wide, _ = scanners
             if wide is not was_wide:
                 return None
         if self._words is not None:
@@ -193,8 +198,12 @@ class PhraseIndex:
                         hits.append(Hit(begin, end, pattern, target))
                 if part is not None:
                     length, refs = part
-                    for ref in refs:
-                        parts.setdefault(ref, []).append((end - length, end))
+                    for index, i, last_part in refs:
+                        # A part after the first is of use only after an occurrence of the
+                        # first, which ends before it begins: found earlier in this scan.
+                        if i == 0 or (index, 0) in parts:
+                            parts.setdefault((index, i), []).append((end - length, end))
+                            completed = completed or last_part
         if self._sounds is not None:
             assert self._key_table is not None
             key = piece.translate(self._key_table)
@@ -207,7 +216,7 @@ class PhraseIndex:
                 begin = end - len(label)
                 for target in targets:
                     hits.append(Hit(begin, end, label, target, phonetic=True))
-        return words, sounds, wide
+        return words, sounds, wide, completed
 
     def join_parts(self, found: Parts) -> list[Hit]:
         """Gapped-pattern hits from the parts found: (gapped index, part index) → spans."""
@@ -358,18 +367,15 @@ class SpeakerStream:
         text = self.tail + norm.text if base else norm.text
         previous = self._text
         if text != previous:
-            parts = self._parts
-            before = _count(parts) if parts else 0
             scanners = self._scanners
             fed = None  # the scanners after feeding the new characters, if they could go on
             if scanners is not None and text.startswith(previous):
                 fed = self._index.feed(
-                    text[len(previous) :], self._origin, scanners, self._hits, parts
+                    text[len(previous) :], self._origin, scanners, self._hits, self._parts
                 )
             if fed is not None:
                 self._scanners = fed
-                # A feed only adds parts; most text has none.
-                changed = bool(parts) and _count(parts) != before
+                changed = fed[3]  # a gapped pattern's last part found: a hit may be complete
             else:
                 self._rescan(previous, text)
                 changed = True
@@ -414,11 +420,12 @@ class SpeakerStream:
             cut = len(text) - len(tail)
             if cut:
                 self._origin -= cut
-                self._hits = [
-                    Hit(h.start - cut, h.end - cut, h.pattern, h.target, h.phonetic)
-                    for h in self._hits
-                    if h.start >= cut
-                ]
+                if self._hits:
+                    self._hits = [
+                        Hit(h.start - cut, h.end - cut, h.pattern, h.target, h.phonetic)
+                        for h in self._hits
+                        if h.start >= cut
+                    ]
                 if self._parts:
                     self._parts = _parts_within(self._parts, cut, len(text), shift=cut)
                     self._gapped = self._index.join_parts(self._parts) if self._parts else []
@@ -433,8 +440,9 @@ class SpeakerStream:
             self.tail = tail
 
     def break_continuity(self) -> None:
-        self._reset()
-        self.tail = ""
+        if self.tail or self._text or self._scanners is not None or self._norm is not None:
+            self._reset()
+            self.tail = ""
 
     def _reset(self) -> None:
         self._text = ""
@@ -455,7 +463,3 @@ def _parts_within(parts: Parts, low: int, high: int, shift: int = 0) -> Parts:
         if inside:
             kept[ref] = inside
     return kept
-
-
-def _count(parts: Parts) -> int:
-    return sum(map(len, parts.values()))

@@ -147,8 +147,9 @@ class PromptState:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptLine:
+class TranscriptLine(NamedTuple):
+    """One final segment, for the report (one per segment: a named tuple is cheap to make)."""
+
     speaker: Speaker
     segment: str
     text: str

@@ -119,8 +119,8 @@ class CallSession:
         self.alerts: list[Alert] = []
         self.transcript: list[TranscriptLine] = []
         self._streams = {
-            "agent": SpeakerStream(compiled.index),
-            "customer": SpeakerStream(compiled.index),
+            "agent": SpeakerStream(compiled.agent_index),
+            "customer": SpeakerStream(compiled.customer_index),
         }
         self._open: dict[Speaker, SegmentState] = {}
         self._closed: set[str] = set()
@@ -935,7 +935,7 @@ class CallSession:
         self.customer_spoke = True
         self._timers.pop("no_response", None)
         text = segment.norm.text
-        hits = excused(self.compiled.index.scan(text))
+        hits = excused(self.compiled.customer_index.scan(text))
         end_signal = False
         for hit in hits:
             target = hit.target

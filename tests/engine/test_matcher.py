@@ -145,6 +145,7 @@ def _rich_index() -> PhraseIndex:
             ("不关我的事", SHIRK),
             ("我{也,}不知道", SHIRK),
             ("有意见{0,3}找领导", RUDE),
+            ("没有{0,3}就是没有", RUDE),  # the first part is also inside the last
             ("我不管", Target("forbidden", "2", "agent")),
             ("我不管怎样", Target("allow", "f2", "agent", excuses="forbidden:2")),
             ("你问我", Target("situation", "0")),
@@ -175,7 +176,7 @@ def test_streaming_equals_a_fresh_scan_over_segments() -> None:
     get exactly the hits a fresh scan of tail + hypothesis finds: a hit straddling the previous
     partial's end, a homophone split over partials, a phrase split over segments."""
     rng = random.Random(11)
-    alphabet = "不关我的事也知道到之有意见你找领导管怎样问，"
+    alphabet = "不关我的事也知道到之有意见你找领导管怎样问没有就是，"
     index = _rich_index()
     keep = index.max_len - 1
     for _ in range(150):
@@ -228,7 +229,19 @@ def test_streaming_over_text_of_every_string_width() -> None:
     """ASCII, BMP and beyond-BMP pieces in one stream (pyahocorasick's iterators must not be
     given a string of another width than their first one: see PhraseIndex.feed)."""
     rng = random.Random(12)
-    pieces = ["10086", "ok", "不关", "我的事", "𠀀", "不知到", "", "有意见", "找领导"]
+    pieces = [
+        "10086",
+        "ok",
+        "不关",
+        "我的事",
+        "𠀀",
+        "不知到",
+        "",
+        "有意见",
+        "找领导",
+        "没有",
+        "就是",
+    ]
     index = _rich_index()
     for _ in range(300):
         stream = SpeakerStream(index)
