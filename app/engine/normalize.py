@@ -184,30 +184,33 @@ def _build_table() -> list[int | str]:
 
 
 _translate: list[int | str] | None = None
-#: A run of Chinese digits; ``_read_digits`` decides whether it is read as a number.
-_CN_RUN = re.compile("[" + "".join(DIGITS) + "]+")
+#: Every digit of the BMP (``str.isdigit``) as a character class: ``\d`` has the decimal ones,
+#: the rest (superscripts, circled digits…) are listed. Beyond the BMP the class is not exact,
+#: and text beyond the BMP takes the reference path.
+_BMP_DIGITS = "".join(
+    re.escape(chr(c)) for c in range(0x10000) if chr(c).isdigit() and not re.match(r"\d", chr(c))
+)
+_DIGIT = f"[\\d{_BMP_DIGITS}]"
+_NOT_DIGIT = f"[^\\d{_BMP_DIGITS}]"
+_CN = "[" + "".join(DIGITS) + "]"
+_WIDE = re.compile("[\U00010000-\U0010ffff]")
+#: Chinese digits read as a number (``_digits``): a run of two or more, or one beside a digit.
+#: A run of two or more matches whole at its first character; a lone one only beside a digit.
+_DIGIT_RUN = re.compile(f"{_CN}{{2,}}|(?<={_DIGIT}){_CN}|{_CN}(?={_DIGIT})")
 _DIGIT_TABLE = str.maketrans(DIGITS)
-#: A character, or two, repeating the one(s) just before (``_collapse``); ``_unless_digit``
-#: keeps a repeat with a digit in it. The scan goes left to right and resumes after a repeat, as
-#: the reference does; the look-behind sees the text before dropping, which is what the
-#: reference compares with (what it kept last is always the same as the characters just before,
-#: dropped or not). After a kept two-character repeat the reference moves on by one character,
-#: the substitution by two; the position between cannot be a repeat without the same digit.
-_REPEAT_1 = re.compile(r"(?s)(?<=(.))\1")
-_REPEAT_2 = re.compile(r"(?s)(?<=(..))\1")
+#: A non-digit character, or two, repeating the one(s) just before (``_collapse``). The scan
+#: goes left to right and resumes after a dropped repeat, as the reference does; the look-behind
+#: sees the text before dropping, which is what the reference compares with (what it kept last
+#: is always the same as the characters just before, dropped or not).
+_REPEAT_1 = re.compile(f"(?<=({_NOT_DIGIT}))\\1")
+_REPEAT_2 = re.compile(f"(?<=({_NOT_DIGIT}{_NOT_DIGIT}))\\1")
 #: The reference drops each filler word's non-overlapping occurrences, as ``str.replace`` does;
 #: with one filler word the two agree exactly.
 assert len(FILLER_WORDS) == 1
 _FILLER_WORD = FILLER_WORDS[0]
 #: Whether folded text may need any rewrite at all (one search; true for about one fragment in
 #: twenty): a character beyond the BMP, Chinese digits in a run or beside a digit, a repeat, the
-#: filler word. A superset of the rewrites' own conditions: its digit class has every digit of
-#: the BMP, and a digit beyond it is a character beyond the BMP.
-_BMP_DIGITS = "".join(
-    re.escape(chr(c)) for c in range(0x10000) if chr(c).isdigit() and not re.match(r"\d", chr(c))
-)
-_CN = "[" + "".join(DIGITS) + "]"
-_DIGIT = f"[\\d{_BMP_DIGITS}]"
+#: filler word. A superset of the rewrites' own conditions.
 _MAY_REWRITE = re.compile(
     f"(?s)[\\U00010000-\\U0010FFFF]|{_CN}(?:{_CN}|{_DIGIT})|{_DIGIT}{_CN}|(.)\\1|(..)\\2"
     + "|"
@@ -223,19 +226,7 @@ def warm_up() -> None:
 
 
 def _read_digits(match: re.Match[str]) -> str:
-    """A run of two or more Chinese digits, or one beside a digit, read as ASCII digits."""
-    run = match.group()
-    if len(run) >= 2:
-        return run.translate(_DIGIT_TABLE)
-    text, start, end = match.string, match.start(), match.end()
-    if (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()):
-        return run.translate(_DIGIT_TABLE)
-    return run
-
-
-def _unless_digit(match: re.Match[str]) -> str:
-    repeat = match.group()
-    return repeat if any(c.isdigit() for c in repeat) else ""
+    return match.group().translate(_DIGIT_TABLE)
 
 
 def normalize(text: str) -> Normalized:
@@ -243,23 +234,20 @@ def normalize(text: str) -> Normalized:
     with every step done in C — one ``str.translate`` and one search; when the search finds
     something, each rewrite (digits, the filler word, stutters) as a regular-expression
     substitution. Offsets are worked out by the reference path, and only when a span is
-    asked for. Text beyond the BMP takes the reference path."""
+    asked for. Text beyond the BMP (before folding or after) takes the reference path."""
     if _translate is None:
         warm_up()
     assert _translate is not None
     folded = text.translate(_translate)  # beyond the BMP: left as it is (IndexError)
     if not _MAY_REWRITE.search(folded):
         return Normalized(folded, text)
-    if not text.isascii() and max(text) > "\uffff":
+    if _WIDE.search(folded):  # in the text, or a traditional character's simplified form
         return _normalize_with_offsets(text)
-    if _CN_RUN.search(folded):
-        folded = _CN_RUN.sub(_read_digits, folded)
+    if _DIGIT_RUN.search(folded):
+        folded = _DIGIT_RUN.sub(_read_digits, folded)
     if _FILLER_WORD in folded:
         folded = folded.replace(_FILLER_WORD, "")
-    if _REPEAT_1.search(folded):
-        folded = _REPEAT_1.sub(_unless_digit, folded)
-    if _REPEAT_2.search(folded):
-        folded = _REPEAT_2.sub(_unless_digit, folded)
+    folded = _REPEAT_2.sub("", _REPEAT_1.sub("", folded))
     return Normalized(folded, text)
 
 
