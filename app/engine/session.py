@@ -122,6 +122,7 @@ class CallSession:
             "agent": SpeakerStream(compiled.agent_index),
             "customer": SpeakerStream(compiled.customer_index),
         }
+        self._agent_stream = self._streams["agent"]
         self._open: dict[Speaker, SegmentState] = {}
         self._closed: set[str] = set()
         self._timers: dict[str, int] = {}
@@ -686,7 +687,7 @@ class CallSession:
         if segment is None:
             segment = SegmentState(fragment.segment, speaker, start_ms=fragment.start_ms)
             self._open[speaker] = segment
-            if speaker == "agent":
+            if speaker == "agent" and "customer" in self._open:
                 self._check_interrupting(segment, t, out)
         segment.text = text = fragment.text
         if fragment.start_ms is not None:
@@ -697,7 +698,9 @@ class CallSession:
         if speaker == "agent":
             if segment.norm.raw != text:
                 segment.norm = normalize(text)
-            self._agent_speech(segment, final, t, out)
+            hits = segment.hits = self._agent_stream.scan_segment(segment.norm)
+            if hits:
+                self._agent_speech(segment, hits, final, t, out)
             if final or self._pending:
                 self._check_prompts(segment, final, t, out)
         elif fragment.volume is not None:
@@ -734,9 +737,10 @@ class CallSession:
                 detail=f"the agent spoke over the customer ({self._interruptions} times)",
             )
 
-    def _agent_speech(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
-        """Alerts from the words of the agent's current hypothesis (provisional on partials)."""
-        hits = segment.hits = self._streams["agent"].scan_segment(segment.norm)
+    def _agent_speech(
+        self, segment: SegmentState, hits: list[SegmentHit], final: bool, t: int, out: list[Event]
+    ) -> None:
+        """Alerts from the hits in the agent's current hypothesis (provisional on partials)."""
         for located in hits:
             target = located.hit.target
             identity = located.identity
