@@ -114,6 +114,12 @@ class CallSession:
         #: and the required prompt of each rule.
         self._pending: dict[str, PromptState] = {}
         self._by_rule: dict[str, PromptState] = {}
+        #: Where the search for each open prompt's tokens stopped on the agent's last partial:
+        #: (the speech searched, tokens found in a row, position) by prompt id.
+        self._progress: dict[str, tuple[str, int, int]] = {}
+        #: The applicable prompt of each rule, for ``_specs_for`` (the call type's prompts).
+        self._specs: dict[str, Prompt | None] = {}
+        self._specs_for: tuple[Prompt, ...] | None = None
         #: Prompts that could start a later phase (``_jump_ahead``), for (phase, applicable).
         self._jump_cache: tuple[Phase, tuple[Prompt, ...], list[Prompt]] | None = None
         self.alerts: list[Alert] = []
@@ -467,7 +473,15 @@ class CallSession:
         return state is not None and state.status == "done"
 
     def _spec(self, state: PromptState) -> Prompt | None:
-        return next((p for p in self._applicable if p.rule == state.rule), None)
+        """The applicable prompt of the state's rule (looked up once per rule and call type)."""
+        if self._specs_for is not self._applicable:
+            self._specs = {}
+            self._specs_for = self._applicable
+        if state.rule not in self._specs:
+            self._specs[state.rule] = next(
+                (p for p in self._applicable if p.rule == state.rule), None
+            )
+        return self._specs[state.rule]
 
     def _matcher(self, prompt: Prompt) -> PromptMatcher:
         matcher = self._matchers.get(id(prompt))
@@ -498,9 +512,23 @@ class CallSession:
                 if spec is None:
                     continue
                 spoken = self._windows[state.id] + segment.norm.text
-                if len(spoken) < self._matcher(spec).total * threshold:
+                matcher = self._matcher(spec)
+                total = matcher.total
+                if len(spoken) < total * threshold:
                     continue  # too short to say it yet
-                similarity = self._similarity(spec, spoken)
+                if not final and total and threshold > 1 - 1 / total:
+                    # On a partial only every token in order will do (one missing loses a
+                    # character at least: below the threshold). Partials usually extend the
+                    # last one, so the search goes on from where it stopped on it.
+                    progress_on = self._progress.get(state.id)
+                    done = pos = 0
+                    if progress_on is not None and spoken.startswith(progress_on[0]):
+                        _, done, pos = progress_on
+                    done, pos = matcher.in_order(spoken, done, pos)
+                    self._progress[state.id] = (spoken, done, pos)
+                    similarity = 1.0 if done == len(matcher.tokens) else 0.0
+                else:
+                    similarity = matcher.similarity(spoken)
                 if similarity >= threshold:
                     self._done(state, spec, similarity, segment.id, t, out)
                     progress = True
@@ -546,6 +574,7 @@ class CallSession:
         state.done_at = t
         self._windows.pop(state.id, None)
         self._pending.pop(state.id, None)
+        self._progress.pop(state.id, None)
         self._emit(
             out,
             "prompt_done",
@@ -624,6 +653,7 @@ class CallSession:
                 self.prompts.remove(state)
                 self._windows.pop(state.id, None)
                 self._pending.pop(state.id, None)
+                self._progress.pop(state.id, None)
                 if self._by_rule.get(state.rule) is state:
                     del self._by_rule[state.rule]
                     again = next(

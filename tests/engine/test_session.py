@@ -280,6 +280,23 @@ class TestClosing:
             ("phase", "rating"),
         ]
 
+    def test_prompt_said_over_growing_partials(self, start_call: Start) -> None:
+        """Partials that extend the last one are searched on from where the search stopped; a
+        revision starts again. Done on the partial with every word, not before."""
+        d = start_call()
+        consult_call(d)
+        d.say("customer", "c2", "好的，没有了", 8000)
+        assert d.say("agent", "a3", "请问我刚才", 9000, final=False) == []
+        assert d.say("agent", "a3", "请问我刚才给您的解释", 9200, final=False) == []
+        assert d.say("agent", "a3", "请问我刚才给你们", 9400, final=False) == []  # revised
+        assert d.say("agent", "a3", "请问我刚才给您的解释您明白", 9600, final=False) == []
+        events = d.say("agent", "a3", "请问我刚才给您的解释您明白吗", 9800, final=False)
+        assert [(e["type"], e.get("rule") or e.get("phase")) for e in events] == [
+            ("prompt_done", "closing.confirm"),
+            ("phase", "rating"),
+        ]
+        assert of(events, "prompt_done")[0]["similarity"] == 1.0
+
     def test_whole_closing_in_one_breath(self, start_call: Start) -> None:
         d = start_call()
         consult_call(d)
