@@ -261,3 +261,61 @@ def test_streaming_over_text_of_every_string_width() -> None:
             stream.scan_segment(final)
             stream.close_segment(final)
             tail = (tail + final.text)[-(index.max_len - 1) :]
+
+
+def _naive_scan(
+    entries: list[tuple[str, Target]], text: str, phonetic_kinds: frozenset[str]
+) -> list[tuple[int, int, str, str, bool]]:
+    """Every literal and phonetic hit, found by str.find: the reference for PhraseIndex.scan."""
+    from app.engine import phonetic
+    from app.engine.patterns import expand
+
+    literal: dict[str, list[Target]] = {}
+    sounds: dict[str, tuple[str, list[Target]]] = {}
+    for phrase, target in entries:
+        for pattern in expand(phrase):
+            word = pattern.parts[0]
+            if target not in literal.setdefault(word, []):
+                literal[word].append(target)
+            if target.kind in phonetic_kinds and target.sound and len(word) >= 4:
+                label, targets = sounds.setdefault(phonetic.key(word), (word, []))
+                if target not in targets:
+                    targets.append(target)
+    found = []
+    for word, targets in literal.items():
+        at = text.find(word)
+        while at >= 0:
+            found += [(at, at + len(word), word, t.key, False) for t in targets]
+            at = text.find(word, at + 1)
+    key = phonetic.key(text)
+    for sound, (label, targets) in sounds.items():
+        at = key.find(sound)
+        while at >= 0:
+            found += [(at, at + len(sound), label, t.key, True) for t in targets]
+            at = key.find(sound, at + 1)
+    return sorted(found)
+
+
+def test_scan_equals_a_search_for_every_pattern() -> None:
+    """Random lexicons of sound-alike and overlapping words, some targets matched by sound and
+    some not, the same words for several targets: PhraseIndex.scan finds what str.find finds."""
+    rng = random.Random(21)
+    alphabet = "不知道到之我你的事关管是时有意见"
+    kinds = ("forbidden", "rushing_off", "situation", "greeting_word")
+    for _ in range(200):
+        entries = []
+        for _ in range(rng.randint(1, 12)):
+            word = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+            target = Target(
+                rng.choice(kinds), str(rng.randint(0, 3)), "agent", sound=rng.random() < 0.8
+            )
+            entries.append((word, target))
+        sound_kinds = frozenset({"forbidden", "rushing_off"})
+        index = PhraseIndex(entries, phonetic_kinds=sound_kinds)
+        for _ in range(5):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+            text = normalize(text).text
+            got = sorted(
+                (h.start, h.end, h.pattern, h.target.key, h.phonetic) for h in index.scan(text)
+            )
+            assert got == _naive_scan(entries, text, sound_kinds), (entries, text)
