@@ -90,9 +90,14 @@ class _Gapped:
 
 
 class PhraseIndex:
-    """Two automata, built once: one over normalized patterns and the parts of gapped patterns
-    (a word's value says which it is; it may be both), one over the phonetic keys of the patterns
-    also matched by sound. A text is scanned once by each.
+    """Two automata, built once, each scanning a text once: one over the phonetic keys of the
+    patterns also matched by sound, one over the other patterns and the parts of gapped
+    patterns (a word's value says which it is; it may be both).
+
+    A pattern matched by sound is not in the second automaton: where its characters are, its key
+    is, so the key's hit checks the characters too (one look-up). With a lexicon of thousands of
+    forbidden phrases, the second automaton keeps only the script's few short phrases — a
+    quicker scan (pyahocorasick walks the root's children one by one) and a smaller index.
 
     Not one automaton over ``text + separator + key``: pyahocorasick looks a character up among
     a node's children one by one, and the root of a joint automaton has the children of both
@@ -136,13 +141,22 @@ class PhraseIndex:
         self.patterns = len(literal) + len(self._gapped)
         #: word → (literal: (pattern, targets) | None, part: (length, refs) | None)
         words: dict[str, list[Any]] = {}
+        #: key → the patterns with that key found by it, and all their targets
+        by_key: dict[str, list[tuple[str, tuple[Target, ...]]]] = {}
         for text, targets in literal.items():
-            words.setdefault(text, [None, None])[0] = (text, tuple(targets))
+            key = phonetic.key(text) if len(text) >= phonetic_min else None
+            if key is not None and key in sounds and any(t in sounds[key][1] for t in targets):
+                by_key.setdefault(key, []).append((text, tuple(targets)))
+            else:
+                words.setdefault(text, [None, None])[0] = (text, tuple(targets))
         for part, refs in parts.items():
             words.setdefault(part, [None, None])[1] = (len(part), tuple(refs))
         self._words = _automaton({word: tuple(value) for word, value in words.items()})
         self._sounds = _automaton(
-            {sound: (label, tuple(targets)) for sound, (label, targets) in sounds.items()}
+            {
+                sound: (label, tuple(targets), tuple(by_key.get(sound, ())))
+                for sound, (label, targets) in sounds.items()
+            }
         )
         self._key_table = phonetic.table() if sounds else None
 
@@ -152,16 +166,24 @@ class PhraseIndex:
             return []
         hits: list[Hit] = []
         parts: Parts = {}
-        self.feed(text[start:] if start else text, start, None, hits, parts)
+        self.feed(text, start, start, None, hits, parts)
         if parts:
             hits.extend(self.join_parts(parts))
         return hits
 
     def feed(
-        self, piece: str, origin: int, scanners: Scanners | None, hits: list[Hit], parts: Parts
+        self,
+        text: str,
+        start: int,
+        origin: int,
+        scanners: Scanners | None,
+        hits: list[Hit],
+        parts: Parts,
     ) -> Scanners | None:
-        """Scan ``piece``: append its literal and phonetic hits to ``hits`` and its occurrences of
-        gapped patterns' parts to ``parts`` (positions: ``origin`` + the scanners' position).
+        """Scan ``piece``, ``text[start:]``: append its literal and phonetic hits to ``hits`` and
+        its occurrences of gapped patterns' parts to ``parts``, at their places in ``text``
+        (``origin`` + the scanners' position; the text before ``start`` is what earlier calls
+        scanned, and a hit may begin there).
 
         ``scanners`` from an earlier call continue where that call's piece ended, so a match
         begun there is found (and ``origin`` must be that call's); ``None`` starts afresh at
@@ -174,6 +196,7 @@ class PhraseIndex:
         4-byte strings (``phonetic``); normalized text is not, so its width is checked. An
         empty string is never given to an iterator (it is a copy, like any 1-byte string).
         """
+        piece = text[start:] if start else text
         if not piece:
             return scanners
         wide = _WIDE.search(piece) is not None
@@ -211,9 +234,16 @@ class PhraseIndex:
                 sounds = self._sounds.iter(key)
             else:
                 sounds.set(key, False)
-            for last, (label, targets) in sounds:
+            for last, (label, targets, patterns) in sounds:
                 end = origin + last + 1
                 begin = end - len(label)
+                if patterns:  # the characters themselves, in the order a scan finds them
+                    said = text[begin:end]
+                    for pattern, pattern_targets in patterns:
+                        if pattern == said:
+                            for target in pattern_targets:
+                                hits.append(Hit(begin, end, pattern, target))
+                            break
                 for target in targets:
                     hits.append(Hit(begin, end, label, target, phonetic=True))
         return words, sounds, wide, completed
@@ -238,7 +268,7 @@ class PhraseIndex:
         return hits
 
 
-def _automaton(words: dict[str, tuple[str, tuple[Any, ...]]]) -> Any:
+def _automaton(words: dict[str, tuple[Any, ...]]) -> Any:
     if not words:
         return None
     automaton = ahocorasick.Automaton()
@@ -371,7 +401,7 @@ class SpeakerStream:
             fed = None  # the scanners after feeding the new characters, if they could go on
             if scanners is not None and text.startswith(previous):
                 fed = self._index.feed(
-                    text[len(previous) :], self._origin, scanners, self._hits, self._parts
+                    text, len(previous), self._origin, scanners, self._hits, self._parts
                 )
             if fed is not None:
                 self._scanners = fed
@@ -409,7 +439,7 @@ class SpeakerStream:
         if self._parts:
             self._parts = _parts_within(self._parts, 0, rescan)
         self._origin = rescan
-        self._scanners = self._index.feed(text[rescan:], rescan, None, self._hits, self._parts)
+        self._scanners = self._index.feed(text, rescan, rescan, None, self._hits, self._parts)
 
     def close_segment(self, norm: Normalized) -> None:
         """The segment is final: its text becomes part of the tail. The search goes on from
