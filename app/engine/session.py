@@ -121,7 +121,9 @@ class CallSession:
         self._specs: dict[str, Prompt | None] = {}
         self._specs_for: tuple[Prompt, ...] | None = None
         #: Prompts that could start a later phase (``_jump_ahead``), for (phase, applicable).
-        self._jump_cache: tuple[Phase, tuple[Prompt, ...], list[Prompt]] | None = None
+        self._jump_cache: (
+            tuple[Phase, tuple[Prompt, ...], list[tuple[Prompt, PromptMatcher]]] | None
+        ) = None
         self.alerts: list[Alert] = []
         self.transcript: list[TranscriptLine] = []
         self._streams = {
@@ -539,18 +541,19 @@ class CallSession:
         cache = self._jump_cache
         if cache is None or cache[0] is not self.phase or cache[1] is not self._applicable:
             later = [
-                prompt
+                (prompt, self._matcher(prompt))
                 for prompt in self._applicable
                 if prompt.due.at == "phase"
                 and can_move(self.phase, prompt.phase)
                 and prompt.phase is not Phase.ENDED
             ]
             cache = self._jump_cache = (self.phase, self._applicable, later)
-        for prompt in cache[2]:
+        spoken = segment.norm.text
+        for prompt, matcher in cache[2]:
             if (
-                self._prompt_by_rule(prompt.rule) is None
-                and len(segment.norm.text) >= self._matcher(prompt).total * threshold
-                and self._similarity(prompt, segment.norm.text) >= threshold
+                prompt.rule not in self._by_rule
+                and len(spoken) >= matcher.total * threshold
+                and matcher.similarity(spoken) >= threshold
             ):
                 if self.phase is Phase.GREETING:
                     self._greeting_missing(t, out)
