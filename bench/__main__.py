@@ -18,13 +18,25 @@ from bench import engine, load
 OUT = Path(__file__).resolve().parent / "results"
 
 
+BENCH_ROWS = (
+    "bare_scan",
+    "engine_partial",
+    "engine_final",
+    "bare_scan_streaming",
+    "engine_streaming_partial",
+    "engine_streaming_final",
+)
+
+
 def _print_table(results: dict[str, Any]) -> None:
-    print(f"{'lexicon':<18}{'measure':<16}{'p50 µs':>9}{'p99 µs':>9}{'p50 ×':>8}{'p99 ×':>8}")
+    print(f"{'lexicon':<18}{'measure':<26}{'p50 µs':>9}{'p99 µs':>9}{'p50 ×':>8}{'p99 ×':>8}")
     for lexicon, figures in results.items():
-        for key in ("bare_scan", "engine_partial", "engine_final"):
+        for key in BENCH_ROWS:
+            if key not in figures:
+                continue
             f = figures[key]
             print(
-                f"{lexicon:<18}{key:<16}{f['p50_us']:>9}{f['p99_us']:>9}"
+                f"{lexicon:<18}{key:<26}{f['p50_us']:>9}{f['p99_us']:>9}"
                 f"{f.get('p50_ratio', ''):>8}{f.get('p99_ratio', ''):>8}"
             )
 

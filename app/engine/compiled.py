@@ -49,7 +49,15 @@ class CompiledScript:
             entries.extend((p, target) for p in trigger.phrases)
         for phrase in script.hold_apology_phrases:
             entries.append((phrase, Target("hold_apology", "0", "agent")))
-        self.index = PhraseIndex(entries, phonetic_kinds=PHONETIC_KINDS)
+        # One index per speaker: the agent's speech is never checked for what the customer says
+        # (call-type signals, end signals, the customer's situations), so it is not scanned for
+        # it either — those were most of the hits in ordinary agent talk, each one work.
+        self.agent_index = PhraseIndex(
+            [(p, t) for p, t in entries if t.speaker != "customer"], phonetic_kinds=PHONETIC_KINDS
+        )
+        self.customer_index = PhraseIndex(
+            [(p, t) for p, t in entries if t.speaker == "customer"], phonetic_kinds=PHONETIC_KINDS
+        )
         self.bare_what = frozenset(normalize_text(p) for p in script.bare_what)
         self._unless_after = {
             id(entry): tuple(normalize_text(p) for p in entry.unless_after)

@@ -12,8 +12,9 @@ later one), and the current segment's hypothesis.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import ahocorasick
@@ -47,10 +48,11 @@ class Target:
     excuses: str | None = None
     #: Whether a target of a phonetic kind is matched by sound too.
     sound: bool = True
+    #: ``kind:ref``, the target's identity in a segment (set once: it is asked for per hit).
+    key: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.ref}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.kind}:{self.ref}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,17 @@ class Hit:
     phonetic: bool = False
 
 
+#: A character of a 4-byte string (faster to search for than ``max(text)`` is to work out).
+_WIDE = re.compile("[\U00010000-\U0010ffff]")
+#: Occurrences of gapped patterns' parts: (gapped index, part index) → [(start, end)].
+Parts = dict[tuple[int, int], list[tuple[int, int]]]
+#: The automata's search iterators (words, sounds), to continue a scan where it stopped, and
+#: whether the words iterator's first string was a 4-byte one (see ``PhraseIndex.feed``).
+#: The last element: whether that feed found the last part of a gapped pattern (only then can
+#: a new gapped hit be complete).
+Scanners = tuple[Any, Any, bool, bool]
+
+
 @dataclass(frozen=True, slots=True)
 class _Gapped:
     """A pattern with gaps, matched as parts joined when close enough."""
@@ -77,7 +90,18 @@ class _Gapped:
 
 
 class PhraseIndex:
-    """Automata over normalized patterns (and their phonetic keys), built once.
+    """Two automata, built once, each scanning a text once: one over the phonetic keys of the
+    patterns also matched by sound, one over the other patterns and the parts of gapped
+    patterns (a word's value says which it is; it may be both).
+
+    A pattern matched by sound is not in the second automaton: where its characters are, its key
+    is, so the key's hit checks the characters too (one look-up). With a lexicon of thousands of
+    forbidden phrases, the second automaton keeps only the script's few short phrases — a
+    quicker scan (pyahocorasick walks the root's children one by one) and a smaller index.
+
+    Not one automaton over ``text + separator + key``: pyahocorasick looks a character up among
+    a node's children one by one, and the root of a joint automaton has the children of both
+    (scanning both strings in one is slower than two scans).
 
     ``phonetic_kinds``: the target kinds also matched by sound (``phonetic_min`` characters or
     more; a shorter sound-alike is too often an ordinary word).
@@ -93,7 +117,8 @@ class PhraseIndex:
         literal: dict[str, list[Target]] = {}
         sounds: dict[str, tuple[str, list[Target]]] = {}
         self._gapped: list[_Gapped] = []
-        parts: dict[str, list[tuple[int, int]]] = {}  # part → [(gapped index, part index)]
+        #: part → [(gapped index, part index, whether it is the pattern's last part)]
+        parts: dict[str, list[tuple[int, int, bool]]] = {}
         max_len = 1
         for phrase, target in entries:
             for pattern in expand(phrase):
@@ -102,7 +127,7 @@ class PhraseIndex:
                     index = len(self._gapped)
                     self._gapped.append(_Gapped(pattern, target, pattern.label))
                     for i, part in enumerate(pattern.parts):
-                        parts.setdefault(part, []).append((index, i))
+                        parts.setdefault(part, []).append((index, i, i == len(pattern.parts) - 1))
                     continue
                 text = pattern.parts[0]
                 targets = literal.setdefault(text, [])
@@ -114,41 +139,119 @@ class PhraseIndex:
                         sound_targets.append(target)
         self.max_len = max_len
         self.patterns = len(literal) + len(self._gapped)
-        self._literal = _automaton(
-            {text: (text, tuple(targets)) for text, targets in literal.items()}
-        )
-        self._parts = _automaton({part: (part, tuple(refs)) for part, refs in parts.items()})
+        #: word → (literal: (pattern, targets) | None, part: (length, refs) | None)
+        words: dict[str, list[Any]] = {}
+        #: key → the patterns with that key found by it, and all their targets
+        by_key: dict[str, list[tuple[str, tuple[Target, ...]]]] = {}
+        for text, targets in literal.items():
+            key = phonetic.key(text) if len(text) >= phonetic_min else None
+            if key is not None and key in sounds and any(t in sounds[key][1] for t in targets):
+                by_key.setdefault(key, []).append((text, tuple(targets)))
+            else:
+                words.setdefault(text, [None, None])[0] = (text, tuple(targets))
+        for part, refs in parts.items():
+            words.setdefault(part, [None, None])[1] = (len(part), tuple(refs))
+        self._words = _automaton({word: tuple(value) for word, value in words.items()})
         self._sounds = _automaton(
-            {sound: (label, tuple(targets)) for sound, (label, targets) in sounds.items()}
+            {
+                sound: (label, tuple(targets), tuple(by_key.get(sound, ())))
+                for sound, (label, targets) in sounds.items()
+            }
         )
+        self._key_table = phonetic.table() if sounds else None
 
     def scan(self, text: str, start: int = 0) -> list[Hit]:
         """Every hit in ``text[start:]`` (hits may not begin before ``start``)."""
-        if not text:
+        if len(text) <= start:
             return []
-        hits = []
-        if self._literal is not None:
-            for last, (pattern, targets) in self._literal.iter(text, start):
-                begin = last + 1 - len(pattern)
-                for target in targets:
-                    hits.append(Hit(begin, last + 1, pattern, target))
-        if self._sounds is not None:
-            for last, (label, targets) in self._sounds.iter(phonetic.key(text), start):
-                begin = last + 1 - len(label)
-                for target in targets:
-                    hits.append(Hit(begin, last + 1, label, target, phonetic=True))
-        if self._parts is not None:
-            hits.extend(self._join_parts(text, start))
+        hits: list[Hit] = []
+        parts: Parts = {}
+        self.feed(text, start, start, None, hits, parts)
+        if parts:
+            hits.extend(self.join_parts(parts))
         return hits
 
-    def _join_parts(self, text: str, start: int) -> list[Hit]:
-        assert self._parts is not None
-        found: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        for last, (part, refs) in self._parts.iter(text, start):
-            for ref in refs:
-                found.setdefault(ref, []).append((last + 1 - len(part), last + 1))
+    def feed(
+        self,
+        text: str,
+        start: int,
+        origin: int,
+        scanners: Scanners | None,
+        hits: list[Hit],
+        parts: Parts,
+    ) -> Scanners | None:
+        """Scan ``piece``, ``text[start:]``: append its literal and phonetic hits to ``hits`` and
+        its occurrences of gapped patterns' parts to ``parts``, at their places in ``text``
+        (``origin`` + the scanners' position; the text before ``start`` is what earlier calls
+        scanned, and a hit may begin there).
+
+        ``scanners`` from an earlier call continue where that call's piece ended, so a match
+        begun there is found (and ``origin`` must be that call's); ``None`` starts afresh at
+        ``origin``. Returns the scanners for the next piece; ``None`` when they cannot go on
+        with this piece — then nothing was scanned, and the caller must start afresh.
+
+        pyahocorasick 2.3 keeps, through ``set()``, whether an iterator's *first* string was
+        copied (1- and 2-byte strings) or borrowed (4-byte strings), and frees or releases the
+        later strings by it: a string of the other width corrupts memory. Phonetic keys are all
+        4-byte strings (``phonetic``); normalized text is not, so its width is checked. An
+        empty string is never given to an iterator (it is a copy, like any 1-byte string).
+        """
+        piece = text[start:] if start else text
+        if not piece:
+            return scanners
+        wide = _WIDE.search(piece) is not None
+        completed = False
+        if scanners is None:
+            words = sounds = None
+        else:
+            words, sounds, was_wide, _ = scanners
+            if wide is not was_wide:
+                return None
+        if self._words is not None:
+            if words is None:
+                words = self._words.iter(piece)
+            else:
+                words.set(piece, False)
+            for last, (lit, part) in words:
+                end = origin + last + 1
+                if lit is not None:
+                    pattern, targets = lit
+                    begin = end - len(pattern)
+                    for target in targets:
+                        hits.append(Hit(begin, end, pattern, target))
+                if part is not None:
+                    length, refs = part
+                    for index, i, last_part in refs:
+                        # A part after the first is of use only after an occurrence of the
+                        # first, which ends before it begins: found earlier in this scan.
+                        if i == 0 or (index, 0) in parts:
+                            parts.setdefault((index, i), []).append((end - length, end))
+                            completed = completed or last_part
+        if self._sounds is not None:
+            assert self._key_table is not None
+            key = piece.translate(self._key_table)
+            if sounds is None:
+                sounds = self._sounds.iter(key)
+            else:
+                sounds.set(key, False)
+            for last, (label, targets, patterns) in sounds:
+                end = origin + last + 1
+                begin = end - len(label)
+                if patterns:  # the characters themselves, in the order a scan finds them
+                    said = text[begin:end]
+                    for pattern, pattern_targets in patterns:
+                        if pattern == said:
+                            for target in pattern_targets:
+                                hits.append(Hit(begin, end, pattern, target))
+                            break
+                for target in targets:
+                    hits.append(Hit(begin, end, label, target, phonetic=True))
+        return words, sounds, wide, completed
+
+    def join_parts(self, found: Parts) -> list[Hit]:
+        """Gapped-pattern hits from the parts found: (gapped index, part index) → spans."""
         hits = []
-        for index in {ref[0] for ref in found if ref[1] == 0}:
+        for index in sorted({ref[0] for ref in found if ref[1] == 0}):
             gapped = self._gapped[index]
             chains = found[(index, 0)]
             for i, (low, high) in enumerate(gapped.pattern.gaps, start=1):
@@ -165,7 +268,7 @@ class PhraseIndex:
         return hits
 
 
-def _automaton(words: dict[str, tuple[str, tuple[Any, ...]]]) -> Any:
+def _automaton(words: dict[str, tuple[Any, ...]]) -> Any:
     if not words:
         return None
     automaton = ahocorasick.Automaton()
@@ -202,16 +305,21 @@ def excused(hits: list[Hit]) -> list[Hit]:
 
 @dataclass(frozen=True, slots=True)
 class SegmentHit:
-    """A hit located in the current segment: ``span`` in the text as sent, ``occurrence`` counts
-    earlier hits of the same target in this segment (the identity of "the same words"
-    across partials)."""
+    """A hit located in the current segment: ``occurrence`` counts earlier hits of the same
+    target in this segment (the identity of "the same words" across partials)."""
 
     hit: Hit
-    span: tuple[int, int]
     occurrence: int
     #: The hit in the segment's normalized text (``start`` is 0 for a hit begun in the tail).
     start: int
     end: int
+    #: The segment's text, for the span (worked out only when asked for: most hits raise nothing).
+    norm: Normalized = field(compare=False, repr=False)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """The hit's span in the segment's text as sent."""
+        return self.norm.span(self.start, self.end)
 
     @property
     def identity(self) -> tuple[str, int]:
@@ -237,52 +345,151 @@ class SpeakerStream:
 
     The tail holds the last ``max_len - 1`` normalized characters of this speaker's previous
     consecutive final segments; a final segment of the other speaker breaks the continuity
-    (:meth:`break_continuity`).
+    (:meth:`break_continuity`). Hits are found in tail + the current hypothesis, exactly as a
+    fresh scan of that text would find them, without scanning it all again each time:
 
-    Partials are matched incrementally: a new hypothesis usually extends the previous one, so
-    only the text from the first changed character (less one pattern length) is scanned again;
-    hits wholly before it are kept from the previous scan.
+    - a hypothesis that extends the one scanned last (the usual partial, and the first partial
+      after a final of the same speaker: it extends the tail) is fed to the automata's search
+      iterators where they stopped, so only the new characters are scanned;
+    - a hypothesis that changes earlier characters is scanned again from the first changed one
+      less one pattern length; hits wholly before that are kept;
+    - the same hypothesis again (a final that repeats the last partial) is not scanned.
     """
+
+    __slots__ = (
+        "_index",
+        "_keep",
+        "tail",
+        "_text",
+        "_scanners",
+        "_origin",
+        "_hits",
+        "_parts",
+        "_gapped",
+        "_norm",
+        "_located",
+    )
 
     def __init__(self, index: PhraseIndex) -> None:
         self._index = index
         self._keep = max(index.max_len - 1, 0)
         self.tail = ""
         self._text = ""  # tail + the current hypothesis, as last scanned
-        self._raw: list[Hit] = []  # every hit in _text, before excusing
+        #: Search iterators stopped at the end of _text, and where in _text their positions
+        #: count from (None: a scan must start afresh).
+        self._scanners: Scanners | None = None
+        self._origin = 0
+        self._hits: list[Hit] = []  # literal and phonetic hits in _text
+        self._parts: Parts = {}  # parts of gapped patterns in _text
+        self._gapped: list[Hit] = []  # gapped-pattern hits joined from _parts
+        self._norm: Normalized | None = None  # the hypothesis last located, and its hits
+        self._located: list[SegmentHit] = []
 
     def scan_segment(self, norm: Normalized) -> list[SegmentHit]:
         """Hits that end inside the current segment (``norm``), with spans into its text.
 
         A match that begins in the tail is reported on this segment, its span starting at 0.
+        The list returned is the stream's own: do not change it.
         """
+        if norm is self._norm:
+            return self._located
         base = len(self.tail)
-        text = self.tail + norm.text
-        same = _common_prefix(self._text, text)
-        rescan = max(same - self._keep, 0)
-        kept = [h for h in self._raw if h.start < rescan]
-        self._raw = kept + self._index.scan(text, rescan)
-        self._text = text
+        text = self.tail + norm.text if base else norm.text
+        previous = self._text
+        if text != previous:
+            scanners = self._scanners
+            fed = None  # the scanners after feeding the new characters, if they could go on
+            if scanners is not None and text.startswith(previous):
+                fed = self._index.feed(
+                    text, len(previous), self._origin, scanners, self._hits, self._parts
+                )
+            if fed is not None:
+                self._scanners = fed
+                changed = fed[3]  # a gapped pattern's last part found: a hit may be complete
+            else:
+                self._rescan(previous, text)
+                changed = True
+            if changed:
+                self._gapped = self._index.join_parts(self._parts) if self._parts else []
+            self._text = text
+        self._norm = norm
         located: list[SegmentHit] = []
-        seen: dict[str, int] = {}
-        for hit in excused(self._raw):
-            if hit.end <= base:
-                continue
-            start = max(hit.start - base, 0)
-            span = norm.span(start, hit.end - base)
-            key = hit.target.key
-            occurrence = seen.get(key, 0)
-            seen[key] = occurrence + 1
-            located.append(SegmentHit(hit, span, occurrence, start, hit.end - base))
+        self._located = located
+        if self._hits or self._gapped:
+            seen: dict[str, int] = {}
+            for hit in excused(self._hits + self._gapped):
+                if hit.end <= base:
+                    continue
+                key = hit.target.key
+                occurrence = seen.get(key, 0)
+                seen[key] = occurrence + 1
+                located.append(
+                    SegmentHit(hit, occurrence, max(hit.start - base, 0), hit.end - base, norm)
+                )
         return located
 
+    def _rescan(self, previous: str, text: str) -> None:
+        """Scan ``text`` again from the first character that differs from ``previous`` less one
+        pattern length (a match that ends after it begins there or later); keep what was found
+        wholly before."""
+        same = _common_prefix(previous, text) if previous else 0
+        rescan = max(same - self._keep, 0)
+        if self._hits:
+            self._hits = [h for h in self._hits if h.start < rescan]
+        if self._parts:
+            self._parts = _parts_within(self._parts, 0, rescan)
+        self._origin = rescan
+        self._scanners = self._index.feed(text, rescan, rescan, None, self._hits, self._parts)
+
     def close_segment(self, norm: Normalized) -> None:
-        """The segment is final: its text becomes part of the tail."""
-        self.tail = (self.tail + norm.text)[-self._keep :] if self._keep else ""
-        self._text = ""
-        self._raw = []
+        """The segment is final: its text becomes part of the tail. The search goes on from
+        where it stopped (if the final was scanned): what was found in the new tail is kept."""
+        text = self.tail + norm.text
+        tail = text[-self._keep :] if self._keep else ""
+        if text == self._text and self._scanners is not None:
+            cut = len(text) - len(tail)
+            if cut:
+                self._origin -= cut
+                if self._hits:
+                    self._hits = [
+                        Hit(h.start - cut, h.end - cut, h.pattern, h.target, h.phonetic)
+                        for h in self._hits
+                        if h.start >= cut
+                    ]
+                if self._parts:
+                    self._parts = _parts_within(self._parts, cut, len(text), shift=cut)
+                    self._gapped = self._index.join_parts(self._parts) if self._parts else []
+                else:
+                    self._gapped = []
+            self._text = tail
+            self.tail = tail
+            self._norm = None
+            self._located = []
+        else:
+            self._reset()
+            self.tail = tail
 
     def break_continuity(self) -> None:
-        self.tail = ""
+        if self.tail or self._text or self._scanners is not None or self._norm is not None:
+            self._reset()
+            self.tail = ""
+
+    def _reset(self) -> None:
         self._text = ""
-        self._raw = []
+        self._scanners = None
+        self._origin = 0
+        self._hits = []
+        self._parts = {}
+        self._gapped = []
+        self._norm = None
+        self._located = []
+
+
+def _parts_within(parts: Parts, low: int, high: int, shift: int = 0) -> Parts:
+    """The part occurrences that start in ``[low, high)``, moved back by ``shift``."""
+    kept: Parts = {}
+    for ref, spans in parts.items():
+        inside = [(s - shift, e - shift) for s, e in spans if low <= s < high]
+        if inside:
+            kept[ref] = inside
+    return kept

@@ -168,24 +168,54 @@ def _normalize_with_offsets(text: str) -> Normalized:
     return Normalized("".join(chars), text, tuple(offsets))
 
 
-def _build_table() -> dict[int, str]:
-    """Every BMP character's fold, for ``str.translate`` (about 0.2 s, once per process)."""
-    table: dict[int, str] = {}
+def _build_table() -> list[int | str]:
+    """Every BMP character's fold, for ``str.translate`` (about 0.3 s, once per process).
+
+    A list indexed by code point, identity entries included: ``str.translate`` then never misses
+    (a miss in a dict table costs a raised and cleared ``KeyError`` per character), and a
+    character beyond the BMP (``IndexError``) is left as it is — such text takes the reference
+    path anyway."""
+    table: list[int | str] = []
     for code in range(0x10000):
-        if 0xD800 <= code <= 0xDFFF:
-            continue
         char = chr(code)
         folded = fold_char(char)
-        if folded != char:
-            table[code] = folded
+        table.append(code if folded == char else folded)
     return table
 
 
-_translate: dict[int, str] | None = None
+_translate: list[int | str] | None = None
+#: Every digit of the BMP (``str.isdigit``) as a character class: ``\d`` has the decimal ones,
+#: the rest (superscripts, circled digits…) are listed. Beyond the BMP the class is not exact,
+#: and text beyond the BMP takes the reference path.
+_BMP_DIGITS = "".join(
+    re.escape(chr(c)) for c in range(0x10000) if chr(c).isdigit() and not re.match(r"\d", chr(c))
+)
+_DIGIT = f"[\\d{_BMP_DIGITS}]"
+_NOT_DIGIT = f"[^\\d{_BMP_DIGITS}]"
 _CN = "[" + "".join(DIGITS) + "]"
-#: Chinese digits to read as a number: two in a row, or one beside an ASCII digit.
-_DIGIT_RE = re.compile(f"{_CN}{{2}}|\\d{_CN}|{_CN}\\d")
-_REPEAT_RE = re.compile(r"(\D)\1|(\D\D)\2")
+_WIDE = re.compile("[\U00010000-\U0010ffff]")
+#: Chinese digits read as a number (``_digits``): a run of two or more, or one beside a digit.
+#: A run of two or more matches whole at its first character; a lone one only beside a digit.
+_DIGIT_RUN = re.compile(f"{_CN}{{2,}}|(?<={_DIGIT}){_CN}|{_CN}(?={_DIGIT})")
+_DIGIT_TABLE = str.maketrans(DIGITS)
+#: A non-digit character, or two, repeating the one(s) just before (``_collapse``). The scan
+#: goes left to right and resumes after a dropped repeat, as the reference does; the look-behind
+#: sees the text before dropping, which is what the reference compares with (what it kept last
+#: is always the same as the characters just before, dropped or not).
+_REPEAT_1 = re.compile(f"(?<=({_NOT_DIGIT}))\\1")
+_REPEAT_2 = re.compile(f"(?<=({_NOT_DIGIT}{_NOT_DIGIT}))\\1")
+#: The reference drops each filler word's non-overlapping occurrences, as ``str.replace`` does;
+#: with one filler word the two agree exactly.
+assert len(FILLER_WORDS) == 1
+_FILLER_WORD = FILLER_WORDS[0]
+#: Whether folded text may need any rewrite at all (one search; true for about one fragment in
+#: twenty): a character beyond the BMP, Chinese digits in a run or beside a digit, a repeat, the
+#: filler word. A superset of the rewrites' own conditions.
+_MAY_REWRITE = re.compile(
+    f"(?s)[\\U00010000-\\U0010FFFF]|{_CN}(?:{_CN}|{_DIGIT})|{_DIGIT}{_CN}|(.)\\1|(..)\\2"
+    + "|"
+    + re.escape(_FILLER_WORD)
+)
 
 
 def warm_up() -> None:
@@ -195,19 +225,29 @@ def warm_up() -> None:
         _translate = _build_table()
 
 
+def _read_digits(match: re.Match[str]) -> str:
+    return match.group().translate(_DIGIT_TABLE)
+
+
 def normalize(text: str) -> Normalized:
-    """Normalize ``text``. The common case (no digits to read, no stutter, no character beyond
-    the BMP) is one ``str.translate`` and two searches in C; the rest takes the reference path,
-    character by character (``_normalize_with_offsets``), which also works out the offsets when
-    a span is asked for."""
+    """Normalize ``text``: the same text as the reference path (``_normalize_with_offsets``),
+    with every step done in C — one ``str.translate`` and one search; when the search finds
+    something, each rewrite (digits, the filler word, stutters) as a regular-expression
+    substitution. Offsets are worked out by the reference path, and only when a span is
+    asked for. Text beyond the BMP (before folding or after) takes the reference path."""
     if _translate is None:
         warm_up()
     assert _translate is not None
-    if not text.isascii() and max(text) > "\uffff":
+    folded = text.translate(_translate)  # beyond the BMP: left as it is (IndexError)
+    if not _MAY_REWRITE.search(folded):
+        return Normalized(folded, text)
+    if _WIDE.search(folded):  # in the text, or a traditional character's simplified form
         return _normalize_with_offsets(text)
-    folded = text.translate(_translate)
-    if _DIGIT_RE.search(folded) or _REPEAT_RE.search(folded) or "那个" in folded:
-        return _normalize_with_offsets(text)
+    if _DIGIT_RUN.search(folded):
+        folded = _DIGIT_RUN.sub(_read_digits, folded)
+    if _FILLER_WORD in folded:
+        folded = folded.replace(_FILLER_WORD, "")
+    folded = _REPEAT_2.sub("", _REPEAT_1.sub("", folded))
     return Normalized(folded, text)
 
 

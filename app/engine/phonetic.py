@@ -4,7 +4,8 @@ ASR hears the sound, not the character: 我不知到 and 我不之道 are 我不
 written wrong. A phonetic key replaces every Chinese character of normalized text by a private-use
 code point for its toneless syllable, with the confusions of Mandarin ASR and southern accents
 folded together (zh/z, ch/c, sh/s, n/l, an/ang, en/eng, in/ing). Other characters stay as they
-are, so a key is aligned one-to-one with the normalized text and its offsets.
+are (moved out of the BMP, one to one), so a key is aligned one-to-one with the normalized
+text and its offsets.
 
 The table is built once per process from pypinyin (about 0.2 s for the 21,000 common
 characters); keying a fragment is one ``str.translate``.
@@ -16,10 +17,13 @@ from pypinyin import Style, lazy_pinyin
 
 #: Private-use area: syllable ids become code points here, so keys are plain strings.
 _BASE = 0xF0000
+#: Every other character of the BMP moves to the last plane, so a key has the same characters
+#: wherever it came from and every key is a 4-byte string (matcher.PhraseIndex.feed).
+_OTHER = 0x100000
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 _FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
 
-_table: dict[int, str] | None = None
+_table: list[int | str] | None = None
 
 
 def fold_syllable(syllable: str) -> str:
@@ -37,25 +41,36 @@ def fold_syllable(syllable: str) -> str:
     return syllable
 
 
-def _build() -> dict[int, str]:
+def _build() -> list[int | str]:
+    """A list indexed by code point (identity entries included: ``str.translate`` never misses,
+    and a miss in a dict table costs a raised and cleared ``KeyError`` per character)."""
     ranges = [(0x3400, 0x4DC0), (0x4E00, 0xA000)]
     chars = [chr(c) for start, end in ranges for c in range(start, end)]
     readings = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda _: "?")
     ids: dict[str, int] = {}
     table: dict[int, str] = {}
+    keys: dict[int, str] = {}  # one string per syllable, shared by its characters
     for char, reading in zip(chars, readings, strict=True):
         if not reading or not reading.isascii() or not reading.isalpha():
             continue
         syllable = fold_syllable(reading)
         code = ids.setdefault(syllable, len(ids))
-        table[ord(char)] = chr(_BASE + code)
-    return table
+        table[ord(char)] = keys.setdefault(code, chr(_BASE + code))
+    return [table.get(c, _OTHER + c) for c in range(0x10000)]
 
 
 def warm_up() -> None:
     global _table
     if _table is None:
         _table = _build()
+
+
+def table() -> list[int | str]:
+    """The table for ``str.translate`` that :func:`key` uses."""
+    if _table is None:
+        warm_up()
+    assert _table is not None
+    return _table
 
 
 def key(normalized: str) -> str:

@@ -51,6 +51,23 @@ class PromptMatcher:
                 pos = at + len(token)
         return found / self.total
 
+    def in_order(self, spoken: str, done: int = 0, pos: int = 0) -> tuple[int, int]:
+        """Go on finding the tokens in order in ``spoken``, from token ``done`` at ``pos``, as
+        long as each is found: how many are found in a row, and where the search stopped.
+
+        All of them (``done == len(tokens)``) is a similarity of 1. For text that extends
+        ``spoken``, the search goes on from what this returned: a token found stays found
+        where it was (an earlier place would have been found already).
+        """
+        tokens = self.tokens
+        while done < len(tokens):
+            at = spoken.find(tokens[done], pos)
+            if at < 0:
+                break
+            pos = at + len(tokens[done])
+            done += 1
+        return done, pos
+
 
 def on_word_boundaries(text: str, hit: SegmentHit) -> bool:
     """Whether ``hit`` begins and ends on jieba word boundaries of the normalized ``text``.

@@ -11,7 +11,6 @@ harmless). All inputs of one call must come from one task: the session has no lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -45,21 +44,39 @@ PARTIAL_DONE = 0.999
 DEFAULT_TITLE = "先生/女士"
 
 Severity = Literal["critical", "major", "minor"]
+EMPTY = Normalized("", "", ())
 
 
-@dataclass(slots=True)
 class SegmentState:
-    id: str
-    speaker: Speaker
-    text: str = ""
-    norm: Normalized = field(default_factory=lambda: Normalized("", "", ()))
-    start_ms: int | None = None
-    end_ms: int | None = None
-    #: Identities of the hits in the latest hypothesis.
-    hits: list[SegmentHit] = field(default_factory=list)
-    #: Provisional alerts raised on partials of this segment, by hit identity.
-    provisional: dict[tuple[str, int], Alert] = field(default_factory=dict)
-    alerted: set[tuple[str, int]] = field(default_factory=set)
+    """One open segment of one speaker. A plain class with slots: one is made per segment, and a
+    dataclass with default factories costs half as much again to make."""
+
+    __slots__ = (
+        "id",
+        "speaker",
+        "text",
+        "norm",
+        "start_ms",
+        "end_ms",
+        "hits",
+        "provisional",
+        "alerted",
+    )
+
+    def __init__(self, id: str, speaker: Speaker, start_ms: int | None = None) -> None:
+        self.id = id
+        self.speaker = speaker
+        self.text = ""
+        #: The normalized text, worked out when needed (``CallSession._normalized``): for every
+        #: hypothesis of the agent, for the customer's final words only.
+        self.norm = EMPTY
+        self.start_ms = start_ms
+        self.end_ms: int | None = None
+        #: Identities of the hits in the latest hypothesis.
+        self.hits: list[SegmentHit] = []
+        #: Provisional alerts raised on partials of this segment, by hit identity.
+        self.provisional: dict[tuple[str, int], Alert] = {}
+        self.alerted: set[tuple[str, int]] = set()
 
 
 class CallSession:
@@ -90,13 +107,30 @@ class CallSession:
         self._seq = 0
         self._ids = {"p": 0, "al": 0}
         self.prompts: list[PromptState] = []
+        #: The agent's recent normalized speech, by id of every prompt made for a phase or as a
+        #: follow-up, until it is done.
         self._windows: dict[str, str] = {}
+        #: The required prompts not done yet, in order (what each fragment is checked against),
+        #: and the required prompt of each rule.
+        self._pending: dict[str, PromptState] = {}
+        self._by_rule: dict[str, PromptState] = {}
+        #: Where the search for each open prompt's tokens stopped on the agent's last partial:
+        #: (the speech searched, tokens found in a row, position) by prompt id.
+        self._progress: dict[str, tuple[str, int, int]] = {}
+        #: The applicable prompt of each rule, for ``_specs_for`` (the call type's prompts).
+        self._specs: dict[str, Prompt | None] = {}
+        self._specs_for: tuple[Prompt, ...] | None = None
+        #: Prompts that could start a later phase (``_jump_ahead``), for (phase, applicable).
+        self._jump_cache: (
+            tuple[Phase, tuple[Prompt, ...], list[tuple[Prompt, PromptMatcher]]] | None
+        ) = None
         self.alerts: list[Alert] = []
         self.transcript: list[TranscriptLine] = []
         self._streams = {
-            "agent": SpeakerStream(compiled.index),
-            "customer": SpeakerStream(compiled.index),
+            "agent": SpeakerStream(compiled.agent_index),
+            "customer": SpeakerStream(compiled.customer_index),
         }
+        self._agent_stream = self._streams["agent"]
         self._open: dict[Speaker, SegmentState] = {}
         self._closed: set[str] = set()
         self._timers: dict[str, int] = {}
@@ -123,21 +157,40 @@ class CallSession:
         """
         if self.phase is Phase.ENDED:
             raise CallStateError("the call has ended", code="call_ended")
-        if isinstance(item, Fragment) and item.segment in self._closed:
-            raise CallStateError(
-                f"segment {item.segment!r} is already final", code="segment_closed"
-            )
         out: list[Event] = []
+        if isinstance(item, Fragment):
+            return self._fragment(item, wall_ms, out)
         t = self.clock.place(self._explicit_time(item), wall_ms)
         # Deadlines up to the moment the speech began: a customer who started speaking before
         # the no-response deadline was not silent, even if the final text arrives after it.
         began = self._began(item, t)
         self._fire_timers(began, out)
-        if isinstance(item, CallEvent):
-            self._on_event(item, t, out)
-        else:
-            self._on_fragment(item, t, out)
+        self._on_event(item, t, out)
         if began < t:
+            self._fire_timers(t, out)
+        return out
+
+    def _fragment(self, fragment: Fragment, wall_ms: int, out: list[Event]) -> list[Event]:
+        """:meth:`handle` for a fragment (the call made most often), with the time worked out
+        in line."""
+        if fragment.segment in self._closed:
+            raise CallStateError(
+                f"segment {fragment.segment!r} is already final", code="segment_closed"
+            )
+        answered = self.answered_at
+        explicit = None
+        if answered is not None:
+            offset = fragment.end_ms if fragment.end_ms is not None else fragment.start_ms
+            if offset is not None:
+                explicit = answered + offset
+        t = self.clock.place(explicit, wall_ms)
+        began = t
+        if fragment.start_ms is not None and answered:
+            began = min(t, answered + fragment.start_ms)
+        if self._timers:
+            self._fire_timers(began, out)
+        self._on_fragment(fragment, t, out)
+        if began < t and self._timers:
             self._fire_timers(t, out)
         return out
 
@@ -175,11 +228,13 @@ class CallSession:
         return t
 
     def _fire_timers(self, t: int, out: list[Event]) -> None:
-        while self._timers:
-            name, due = min(self._timers.items(), key=lambda kv: kv[1])
+        timers = self._timers
+        while timers:
+            due = min(timers.values())
             if due > t:
                 return
-            del self._timers[name]
+            name = next(name for name, at in timers.items() if at == due)  # the first due
+            del timers[name]
             self._on_deadline(name, due, out)
 
     def _on_deadline(self, name: str, t: int, out: list[Event]) -> None:
@@ -398,6 +453,9 @@ class CallSession:
         )
         self.prompts.append(state)
         self._windows[state.id] = ""
+        if state.kind == "required":
+            self._pending[state.id] = state
+            self._by_rule.setdefault(state.rule, state)
         return state
 
     def _push(self, state: PromptState, t: int, out: list[Event]) -> None:
@@ -406,10 +464,8 @@ class CallSession:
         self._emit(out, "prompt", t, state.to_body())
 
     def _prompt_by_rule(self, rule: str) -> PromptState | None:
-        for state in self.prompts:
-            if state.rule == rule and state.kind == "required":
-                return state
-        return None
+        """The (first) required prompt of ``rule`` made in this call."""
+        return self._by_rule.get(rule)
 
     def _prompt_by_id(self, prompt_id: str) -> PromptState | None:
         return next((p for p in self.prompts if p.id == prompt_id), None)
@@ -419,7 +475,15 @@ class CallSession:
         return state is not None and state.status == "done"
 
     def _spec(self, state: PromptState) -> Prompt | None:
-        return next((p for p in self._applicable if p.rule == state.rule), None)
+        """The applicable prompt of the state's rule (looked up once per rule and call type)."""
+        if self._specs_for is not self._applicable:
+            self._specs = {}
+            self._specs_for = self._applicable
+        if state.rule not in self._specs:
+            self._specs[state.rule] = next(
+                (p for p in self._applicable if p.rule == state.rule), None
+            )
+        return self._specs[state.rule]
 
     def _matcher(self, prompt: Prompt) -> PromptMatcher:
         matcher = self._matchers.get(id(prompt))
@@ -433,23 +497,40 @@ class CallSession:
 
     def _check_prompts(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
         """Mark done every open prompt the agent's speech now contains; follow-ups too."""
-        timing = self.script.timing
-        threshold = timing.done_similarity if final else PARTIAL_DONE
         if final and self.phase in (Phase.GREETING, Phase.ANSWERING):
             self._jump_ahead(segment, t, out)
+        if not self._pending:
+            return
+        threshold = self.script.timing.done_similarity if final else PARTIAL_DONE
         progress = True
         while progress:
             progress = False
-            for state in self.prompts:
-                if state.status == "done" or state.kind != "required":
+            # Prompts made while checking (follow-ups, a new phase's) come after the others,
+            # in the next pass, as they did when this walked the list of all prompts.
+            for state in list(self._pending.values()):
+                if state.status == "done":
                     continue
                 spec = self._spec(state)
                 if spec is None:
                     continue
                 spoken = self._windows[state.id] + segment.norm.text
-                if len(spoken) < self._matcher(spec).total * threshold:
+                matcher = self._matcher(spec)
+                total = matcher.total
+                if len(spoken) < total * threshold:
                     continue  # too short to say it yet
-                similarity = self._similarity(spec, spoken)
+                if not final and total and threshold > 1 - 1 / total:
+                    # On a partial only every token in order will do (one missing loses a
+                    # character at least: below the threshold). Partials usually extend the
+                    # last one, so the search goes on from where it stopped on it.
+                    progress_on = self._progress.get(state.id)
+                    done = pos = 0
+                    if progress_on is not None and spoken.startswith(progress_on[0]):
+                        _, done, pos = progress_on
+                    done, pos = matcher.in_order(spoken, done, pos)
+                    self._progress[state.id] = (spoken, done, pos)
+                    similarity = 1.0 if done == len(matcher.tokens) else 0.0
+                else:
+                    similarity = matcher.similarity(spoken)
                 if similarity >= threshold:
                     self._done(state, spec, similarity, segment.id, t, out)
                     progress = True
@@ -457,14 +538,22 @@ class CallSession:
     def _jump_ahead(self, segment: SegmentState, t: int, out: list[Event]) -> None:
         """The agent said a later phase's opening phrase (e.g. began the closing): move there."""
         threshold = self.script.timing.done_similarity
-        for prompt in self._applicable:
-            if (
-                prompt.due.at == "phase"
+        cache = self._jump_cache
+        if cache is None or cache[0] is not self.phase or cache[1] is not self._applicable:
+            later = [
+                (prompt, self._matcher(prompt))
+                for prompt in self._applicable
+                if prompt.due.at == "phase"
                 and can_move(self.phase, prompt.phase)
                 and prompt.phase is not Phase.ENDED
-                and self._prompt_by_rule(prompt.rule) is None
-                and len(segment.norm.text) >= self._matcher(prompt).total * threshold
-                and self._similarity(prompt, segment.norm.text) >= threshold
+            ]
+            cache = self._jump_cache = (self.phase, self._applicable, later)
+        spoken = segment.norm.text
+        for prompt, matcher in cache[2]:
+            if (
+                prompt.rule not in self._by_rule
+                and len(spoken) >= matcher.total * threshold
+                and matcher.similarity(spoken) >= threshold
             ):
                 if self.phase is Phase.GREETING:
                     self._greeting_missing(t, out)
@@ -487,6 +576,8 @@ class CallSession:
         state.done_segment = segment
         state.done_at = t
         self._windows.pop(state.id, None)
+        self._pending.pop(state.id, None)
+        self._progress.pop(state.id, None)
         self._emit(
             out,
             "prompt_done",
@@ -564,6 +655,16 @@ class CallSession:
             if state.status != "done" and state.kind == "required" and state.rule not in rules:
                 self.prompts.remove(state)
                 self._windows.pop(state.id, None)
+                self._pending.pop(state.id, None)
+                self._progress.pop(state.id, None)
+                if self._by_rule.get(state.rule) is state:
+                    del self._by_rule[state.rule]
+                    again = next(
+                        (p for p in self.prompts if p.rule == state.rule and p.kind == "required"),
+                        None,
+                    )
+                    if again is not None:
+                        self._by_rule[state.rule] = again
                 self._timers.pop(f"prompt:{state.id}", None)
             elif state.status != "done" and state.kind == "required":
                 spec = self._spec(state)
@@ -619,21 +720,35 @@ class CallSession:
         if segment is None:
             segment = SegmentState(fragment.segment, speaker, start_ms=fragment.start_ms)
             self._open[speaker] = segment
-            if speaker == "agent":
+            if speaker == "agent" and "customer" in self._open:
                 self._check_interrupting(segment, t, out)
-        segment.text = fragment.text
-        segment.norm = normalize(fragment.text)
+        segment.text = text = fragment.text
         if fragment.start_ms is not None:
             segment.start_ms = fragment.start_ms
         if fragment.end_ms is not None:
             segment.end_ms = fragment.end_ms
-        if fragment.volume is not None and speaker == "customer":
-            self._suggest_on(f"volume_{fragment.volume}", t, out)
+        final = fragment.final
         if speaker == "agent":
-            self._agent_speech(segment, fragment.final, t, out)
-            self._check_prompts(segment, fragment.final, t, out)
-        if fragment.final:
+            if segment.norm.raw != text:
+                segment.norm = normalize(text)
+            hits = segment.hits = self._agent_stream.scan_segment(segment.norm)
+            if hits:
+                self._agent_speech(segment, hits, final, t, out)
+            if final or self._pending:
+                self._check_prompts(segment, final, t, out)
+        elif fragment.volume is not None:
+            self._suggest_on(f"volume_{fragment.volume}", t, out)
+        if final:
             self._finalize(segment, t, out)
+
+    @staticmethod
+    def _normalized(segment: SegmentState) -> Normalized:
+        """The segment's normalized text, worked out again only when the text changed (a final
+        repeating the last partial keeps its normalization, and so its scan)."""
+        norm = segment.norm
+        if norm.raw != segment.text:
+            norm = segment.norm = normalize(segment.text)
+        return norm
 
     def _check_interrupting(self, segment: SegmentState, t: int, out: list[Event]) -> None:
         customer = self._open.get("customer")
@@ -655,10 +770,10 @@ class CallSession:
                 detail=f"the agent spoke over the customer ({self._interruptions} times)",
             )
 
-    def _agent_speech(self, segment: SegmentState, final: bool, t: int, out: list[Event]) -> None:
-        """Alerts from the words of the agent's current hypothesis (provisional on partials)."""
-        hits = self._streams["agent"].scan_segment(segment.norm)
-        segment.hits = hits
+    def _agent_speech(
+        self, segment: SegmentState, hits: list[SegmentHit], final: bool, t: int, out: list[Event]
+    ) -> None:
+        """Alerts from the hits in the agent's current hypothesis (provisional on partials)."""
         for located in hits:
             target = located.hit.target
             identity = located.identity
@@ -793,13 +908,15 @@ class CallSession:
         """Close a segment: settle its provisional alerts, then act on its final words."""
         speaker = segment.speaker
         other: Speaker = "customer" if speaker == "agent" else "agent"
-        present = {h.identity for h in segment.hits}
-        for identity, alert in segment.provisional.items():
-            alert.state = "confirmed" if identity in present else "retracted"
-            self._emit(out, "alert_update", t, {"id": alert.id, "state": alert.state})
+        norm = self._normalized(segment)
+        if segment.provisional:
+            present = {h.identity for h in segment.hits}
+            for identity, alert in segment.provisional.items():
+                alert.state = "confirmed" if identity in present else "retracted"
+                self._emit(out, "alert_update", t, {"id": alert.id, "state": alert.state})
         del self._open[speaker]
         self._closed.add(segment.id)
-        self._streams[speaker].close_segment(segment.norm)
+        self._streams[speaker].close_segment(norm)
         self._streams[other].break_continuity()
         if segment.text:
             self.transcript.append(
@@ -812,12 +929,11 @@ class CallSession:
                     t - (self._anchor or t),
                 )
             )
-        if not segment.norm.text:
+        if not norm.text:
             return
-        for state in self.prompts:
-            if state.status != "done" and state.id in self._windows:
-                window = self._windows[state.id] + segment.norm.text
-                self._windows[state.id] = window[-PROMPT_WINDOW:]
+        windows = self._windows
+        for state_id, window in windows.items():  # values change, keys do not
+            windows[state_id] = (window + norm.text)[-PROMPT_WINDOW:]
         if speaker == "agent":
             self._agent_final(segment, t, out)
         else:
@@ -856,7 +972,7 @@ class CallSession:
         self.customer_spoke = True
         self._timers.pop("no_response", None)
         text = segment.norm.text
-        hits = excused(self.compiled.index.scan(text))
+        hits = excused(self.compiled.customer_index.scan(text))
         end_signal = False
         for hit in hits:
             target = hit.target

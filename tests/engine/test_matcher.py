@@ -136,3 +136,186 @@ class TestPhoneticAndPatterns:
         assert len(found) == hits
         if hits:
             assert found[0].start == 0 and found[0].pattern == "有意见{0,3}找领导"
+
+
+def _rich_index() -> PhraseIndex:
+    """Literal, phonetic, gapped and excusing patterns, for the streaming property tests."""
+    return PhraseIndex(
+        [
+            ("不关我的事", SHIRK),
+            ("我{也,}不知道", SHIRK),
+            ("有意见{0,3}找领导", RUDE),
+            ("没有{0,3}就是没有", RUDE),  # the first part is also inside the last
+            ("我不管", Target("forbidden", "2", "agent")),
+            ("我不管怎样", Target("allow", "f2", "agent", excuses="forbidden:2")),
+            ("你问我", Target("situation", "0")),
+        ],
+        phonetic_kinds=frozenset({"forbidden"}),
+    )
+
+
+def _fresh(index: PhraseIndex, tail: str, text: str) -> list[tuple[object, ...]]:
+    """What a stream must report: a fresh scan of tail + hypothesis, located in the hypothesis."""
+    norm = normalize(text)
+    base = len(tail)
+    seen: dict[str, int] = {}
+    out: list[tuple[object, ...]] = []
+    for hit in excused(index.scan(tail + norm.text)):
+        if hit.end <= base:
+            continue
+        occurrence = seen.get(hit.target.key, 0)
+        seen[hit.target.key] = occurrence + 1
+        span = norm.span(max(hit.start - base, 0), hit.end - base)
+        out.append(((hit.target.key, occurrence), span, hit.pattern, hit.phonetic))
+    return out
+
+
+def test_streaming_equals_a_fresh_scan_over_segments() -> None:
+    """Random calls of one speaker: partials that extend the last one (as ASR sends them),
+    shrink it or revise it, finals, and the other speaker breaking in. Every hypothesis must
+    get exactly the hits a fresh scan of tail + hypothesis finds: a hit straddling the previous
+    partial's end, a homophone split over partials, a phrase split over segments."""
+    rng = random.Random(11)
+    alphabet = "不关我的事也知道到之有意见你找领导管怎样问没有就是，"
+    index = _rich_index()
+    keep = index.max_len - 1
+    for _ in range(150):
+        stream = SpeakerStream(index)
+        tail = ""
+        for _ in range(6):  # segments
+            text = ""
+            for _ in range(rng.randint(1, 6)):  # partials
+                move = rng.random()
+                if move < 0.6:  # extend by a few characters
+                    text += "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3)))
+                elif move < 0.8:  # shrink
+                    text = text[: rng.randint(0, len(text))]
+                else:  # revise the end
+                    cut = rng.randint(0, len(text))
+                    text = text[:cut] + "".join(rng.choice(alphabet) for _ in range(3))
+                got = [
+                    (h.identity, h.span, h.hit.pattern, h.hit.phonetic)
+                    for h in stream.scan_segment(normalize(text))
+                ]
+                assert got == _fresh(index, tail, text), (tail, text)
+            final = normalize(text)
+            if rng.random() < 0.8:  # the final usually repeats the last partial
+                stream.scan_segment(final)
+            stream.close_segment(final)
+            tail = (tail + final.text)[-keep:]
+            assert stream.tail == tail
+            if rng.random() < 0.2:
+                stream.break_continuity()
+                tail = ""
+
+
+def test_a_homophone_split_over_partials() -> None:
+    stream = SpeakerStream(_rich_index())
+    assert stream.scan_segment(normalize("这个我不")) == []
+    (hit,) = stream.scan_segment(normalize("这个我不之到"))
+    assert hit.hit.phonetic and hit.span == (2, 6)
+
+
+def test_a_phrase_split_over_segments_after_a_scanned_final() -> None:
+    stream = SpeakerStream(_rich_index())
+    first = normalize("有意见你")
+    stream.scan_segment(first)
+    stream.close_segment(first)
+    (hit,) = stream.scan_segment(normalize("找领导"))
+    assert hit.hit.pattern == "有意见{0,3}找领导" and hit.span == (0, 3)
+
+
+def test_streaming_over_text_of_every_string_width() -> None:
+    """ASCII, BMP and beyond-BMP pieces in one stream (pyahocorasick's iterators must not be
+    given a string of another width than their first one: see PhraseIndex.feed)."""
+    rng = random.Random(12)
+    pieces = [
+        "10086",
+        "ok",
+        "不关",
+        "我的事",
+        "𠀀",
+        "不知到",
+        "",
+        "有意见",
+        "找领导",
+        "没有",
+        "就是",
+    ]
+    index = _rich_index()
+    for _ in range(300):
+        stream = SpeakerStream(index)
+        tail = ""
+        for _ in range(4):
+            text = ""
+            for _ in range(rng.randint(1, 5)):
+                text += rng.choice(pieces)
+                if rng.random() < 0.2:
+                    text = text[: rng.randint(0, len(text))]
+                got = [
+                    (h.identity, h.span, h.hit.pattern, h.hit.phonetic)
+                    for h in stream.scan_segment(normalize(text))
+                ]
+                assert got == _fresh(index, tail, text), (tail, text)
+            final = normalize(text)
+            stream.scan_segment(final)
+            stream.close_segment(final)
+            tail = (tail + final.text)[-(index.max_len - 1) :]
+
+
+def _naive_scan(
+    entries: list[tuple[str, Target]], text: str, phonetic_kinds: frozenset[str]
+) -> list[tuple[int, int, str, str, bool]]:
+    """Every literal and phonetic hit, found by str.find: the reference for PhraseIndex.scan."""
+    from app.engine import phonetic
+    from app.engine.patterns import expand
+
+    literal: dict[str, list[Target]] = {}
+    sounds: dict[str, tuple[str, list[Target]]] = {}
+    for phrase, target in entries:
+        for pattern in expand(phrase):
+            word = pattern.parts[0]
+            if target not in literal.setdefault(word, []):
+                literal[word].append(target)
+            if target.kind in phonetic_kinds and target.sound and len(word) >= 4:
+                label, targets = sounds.setdefault(phonetic.key(word), (word, []))
+                if target not in targets:
+                    targets.append(target)
+    found = []
+    for word, targets in literal.items():
+        at = text.find(word)
+        while at >= 0:
+            found += [(at, at + len(word), word, t.key, False) for t in targets]
+            at = text.find(word, at + 1)
+    key = phonetic.key(text)
+    for sound, (label, targets) in sounds.items():
+        at = key.find(sound)
+        while at >= 0:
+            found += [(at, at + len(sound), label, t.key, True) for t in targets]
+            at = key.find(sound, at + 1)
+    return sorted(found)
+
+
+def test_scan_equals_a_search_for_every_pattern() -> None:
+    """Random lexicons of sound-alike and overlapping words, some targets matched by sound and
+    some not, the same words for several targets: PhraseIndex.scan finds what str.find finds."""
+    rng = random.Random(21)
+    alphabet = "不知道到之我你的事关管是时有意见"
+    kinds = ("forbidden", "rushing_off", "situation", "greeting_word")
+    for _ in range(200):
+        entries = []
+        for _ in range(rng.randint(1, 12)):
+            word = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+            target = Target(
+                rng.choice(kinds), str(rng.randint(0, 3)), "agent", sound=rng.random() < 0.8
+            )
+            entries.append((word, target))
+        sound_kinds = frozenset({"forbidden", "rushing_off"})
+        index = PhraseIndex(entries, phonetic_kinds=sound_kinds)
+        for _ in range(5):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+            text = normalize(text).text
+            got = sorted(
+                (h.start, h.end, h.pattern, h.target.key, h.phonetic) for h in index.scan(text)
+            )
+            assert got == _naive_scan(entries, text, sound_kinds), (entries, text)

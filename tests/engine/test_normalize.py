@@ -68,3 +68,35 @@ def test_fast_path_equals_the_reference() -> None:
         fast = normalize(text)
         slow = _normalize_with_offsets(text)
         assert (fast.text, fast.offsets) == (slow.text, slow.offsets), text
+
+
+@pytest.mark.parametrize(
+    "alphabet",
+    [
+        "我不知道知不您你一二零〇幺三五3那个那个谢谢，。 ＡＢ12這關😀፩²①٣a\ud800",
+        "ab1一二幺，那个",  # digit runs beside digits, stutters of digits and letters
+        "a1b2一",
+        "\u346e\u346e一二a1谢谢",  # a character whose simplified form is beyond the BMP
+    ],
+)
+def test_every_rewrite_of_the_fast_path_equals_the_reference(alphabet: str) -> None:
+    """Digits, the filler word and stutters are rewritten by regular expressions on the fast
+    path; the text must be the reference's, whatever mix of them a fragment has."""
+    rng = random.Random(len(alphabet))
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        assert normalize(text).text == _normalize_with_offsets(text).text, repr(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("abxyx", "abxyx"),
+        ("ababxbx", "abx"),  # a repeat right after a dropped one
+        ("a1a1a", "a1a1a"),  # a kept repeat with a digit; the next position is no repeat
+        ("一二1一", "1211"),  # a lone Chinese digit beside a digit is read as one
+        ("一下1", "一下1"),  # not beside one
+    ],
+)
+def test_rewrites_in_order(text: str, expected: str) -> None:
+    assert normalize(text).text == expected == _normalize_with_offsets(text).text

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from app.engine.normalize import normalize_text
@@ -34,3 +36,22 @@ def test_similarity(spoken: str, least: float, most: float) -> None:
 def test_order_matters() -> None:
     matcher = matcher_for("请问我的答复能否解决您的问题?", {}, FREE)
     assert matcher.similarity(normalize_text("您的问题能否解决我的答复请问")) < 0.75
+
+
+def test_in_order_on_growing_speech_agrees_with_the_similarity() -> None:
+    """The search that goes on from where it stopped (partials that extend the last one) tells
+    "every token in order" exactly when the similarity is 1, however the speech grew."""
+    matcher = matcher_for("请问我刚才给您的解释您明白吗?", {}, frozenset())
+    rng = random.Random(5)
+    pieces = ["请问", "我", "刚才", "给您", "的", "解释", "您", "明白", "吗", "好", "请", "的解"]
+    for _ in range(2000):
+        spoken = ""
+        done = pos = 0
+        for _ in range(rng.randint(1, 12)):
+            grown = spoken + normalize_text(rng.choice(pieces))
+            if not grown.startswith(spoken):  # normalization joined a repeat: start again
+                done = pos = 0
+            spoken = grown
+            done, pos = matcher.in_order(spoken, done, pos)
+            assert (done == len(matcher.tokens)) == (matcher.similarity(spoken) == 1.0), spoken
+            assert (done, pos) == matcher.in_order(spoken)

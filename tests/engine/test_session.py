@@ -9,6 +9,7 @@ import pytest
 
 from app.engine.compiled import CompiledScript
 from app.engine.messages import CallEvent, CallSetup, Fragment
+from app.engine.normalize import normalize
 from app.engine.phases import CallType
 from app.engine.session import CallSession
 from app.errors import CallStateError
@@ -297,6 +298,23 @@ class TestClosing:
             ("phase", "rating"),
         ]
 
+    def test_prompt_said_over_growing_partials(self, start_call: Start) -> None:
+        """Partials that extend the last one are searched on from where the search stopped; a
+        revision starts again. Done on the partial with every word, not before."""
+        d = start_call()
+        consult_call(d)
+        d.say("customer", "c2", "好的，没有了", 8000)
+        assert d.say("agent", "a3", "请问我刚才", 9000, final=False) == []
+        assert d.say("agent", "a3", "请问我刚才给您的解释", 9200, final=False) == []
+        assert d.say("agent", "a3", "请问我刚才给你们", 9400, final=False) == []  # revised
+        assert d.say("agent", "a3", "请问我刚才给您的解释您明白", 9600, final=False) == []
+        events = d.say("agent", "a3", "请问我刚才给您的解释您明白吗", 9800, final=False)
+        assert [(e["type"], e.get("rule") or e.get("phase")) for e in events] == [
+            ("prompt_done", "closing.confirm"),
+            ("phase", "rating"),
+        ]
+        assert of(events, "prompt_done")[0]["similarity"] == 1.0
+
     def test_whole_closing_in_one_breath(self, start_call: Start) -> None:
         d = start_call()
         consult_call(d)
@@ -490,6 +508,34 @@ class TestInputs:
         d.say("agent", "a2", "不关我的事", 4000, final=False)
         events = d.say("agent", "a3", "您好", 5000, final=False)
         assert [(e["type"], e.get("state")) for e in events] == [("alert_update", "confirmed")]
+
+    def test_customer_words_of_a_segment_without_final(self, start_call: Start) -> None:
+        """Customer partials are normalized only when the segment closes: a lost final (a new
+        segment) still acts on the last partial's words."""
+        d = start_call("2026-11-22 19:30:00")
+        greet(d)
+        assert d.say("customer", "c1", "我要投诉你们", 4000, final=False) == []
+        events = d.say("customer", "c2", "好", 4500, final=False)
+        assert [e["call_type"] for e in of(events, "call_type")] == ["complaint"]
+
+    def test_final_with_other_punctuation_than_the_partial(self, start_call: Start) -> None:
+        """Same normalized words, other text: not scanned again, located in the final's text."""
+        d = start_call()
+        greet(d)
+        assert len(of(d.say("agent", "a2", "不关我的事", 4000, final=False), "alert")) == 1
+        hits = d.session._streams["agent"].scan_segment(normalize("“不关我的事！”"))
+        assert [h.span for h in hits] == [(1, 6)]
+        events = d.say("agent", "a2", "“不关我的事！”", 4500)
+        assert [(e["type"], e.get("state")) for e in events] == [("alert_update", "confirmed")]
+
+    def test_a_revised_partial_that_no_longer_extends_the_last(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert d.say("agent", "a2", "我来帮你看一下", 4000, final=False) == []
+        (alert,) = of(d.say("agent", "a2", "我来不关我的事", 4200, final=False), "alert")
+        assert alert["state"] == "provisional" and alert["span"] == [2, 7]
+        events = d.say("agent", "a2", "我来", 4400)  # the final shrinks: the words are gone
+        assert [(e["type"], e.get("state")) for e in events] == [("alert_update", "retracted")]
 
     def test_first_fragment_answers_an_unanswered_call(self, start_call: Start) -> None:
         d = start_call(answered=False)
