@@ -195,6 +195,7 @@ class PhraseIndex:
         later strings by it: a string of the other width corrupts memory. Phonetic keys are all
         4-byte strings (``phonetic``); normalized text is not, so its width is checked. An
         empty string is never given to an iterator (it is a copy, like any 1-byte string).
+        Reported upstream as WojciechMula/pyahocorasick#221 (open); recheck on an upgrade.
         """
         piece = text[start:] if start else text
         if not piece:
