@@ -6,6 +6,7 @@ call store and the metrics; a bad script file stops start-up with ``file: field:
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,6 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = MemoryCallStore(settings.keep_ended_calls)
         state.calls = CallService(store, state.scripts, settings.timezone, state.metrics)
         state.connections = set()
+        # The library, dictionaries and tables live as long as the process: move them out of the
+        # collector's way. Without this every full collection walks ~270k objects that never die
+        # (60 ms at start, 200 ms under 1,000 calls): alert p99 was the collector's pause.
+        gc.collect()
+        gc.freeze()
         state.ready = True
         try:
             yield
