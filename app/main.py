@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.calls import router as calls_router
@@ -29,6 +30,25 @@ from app.ops import router as ops_router
 from app.ops.metrics import Metrics
 from app.scripts import router as scripts_router
 from app.scripts.loader import ScriptLoadError, load_library
+
+
+class Huashu(FastAPI):
+    """FastAPI, with the call stream WebSocket served straight from the ASGI entry: a stream
+    connection lives for the whole call and carries every fragment, and FastAPI's middleware
+    and routing add only coroutines, wrappers and memory to it (see ``app.calls.stream``)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            match = stream.STREAM_PATH.fullmatch(path)
+            if match is not None:
+                scope["app"] = self
+                await stream.serve(self.state, scope, receive, send, match[1])
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,14 +93,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     pass
             await store.close()
 
-    app = FastAPI(
+    app = Huashu(
         title="Huashu", version=__version__, lifespan=lifespan, default_response_class=JSON
     )
     app.state.settings = settings
     app.state.ready = False
     app.include_router(ops_router.router)
     app.include_router(calls_router.router)
-    app.include_router(stream.router)
     app.include_router(scripts_router.router)
 
     @app.exception_handler(HuashuError)
