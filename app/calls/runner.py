@@ -79,6 +79,12 @@ class Subscriber:
         self._owned = True
         return True
 
+    def unhold(self) -> None:
+        """Give up a held role with nothing pending (no coroutine, no await)."""
+        if self.pending:
+            raise RuntimeError("messages are pending: release() sends them")
+        self._owned = False
+
     async def release(self) -> None:
         """Send everything pending (also what is put while sending), then give up the role."""
         await self._drain()

@@ -179,10 +179,16 @@ async def serve(state: Any, scope: Scope, receive: Receive, send: Send, call_id:
             # This connection sends what its own frame produced, unless a sender is at work.
             held = subscriber.hold()
             try:
-                close = await _on_frame(connection, frame, settings, calls, metrics)
+                if connection.record is None:
+                    close = await _on_first_frame(connection, frame, settings, calls, metrics)
+                else:
+                    close = _on_frame(connection, frame, settings, metrics)
             finally:
                 if held:
-                    await subscriber.release()
+                    if subscriber.pending:
+                        await subscriber.release()
+                    else:
+                        subscriber.unhold()
             if close is not None:
                 await connection.close()
                 await websocket.close(*close)
@@ -267,37 +273,71 @@ def _decode(
     return message.type, message.seq, message, item
 
 
-async def _on_frame(
+def _refuse(connection: Connection, metrics: Metrics, code: str, detail: str) -> None:
+    metrics.refused(code)
+    connection.error(code, detail)
+
+
+async def _on_first_frame(
     connection: Connection,
     frame: MutableMapping[str, Any],
     settings: Settings,
     calls: CallService,
     metrics: Metrics,
 ) -> tuple[int, str] | None:
-    """Handle one frame; (code, reason) when the connection must close after what is queued."""
+    """A frame on a connection that has no call yet: a ``start`` creates it; anything else
+    (valid) closes with 4404. (code, reason) when the connection must close after what is
+    queued."""
+    connection.record = await calls.store.get(connection.call_id)
+    if connection.record is not None:
+        return _on_frame(connection, frame, settings, metrics)
     try:
-        kind, seq, message, item = _decode(frame, settings)
+        decoded = _decode(frame, settings)
     except _Refused as refused:
-        metrics.refused(refused.code)
-        connection.error(refused.code, refused.detail)
+        _refuse(connection, metrics, refused.code, refused.detail)
         return None
+    message = decoded[2]
+    if not isinstance(message, StartMessage):
+        metrics.message(decoded[0])
+        return CLOSE_UNKNOWN_CALL, "unknown call: send start first"
+    try:
+        connection.record = await calls.create(message, connection.call_id, connection.tenant)
+    except HuashuError as exc:
+        metrics.message(decoded[0])
+        connection.error(exc.code, exc.detail)
+        return CLOSE_UNKNOWN_CALL, exc.detail[:120]
+    _handle(connection, decoded, metrics)
+    return None
+
+
+def _on_frame(
+    connection: Connection,
+    frame: MutableMapping[str, Any],
+    settings: Settings,
+    metrics: Metrics,
+) -> tuple[int, str] | None:
+    """A frame for the connection's call: synchronous, start to end."""
+    try:
+        decoded = _decode(frame, settings)
+    except _Refused as refused:
+        _refuse(connection, metrics, refused.code, refused.detail)
+        return None
+    _handle(connection, decoded, metrics)
+    return None
+
+
+def _handle(
+    connection: Connection,
+    decoded: tuple[str, int | None, BaseModel | None, Input | None],
+    metrics: Metrics,
+) -> None:
+    kind, seq, message, item = decoded
     metrics.message(kind)
-    if connection.record is None:
-        connection.record = await calls.store.get(connection.call_id)
-        if connection.record is None:
-            if not isinstance(message, StartMessage):
-                return CLOSE_UNKNOWN_CALL, "unknown call: send start first"
-            try:
-                connection.record = await calls.create(
-                    message, connection.call_id, connection.tenant
-                )
-            except HuashuError as exc:
-                connection.error(exc.code, exc.detail)
-                return CLOSE_UNKNOWN_CALL, exc.detail[:120]
+    assert connection.record is not None
     runner = connection.record.runner
     if isinstance(message, ResumeMessage):
         connection.attach(message.last_event_seq)
-        return None
+        return
     if not connection.attached:
         connection.attach()
     after = None
@@ -313,13 +353,16 @@ async def _on_frame(
                 reply({"type": "pong"})
 
     # start for an existing call and ping carry no input: they wait their turn, nothing more.
+    if item is None:
+        try:
+            runner.process(None, seq=seq, after=after)
+        except HuashuError as exc:
+            _refuse(connection, metrics, exc.code, exc.detail)
+        return
     started = time.perf_counter()
     try:
         runner.process(item, seq=seq, after=after)
     except HuashuError as exc:
-        metrics.refused(exc.code)
-        connection.error(exc.code, exc.detail)
-        return None
-    if item is not None:
-        metrics.handling.observe(time.perf_counter() - started)
-    return None
+        _refuse(connection, metrics, exc.code, exc.detail)
+        return
+    metrics.handling.observe(time.perf_counter() - started)
