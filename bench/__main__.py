@@ -5,8 +5,8 @@ Environment (defaults in brackets):
 - BENCH_CALLS [1000]: concurrent calls for ``load`` (comma-separated sizes);
 - BENCH_SECONDS [10]: length of each load window;
 - BENCH_REPEATS [3]: runs per size for ``load`` and ``memory`` (medians are reported);
-- BENCH_STEPS [250,500,1000,1500,2000,2500,3000,4000]: ``capacity`` steps, then bisection
-  (BENCH_BISECT [2] times); BENCH_CAPACITY_REPEATS [1];
+- BENCH_STEPS [250,500,1000,1500,2000,2500,3000,4000,5000,6000,8000]: ``capacity`` steps,
+  then bisection (BENCH_BISECT [2] times); BENCH_CAPACITY_REPEATS [1];
 - BENCH_IDLE [1000,10000]: idle calls for ``memory``;
 - BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
 - BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available).
@@ -122,7 +122,7 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
     ),
     "capacity": (
         lambda: load.run_capacity(
-            _ints("BENCH_STEPS", "250,500,1000,1500,2000,2500,3000,4000"),
+            _ints("BENCH_STEPS", "250,500,1000,1500,2000,2500,3000,4000,5000,6000,8000"),
             float(_env("BENCH_SECONDS", "10")),
             _procs(),
             int(_env("BENCH_BISECT", "2")),
