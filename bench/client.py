@@ -147,15 +147,22 @@ def _start_messages(idle: bool) -> list[dict[str, Any]]:
         {"type": "event", "name": "answered"},
     ]
     if not idle:
-        messages.append(
-            {
-                "type": "fragment",
-                "speaker": "customer",
-                "segment": "c-0",
-                "text": "你好",
-                "final": True,
-            }
-        )
+        # Under way before the load starts: the agent has greeted and the customer spoken, so
+        # the load is the steady state of calls in progress, not thousands of calls all saying
+        # their first words (greeting checks, the move to answering) in the same 250 ms.
+        for speaker, segment, text in (
+            ("agent", "a-0", "您好，中国移动，很高兴为您服务"),
+            ("customer", "c-0", "你好"),
+        ):
+            messages.append(
+                {
+                    "type": "fragment",
+                    "speaker": speaker,
+                    "segment": segment,
+                    "text": text,
+                    "final": True,
+                }
+            )
     return messages
 
 
