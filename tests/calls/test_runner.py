@@ -289,3 +289,22 @@ class TestSubscriber:
             return subscriber.dead, subscriber.pending
 
         assert run(main()) == (True, [])
+
+    def test_unhold_gives_the_role_back_only_with_nothing_pending(self) -> None:
+        async def main() -> list[str]:
+            sent: list[str] = []
+
+            async def send(message: str) -> None:
+                sent.append(message)
+
+            subscriber = Subscriber(send)
+            assert subscriber.hold()
+            subscriber.unhold()
+            assert subscriber.hold()
+            subscriber.put("a")
+            with pytest.raises(RuntimeError):
+                subscriber.unhold()
+            await subscriber.release()
+            return sent
+
+        assert run(main()) == ["a"]
