@@ -82,6 +82,10 @@ def _print_load(results: dict[str, Any]) -> None:
             f"{'huashu/echo':>15}  p50 ×{figures['p50_ratio']}  p99 ×{figures['p99_ratio']}"
             f"  cpu/msg ×{figures['cpu_ratio']}"
         )
+        print(
+            f"{'':>15}  p99 × by run {figures['p99_ratio_by_run']}"
+            f" (median ×{figures['p99_ratio_median_of_runs']})"
+        )
 
 
 def _print_capacity(results: dict[str, Any]) -> None:

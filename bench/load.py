@@ -284,15 +284,26 @@ def run_load(calls: list[int], seconds: float, repeats: int, procs: int) -> dict
                 runs[kind].append(load_once(kind, n, seconds, procs))
                 _progress(runs[kind][-1])
         echo, huashu = _median(runs["echo"]), _median(runs["huashu"])
+        # Each run's ratio against the echo run just before it (the same minute's noise).
+        paired = [
+            _ratio(h["p99_ms"], e["p99_ms"])
+            for e, h in zip(runs["echo"], runs["huashu"], strict=True)
+        ]
         out[str(n)] = {
             "echo": echo,
             "huashu": huashu,
             "all_runs": runs,
+            "p99_ratio_by_run": paired,
+            "p99_ratio_median_of_runs": _median_of([r for r in paired if r is not None]),
             "p99_ratio": _ratio(huashu["p99_ms"], echo["p99_ms"]),
             "p50_ratio": _ratio(huashu["p50_ms"], echo["p50_ms"]),
             "cpu_ratio": _ratio(huashu["server_cpu_us_per_msg"], echo["server_cpu_us_per_msg"]),
         }
     return out
+
+
+def _median_of(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
