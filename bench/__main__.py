@@ -1,6 +1,16 @@
-"""`python -m bench [engine] [load] [memory]`: run benchmarks, print tables, write
-bench/results/<name>.json. Load sizes: BENCH_CALLS (e.g. 100,500,1000), BENCH_SECONDS,
-BENCH_IDLE (idle calls for the memory figure)."""
+"""`python -m bench [engine] [load] [capacity] [memory]` (`make bench` runs them all): run the
+benchmarks, print tables, write bench/results/<name>.json.
+
+Environment (defaults in brackets):
+- BENCH_CALLS [1000]: concurrent calls for ``load`` (comma-separated sizes);
+- BENCH_SECONDS [10]: length of each load window;
+- BENCH_REPEATS [3]: runs per size for ``load`` and ``memory`` (medians are reported);
+- BENCH_STEPS [250,500,1000,1500,2000,2500,3000,4000,5000,6000,8000]: ``capacity`` steps,
+  then bisection (BENCH_BISECT [2] times); BENCH_CAPACITY_REPEATS [1];
+- BENCH_IDLE [1000,10000]: idle calls for ``memory``;
+- BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
+- BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +38,15 @@ BENCH_ROWS = (
 )
 
 
-def _print_table(results: dict[str, Any]) -> None:
+def _ints(name: str, default: str) -> list[int]:
+    return [int(n) for n in os.environ.get(name, default).split(",") if n.strip()]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _print_engine(results: dict[str, Any]) -> None:
     print(f"{'lexicon':<18}{'measure':<26}{'p50 µs':>9}{'p99 µs':>9}{'p50 ×':>8}{'p99 ×':>8}")
     for lexicon, figures in results.items():
         for key in BENCH_ROWS:
@@ -41,33 +59,98 @@ def _print_table(results: dict[str, Any]) -> None:
             )
 
 
+LOAD_COLS = (
+    ("server", 8),
+    ("calls", 7),
+    ("msgs_per_s", 11),
+    ("lost", 6),
+    ("p50_ms", 8),
+    ("p99_ms", 8),
+    ("p999_ms", 9),
+    ("server_cpu_us_per_msg", 12),
+    ("server_cpu_share", 11),
+    ("server_rss_mb", 9),
+    ("client_cpu_share", 11),
+    ("client_send_lag_p99_ms", 11),
+    ("runs", 5),
+)
+HEADS = {
+    "server_cpu_us_per_msg": "srv µs/msg",
+    "server_cpu_share": "srv cpu",
+    "server_rss_mb": "rss MB",
+    "client_cpu_share": "client cpu",
+    "client_send_lag_p99_ms": "lag p99 ms",
+    "msgs_per_s": "msgs/s",
+}
+
+
 def _print_load(results: dict[str, Any]) -> None:
-    cols = (
-        "calls",
-        "messages",
-        "lost_alerts",
-        "p50_ms",
-        "p99_ms",
-        "p999_ms",
-        "server_cpu_us_per_message",
-        "server_cpu_share",
-        "server_rss_mb",
-        "errors",
+    print("".join(f"{HEADS.get(c, c):>{w}}" for c, w in LOAD_COLS))
+    for figures in results.values():
+        for kind in ("echo", "huashu"):
+            row = figures[kind]
+            print("".join(f"{row.get(c)!s:>{w}}" for c, w in LOAD_COLS))
+        print(
+            f"{'huashu/echo':>15}  p50 ×{figures['p50_ratio']}  p99 ×{figures['p99_ratio']}"
+            f"  cpu/msg ×{figures['cpu_ratio']}"
+        )
+        print(
+            f"{'':>15}  p99 × by run {figures['p99_ratio_by_run']}"
+            f" (median ×{figures['p99_ratio_median_of_runs']})"
+        )
+
+
+def _print_capacity(results: dict[str, Any]) -> None:
+    print(f"capacity (largest N with p99 < {results['limit_p99_ms']} ms, no lost alert)")
+    for kind in ("echo", "huashu"):
+        for run in results["runs"][kind]:
+            steps = ", ".join(
+                f"{r['calls']}:{r['p99_ms']}ms" + (f"/{r['lost']}lost" if r["lost"] else "")
+                for r in run["steps"]
+            )
+            print(f"  {kind:<7} {run['capacity']:>6}   p99 by N: {steps}")
+    print(
+        f"  echo {results['echo_capacity']}  huashu {results['huashu_capacity']}"
+        f"  ratio {results['ratio']}"
     )
-    print(f"{'server':<8}" + "".join(f"{c[:14]:>16}" for c in cols))
-    for kind, by_calls in results.items():
-        for figures in by_calls.values():
-            print(f"{kind:<8}" + "".join(f"{figures[c]!s:>16}" for c in cols))
 
 
-RUNS: dict[str, Callable[[], dict[str, Any]]] = {
-    "engine": engine.run,
-    "load": lambda: load.run_load(
-        [int(n) for n in os.environ.get("BENCH_CALLS", "100,500,1000").split(",")],
-        float(os.environ.get("BENCH_SECONDS", "20")),
+def _print_memory(results: dict[str, Any]) -> None:
+    print(f"{'idle calls':>10}{'echo KB/call':>14}{'huashu KB/call':>16}")
+    for n, figures in results.items():
+        print(f"{n:>10}{figures['echo_kb_per_call']:>14}{figures['huashu_kb_per_call']:>16}")
+
+
+def _procs() -> int:
+    return int(_env("BENCH_CLIENTS", "2"))
+
+
+RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]]] = {
+    "engine": (engine.run, _print_engine),
+    "load": (
+        lambda: load.run_load(
+            _ints("BENCH_CALLS", "1000"),
+            float(_env("BENCH_SECONDS", "10")),
+            int(_env("BENCH_REPEATS", "3")),
+            _procs(),
+        ),
+        _print_load,
     ),
-    "memory": lambda: load.run_memory(
-        [int(n) for n in os.environ.get("BENCH_IDLE", "1000").split(",")]
+    "capacity": (
+        lambda: load.run_capacity(
+            _ints("BENCH_STEPS", "250,500,1000,1500,2000,2500,3000,4000,5000,6000,8000"),
+            float(_env("BENCH_SECONDS", "10")),
+            _procs(),
+            int(_env("BENCH_BISECT", "2")),
+            int(_env("BENCH_CAPACITY_REPEATS", "1")),
+        ),
+        _print_capacity,
+    ),
+    "memory": (
+        lambda: load.run_memory(
+            _ints("BENCH_IDLE", "1000,10000"), _procs(), int(_env("BENCH_REPEATS", "3"))
+        ),
+        _print_memory,
     ),
 }
 
@@ -79,20 +162,23 @@ def main(argv: list[str]) -> int:
         if name not in RUNS:
             print(f"unknown benchmark {name!r}; known: {', '.join(RUNS)}", file=sys.stderr)
             return 2
-        results = RUNS[name]()
+    for name in which:
+        run, show = RUNS[name]
+        print(f"== {name}", file=sys.stderr, flush=True)
+        results = run()
         record = {
             "benchmark": name,
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "machine": {"python": platform.python_version(), "processor": platform.machine()},
+            "machine": {
+                "python": platform.python_version(),
+                "processor": platform.machine(),
+                "cpus": os.cpu_count(),
+            },
             "results": results,
         }
         (OUT / f"{name}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
-        if name == "engine":
-            _print_table(results)
-        elif name == "load":
-            _print_load(results)
-        else:
-            print(json.dumps(results, indent=2))
+        print(f"\n{name}:")
+        show(results)
     return 0
 
 

@@ -1,11 +1,21 @@
-"""The ceiling: a bare Starlette WebSocket echo on the same uvicorn, orjson on the wire."""
+"""The ceiling: a bare Starlette WebSocket echo on the same uvicorn, orjson on the wire, and the
+same garbage-collector policy as the service (``app.main``: freeze what start-up made, full
+collections at 100 middle ones) so the comparison is of the work per message, not of the
+collector's settings."""
 
 from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import orjson
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+#: As ``app.main.GC_THRESHOLDS`` (not imported: the echo must not load the service).
+GC_THRESHOLDS = (700, 10, 100)
 
 
 async def echo(websocket: WebSocket) -> None:
@@ -18,4 +28,12 @@ async def echo(websocket: WebSocket) -> None:
         pass
 
 
-app = Starlette(routes=[WebSocketRoute("/echo", echo)])
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    yield
+
+
+app = Starlette(routes=[WebSocketRoute("/echo", echo)], lifespan=lifespan)

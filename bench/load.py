@@ -1,17 +1,20 @@
-"""Service benchmarks: a load generator of real WebSocket calls, against Huashu and against a bare
-Starlette echo on the same uvicorn (the ceiling), in the same run.
+"""Service benchmarks: real WebSocket calls against Huashu and against a bare Starlette echo on
+the same uvicorn (the ceiling), in the same run, with the same clients and the same load shape.
 
-Every figure is measured with the server in its own process, started here on loopback, and the
-clients in this process on uvloop. Latency is fragment-to-alert: from just before a fragment that
-carries a forbidden phrase is sent to the moment its ``alert`` arrives. For the echo, it is the
-round trip of the same message.
+The server runs in its own process on loopback; the clients run in one or more *other* processes
+(``bench.client``: raw RFC 6455 on uvloop, one protocol object per call, no task per call), so
+the figures say what the server does, and each client reports its CPU and how late its sends ran
+(``send lag``): a client near a full core or with a lag of milliseconds is a saturated client,
+and the row says so.
+
+Latency is fragment-to-alert: from just before a fragment carrying a forbidden phrase is written
+to the socket to the moment its ``alert`` is read. For the echo it is the round trip of every
+message. Server CPU is the server process's user+system time over the load window.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import random
 import socket
 import statistics
 import subprocess
@@ -22,16 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
-PHRASE = "这个真不关我的事"  # a 禁语 of 002: every call says it at the known rate
-FILLER = "您好请问有什么可以帮您的我帮您查询一下这个月的话费套餐流量"
-
-
-def _text(message: dict[str, Any]) -> str:
-    """JSON as a text frame (the protocol refuses binary frames)."""
-    return orjson.dumps(message).decode()
+APPS = {"huashu": "app.main:app", "echo": "bench.echo:app"}
+#: A run's p99 above this is over capacity (issue 5).
+P99_LIMIT_MS = 50.0
 
 
 def free_port() -> int:
@@ -40,17 +38,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _ws_impl() -> str:
+    try:
+        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+    except ImportError:
+        return "websockets"
+    return "websockets-sansio"
+
+
 @dataclass
 class Server:
-    """A server process on loopback: Huashu (``app.main:app``) or the echo (``bench.echo:app``)."""
+    """A server process on loopback: Huashu (``app.main:app``) or the echo (``bench.echo:app``),
+    on the uvicorn options ``huashu serve`` uses."""
 
     app: str
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        env = {**os.environ, "HUASHU_API_KEYS": ""}
-        env.pop("HUASHU_API_KEYS")
+        env = {**os.environ}
+        env.pop("HUASHU_API_KEYS", None)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -66,18 +73,20 @@ class Server:
                 "--http",
                 "httptools",
                 "--ws",
-                _ws_impl(),
+                os.environ.get("BENCH_WS", _ws_impl()),
+                "--ws-per-message-deflate",
+                "false",
                 "--log-level",
                 "warning",
                 "--ws-max-size",
-                "65536",
+                "262144",
                 "--backlog",
-                "16384",
+                "4096",
             ],
             cwd=ROOT,
             env=env,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -90,274 +99,314 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def cpu_seconds(self) -> float:
-        assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        return _cpu_of(self.pid)
 
     def rss_bytes(self) -> int:
-        assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError("no VmRSS")
+        return _rss_of(self.pid)
 
 
-def _ws_impl() -> str:
-    try:
-        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
-    except ImportError:
-        return "websockets"
-    return "websockets-sansio"
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
-class LoadResult:
-    calls: int
-    seconds: float
-    sent: int = 0
-    expected_alerts: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    server_cpu_s: float = 0.0
-    server_rss_mb: float = 0.0
-
-    def summary(self) -> dict[str, Any]:
-        lat = sorted(self.latencies_ms)
-
-        def pct(p: float) -> float | None:
-            return round(lat[min(len(lat) - 1, int(len(lat) * p))], 2) if lat else None
-
-        return {
-            "calls": self.calls,
-            "seconds": round(self.seconds, 1),
-            "messages": self.sent,
-            "expected_alerts": self.expected_alerts,
-            "lost_alerts": self.expected_alerts - len(lat),
-            "p50_ms": pct(0.5),
-            "p99_ms": pct(0.99),
-            "p999_ms": pct(0.999),
-            "errors": self.errors,
-            "server_cpu_us_per_message": round(self.server_cpu_s / max(self.sent, 1) * 1e6, 1),
-            "server_cpu_share": round(self.server_cpu_s / self.seconds, 3),
-            "server_rss_mb": round(self.server_rss_mb, 1),
-        }
+def _rss_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
 
 
-async def _huashu_call(
-    url: str,
-    n: int,
-    seconds: float,
-    rate: float,
-    alert_every: int,
-    result: LoadResult,
-    start_gate: asyncio.Event,
-) -> None:
-    rng = random.Random(n)
-    call_id = f"load-{n}-{rng.randrange(1 << 30)}"
-    pending: dict[str, float] = {}
-    async with websockets.connect(f"{url}/v1/calls/{call_id}/stream", max_size=None) as ws:
-        await ws.send(
-            _text(
-                {
-                    "type": "start",
-                    "script": "cmcc-10086",
-                    "call_type": "consult",
-                    "agent": {"id": "A1", "work_no": "1001"},
-                }
-            )
-        )
-        await ws.send(_text({"type": "event", "name": "answered"}))
-        await ws.send(
-            _text(
-                {
-                    "type": "fragment",
-                    "speaker": "customer",
-                    "segment": "c-0",
-                    "text": "你好",
-                    "final": True,
-                }
-            )
-        )
+class Clients:
+    """``procs`` client processes sharing ``calls`` connections to ``server``."""
 
-        async def receive() -> None:
-            async for raw in ws:
-                event = orjson.loads(raw)
-                if event["type"] == "alert" and event.get("segment") in pending:
-                    result.latencies_ms.append(
-                        (time.perf_counter() - pending.pop(event["segment"])) * 1000
-                    )
-                elif event["type"] == "error":
-                    result.errors += 1
-
-        reader = asyncio.create_task(receive())
-        await start_gate.wait()
-        await asyncio.sleep(rng.random() / rate)  # spread the calls over the period
-        end = time.perf_counter() + seconds
-        k = 0
-        while time.perf_counter() < end:
-            k += 1
-            segment = f"a-{k}"
-            if k % alert_every == 0:
-                text = PHRASE
-                pending[segment] = time.perf_counter()
-                result.expected_alerts += 1
-            else:
-                start = rng.randrange(len(FILLER) - 10)
-                text = FILLER[start : start + 10]
-            await ws.send(
-                _text(
-                    {
-                        "type": "fragment",
-                        "speaker": "agent",
-                        "segment": segment,
-                        "text": text,
-                        "final": True,
-                    }
+    def __init__(
+        self, server: Server, kind: str, calls: int, procs: int, tag: str, **job: Any
+    ) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        procs = max(1, min(procs, calls))
+        share, extra = divmod(calls, procs)
+        first = 0
+        for i in range(procs):
+            count = share + (1 if i < extra else 0)
+            spec = {
+                "kind": kind,
+                "host": "127.0.0.1",
+                "port": server.port,
+                "first": first,
+                "count": count,
+                "tag": tag,
+                **job,
+            }
+            first += count
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.client", orjson.dumps(spec).decode()],
+                    cwd=ROOT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
                 )
             )
-            result.sent += 1
-            await asyncio.sleep(1 / rate)
-        await asyncio.sleep(1.0)  # let the last alerts arrive
-        reader.cancel()
 
+    def _read(self, key: str) -> list[Any]:
+        out = []
+        for proc in self.procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"a client process exited (code {proc.wait()})")
+            out.append(orjson.loads(line)[key])
+        return out
 
-async def _echo_call(
-    url: str,
-    n: int,
-    seconds: float,
-    rate: float,
-    result: LoadResult,
-    start_gate: asyncio.Event,
-) -> None:
-    rng = random.Random(n)
-    async with websockets.connect(f"{url}/echo", max_size=None) as ws:
-        pending: dict[int, float] = {}
+    def _say(self, word: str) -> None:
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.write(word.encode() + b"\n")
+            proc.stdin.flush()
 
-        async def receive() -> None:
-            async for raw in ws:
-                k = orjson.loads(raw)["k"]
-                if k in pending:
-                    result.latencies_ms.append((time.perf_counter() - pending.pop(k)) * 1000)
+    def ready(self) -> list[dict[str, Any]]:
+        return self._read("ready")
 
-        reader = asyncio.create_task(receive())
-        await start_gate.wait()
-        await asyncio.sleep(rng.random() / rate)
-        end = time.perf_counter() + seconds
-        k = 0
-        while time.perf_counter() < end:
-            k += 1
-            pending[k] = time.perf_counter()
-            result.expected_alerts += 1
-            start = rng.randrange(len(FILLER) - 10)
-            await ws.send(
-                _text(
-                    {
-                        "type": "fragment",
-                        "k": k,
-                        "speaker": "agent",
-                        "segment": f"a-{k}",
-                        "text": FILLER[start : start + 10],
-                        "final": True,
-                    }
-                )
-            )
-            result.sent += 1
-            await asyncio.sleep(1 / rate)
-        await asyncio.sleep(1.0)
-        reader.cancel()
+    def go(self) -> None:
+        self._say("go")
 
+    def results(self) -> list[dict[str, Any]]:
+        return self._read("result")
 
-async def drive(
-    server: Server, kind: str, calls: int, seconds: float, rate: float = 4.0, alert_every: int = 4
-) -> LoadResult:
-    """``calls`` concurrent connections, each sending ``rate`` messages a second."""
-    url = f"ws://127.0.0.1:{server.port}"
-    result = LoadResult(calls, seconds)
-    gate = asyncio.Event()
-    tasks = []
-    for n in range(calls):
-        if kind == "huashu":
-            coro = _huashu_call(url, n, seconds, rate, alert_every, result, gate)
-        else:
-            coro = _echo_call(url, n, seconds, rate, result, gate)
-        tasks.append(asyncio.create_task(coro))
-        if n % 100 == 99:
-            await asyncio.sleep(0.05)  # don't overrun the accept backlog
-    await asyncio.sleep(1.0)
-    cpu0 = server.cpu_seconds()
-    t0 = time.perf_counter()
-    gate.set()
-    done = await asyncio.gather(*tasks, return_exceptions=True)
-    result.seconds = time.perf_counter() - t0 - 1.0
-    result.server_cpu_s = server.cpu_seconds() - cpu0
-    result.server_rss_mb = server.rss_bytes() / 2**20
-    result.errors += sum(1 for d in done if isinstance(d, BaseException))
-    return result
+    def cpu_seconds(self) -> list[float]:
+        return [_cpu_of(p.pid) for p in self.procs]
 
-
-async def idle_rss(server: Server, calls: int) -> dict[str, Any]:
-    """RSS per idle connected call: ``calls`` calls started and left open, nothing said."""
-    url = f"ws://127.0.0.1:{server.port}"
-    before = server.rss_bytes()
-    sockets = []
-    for n in range(calls):
-        ws = await websockets.connect(f"{url}/v1/calls/idle-{n}/stream", max_size=None)
-        await ws.send(
-            _text(
-                {
-                    "type": "start",
-                    "script": "cmcc-10086",
-                    "call_type": "consult",
-                    "agent": {"id": "A1", "work_no": "1001"},
-                }
-            )
-        )
-        await ws.send(_text({"type": "event", "name": "answered"}))
-        sockets.append(ws)
-        if n % 200 == 199:
-            await asyncio.sleep(0.05)
-    for ws in sockets[-50:]:
-        await ws.send(_text({"type": "ping"}))
-        while orjson.loads(await ws.recv())["type"] != "pong":
+    def close(self) -> None:
+        try:
+            self._say("close")
+            self._read("closed")
+        except (OSError, RuntimeError, ValueError):
             pass
-    await asyncio.sleep(1.0)
-    after = server.rss_bytes()
-    for ws in sockets:
-        await ws.close()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def __enter__(self) -> Clients:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    return round(values[min(len(values) - 1, int(len(values) * p))], 2) if values else None
+
+
+def load_once(
+    kind: str, calls: int, seconds: float, procs: int, rate: float = 4.0
+) -> dict[str, Any]:
+    """One run: a fresh server of ``kind``, ``calls`` calls at ``rate`` fragments/s each."""
+    with (
+        Server(APPS[kind]) as server,
+        Clients(server, kind, calls, procs, "load", seconds=seconds, rate=rate) as clients,
+    ):
+        ready = clients.ready()
+        time.sleep(1.0)  # the start-up fragments and timers settle
+        cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+        clients.go()
+        results = clients.results()
+        window = time.perf_counter() - t0
+        server_cpu = server.cpu_seconds() - cpu0
+        rss = server.rss_bytes()
+    latencies = sorted(x for r in results for x in r["latencies_ms"])
+    sent = sum(r["sent"] for r in results)
+    expected = sum(r["expected"] for r in results)
     return {
-        "calls": calls,
-        "rss_before_mb": round(before / 2**20, 1),
-        "rss_after_mb": round(after / 2**20, 1),
-        "kb_per_call": round((after - before) / calls / 1024, 1),
+        "server": kind,
+        "calls": sum(r["calls"] for r in ready),
+        "failed_connects": sum(r["failed"] for r in ready),
+        "messages": sent,
+        "msgs_per_s": round(sent / seconds),
+        "expected": expected,
+        "lost": expected - len(latencies),
+        "p50_ms": _pct(latencies, 0.5),
+        "p99_ms": _pct(latencies, 0.99),
+        "p999_ms": _pct(latencies, 0.999),
+        "errors": sum(r["errors"] for r in results),
+        "server_cpu_us_per_msg": round(server_cpu / max(sent, 1) * 1e6, 1),
+        "server_cpu_share": round(server_cpu / window, 3),
+        "server_rss_mb": round(rss / 2**20, 1),
+        "client_cpu_share": [round(r["cpu_s"] / r["window_s"], 3) for r in results],
+        "client_send_lag_p99_ms": max(r["send_lag_p99_ms"] for r in results),
     }
 
 
-def run_load(calls: list[int], seconds: float) -> dict[str, Any]:
-    import uvloop
+MEDIAN_KEYS = (
+    "lost",
+    "p50_ms",
+    "p99_ms",
+    "p999_ms",
+    "server_cpu_us_per_msg",
+    "server_cpu_share",
+    "server_rss_mb",
+    "client_send_lag_p99_ms",
+)
 
-    out: dict[str, Any] = {"huashu": {}, "echo": {}}
-    for kind, app in (("echo", "bench.echo:app"), ("huashu", "app.main:app")):
-        for n in calls:
-            with Server(app) as server:
-                result = uvloop.run(drive(server, kind, n, seconds))
-                out[kind][n] = result.summary()
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out = dict(runs[0])
+    for key in MEDIAN_KEYS:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        out[key] = round(statistics.median(values), 2) if values else None
+    out["lost"] = max(r["lost"] for r in runs)  # the worst run: a lost alert is never noise
+    out["client_cpu_share"] = max(max(r["client_cpu_share"]) for r in runs)
+    out["runs"] = len(runs)
     return out
 
 
-def run_memory(calls: list[int]) -> dict[str, Any]:
-    import uvloop
-
-    out = {}
+def run_load(calls: list[int], seconds: float, repeats: int, procs: int) -> dict[str, Any]:
+    """Huashu and the echo at each size, interleaved run by run; medians and ratios."""
+    out: dict[str, Any] = {}
     for n in calls:
-        with Server("app.main:app") as server:
-            out[n] = uvloop.run(idle_rss(server, n))
+        runs: dict[str, list[dict[str, Any]]] = {"echo": [], "huashu": []}
+        for _ in range(repeats):
+            for kind in ("echo", "huashu"):
+                runs[kind].append(load_once(kind, n, seconds, procs))
+                _progress(runs[kind][-1])
+        echo, huashu = _median(runs["echo"]), _median(runs["huashu"])
+        # Each run's ratio against the echo run just before it (the same minute's noise).
+        paired = [
+            _ratio(h["p99_ms"], e["p99_ms"])
+            for e, h in zip(runs["echo"], runs["huashu"], strict=True)
+        ]
+        out[str(n)] = {
+            "echo": echo,
+            "huashu": huashu,
+            "all_runs": runs,
+            "p99_ratio_by_run": paired,
+            "p99_ratio_median_of_runs": _median_of([r for r in paired if r is not None]),
+            "p99_ratio": _ratio(huashu["p99_ms"], echo["p99_ms"]),
+            "p50_ratio": _ratio(huashu["p50_ms"], echo["p50_ms"]),
+            "cpu_ratio": _ratio(huashu["server_cpu_us_per_msg"], echo["server_cpu_us_per_msg"]),
+        }
     return out
 
 
-def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
-    values = [r[key] for r in runs if r.get(key) is not None]
-    return statistics.median(values) if values else None
+def _median_of(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def _progress(row: dict[str, Any]) -> None:
+    keys = ("server", "calls", "lost", "p50_ms", "p99_ms", "server_cpu_share")
+    print("  " + "  ".join(f"{k}={row[k]}" for k in keys), file=sys.stderr, flush=True)
+
+
+def _passes(row: dict[str, Any]) -> bool:
+    return row["lost"] == 0 and row["p99_ms"] is not None and row["p99_ms"] < P99_LIMIT_MS
+
+
+def capacity(
+    kind: str, steps: list[int], seconds: float, procs: int, bisect: int
+) -> dict[str, Any]:
+    """The largest N whose p99 stays under 50 ms with no lost alert: step up until a step fails,
+    then bisect ``bisect`` times between the last pass and the first failure."""
+    rows = []
+    good, bad = 0, None
+    for n in steps:
+        row = load_once(kind, n, seconds, procs)
+        _progress(row)
+        rows.append(row)
+        if _passes(row):
+            good = n
+        else:
+            bad = n
+            break
+    for _ in range(bisect if bad is not None else 0):
+        assert bad is not None
+        mid = (good + bad) // 2
+        if bad - mid < max(50, bad // 20):
+            break
+        row = load_once(kind, mid, seconds, procs)
+        _progress(row)
+        rows.append(row)
+        if _passes(row):
+            good = mid
+        else:
+            bad = mid
+    return {"capacity": good, "first_failing": bad, "steps": rows}
+
+
+def run_capacity(
+    steps: list[int], seconds: float, procs: int, bisect: int, repeats: int
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"echo": [], "huashu": []}
+    for _ in range(repeats):
+        for kind in ("echo", "huashu"):
+            out[kind].append(capacity(kind, steps, seconds, procs, bisect))
+    echo = statistics.median(r["capacity"] for r in out["echo"])
+    huashu = statistics.median(r["capacity"] for r in out["huashu"])
+    return {
+        "echo_capacity": echo,
+        "huashu_capacity": huashu,
+        "ratio": _ratio(huashu, echo),
+        "limit_p99_ms": P99_LIMIT_MS,
+        "runs": out,
+    }
+
+
+def idle_once(kind: str, calls: int, procs: int, warm: int = 100) -> dict[str, Any]:
+    """RSS per idle connected call: ``warm`` calls first (one-off caches and arenas), then
+    ``calls`` more, started (Huashu: ``start``, ``answered``, a ping answered) and left open.
+    Per call = (RSS after − RSS after the warm-up) / calls."""
+    with Server(APPS[kind]) as server:
+        base = server.rss_bytes()
+        with Clients(server, kind, warm, 1, "warm", idle=True) as w:
+            w.ready()
+            time.sleep(1.0)
+            before = server.rss_bytes()
+            with Clients(server, kind, calls, procs, "idle", idle=True) as clients:
+                ready = clients.ready()
+                time.sleep(2.0)
+                after = server.rss_bytes()
+    connected = sum(r["calls"] for r in ready)
+    return {
+        "server": kind,
+        "calls": connected,
+        "failed_connects": sum(r["failed"] for r in ready),
+        "rss_start_mb": round(base / 2**20, 1),
+        "rss_before_mb": round(before / 2**20, 1),
+        "rss_after_mb": round(after / 2**20, 1),
+        "kb_per_call": round((after - before) / max(connected, 1) / 1024, 1),
+    }
+
+
+def run_memory(calls: list[int], procs: int, repeats: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for n in calls:
+        runs: dict[str, list[dict[str, Any]]] = {"echo": [], "huashu": []}
+        for _ in range(repeats):
+            for kind in ("echo", "huashu"):
+                row = idle_once(kind, n, max(procs, (n + 8999) // 9000))
+                print(f"  {row}", file=sys.stderr, flush=True)
+                runs[kind].append(row)
+        med = {kind: statistics.median(r["kb_per_call"] for r in rs) for kind, rs in runs.items()}
+        out[str(n)] = {
+            "echo_kb_per_call": med["echo"],
+            "huashu_kb_per_call": med["huashu"],
+            "runs": runs,
+        }
+    return out

@@ -119,6 +119,8 @@ class MemoryCallStore:
             await record.runner.close()
 
     def _trim(self) -> None:
+        if len(self._calls) <= self._keep_ended:
+            return  # fewer calls than may be kept ended: nothing to drop, no scan (O(calls))
         ended = [cid for cid, r in self._calls.items() if r.runner.ended]
         for call_id in ended[: max(len(ended) - self._keep_ended, 0)]:
             record = self._calls.pop(call_id)

@@ -119,10 +119,14 @@ class FragmentBody(Wire):
         )
 
 
+def text_too_long(length: int, max_chars: int) -> str:
+    return f"fragment.text: at most {max_chars} characters, got {length}"
+
+
 def limit_text(fragment: FragmentBody, max_chars: int) -> None:
     """Raise :class:`TooLarge` for a fragment text beyond the configured limit (PROTOCOL: 4,096)."""
     if len(fragment.text) > max_chars:
-        raise TooLarge(f"fragment.text: at most {max_chars} characters, got {len(fragment.text)}")
+        raise TooLarge(text_too_long(len(fragment.text), max_chars))
 
 
 class FragmentMessage(FragmentBody, ClientSeq):

@@ -6,7 +6,8 @@ shell's wall clock (epoch ms) and the session places it in call time (``clock.Ca
 
 After every call the shell must ask :meth:`CallSession.next_deadline` and arrange for
 :meth:`CallSession.on_timer` to be called at that wall time (or earlier; an early tick is
-harmless). All inputs of one call must come from one task: the session has no locks.
+harmless). Inputs of one call must be given one at a time, by one writer: the session has no
+locks.
 """
 
 from __future__ import annotations

@@ -48,6 +48,21 @@ class Metrics:
             registry=self.registry,
         )
         self._events_by_type: dict[str, Counter] = {}
+        self._messages_by_type: dict[str, Counter] = {}
+        self._errors_by_code: dict[str, Counter] = {}
+
+    def message(self, kind: str) -> None:
+        """Count one client message of a known type (a cached child: no label look-up)."""
+        counter = self._messages_by_type.get(kind)
+        if counter is None:
+            counter = self._messages_by_type[kind] = self.messages.labels(kind)
+        counter.inc()
+
+    def refused(self, code: str) -> None:
+        counter = self._errors_by_code.get(code)
+        if counter is None:
+            counter = self._errors_by_code[code] = self.errors.labels(code)
+        counter.inc()
 
     def call_started(self) -> None:
         self.calls_started.inc()

@@ -66,12 +66,7 @@ def said(text: str) -> Fragment:
 
 
 def drain(subscriber: Subscriber) -> list[dict[str, Any]]:
-    out = []
-    while not subscriber.queue.empty():
-        message = subscriber.queue.get_nowait()
-        assert message is not None
-        out.append(orjson.loads(message))
-    return out
+    return [orjson.loads(message) for message in subscriber.take()]
 
 
 class TestOrder:
@@ -100,7 +95,7 @@ class TestOrder:
             runner.attach(b)
             await runner.submit(said("x"))
             await runner.close()
-            return a.queue.get_nowait(), b.queue.get_nowait()
+            return a.take()[0], b.take()[0]
 
         first, second = run(main())
         assert first is second
@@ -176,9 +171,140 @@ class TestTime:
             session.deadline = wall_ms() + 20
             await runner.submit(said("x"))  # re-arms the timer after the item
             drain(subscriber)
-            message = await asyncio.wait_for(subscriber.queue.get(), timeout=5)
+            for _ in range(500):
+                if subscriber.pending:
+                    break
+                await asyncio.sleep(0.01)
             await runner.close()
-            assert message is not None
+            (message,) = subscriber.take()
             return dict(orjson.loads(message))
 
         assert run(main())["type"] == "tick"
+
+
+class TestInline:
+    """Inputs are processed in the caller's turn: no task, queue or future per call."""
+
+    def test_an_idle_call_runs_no_task_and_process_is_synchronous(self) -> None:
+        async def main() -> tuple[int, list[str]]:
+            before = len(asyncio.all_tasks())
+            runner = runner_for(StubSession())
+            tasks = len(asyncio.all_tasks()) - before
+            events = runner.process(said("x"))
+            await runner.close()
+            return tasks, [e.type for e in events]
+
+        assert run(main()) == (0, ["echo"])
+
+    def test_an_input_submitted_from_a_callback_waits_its_turn(self) -> None:
+        async def main() -> list[dict[str, Any]]:
+            session = StubSession()
+            runner = runner_for(session)
+            subscriber = Subscriber()
+            runner.attach(subscriber)
+
+            def after(duplicate: bool) -> None:
+                subscriber.reply({"after": 1})
+                # Re-entered: queued behind this input, processed once it is done.
+                assert runner.process(said("second")) == []
+
+            runner.process(said("first"), after=after)
+            await runner.close()
+            return drain(subscriber)
+
+        assert run(main()) == [
+            {"type": "echo", "seq": 1, "at_ms": 0, "n": 1},
+            {"after": 1},
+            {"type": "echo", "seq": 2, "at_ms": 0, "n": 2},
+        ]
+
+    def test_an_unchanged_deadline_keeps_its_timer(self) -> None:
+        async def main() -> bool:
+            session = StubSession(deadline=wall_ms() + 60_000)
+            runner = runner_for(session)
+            timer = runner._timer
+            runner.process(said("x"))
+            same = runner._timer is timer
+            await runner.close()
+            return same
+
+        assert run(main())
+
+
+class TestSubscriber:
+    def test_a_put_starts_one_sender_that_sends_in_order_and_ends(self) -> None:
+        async def main() -> tuple[list[str], int]:
+            sent: list[str] = []
+
+            async def send(message: str) -> None:
+                await asyncio.sleep(0)  # a send that yields, as a socket's may
+                sent.append(message)
+
+            subscriber = Subscriber(send)
+            before = len(asyncio.all_tasks())
+            for n in range(5):
+                subscriber.put(str(n))
+            started = len(asyncio.all_tasks()) - before
+            await subscriber.wait_sent(timeout=5)
+            subscriber.put("5")  # a new sender, after the first ended
+            await subscriber.wait_sent(timeout=5)
+            return sent, started
+
+        sent, started = run(main())
+        assert sent == ["0", "1", "2", "3", "4", "5"] and started == 1
+
+    def test_a_holder_sends_inline_and_what_comes_meanwhile_follows(self) -> None:
+        async def main() -> tuple[list[str], int]:
+            sent: list[str] = []
+            subscriber = Subscriber()
+
+            async def send(message: str) -> None:
+                if message == "a":
+                    subscriber.put("c")  # e.g. a timer's event while the holder sends
+                await asyncio.sleep(0)
+                sent.append(message)
+
+            subscriber = Subscriber(send)
+            before = len(asyncio.all_tasks())
+            assert subscriber.hold()
+            subscriber.put("a")
+            subscriber.put("b")
+            tasks = len(asyncio.all_tasks()) - before
+            assert not subscriber.hold()  # one sender at a time
+            await subscriber.release()
+            return sent, tasks
+
+        assert run(main()) == (["a", "b", "c"], 0)
+
+    def test_a_failed_send_drops_the_rest(self) -> None:
+        async def main() -> tuple[bool, list[str]]:
+            async def send(message: str) -> None:
+                raise OSError("peer gone")
+
+            subscriber = Subscriber(send)
+            subscriber.put("a")
+            subscriber.put("b")
+            await subscriber.wait_sent(timeout=5)
+            subscriber.put("c")
+            return subscriber.dead, subscriber.pending
+
+        assert run(main()) == (True, [])
+
+    def test_unhold_gives_the_role_back_only_with_nothing_pending(self) -> None:
+        async def main() -> list[str]:
+            sent: list[str] = []
+
+            async def send(message: str) -> None:
+                sent.append(message)
+
+            subscriber = Subscriber(send)
+            assert subscriber.hold()
+            subscriber.unhold()
+            assert subscriber.hold()
+            subscriber.put("a")
+            with pytest.raises(RuntimeError):
+                subscriber.unhold()
+            await subscriber.release()
+            return sent
+
+        assert run(main()) == ["a"]
