@@ -69,8 +69,15 @@ class Greeting(Frozen):
 
 
 class Holiday(Frozen):
-    date: str = Field(pattern=r"^\d{2}-\d{2}$", description="MM-DD in the call's time zone")
+    """A day with its own greeting: every year (``MM-DD``) or one day (``YYYY-MM-DD``, for the
+    lunar holidays, whose Gregorian date moves), in the call's time zone."""
+
+    date: str = Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$", description="MM-DD or YYYY-MM-DD")
     greeting: str = Field(min_length=1)
+
+    def falls_on(self, day: str) -> bool:
+        """Whether it is the holiday on ``day`` (``YYYY-MM-DD``)."""
+        return self.date == day or self.date == day[5:]
 
 
 class Due(Frozen):

@@ -354,10 +354,9 @@ class CallSession:
         self._anchor = t
         self._timers.pop("slow_answer", None)
         local = datetime.fromtimestamp(t / 1000, self.tz)
-        self._holiday = any(h.date == local.strftime("%m-%d") for h in self.script.holidays)
-        holiday_word = next(
-            (h.greeting for h in self.script.holidays if h.date == local.strftime("%m-%d")), ""
-        )
+        day = local.strftime("%Y-%m-%d")
+        holiday_word = next((h.greeting for h in self.script.holidays if h.falls_on(day)), "")
+        self._holiday = bool(holiday_word)
         setup = self.setup
         self._slots = {
             **self.script.slot_defaults,

@@ -346,10 +346,19 @@ def test_12580_secretary_client(call: Any) -> None:
     assert events[-1]["missed"] == []
 
 
-def test_12580_holiday_greeting(call: Any) -> None:
+@pytest.mark.parametrize(
+    ("when", "text"),
+    [
+        ("2026-10-01T11:00:00", "您好,国庆节快乐!很高兴为您服务!"),
+        ("2027-02-06T09:00:00", "您好,春节快乐!很高兴为您服务!"),  # 正月初一, a lunar date
+        ("2026-02-16T23:59:00", "您好!很高兴为您服务!"),  # 除夕: not yet
+        ("2027-02-17T09:00:00", "您好!很高兴为您服务!"),  # 2026's 春节 date, a year later
+    ],
+)
+def test_12580_holiday_greeting(call: Any, when: str, text: str) -> None:
     c = call()
-    events = c.play(*start(script="cmcc-12580", when="2026-10-01T11:00:00"))
-    assert brief(events)[1] == ("prompt", "greeting.open", "您好,国庆节快乐!很高兴为您服务!")
+    events = c.play(*start(script="cmcc-12580", when=when))
+    assert brief(events)[1] == ("prompt", "greeting.open", text)
 
 
 @pytest.mark.parametrize(
