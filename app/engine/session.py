@@ -921,7 +921,7 @@ class CallSession:
         self._streams[other].break_continuity()
         if segment.text:
             self.transcript.append(
-                TranscriptLine(
+                (
                     speaker,
                     segment.id,
                     segment.text,
@@ -1086,12 +1086,12 @@ class CallSession:
             "alerts": [a.to_body() for a in alerts],
             "transcript": [
                 {
-                    "speaker": line.speaker,
-                    "segment": line.segment,
-                    "text": line.text,
-                    "start_ms": line.start_ms,
-                    "end_ms": line.end_ms,
+                    "speaker": speaker,
+                    "segment": segment,
+                    "text": text,
+                    "start_ms": start_ms,
+                    "end_ms": end_ms,
                 }
-                for line in self.transcript
+                for speaker, segment, text, start_ms, end_ms, _ in self.transcript
             ],
         }
