@@ -39,7 +39,7 @@ class CallRecord:
             "call_type": str(session.call_type),
             "phase": str(session.phase),
             "created_at_ms": self.created_ms,
-            "alerts": sum(1 for a in session.alerts if a.state != "retracted"),
+            "alerts": session.alert_count(),
             "ended": session.ended,
         }
 
@@ -108,7 +108,7 @@ class MemoryCallStore:
             if until_ms is not None and record.created_ms > until_ms:
                 continue
             if has_alerts is not None:
-                alerted = any(a.state != "retracted" for a in record.runner.session.alerts)
+                alerted = record.runner.session.alert_count() > 0
                 if alerted != has_alerts:
                     continue
             out.append(record)

@@ -20,7 +20,9 @@ from app.engine.clock import CallClock
 from app.engine.compiled import CompiledScript
 from app.engine.matcher import SegmentHit, SpeakerStream, excused
 from app.engine.messages import (
+    ROW_STATE,
     Alert,
+    AlertRow,
     CallEvent,
     CallSetup,
     Event,
@@ -75,8 +77,9 @@ class SegmentState:
         self.end_ms: int | None = None
         #: Identities of the hits in the latest hypothesis.
         self.hits: list[SegmentHit] = []
-        #: Provisional alerts raised on partials of this segment, by hit identity.
-        self.provisional: dict[tuple[str, int], Alert] = {}
+        #: Provisional alerts raised on partials of this segment, by hit identity: the alert and
+        #: where its row is in ``CallSession.alerts``.
+        self.provisional: dict[tuple[str, int], tuple[Alert, int]] = {}
         self.alerted: set[tuple[str, int]] = set()
 
 
@@ -125,7 +128,9 @@ class CallSession:
         self._jump_cache: (
             tuple[Phase, tuple[Prompt, ...], list[tuple[Prompt, PromptMatcher]]] | None
         ) = None
-        self.alerts: list[Alert] = []
+        #: Every alert raised, as :meth:`Alert.row` (plain tuples the collector untracks: a live
+        #: call raising an alert a second kept as many tracked objects).
+        self.alerts: list[AlertRow] = []
         self.transcript: list[TranscriptLine] = []
         self._streams = {
             "agent": SpeakerStream(compiled.agent_index),
@@ -314,7 +319,7 @@ class CallSession:
             detail=detail,
             **fields,
         )
-        self.alerts.append(alert)
+        self.alerts.append(alert.row())
         self._emit(out, "alert", t, alert.to_body())
         return alert
 
@@ -903,7 +908,7 @@ class CallSession:
             match=match,
         )
         if not final:
-            segment.provisional[located.identity] = alert
+            segment.provisional[located.identity] = (alert, len(self.alerts) - 1)
 
     def _finalize(self, segment: SegmentState, t: int, out: list[Event]) -> None:
         """Close a segment: settle its provisional alerts, then act on its final words."""
@@ -912,8 +917,10 @@ class CallSession:
         norm = self._normalized(segment)
         if segment.provisional:
             present = {h.identity for h in segment.hits}
-            for identity, alert in segment.provisional.items():
+            alerts = self.alerts
+            for identity, (alert, index) in segment.provisional.items():
                 alert.state = "confirmed" if identity in present else "retracted"
+                alerts[index] = alert.row()
                 self._emit(out, "alert_update", t, {"id": alert.id, "state": alert.state})
         del self._open[speaker]
         self._closed.add(segment.id)
@@ -1045,8 +1052,16 @@ class CallSession:
                 if p.status != "armed"
             ],
             "checklist": self.checklist(),
-            "alerts": [a.to_body() for a in self.alerts if a.state != "retracted"],
+            "alerts": [a.to_body() for a in self.standing_alerts()],
         }
+
+    def standing_alerts(self) -> list[Alert]:
+        """The alerts not retracted, in the order raised."""
+        return [Alert.from_row(row) for row in self.alerts if row[ROW_STATE] != "retracted"]
+
+    def alert_count(self) -> int:
+        """How many alerts stand (not retracted)."""
+        return sum(1 for row in self.alerts if row[ROW_STATE] != "retracted")
 
     def report(self) -> dict[str, Any]:
         """The post-call report: score, phases, phrases said / missed / deviated, alerts, words."""
@@ -1060,7 +1075,7 @@ class CallSession:
             for c in said
             if c["similarity"] is not None and c["similarity"] < timing.deviation_below
         ]
-        alerts = [a for a in self.alerts if a.state != "retracted"]
+        alerts = self.standing_alerts()
         cost = {
             "forbidden": scoring.forbidden,
             "script": scoring.script,

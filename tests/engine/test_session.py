@@ -145,6 +145,21 @@ class TestForbidden:
         assert update == {**update, "id": alert["id"], "state": "retracted"}
         assert d.session.report()["alerts"] == []
 
+    def test_alerts_are_kept_as_rows_the_collector_leaves_alone(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        (kept,) = d.say("agent", "a2", "这个真不关我的事", 5000, final=False)
+        d.say("agent", "a2", "这个真不关我的事，您再看看", 6000)
+        (dropped,) = d.say("agent", "a3", "这个真不关我的事", 7000, final=False)
+        d.say("agent", "a3", "这个真不关乎我们", 8000)
+        gc.collect()
+        assert not any(gc.is_tracked(row) for row in d.session.alerts)
+        assert d.session.alert_count() == 1
+        (alert,) = d.session.snapshot()["alerts"]
+        body = {k: v for k, v in kept.items() if k not in ("type", "seq", "at_ms")}
+        assert alert == {**body, "state": "confirmed"} and alert["span"] == [3, 8]
+        assert d.session.report()["alerts"] == [alert]
+
     def test_one_alert_however_many_partials(self, start_call: Start) -> None:
         d = start_call()
         greet(d)
