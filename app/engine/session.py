@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from app.engine.clock import CallClock
 from app.engine.compiled import CompiledScript
 from app.engine.matcher import SegmentHit, SpeakerStream, excused
@@ -217,6 +219,27 @@ class CallSession:
     @property
     def ended(self) -> bool:
         return self.phase is Phase.ENDED
+
+    @property
+    def call_id(self) -> str:
+        return self.setup.call_id
+
+    def listing(self) -> tuple[str, int, str, str, int]:
+        """What a list of calls shows of this one: (script id, script version, call type,
+        phase, alerts standing)."""
+        return (
+            self.script.id,
+            self.script.version,
+            str(self.call_type),
+            str(self.phase),
+            self.alert_count(),
+        )
+
+    def close(self) -> EndedSession:
+        """What the call keeps once it has ended (see :class:`EndedSession`)."""
+        if not self.ended:
+            raise CallStateError("the call has not ended", code="call_in_progress")
+        return EndedSession(self)
 
     # -- time ------------------------------------------------------------------------------
 
@@ -1110,3 +1133,52 @@ class CallSession:
                 for speaker, segment, text, start_ms, end_ms, _ in self.transcript
             ],
         }
+
+
+class EndedSession:
+    """What an ended call keeps of its :class:`CallSession`: its snapshot and report as encoded
+    JSON and its listing, nothing else. An ended call is kept (up to 10,000 of them) for its
+    report, its listing and ``resume``; as a session it held dozens of objects the collector
+    walks on every full collection (prompt states, streams, matchers, open segments …), as this
+    one object and two ``bytes`` it holds one. It answers what the shell asks of a session the
+    way the ended session would: every input is refused with ``call_ended``, there is no
+    deadline, the views are the session's last ones."""
+
+    __slots__ = ("call_id", "_listing", "_snapshot", "_report")
+
+    def __init__(self, session: CallSession) -> None:
+        self.call_id = session.call_id
+        self._listing = session.listing()
+        self._snapshot = orjson.dumps(session.snapshot())
+        self._report = orjson.dumps(session.report())
+
+    @property
+    def ended(self) -> bool:
+        return True
+
+    def handle(self, item: Input, wall_ms: int) -> list[Event]:
+        raise CallStateError("the call has ended", code="call_ended")
+
+    def on_timer(self, wall_ms: int) -> list[Event]:
+        return []
+
+    def next_deadline(self) -> int | None:
+        return None
+
+    def listing(self) -> tuple[str, int, str, str, int]:
+        return self._listing
+
+    def alert_count(self) -> int:
+        return self._listing[4]
+
+    def snapshot(self) -> dict[str, Any]:
+        result: dict[str, Any] = orjson.loads(self._snapshot)
+        return result
+
+    def report(self) -> dict[str, Any]:
+        result: dict[str, Any] = orjson.loads(self._report)
+        return result
+
+    def report_json(self) -> bytes:
+        """The report, encoded."""
+        return self._report
