@@ -44,6 +44,8 @@ from app.errors import CallStateError
 #: Keep this much of the agent's recent speech per open prompt for judging whether it was said
 #: (a prompt may be spoken over several segments).
 PROMPT_WINDOW = 400
+#: Atoms a transcript line takes in ``CallSession.transcript``.
+TRANSCRIPT_FIELDS = 6
 #: A prompt is taken as said on a partial only when every token is already there.
 PARTIAL_DONE = 0.999
 DEFAULT_TITLE = "先生/女士"
@@ -133,7 +135,10 @@ class CallSession:
         #: Every alert raised, as :meth:`Alert.row` (plain tuples the collector untracks: a live
         #: call raising an alert a second kept as many tracked objects).
         self.alerts: list[AlertRow] = []
-        self.transcript: list[TranscriptLine] = []
+        #: The final segments, flat: ``TRANSCRIPT_FIELDS`` atoms a line (see ``TranscriptLine``).
+        #: No object per line: a tuple per line, even one the collector untracks later, counts
+        #: as an allocation that survives, and those are what start full collections.
+        self.transcript: list[str | int | None] = []
         self._streams = {
             "agent": SpeakerStream(compiled.agent_index),
             "customer": SpeakerStream(compiled.customer_index),
@@ -950,15 +955,13 @@ class CallSession:
         self._streams[speaker].close_segment(norm)
         self._streams[other].break_continuity()
         if segment.text:
-            self.transcript.append(
-                (
-                    speaker,
-                    segment.id,
-                    segment.text,
-                    segment.start_ms,
-                    segment.end_ms,
-                    t - (self._anchor or t),
-                )
+            self.transcript += (
+                speaker,
+                segment.id,
+                segment.text,
+                segment.start_ms,
+                segment.end_ms,
+                t - (self._anchor or t),
             )
         if not norm.text:
             return
@@ -1078,6 +1081,12 @@ class CallSession:
             "alerts": [a.to_body() for a in self.standing_alerts()],
         }
 
+    def transcript_lines(self) -> list[TranscriptLine]:
+        """The transcript, a tuple a line."""
+        flat = self.transcript
+        n = TRANSCRIPT_FIELDS
+        return [tuple(flat[i : i + n]) for i in range(0, len(flat), n)]  # type: ignore[misc]
+
     def standing_alerts(self) -> list[Alert]:
         """The alerts not retracted, in the order raised."""
         return [Alert.from_row(row) for row in self.alerts if row[ROW_STATE] != "retracted"]
@@ -1130,7 +1139,7 @@ class CallSession:
                     "start_ms": start_ms,
                     "end_ms": end_ms,
                 }
-                for speaker, segment, text, start_ms, end_ms, _ in self.transcript
+                for speaker, segment, text, start_ms, end_ms, _ in self.transcript_lines()
             ],
         }
 

@@ -587,15 +587,15 @@ def test_report_weighs_a_hit_by_sound_at_half(start_call: Start) -> None:
 
 
 def test_the_transcript_is_left_alone_by_the_collector(start_call: Start) -> None:
-    """Each final segment's transcript line is a plain tuple of atoms, which the collector
-    untracks: a full collection does not walk a call's transcript."""
+    """The transcript is one flat list of atoms: no object per line for the collector to count
+    or walk."""
     d = start_call()
     consult_call(d)
     for k in range(5):
         d.say("agent", f"x{k}", "请问还有什么可以帮您", 9000 + k * 100)
     gc.collect()
-    assert len(d.session.transcript) >= 5
-    assert not any(gc.is_tracked(line) for line in d.session.transcript)
+    assert len(d.session.transcript_lines()) >= 5
+    assert not any(gc.is_tracked(atom) for atom in d.session.transcript)
     assert [line["segment"] for line in d.session.report()["transcript"]][-5:] == [
         f"x{k}" for k in range(5)
     ]
