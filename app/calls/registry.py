@@ -20,7 +20,7 @@ from app.errors import Conflict, NotFound
 from app.ops.metrics import Metrics
 
 
-@dataclass
+@dataclass(slots=True)
 class CallRecord:
     call_id: str
     tenant: str | None
@@ -32,14 +32,15 @@ class CallRecord:
 
     def summary(self) -> dict[str, Any]:
         session = self.runner.session
+        script_id, version, call_type, phase, alerts = session.listing()
         return {
             "call_id": self.call_id,
-            "script": {"id": session.script.id, "version": session.script.version},
+            "script": {"id": script_id, "version": version},
             "agent_id": self.agent_id,
-            "call_type": str(session.call_type),
-            "phase": str(session.phase),
+            "call_type": call_type,
+            "phase": phase,
             "created_at_ms": self.created_ms,
-            "alerts": sum(1 for a in session.alerts if a.state != "retracted"),
+            "alerts": alerts,
             "ended": session.ended,
         }
 
@@ -108,7 +109,7 @@ class MemoryCallStore:
             if until_ms is not None and record.created_ms > until_ms:
                 continue
             if has_alerts is not None:
-                alerted = any(a.state != "retracted" for a in record.runner.session.alerts)
+                alerted = record.runner.session.alert_count() > 0
                 if alerted != has_alerts:
                     continue
             out.append(record)

@@ -18,13 +18,14 @@ import asyncio
 import bisect
 import logging
 import time
+from array import array
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
 from app.engine.messages import Event, Input
-from app.engine.session import CallSession
+from app.engine.session import CallSession, EndedSession
 from app.errors import HuashuError, InternalError
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,13 @@ class CallRunner:
     def __init__(
         self, session: CallSession, on_event: Callable[[Event], None] | None = None
     ) -> None:
-        self.session = session
+        #: The call's session; once the call has ended, what it keeps of it (``EndedSession``:
+        #: the session, its streams and matchers are let go).
+        self.session: CallSession | EndedSession = session
+        #: Every event sent, encoded, and its ``seq`` (an array of machine ints: nothing there
+        #: for the collector to visit).
         self.log: list[str] = []
-        self._log_seqs: list[int] = []
+        self._log_seqs = array("q")
         self.subscribers: set[Subscriber] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: int | None = None
@@ -227,12 +232,15 @@ class CallRunner:
             self._done(seq, after, duplicate)
             raise
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the call
-            log.exception("call %s: the engine failed on %r", self.session.setup.call_id, item)
+            log.exception("call %s: the engine failed on %r", self.session.call_id, item)
             self._done(seq, after, duplicate)
             self._schedule()
             raise InternalError(f"the engine failed: {exc!r}") from None
         if events:
             self._publish(events)
+            session = self.session
+            if session.ended and isinstance(session, CallSession):
+                self.session = session.close()
         self._done(seq, after, duplicate)
         self._schedule()
         return events
@@ -280,7 +288,7 @@ class CallRunner:
         try:
             self._step(None, None, None, True)
         except HuashuError:
-            log.warning("call %s: a timer tick failed", self.session.setup.call_id)
+            log.warning("call %s: a timer tick failed", self.session.call_id)
         finally:
             self._busy = False
             if self._waiting:

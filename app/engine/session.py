@@ -16,11 +16,15 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from app.engine.clock import CallClock
 from app.engine.compiled import CompiledScript
 from app.engine.matcher import SegmentHit, SpeakerStream, excused
 from app.engine.messages import (
+    ROW_STATE,
     Alert,
+    AlertRow,
     CallEvent,
     CallSetup,
     Event,
@@ -40,6 +44,8 @@ from app.errors import CallStateError
 #: Keep this much of the agent's recent speech per open prompt for judging whether it was said
 #: (a prompt may be spoken over several segments).
 PROMPT_WINDOW = 400
+#: Atoms a transcript line takes in ``CallSession.transcript``.
+TRANSCRIPT_FIELDS = 6
 #: A prompt is taken as said on a partial only when every token is already there.
 PARTIAL_DONE = 0.999
 DEFAULT_TITLE = "先生/女士"
@@ -75,8 +81,9 @@ class SegmentState:
         self.end_ms: int | None = None
         #: Identities of the hits in the latest hypothesis.
         self.hits: list[SegmentHit] = []
-        #: Provisional alerts raised on partials of this segment, by hit identity.
-        self.provisional: dict[tuple[str, int], Alert] = {}
+        #: Provisional alerts raised on partials of this segment, by hit identity: the alert and
+        #: where its row is in ``CallSession.alerts``.
+        self.provisional: dict[tuple[str, int], tuple[Alert, int]] = {}
         self.alerted: set[tuple[str, int]] = set()
 
 
@@ -125,8 +132,13 @@ class CallSession:
         self._jump_cache: (
             tuple[Phase, tuple[Prompt, ...], list[tuple[Prompt, PromptMatcher]]] | None
         ) = None
-        self.alerts: list[Alert] = []
-        self.transcript: list[TranscriptLine] = []
+        #: Every alert raised, as :meth:`Alert.row` (plain tuples the collector untracks: a live
+        #: call raising an alert a second kept as many tracked objects).
+        self.alerts: list[AlertRow] = []
+        #: The final segments, flat: ``TRANSCRIPT_FIELDS`` atoms a line (see ``TranscriptLine``).
+        #: No object per line: a tuple per line, even one the collector untracks later, counts
+        #: as an allocation that survives, and those are what start full collections.
+        self.transcript: list[str | int | None] = []
         self._streams = {
             "agent": SpeakerStream(compiled.agent_index),
             "customer": SpeakerStream(compiled.customer_index),
@@ -212,6 +224,27 @@ class CallSession:
     @property
     def ended(self) -> bool:
         return self.phase is Phase.ENDED
+
+    @property
+    def call_id(self) -> str:
+        return self.setup.call_id
+
+    def listing(self) -> tuple[str, int, str, str, int]:
+        """What a list of calls shows of this one: (script id, script version, call type,
+        phase, alerts standing)."""
+        return (
+            self.script.id,
+            self.script.version,
+            str(self.call_type),
+            str(self.phase),
+            self.alert_count(),
+        )
+
+    def close(self) -> EndedSession:
+        """What the call keeps once it has ended (see :class:`EndedSession`)."""
+        if not self.ended:
+            raise CallStateError("the call has not ended", code="call_in_progress")
+        return EndedSession(self)
 
     # -- time ------------------------------------------------------------------------------
 
@@ -314,7 +347,7 @@ class CallSession:
             detail=detail,
             **fields,
         )
-        self.alerts.append(alert)
+        self.alerts.append(alert.row())
         self._emit(out, "alert", t, alert.to_body())
         return alert
 
@@ -902,7 +935,7 @@ class CallSession:
             match=match,
         )
         if not final:
-            segment.provisional[located.identity] = alert
+            segment.provisional[located.identity] = (alert, len(self.alerts) - 1)
 
     def _finalize(self, segment: SegmentState, t: int, out: list[Event]) -> None:
         """Close a segment: settle its provisional alerts, then act on its final words."""
@@ -911,23 +944,23 @@ class CallSession:
         norm = self._normalized(segment)
         if segment.provisional:
             present = {h.identity for h in segment.hits}
-            for identity, alert in segment.provisional.items():
+            alerts = self.alerts
+            for identity, (alert, index) in segment.provisional.items():
                 alert.state = "confirmed" if identity in present else "retracted"
+                alerts[index] = alert.row()
                 self._emit(out, "alert_update", t, {"id": alert.id, "state": alert.state})
         del self._open[speaker]
         self._closed.add(segment.id)
         self._streams[speaker].close_segment(norm)
         self._streams[other].break_continuity()
         if segment.text:
-            self.transcript.append(
-                TranscriptLine(
-                    speaker,
-                    segment.id,
-                    segment.text,
-                    segment.start_ms,
-                    segment.end_ms,
-                    t - (self._anchor or t),
-                )
+            self.transcript += (
+                speaker,
+                segment.id,
+                segment.text,
+                segment.start_ms,
+                segment.end_ms,
+                t - (self._anchor or t),
             )
         if not norm.text:
             return
@@ -1044,8 +1077,22 @@ class CallSession:
                 if p.status != "armed"
             ],
             "checklist": self.checklist(),
-            "alerts": [a.to_body() for a in self.alerts if a.state != "retracted"],
+            "alerts": [a.to_body() for a in self.standing_alerts()],
         }
+
+    def transcript_lines(self) -> list[TranscriptLine]:
+        """The transcript, a tuple a line."""
+        flat = self.transcript
+        n = TRANSCRIPT_FIELDS
+        return [tuple(flat[i : i + n]) for i in range(0, len(flat), n)]  # type: ignore[misc]
+
+    def standing_alerts(self) -> list[Alert]:
+        """The alerts not retracted, in the order raised."""
+        return [Alert.from_row(row) for row in self.alerts if row[ROW_STATE] != "retracted"]
+
+    def alert_count(self) -> int:
+        """How many alerts stand (not retracted)."""
+        return sum(1 for row in self.alerts if row[ROW_STATE] != "retracted")
 
     def report(self) -> dict[str, Any]:
         """The post-call report: score, phases, phrases said / missed / deviated, alerts, words."""
@@ -1059,7 +1106,7 @@ class CallSession:
             for c in said
             if c["similarity"] is not None and c["similarity"] < timing.deviation_below
         ]
-        alerts = [a for a in self.alerts if a.state != "retracted"]
+        alerts = self.standing_alerts()
         cost = {
             "forbidden": scoring.forbidden,
             "script": scoring.script,
@@ -1085,12 +1132,61 @@ class CallSession:
             "alerts": [a.to_body() for a in alerts],
             "transcript": [
                 {
-                    "speaker": line.speaker,
-                    "segment": line.segment,
-                    "text": line.text,
-                    "start_ms": line.start_ms,
-                    "end_ms": line.end_ms,
+                    "speaker": speaker,
+                    "segment": segment,
+                    "text": text,
+                    "start_ms": start_ms,
+                    "end_ms": end_ms,
                 }
-                for line in self.transcript
+                for speaker, segment, text, start_ms, end_ms, _ in self.transcript_lines()
             ],
         }
+
+
+class EndedSession:
+    """What an ended call keeps of its :class:`CallSession`: its snapshot and report as encoded
+    JSON and its listing, nothing else. An ended call is kept (up to 10,000 of them) for its
+    report, its listing and ``resume``; as a session it held dozens of objects the collector
+    walks on every full collection (prompt states, streams, matchers, open segments …), as this
+    one object and two ``bytes`` it holds one. It answers what the shell asks of a session the
+    way the ended session would: every input is refused with ``call_ended``, there is no
+    deadline, the views are the session's last ones."""
+
+    __slots__ = ("call_id", "_listing", "_snapshot", "_report")
+
+    def __init__(self, session: CallSession) -> None:
+        self.call_id = session.call_id
+        self._listing = session.listing()
+        self._snapshot = orjson.dumps(session.snapshot())
+        self._report = orjson.dumps(session.report())
+
+    @property
+    def ended(self) -> bool:
+        return True
+
+    def handle(self, item: Input, wall_ms: int) -> list[Event]:
+        raise CallStateError("the call has ended", code="call_ended")
+
+    def on_timer(self, wall_ms: int) -> list[Event]:
+        return []
+
+    def next_deadline(self) -> int | None:
+        return None
+
+    def listing(self) -> tuple[str, int, str, str, int]:
+        return self._listing
+
+    def alert_count(self) -> int:
+        return self._listing[4]
+
+    def snapshot(self) -> dict[str, Any]:
+        result: dict[str, Any] = orjson.loads(self._snapshot)
+        return result
+
+    def report(self) -> dict[str, Any]:
+        result: dict[str, Any] = orjson.loads(self._report)
+        return result
+
+    def report_json(self) -> bytes:
+        """The report, encoded."""
+        return self._report

@@ -35,6 +35,10 @@ class StubSession:
     ended: bool = False
     seq: int = 0
 
+    @property
+    def call_id(self) -> str:
+        return self.setup.call_id
+
     def handle(self, item: Input, wall: int) -> list[Event]:
         if isinstance(item, Fragment) and item.text == "boom":
             self.seq += 1  # the engine counted an event it never returned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -143,6 +144,21 @@ class TestForbidden:
         (update,) = d.say("agent", "a2", "这个真不关乎我们", 6000)
         assert update == {**update, "id": alert["id"], "state": "retracted"}
         assert d.session.report()["alerts"] == []
+
+    def test_alerts_are_kept_as_rows_the_collector_leaves_alone(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        (kept,) = d.say("agent", "a2", "这个真不关我的事", 5000, final=False)
+        d.say("agent", "a2", "这个真不关我的事，您再看看", 6000)
+        (dropped,) = d.say("agent", "a3", "这个真不关我的事", 7000, final=False)
+        d.say("agent", "a3", "这个真不关乎我们", 8000)
+        gc.collect()
+        assert not any(gc.is_tracked(row) for row in d.session.alerts)
+        assert d.session.alert_count() == 1
+        (alert,) = d.session.snapshot()["alerts"]
+        body = {k: v for k, v in kept.items() if k not in ("type", "seq", "at_ms")}
+        assert alert == {**body, "state": "confirmed"} and alert["span"] == [3, 8]
+        assert d.session.report()["alerts"] == [alert]
 
     def test_one_alert_however_many_partials(self, start_call: Start) -> None:
         d = start_call()
@@ -568,3 +584,18 @@ def test_report_weighs_a_hit_by_sound_at_half(start_call: Start) -> None:
     report = d.session.report()
     assert [a["match"] for a in report["alerts"]] == ["phonetic", "exact"]
     assert report["score"] == 100 - 30 - round(15 * 0.5 + 15)  # three phrases missed, two hits
+
+
+def test_the_transcript_is_left_alone_by_the_collector(start_call: Start) -> None:
+    """The transcript is one flat list of atoms: no object per line for the collector to count
+    or walk."""
+    d = start_call()
+    consult_call(d)
+    for k in range(5):
+        d.say("agent", f"x{k}", "请问还有什么可以帮您", 9000 + k * 100)
+    gc.collect()
+    assert len(d.session.transcript_lines()) >= 5
+    assert not any(gc.is_tracked(atom) for atom in d.session.transcript)
+    assert [line["segment"] for line in d.session.report()["transcript"]][-5:] == [
+        f"x{k}" for k in range(5)
+    ]
