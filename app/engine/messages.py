@@ -165,8 +165,9 @@ AlertRow = tuple[
     MatchKind,
     str | None,
 ]
-#: Where an alert's state is in its row.
+#: Where an alert's state is in its row, and how many cells a row has.
 ROW_STATE = 5
+ROW_WIDTH = 15
 
 
 PromptStatus = Literal["armed", "due", "done"]

@@ -23,8 +23,8 @@ from app.engine.compiled import CompiledScript
 from app.engine.matcher import SegmentHit, SpeakerStream, excused
 from app.engine.messages import (
     ROW_STATE,
+    ROW_WIDTH,
     Alert,
-    AlertRow,
     CallEvent,
     CallSetup,
     Event,
@@ -82,7 +82,7 @@ class SegmentState:
         #: Identities of the hits in the latest hypothesis.
         self.hits: list[SegmentHit] = []
         #: Provisional alerts raised on partials of this segment, by hit identity: the alert and
-        #: where its row is in ``CallSession.alerts``.
+        #: where its cells begin in ``CallSession.alerts``.
         self.provisional: dict[tuple[str, int], tuple[Alert, int]] = {}
         self.alerted: set[tuple[str, int]] = set()
 
@@ -132,9 +132,10 @@ class CallSession:
         self._jump_cache: (
             tuple[Phase, tuple[Prompt, ...], list[tuple[Prompt, PromptMatcher]]] | None
         ) = None
-        #: Every alert raised, as :meth:`Alert.row` (plain tuples the collector untracks: a live
-        #: call raising an alert a second kept as many tracked objects).
-        self.alerts: list[AlertRow] = []
+        #: Every alert raised, as one flat list of atoms: ``ROW_WIDTH`` cells per alert (its
+        #: :meth:`Alert.row`). No object per alert survives for the collector to count (a
+        #: surviving allocation, even one it untracks later, brings a full collection nearer).
+        self.alerts: list[Any] = []
         #: The final segments, flat: ``TRANSCRIPT_FIELDS`` atoms a line (see ``TranscriptLine``).
         #: No object per line: a tuple per line, even one the collector untracks later, counts
         #: as an allocation that survives, and those are what start full collections.
@@ -347,7 +348,7 @@ class CallSession:
             detail=detail,
             **fields,
         )
-        self.alerts.append(alert.row())
+        self.alerts += alert.row()
         self._emit(out, "alert", t, alert.to_body())
         return alert
 
@@ -935,7 +936,7 @@ class CallSession:
             match=match,
         )
         if not final:
-            segment.provisional[located.identity] = (alert, len(self.alerts) - 1)
+            segment.provisional[located.identity] = (alert, len(self.alerts) - ROW_WIDTH)
 
     def _finalize(self, segment: SegmentState, t: int, out: list[Event]) -> None:
         """Close a segment: settle its provisional alerts, then act on its final words."""
@@ -947,7 +948,7 @@ class CallSession:
             alerts = self.alerts
             for identity, (alert, index) in segment.provisional.items():
                 alert.state = "confirmed" if identity in present else "retracted"
-                alerts[index] = alert.row()
+                alerts[index + ROW_STATE] = alert.state
                 self._emit(out, "alert_update", t, {"id": alert.id, "state": alert.state})
         del self._open[speaker]
         self._closed.add(segment.id)
@@ -1088,11 +1089,17 @@ class CallSession:
 
     def standing_alerts(self) -> list[Alert]:
         """The alerts not retracted, in the order raised."""
-        return [Alert.from_row(row) for row in self.alerts if row[ROW_STATE] != "retracted"]
+        cells = self.alerts
+        return [
+            Alert.from_row(tuple(cells[i : i + ROW_WIDTH]))
+            for i in range(0, len(cells), ROW_WIDTH)
+            if cells[i + ROW_STATE] != "retracted"
+        ]
 
     def alert_count(self) -> int:
         """How many alerts stand (not retracted)."""
-        return sum(1 for row in self.alerts if row[ROW_STATE] != "retracted")
+        cells = self.alerts
+        return sum(1 for i in range(ROW_STATE, len(cells), ROW_WIDTH) if cells[i] != "retracted")
 
     def report(self) -> dict[str, Any]:
         """The post-call report: score, phases, phrases said / missed / deviated, alerts, words."""

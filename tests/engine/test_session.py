@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.engine.compiled import CompiledScript
-from app.engine.messages import CallEvent, CallSetup, Fragment
+from app.engine.messages import ROW_WIDTH, CallEvent, CallSetup, Fragment
 from app.engine.normalize import normalize
 from app.engine.phases import CallType
 from app.engine.session import CallSession
@@ -153,7 +153,8 @@ class TestForbidden:
         (dropped,) = d.say("agent", "a3", "这个真不关我的事", 7000, final=False)
         d.say("agent", "a3", "这个真不关乎我们", 8000)
         gc.collect()
-        assert not any(gc.is_tracked(row) for row in d.session.alerts)
+        assert not any(gc.is_tracked(cell) for cell in d.session.alerts)
+        assert len(d.session.alerts) == 2 * ROW_WIDTH  # one kept, one retracted
         assert d.session.alert_count() == 1
         (alert,) = d.session.snapshot()["alerts"]
         body = {k: v for k, v in kept.items() if k not in ("type", "seq", "at_ms")}
