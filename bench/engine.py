@@ -56,14 +56,19 @@ def synthetic_lexicon(base: Lexicon, size: int, seed: int = 1) -> Lexicon:
     return base.model_copy(update={"entries": tuple(entries)})
 
 
-def fragments(count: int, seed: int = 2) -> list[str]:
-    """10-character pieces of agent speech (the compliant corpus: ordinary talk, few hits)."""
-    rng = random.Random(seed)
-    lines = [
+def compliant_lines() -> list[str]:
+    """The agent utterances of the compliant corpus: ordinary talk, few hits."""
+    return [
         line.split("\t")[1]
         for line in (ROOT / "tests" / "corpus" / "compliant.tsv").read_text("utf-8").splitlines()
         if line.strip()
     ]
+
+
+def fragments(count: int, seed: int = 2) -> list[str]:
+    """10-character pieces of agent speech (the compliant corpus: ordinary talk, few hits)."""
+    rng = random.Random(seed)
+    lines = compliant_lines()
     long_enough = [t for t in lines if len(t) >= 10]
     out = []
     while len(out) < count:
@@ -95,18 +100,27 @@ def _bare_automaton(lexicon: Lexicon) -> Any:
     return automaton
 
 
-def measure(compiled: CompiledScript, texts: list[str]) -> dict[str, Figures]:
-    assert compiled.lexicon is not None
-    bare = _bare_automaton(compiled.lexicon)
-    start = 1_795_312_980_000
+#: The measured calls' answer time (epoch ms).
+START = 1_795_312_980_000
+
+
+def call_under_way(compiled: CompiledScript) -> CallSession:
+    """A call answered at ``START``, greeted, the customer has spoken; the agent is answering."""
     session = CallSession(
         compiled,
         CallSetup(call_id="bench", script_id=compiled.script.id, call_type=CallType.CONSULT),
     )
-    session.handle(CallEvent("answered", start), start)
-    # A call under way: greeted, the customer has spoken; the agent is answering.
-    session.handle(Fragment("agent", "greeting", "上午好,中国移动,很高兴为您服务", True), start)
-    session.handle(Fragment("customer", "c-0", "我想查一下话费", True), start)
+    session.handle(CallEvent("answered", START), START)
+    session.handle(Fragment("agent", "greeting", "上午好,中国移动,很高兴为您服务", True), START)
+    session.handle(Fragment("customer", "c-0", "我想查一下话费", True), START)
+    return session
+
+
+def measure(compiled: CompiledScript, texts: list[str]) -> dict[str, Figures]:
+    assert compiled.lexicon is not None
+    bare = _bare_automaton(compiled.lexicon)
+    start = START
+    session = call_under_way(compiled)
     clock = time.perf_counter
     partial: list[float] = []
     final: list[float] = []
@@ -133,11 +147,7 @@ def measure(compiled: CompiledScript, texts: list[str]) -> dict[str, Figures]:
 def utterances(count: int, seed: int = 3) -> list[str]:
     """Whole agent utterances (the compliant corpus) of 6 characters or more."""
     rng = random.Random(seed)
-    lines = [
-        line.split("\t")[1]
-        for line in (ROOT / "tests" / "corpus" / "compliant.tsv").read_text("utf-8").splitlines()
-        if line.strip()
-    ]
+    lines = compliant_lines()
     long_enough = [t for t in lines if len(t) >= 6]
     return [rng.choice(long_enough) for _ in range(count)]
 
@@ -146,14 +156,8 @@ def measure_streaming(compiled: CompiledScript, texts: list[str]) -> dict[str, F
     """Each utterance as partials growing by 2–3 characters, then its final."""
     assert compiled.lexicon is not None
     bare = _bare_automaton(compiled.lexicon)
-    start = 1_795_312_980_000
-    session = CallSession(
-        compiled,
-        CallSetup(call_id="bench", script_id=compiled.script.id, call_type=CallType.CONSULT),
-    )
-    session.handle(CallEvent("answered", start), start)
-    session.handle(Fragment("agent", "greeting", "上午好,中国移动,很高兴为您服务", True), start)
-    session.handle(Fragment("customer", "c-0", "我想查一下话费", True), start)
+    start = START
+    session = call_under_way(compiled)
     rng = random.Random(4)
     clock = time.perf_counter
     partial: list[float] = []

@@ -325,25 +325,25 @@ def capacity(
     """The largest N whose p99 stays under 50 ms with no lost alert: step up until a step fails,
     then bisect ``bisect`` times between the last pass and the first failure."""
     rows = []
-    good, bad = 0, None
-    for n in steps:
+
+    def passes(n: int) -> bool:
         row = load_once(kind, n, seconds, procs)
         _progress(row)
         rows.append(row)
-        if _passes(row):
-            good = n
-        else:
+        return _passes(row)
+
+    good, bad = 0, None
+    for n in steps:
+        if not passes(n):
             bad = n
             break
+        good = n
     for _ in range(bisect if bad is not None else 0):
         assert bad is not None
         mid = (good + bad) // 2
         if bad - mid < max(50, bad // 20):
             break
-        row = load_once(kind, mid, seconds, procs)
-        _progress(row)
-        rows.append(row)
-        if _passes(row):
+        if passes(mid):
             good = mid
         else:
             bad = mid
