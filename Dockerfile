@@ -9,10 +9,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /srv/huashu
 RUN useradd --system --create-home --home-dir /home/huashu huashu
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY app ./app
 COPY scripts_data ./scripts_data
-RUN pip install --no-cache-dir . \
+# gcc for the engine's native pass (app/engine/_scan.c), removed once it is built
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && mkdir -p /srv/huashu/data \
     && chown -R huashu:huashu /srv/huashu/data
 

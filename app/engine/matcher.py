@@ -12,14 +12,11 @@ later one), and the current segment's hypothesis.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import ahocorasick
-
-from app.engine import phonetic
+from app.engine import native, phonetic
 from app.engine.messages import Speaker
 from app.engine.normalize import Normalized
 from app.engine.patterns import Pattern, expand
@@ -69,15 +66,13 @@ class Hit:
     phonetic: bool = False
 
 
-#: A character of a 4-byte string (faster to search for than ``max(text)`` is to work out).
-_WIDE = re.compile("[\U00010000-\U0010ffff]")
 #: Occurrences of gapped patterns' parts: (gapped index, part index) → [(start, end)].
 Parts = dict[tuple[int, int], list[tuple[int, int]]]
-#: The automata's search iterators (words, sounds), to continue a scan where it stopped, and
-#: whether the words iterator's first string was a 4-byte one (see ``PhraseIndex.feed``).
-#: The last element: whether that feed found the last part of a gapped pattern (only then can
-#: a new gapped hit be complete).
-Scanners = tuple[Any, Any, bool, bool]
+#: Where the automata stopped (words, sounds: node numbers; 0 starts afresh), and whether that
+#: feed found the last part of a gapped pattern (only then can a new gapped hit be complete).
+Scanners = tuple[int, int, bool]
+#: Scanners that start afresh.
+FRESH: Scanners = (0, 0, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +91,10 @@ class PhraseIndex:
 
     A pattern matched by sound is not in the second automaton: where its characters are, its key
     is, so the key's hit checks the characters too (one look-up). With a lexicon of thousands of
-    forbidden phrases, the second automaton keeps only the script's few short phrases — a
-    quicker scan (pyahocorasick walks the root's children one by one) and a smaller index.
+    forbidden phrases, the second automaton keeps only the script's few short phrases.
 
-    Not one automaton over ``text + separator + key``: pyahocorasick looks a character up among
-    a node's children one by one, and the root of a joint automaton has the children of both
-    (scanning both strings in one is slower than two scans).
+    Both are :mod:`app.engine.native` automata: the sound one reads each character through the
+    phonetic table as it walks, so no key string is made.
 
     ``phonetic_kinds``: the target kinds also matched by sound (``phonetic_min`` characters or
     more; a shorter sound-alike is too often an ordinary word).
@@ -151,14 +144,22 @@ class PhraseIndex:
                 words.setdefault(text, [None, None])[0] = (text, tuple(targets))
         for part, refs in parts.items():
             words.setdefault(part, [None, None])[1] = (len(part), tuple(refs))
-        self._words = _automaton({word: tuple(value) for word, value in words.items()})
-        self._sounds = _automaton(
-            {
-                sound: (label, tuple(targets), tuple(by_key.get(sound, ())))
-                for sound, (label, targets) in sounds.items()
-            }
+        self._words = (
+            native.automaton({word: tuple(value) for word, value in words.items()})
+            if words
+            else None
         )
-        self._key_table = phonetic.table() if sounds else None
+        self._sounds = (
+            native.automaton(
+                {
+                    sound: (label, tuple(targets), tuple(by_key.get(sound, ())))
+                    for sound, (label, targets) in sounds.items()
+                },
+                phonetic.symbols(),
+            )
+            if sounds
+            else None
+        )
 
     def scan(self, text: str, start: int = 0) -> list[Hit]:
         """Every hit in ``text[start:]`` (hits may not begin before ``start``)."""
@@ -166,88 +167,55 @@ class PhraseIndex:
             return []
         hits: list[Hit] = []
         parts: Parts = {}
-        self.feed(text, start, start, None, hits, parts)
+        self.feed(text, start, FRESH, hits, parts)
         if parts:
             hits.extend(self.join_parts(parts))
         return hits
 
     def feed(
-        self,
-        text: str,
-        start: int,
-        origin: int,
-        scanners: Scanners | None,
-        hits: list[Hit],
-        parts: Parts,
-    ) -> Scanners | None:
-        """Scan ``piece``, ``text[start:]``: append its literal and phonetic hits to ``hits`` and
-        its occurrences of gapped patterns' parts to ``parts``, at their places in ``text``
-        (``origin`` + the scanners' position; the text before ``start`` is what earlier calls
-        scanned, and a hit may begin there).
-
-        ``scanners`` from an earlier call continue where that call's piece ended, so a match
-        begun there is found (and ``origin`` must be that call's); ``None`` starts afresh at
-        ``origin``. Returns the scanners for the next piece; ``None`` when they cannot go on
-        with this piece — then nothing was scanned, and the caller must start afresh.
-
-        pyahocorasick 2.3 keeps, through ``set()``, whether an iterator's *first* string was
-        copied (1- and 2-byte strings) or borrowed (4-byte strings), and frees or releases the
-        later strings by it: a string of the other width corrupts memory. Phonetic keys are all
-        4-byte strings (``phonetic``); normalized text is not, so its width is checked. An
-        empty string is never given to an iterator (it is a copy, like any 1-byte string).
-        Reported upstream as WojciechMula/pyahocorasick#221 (open); recheck on an upgrade.
-        """
-        piece = text[start:] if start else text
-        if not piece:
-            return scanners
-        wide = _WIDE.search(piece) is not None
+        self, text: str, start: int, scanners: Scanners, hits: list[Hit], parts: Parts
+    ) -> Scanners:
+        """Scan ``text[start:]``, the automata going on from ``scanners`` (where an earlier call
+        stopped at ``start``, so a match begun before ``start`` is found; :data:`FRESH` starts
+        at ``start``): append its literal and phonetic hits to ``hits`` and its occurrences of
+        gapped patterns' parts to ``parts``, at their places in ``text``. Returns where the
+        automata stopped, for the characters that come next."""
+        words, sounds, _ = scanners
         completed = False
-        if scanners is None:
-            words = sounds = None
-        else:
-            words, sounds, was_wide, _ = scanners
-            if wide is not was_wide:
-                return None
         if self._words is not None:
-            if words is None:
-                words = self._words.iter(piece)
-            else:
-                words.set(piece, False)
-            for last, (lit, part) in words:
-                end = origin + last + 1
-                if lit is not None:
-                    pattern, targets = lit
-                    begin = end - len(pattern)
-                    for target in targets:
-                        hits.append(Hit(begin, end, pattern, target))
-                if part is not None:
-                    length, refs = part
-                    for index, i, last_part in refs:
-                        # A part after the first is of use only after an occurrence of the
-                        # first, which ends before it begins: found earlier in this scan.
-                        if i == 0 or (index, 0) in parts:
-                            parts.setdefault((index, i), []).append((end - length, end))
-                            completed = completed or last_part
+            words, found = self._words.scan(text, start, words)
+            if found is not None:
+                for last, (lit, part) in found:
+                    end = last + 1
+                    if lit is not None:
+                        pattern, targets = lit
+                        begin = end - len(pattern)
+                        for target in targets:
+                            hits.append(Hit(begin, end, pattern, target))
+                    if part is not None:
+                        length, refs = part
+                        for index, i, last_part in refs:
+                            # A part after the first is of use only after an occurrence of the
+                            # first, which ends before it begins: found earlier in this scan.
+                            if i == 0 or (index, 0) in parts:
+                                parts.setdefault((index, i), []).append((end - length, end))
+                                completed = completed or last_part
         if self._sounds is not None:
-            assert self._key_table is not None
-            key = piece.translate(self._key_table)
-            if sounds is None:
-                sounds = self._sounds.iter(key)
-            else:
-                sounds.set(key, False)
-            for last, (label, targets, patterns) in sounds:
-                end = origin + last + 1
-                begin = end - len(label)
-                if patterns:  # the characters themselves, in the order a scan finds them
-                    said = text[begin:end]
-                    for pattern, pattern_targets in patterns:
-                        if pattern == said:
-                            for target in pattern_targets:
-                                hits.append(Hit(begin, end, pattern, target))
-                            break
-                for target in targets:
-                    hits.append(Hit(begin, end, label, target, phonetic=True))
-        return words, sounds, wide, completed
+            sounds, found = self._sounds.scan(text, start, sounds)
+            if found is not None:
+                for last, (label, targets, patterns) in found:
+                    end = last + 1
+                    begin = end - len(label)
+                    if patterns:  # the characters themselves, in the order a scan finds them
+                        said = text[begin:end]
+                        for pattern, pattern_targets in patterns:
+                            if pattern == said:
+                                for target in pattern_targets:
+                                    hits.append(Hit(begin, end, pattern, target))
+                                break
+                    for target in targets:
+                        hits.append(Hit(begin, end, label, target, phonetic=True))
+        return words, sounds, completed
 
     def join_parts(self, found: Parts) -> list[Hit]:
         """Gapped-pattern hits from the parts found: (gapped index, part index) → spans."""
@@ -267,16 +235,6 @@ class PhraseIndex:
                     hits.append(Hit(s, e, label, gapped.target))
                     last_end = e
         return hits
-
-
-def _automaton(words: dict[str, tuple[Any, ...]]) -> Any:
-    if not words:
-        return None
-    automaton = ahocorasick.Automaton()
-    for word, value in words.items():
-        automaton.add_word(word, value)
-    automaton.make_automaton()
-    return automaton
 
 
 def excused(hits: list[Hit]) -> list[Hit]:
@@ -363,7 +321,6 @@ class SpeakerStream:
         "tail",
         "_text",
         "_scanners",
-        "_origin",
         "_hits",
         "_parts",
         "_gapped",
@@ -376,10 +333,8 @@ class SpeakerStream:
         self._keep = max(index.max_len - 1, 0)
         self.tail = ""
         self._text = ""  # tail + the current hypothesis, as last scanned
-        #: Search iterators stopped at the end of _text, and where in _text their positions
-        #: count from (None: a scan must start afresh).
+        #: Where the automata stopped at the end of _text (None: nothing was scanned).
         self._scanners: Scanners | None = None
-        self._origin = 0
         self._hits: list[Hit] = []  # literal and phonetic hits in _text
         self._parts: Parts = {}  # parts of gapped patterns in _text
         self._gapped: list[Hit] = []  # gapped-pattern hits joined from _parts
@@ -399,14 +354,11 @@ class SpeakerStream:
         previous = self._text
         if text != previous:
             scanners = self._scanners
-            fed = None  # the scanners after feeding the new characters, if they could go on
             if scanners is not None and text.startswith(previous):
-                fed = self._index.feed(
-                    text, len(previous), self._origin, scanners, self._hits, self._parts
+                scanners = self._scanners = self._index.feed(
+                    text, len(previous), scanners, self._hits, self._parts
                 )
-            if fed is not None:
-                self._scanners = fed
-                changed = fed[3]  # a gapped pattern's last part found: a hit may be complete
+                changed = scanners[2]  # a gapped pattern's last part found: a hit may be complete
             else:
                 self._rescan(previous, text)
                 changed = True
@@ -439,8 +391,7 @@ class SpeakerStream:
             self._hits = [h for h in self._hits if h.start < rescan]
         if self._parts:
             self._parts = _parts_within(self._parts, 0, rescan)
-        self._origin = rescan
-        self._scanners = self._index.feed(text, rescan, rescan, None, self._hits, self._parts)
+        self._scanners = self._index.feed(text, rescan, FRESH, self._hits, self._parts)
 
     def close_segment(self, norm: Normalized) -> None:
         """The segment is final: its text becomes part of the tail. The search goes on from
@@ -449,8 +400,7 @@ class SpeakerStream:
         tail = text[-self._keep :] if self._keep else ""
         if text == self._text and self._scanners is not None:
             cut = len(text) - len(tail)
-            if cut:
-                self._origin -= cut
+            if cut:  # the automata go on: a match still to come holds at most the tail's text
                 if self._hits:
                     self._hits = [
                         Hit(h.start - cut, h.end - cut, h.pattern, h.target, h.phonetic)
@@ -478,7 +428,6 @@ class SpeakerStream:
     def _reset(self) -> None:
         self._text = ""
         self._scanners = None
-        self._origin = 0
         self._hits = []
         self._parts = {}
         self._gapped = []

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 
 import opencc
+
+from app.engine import native
 
 #: Characters folded to another before matching: the polite and plain "you" are the same word to
 #: the norms (禁语 are written with both), so 您 and 你 must match each other.
@@ -184,6 +187,7 @@ def _build_table() -> list[int | str]:
 
 
 _translate: list[int | str] | None = None
+_folder: native.Folder | None = None
 #: Every digit of the BMP (``str.isdigit``) as a character class: ``\d`` has the decimal ones,
 #: the rest (superscripts, circled digits…) are listed. Beyond the BMP the class is not exact,
 #: and text beyond the BMP takes the reference path.
@@ -220,9 +224,43 @@ _MAY_REWRITE = re.compile(
 
 def warm_up() -> None:
     """Build the translation table now rather than on the first fragment."""
-    global _translate
+    global _translate, _folder
     if _translate is None:
         _translate = _build_table()
+        _folder = _native_folder(_translate)
+
+
+#: What the native fold makes of a table entry that is no one character (``_scan.c``).
+_DROP = 0xFFFFFFFF
+_SEVERAL = 0xFFFFFFFE
+
+
+def _native_folder(table: list[int | str]) -> native.Folder:
+    """The native fold (``_scan.c``): ``table`` as one code point per character, and the classes
+    of characters its rewrite check needs — exactly what ``_MAY_REWRITE`` looks for."""
+    codes = array(
+        "I",
+        (
+            entry
+            if isinstance(entry, int)
+            else _DROP
+            if not entry
+            else ord(entry)
+            if len(entry) == 1
+            else _SEVERAL
+            for entry in table
+        ),
+    )
+    classes = bytearray(0x10000)
+    for code in range(0x10000):
+        char = chr(code)
+        classes[code] = (
+            (1 if char in DIGITS else 0)
+            | (2 if char.isdigit() else 0)
+            | (4 if char == _FILLER_WORD[0] else 0)
+            | (8 if char == _FILLER_WORD[1] else 0)
+        )
+    return native.Folder(codes, classes)
 
 
 def _read_digits(match: re.Match[str]) -> str:
@@ -231,13 +269,17 @@ def _read_digits(match: re.Match[str]) -> str:
 
 def normalize(text: str) -> Normalized:
     """Normalize ``text``: the same text as the reference path (``_normalize_with_offsets``),
-    with every step done in C — one ``str.translate`` and one search; when the search finds
-    something, each rewrite (digits, the filler word, stutters) as a regular-expression
-    substitution. Offsets are worked out by the reference path, and only when a span is
-    asked for. Text beyond the BMP (before folding or after) takes the reference path."""
-    if _translate is None:
+    with every step done in C — the native fold, which folds and checks that no rewrite is
+    needed in one pass (about nineteen fragments in twenty); otherwise one ``str.translate``
+    and each rewrite (digits, the filler word, stutters) as a regular-expression substitution.
+    Offsets are worked out by the reference path, and only when a span is asked for. Text
+    beyond the BMP (before folding or after) takes the reference path."""
+    if _folder is None:
         warm_up()
-    assert _translate is not None
+    assert _folder is not None and _translate is not None
+    folded = _folder(text)
+    if folded is not None:  # the common case: nothing to rewrite
+        return Normalized(folded, text)
     folded = text.translate(_translate)  # beyond the BMP: left as it is (IndexError)
     if not _MAY_REWRITE.search(folded):
         return Normalized(folded, text)

@@ -13,17 +13,22 @@ characters); keying a fragment is one ``str.translate``.
 
 from __future__ import annotations
 
+from array import array
+
 from pypinyin import Style, lazy_pinyin
+
+from app.engine import native
 
 #: Private-use area: syllable ids become code points here, so keys are plain strings.
 _BASE = 0xF0000
 #: Every other character of the BMP moves to the last plane, so a key has the same characters
-#: wherever it came from and every key is a 4-byte string (matcher.PhraseIndex.feed).
+#: wherever it came from.
 _OTHER = 0x100000
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 _FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
 
 _table: list[int | str] | None = None
+_symbols: array[int] | None = None
 
 
 def fold_syllable(syllable: str) -> str:
@@ -60,9 +65,10 @@ def _build() -> list[int | str]:
 
 
 def warm_up() -> None:
-    global _table
+    global _table, _symbols
     if _table is None:
         _table = _build()
+        _symbols = native.symbols(_table)
 
 
 def table() -> list[int | str]:
@@ -71,6 +77,15 @@ def table() -> list[int | str]:
         warm_up()
     assert _table is not None
     return _table
+
+
+def symbols() -> array[int]:
+    """The table as the symbols a native automaton reads (:func:`app.engine.native.automaton`):
+    an automaton of keys given these matches a text by its sound as it walks the text."""
+    if _symbols is None:
+        warm_up()
+    assert _symbols is not None
+    return _symbols
 
 
 def key(normalized: str) -> str:

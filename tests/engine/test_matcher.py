@@ -226,8 +226,8 @@ def test_a_phrase_split_over_segments_after_a_scanned_final() -> None:
 
 
 def test_streaming_over_text_of_every_string_width() -> None:
-    """ASCII, BMP and beyond-BMP pieces in one stream (pyahocorasick's iterators must not be
-    given a string of another width than their first one: see PhraseIndex.feed)."""
+    """ASCII, BMP and beyond-BMP pieces in one stream: the automata go on from one string's
+    state into a string of another width (pyahocorasick's iterators could not: its issue #221)."""
     rng = random.Random(12)
     pieces = [
         "10086",

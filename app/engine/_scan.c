@@ -1,0 +1,421 @@
+/*
+ * The per-fragment hot path in one native pass: fold a fragment's characters and walk an
+ * Aho-Corasick automaton over them, by character or by sound.
+ *
+ * Everything here is storage and loops; every decision is made in Python, once per process or
+ * per script (app/engine/normalize.py builds the fold table, app/engine/native.py builds the
+ * automata), and Python stays the reference each native function is tested against:
+ *
+ * - Folder(table, classes)(text) -> str | None: the normalized text — folded character by
+ *   character (normalize._translate, as uint32), stutters collapsed (normalize._collapse) — or
+ *   None when it needs what only Python does (a fold to several characters, a character beyond
+ *   the BMP, a Chinese digit in a run or beside a digit, the filler word 那个): Python then
+ *   takes its regular-expression path. Either way the text is normalize's reference text.
+ * - Automaton(...).scan(text, start, state) -> (state, hits): walk text[start:] from node
+ *   ``state`` (0: the root); hits are (index of the last character, value) for every pattern
+ *   ending in text[start:]. The state is one int, so a partial that extends the last one goes
+ *   on where the last one stopped, and a call keeps nothing else for it. With ``symbols``, each
+ *   character is looked up as symbols[code point] (the phonetic key, phonetic.table()).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BMP 0x10000
+#define FOLD_DROP 0xFFFFFFFFu
+#define FOLD_SEVERAL 0xFFFFFFFEu
+/* classes of a folded character, for the rewrite check */
+#define CLASS_CN_DIGIT 1
+#define CLASS_DIGIT 2
+#define CLASS_NA 4  /* 那, the filler word's first character */
+#define CLASS_GE 8  /* 个, its second */
+
+/* -- Folder ------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    uint32_t table[BMP];
+    uint8_t classes[BMP];
+} Folder;
+
+static int
+copy_buffer(PyObject *obj, void *dest, Py_ssize_t size, const char *what)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view.len != size) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd bytes, expected %zd", what, view.len, size);
+        PyBuffer_Release(&view);
+        return -1;
+    }
+    memcpy(dest, view.buf, (size_t)size);
+    PyBuffer_Release(&view);
+    return 0;
+}
+
+static int
+Folder_init(Folder *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"table", "classes", NULL};
+    PyObject *table, *classes;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", kwlist, &table, &classes))
+        return -1;
+    if (copy_buffer(table, self->table, sizeof(self->table), "table") < 0)
+        return -1;
+    return copy_buffer(classes, self->classes, sizeof(self->classes), "classes");
+}
+
+/* Drop each ``unit``-character group that repeats the group kept just before it, unless it
+ * holds a digit: normalize._collapse, in place (what is kept is never ahead of what is read). */
+static Py_ssize_t
+collapse(Py_UCS4 *c, Py_ssize_t n, Py_ssize_t unit, const uint8_t *classes)
+{
+    Py_ssize_t m = 0, i = 0;
+    while (i < n) {
+        if (m >= unit && i + unit <= n && memcmp(c + i, c + m - unit, sizeof(Py_UCS4) * unit) == 0) {
+            int digit = 0;
+            for (Py_ssize_t k = i; k < i + unit; k++)
+                digit |= classes[c[k]] & CLASS_DIGIT;
+            if (!digit) {
+                i += unit;
+                continue;
+            }
+        }
+        c[m++] = c[i++];
+    }
+    return m;
+}
+
+/* The normalized text, or None when Python must take its rewrite path. At most one output
+ * character per input character, so the output fits a buffer of the input's length. */
+static PyObject *
+Folder_call(Folder *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *text;
+    static char *kwlist[] = {"text", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "U", kwlist, &text))
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_UCS4 small[64];
+    Py_UCS4 *out = n <= 64 ? small : PyMem_Malloc(sizeof(Py_UCS4) * (size_t)n);
+    if (out == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t m = 0;
+    int repeats = 0;
+    uint8_t before = 0; /* the class of out[m - 1] */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= BMP)
+            goto rewrite;
+        uint32_t f = self->table[c];
+        if (f == FOLD_DROP)
+            continue;
+        if (f >= BMP) /* FOLD_SEVERAL, or a fold beyond the BMP */
+            goto rewrite;
+        uint8_t cls = self->classes[f];
+        if (m > 0) {
+            Py_UCS4 last = out[m - 1];
+            if (f == last || (m >= 3 && f == out[m - 2] && last == out[m - 3]))
+                repeats = 1; /* (.)\1 or (..)\2: collapsed below */
+            if ((before & CLASS_CN_DIGIT) && (cls & (CLASS_CN_DIGIT | CLASS_DIGIT)))
+                goto rewrite;
+            if ((before & CLASS_DIGIT) && (cls & CLASS_CN_DIGIT))
+                goto rewrite;
+            if ((before & CLASS_NA) && (cls & CLASS_GE))
+                goto rewrite;
+        }
+        out[m++] = f;
+        before = cls;
+    }
+    if (repeats) {
+        m = collapse(out, m, 1, self->classes);
+        m = collapse(out, m, 2, self->classes);
+    }
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, m);
+    if (out != small)
+        PyMem_Free(out);
+    return result;
+rewrite:
+    if (out != small)
+        PyMem_Free(out);
+    Py_RETURN_NONE;
+}
+
+static PyTypeObject FolderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "app.engine._scan.Folder",
+    .tp_doc = PyDoc_STR("Folder(table, classes)(text) -> folded text, or None: see the module."),
+    .tp_basicsize = sizeof(Folder),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Folder_init,
+    .tp_call = (ternaryfunc)Folder_call,
+};
+
+/* -- Automaton --------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    /* goto: (node << 32 | symbol) -> child, open addressing */
+    uint64_t *keys;
+    int32_t *children;
+    uint64_t mask;
+    int shift;
+    Py_ssize_t nodes;
+    int32_t *fail;   /* the longest proper suffix that is a node */
+    int32_t *output; /* index into values of the pattern ending at the node, or -1 */
+    int32_t *link;   /* the nearest node on the fail chain with an output, or -1 */
+    uint32_t *symbols; /* NULL: a character is its own symbol */
+    PyObject *values;  /* tuple */
+} Automaton;
+
+#define EMPTY UINT64_MAX
+
+static inline uint64_t
+slot_of(const Automaton *a, uint64_t key)
+{
+    return (key * 0x9E3779B97F4A7C15ull) >> a->shift;
+}
+
+static inline int32_t
+child_of(const Automaton *a, int32_t node, uint32_t symbol)
+{
+    uint64_t key = ((uint64_t)(uint32_t)node << 32) | symbol;
+    uint64_t i = slot_of(a, key);
+    for (;;) {
+        uint64_t k = a->keys[i];
+        if (k == key)
+            return a->children[i];
+        if (k == EMPTY)
+            return -1;
+        i = (i + 1) & a->mask;
+    }
+}
+
+/* A buffer of ``count`` int32 (or uint32), copied. */
+static void *
+int_array(PyObject *obj, Py_ssize_t count, const char *what)
+{
+    void *dest = PyMem_Malloc(sizeof(int32_t) * (size_t)(count > 0 ? count : 1));
+    if (dest == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (copy_buffer(obj, dest, (Py_ssize_t)sizeof(int32_t) * count, what) < 0) {
+        PyMem_Free(dest);
+        return NULL;
+    }
+    return dest;
+}
+
+static int
+Automaton_init(Automaton *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"parents", "labels", "fail", "output", "link", "values", "symbols",
+                             NULL};
+    PyObject *parents, *labels, *fail, *output, *link, *values, *symbols = Py_None;
+    if (self->nodes != 0) {
+        PyErr_SetString(PyExc_TypeError, "an Automaton is built once");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO!|O", kwlist, &parents, &labels, &fail,
+                                     &output, &link, &PyTuple_Type, &values, &symbols))
+        return -1;
+    /* node i > 0 hangs from parents[i] by labels[i]; node 0 is the root */
+    Py_ssize_t n = PyObject_Length(fail);
+    if (n < 1) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "an automaton has a root");
+        return -1;
+    }
+    self->nodes = n; /* from here on, dealloc frees what was built */
+    int32_t *par = int_array(parents, n, "parents");
+    uint32_t *lab = par ? int_array(labels, n, "labels") : NULL;
+    if (lab == NULL) {
+        PyMem_Free(par);
+        return -1;
+    }
+    self->fail = int_array(fail, n, "fail");
+    self->output = self->fail ? int_array(output, n, "output") : NULL;
+    self->link = self->output ? int_array(link, n, "link") : NULL;
+    if (self->link == NULL)
+        goto error;
+    Py_ssize_t count = PyTuple_GET_SIZE(values);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (self->fail[i] < 0 || self->fail[i] >= n || par[i] < 0 || par[i] >= n ||
+            self->link[i] < -1 || self->link[i] >= n || self->output[i] < -1 ||
+            self->output[i] >= count) {
+            PyErr_Format(PyExc_ValueError, "node %zd refers outside the automaton", i);
+            goto error;
+        }
+    }
+    if (symbols != Py_None) {
+        self->symbols = int_array(symbols, BMP, "symbols");
+        if (self->symbols == NULL)
+            goto error;
+    }
+    uint64_t size = 8;
+    int bits = 3;
+    while (size < (uint64_t)n * 2) {
+        size <<= 1;
+        bits++;
+    }
+    self->mask = size - 1;
+    self->shift = 64 - bits;
+    self->keys = PyMem_Malloc(sizeof(uint64_t) * size);
+    self->children = PyMem_Malloc(sizeof(int32_t) * size);
+    if (self->keys == NULL || self->children == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    memset(self->keys, 0xFF, sizeof(uint64_t) * size);
+    for (Py_ssize_t i = 1; i < n; i++) {
+        uint64_t key = ((uint64_t)(uint32_t)par[i] << 32) | lab[i];
+        uint64_t s = slot_of(self, key);
+        while (self->keys[s] != EMPTY) {
+            if (self->keys[s] == key) {
+                PyErr_Format(PyExc_ValueError, "node %zd repeats an edge", i);
+                goto error;
+            }
+            s = (s + 1) & self->mask;
+        }
+        self->keys[s] = key;
+        self->children[s] = (int32_t)i;
+    }
+    PyMem_Free(par);
+    PyMem_Free(lab);
+    Py_INCREF(values);
+    self->values = values;
+    return 0;
+error:
+    PyMem_Free(par);
+    PyMem_Free(lab);
+    return -1; /* what was allocated is freed by dealloc */
+}
+
+static void
+Automaton_dealloc(Automaton *self)
+{
+    PyMem_Free(self->keys);
+    PyMem_Free(self->children);
+    PyMem_Free(self->fail);
+    PyMem_Free(self->output);
+    PyMem_Free(self->link);
+    PyMem_Free(self->symbols);
+    Py_XDECREF(self->values);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Automaton_scan(Automaton *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "scan(text: str, start: int, state: int)");
+        return NULL;
+    }
+    if (self->keys == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the automaton was not built");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    long state = PyLong_AsLong(args[2]);
+    if (state == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (start < 0 || start > n || state < 0 || state >= self->nodes) {
+        PyErr_SetString(PyExc_ValueError, "start or state out of range");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const uint32_t *symbols = self->symbols;
+    int32_t node = (int32_t)state;
+    PyObject *hits = NULL;
+    for (Py_ssize_t i = start; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        uint32_t symbol = (symbols != NULL && c < BMP) ? symbols[c] : c;
+        for (;;) {
+            int32_t child = child_of(self, node, symbol);
+            if (child >= 0) {
+                node = child;
+                break;
+            }
+            if (node == 0)
+                break;
+            node = self->fail[node];
+        }
+        int32_t m = self->output[node] >= 0 ? node : self->link[node];
+        while (m >= 0) {
+            if (hits == NULL && (hits = PyList_New(0)) == NULL)
+                return NULL;
+            PyObject *hit = Py_BuildValue("(nO)", i, PyTuple_GET_ITEM(self->values, self->output[m]));
+            if (hit == NULL || PyList_Append(hits, hit) < 0) {
+                Py_XDECREF(hit);
+                Py_DECREF(hits);
+                return NULL;
+            }
+            Py_DECREF(hit);
+            m = self->link[m];
+        }
+    }
+    PyObject *result = Py_BuildValue("(iO)", node, hits ? hits : Py_None);
+    Py_XDECREF(hits);
+    return result;
+}
+
+static PyObject *
+Automaton_len(Automaton *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(self->nodes);
+}
+
+static PyMethodDef Automaton_methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))Automaton_scan, METH_FASTCALL,
+     PyDoc_STR("scan(text, start, state) -> (state, [(index, value)] or None)")},
+    {"nodes", (PyCFunction)Automaton_len, METH_NOARGS, PyDoc_STR("the number of nodes")},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject AutomatonType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "app.engine._scan.Automaton",
+    .tp_doc = PyDoc_STR("An Aho-Corasick automaton built in Python (app/engine/native.py)."),
+    .tp_basicsize = sizeof(Automaton),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Automaton_init,
+    .tp_dealloc = (destructor)Automaton_dealloc,
+    .tp_methods = Automaton_methods,
+};
+
+/* -- module ------------------------------------------------------------------------------ */
+
+static struct PyModuleDef scan_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "app.engine._scan",
+    .m_doc = PyDoc_STR("Fold and scan a fragment in one native pass (see app/engine/native.py)."),
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__scan(void)
+{
+    if (PyType_Ready(&FolderType) < 0 || PyType_Ready(&AutomatonType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&scan_module);
+    if (module == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(module, "Folder", (PyObject *)&FolderType) < 0 ||
+        PyModule_AddObjectRef(module, "Automaton", (PyObject *)&AutomatonType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

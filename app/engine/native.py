@@ -1,0 +1,76 @@
+"""The engine's native pass (``_scan.c``) and how its inputs are built.
+
+The per-fragment work that is all loops — fold each character, then walk an Aho–Corasick
+automaton by character and by sound — runs in one small C module. What it walks is decided here,
+in Python, once per script: :func:`automaton` builds the trie and its failure links and hands
+the C type flat arrays. The C side only stores and walks them.
+
+Why not pyahocorasick at run time: matching a fragment took two of its scans (characters and
+sound) and two ``str.translate`` calls (fold, key) besides, each a C call of its own with Python
+objects between them; a fragment's whole matching is now two native calls on the text. Its state
+between fragments is one node number per automaton, so a partial that extends the previous one
+goes on where that one stopped with no iterator kept per call. pyahocorasick stays the reference
+the tests hold this automaton to (``tests/engine/test_native.py``) and the baseline of
+``python -m bench engine``.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from app.engine._scan import Automaton, Folder
+
+__all__ = ["Automaton", "Folder", "automaton", "symbols"]
+
+
+def automaton(words: Mapping[str, Any], symbols: array[int] | None = None) -> Automaton:
+    """An automaton reporting ``(index of the last character, words[word])`` for every word in
+    a scanned text (empty words are left out). With ``symbols`` (65,536 code points), a scanned
+    character ``c`` of the BMP is read as ``symbols[c]``: the words are then written in those
+    symbols (``chr`` of each), as :func:`app.engine.phonetic.key` writes a key."""
+    parents = array("i", [0])
+    labels = array("I", [0])
+    output = array("i", [-1])
+    children: list[dict[int, int]] = [{}]
+    values: list[Any] = []
+    for word, value in words.items():
+        if not word:
+            continue
+        node = 0
+        for char in word:
+            label = ord(char)
+            child = children[node].get(label)
+            if child is None:
+                child = len(parents)
+                children[node][label] = child
+                children.append({})
+                parents.append(node)
+                labels.append(label)
+                output.append(-1)
+            node = child
+        output[node] = len(values)
+        values.append(value)
+    nodes = len(parents)
+    fail = array("i", bytes(4 * nodes))
+    link = array("i", [-1]) * nodes
+    queue = deque(children[0].values())  # depth 1: their longest proper suffix is the root
+    while queue:
+        node = queue.popleft()
+        suffix = fail[node]
+        link[node] = suffix if output[suffix] >= 0 else link[suffix]
+        for label, child in children[node].items():
+            f = suffix
+            while f and label not in children[f]:
+                f = fail[f]
+            fail[child] = children[f].get(label, 0)
+            queue.append(child)
+    return Automaton(parents, labels, fail, output, link, tuple(values), symbols)
+
+
+def symbols(table: Sequence[int | str]) -> array[int]:
+    """A ``str.translate`` table of 65,536 one-character entries as the symbol array
+    :func:`automaton` takes."""
+    return array("I", (entry if isinstance(entry, int) else ord(entry) for entry in table))
