@@ -6,16 +6,18 @@
  * per script (app/engine/normalize.py builds the fold table, app/engine/native.py builds the
  * automata), and Python stays the reference each native function is tested against:
  *
- * - Folder(table, classes)(text) -> str | None: the normalized text — folded character by
- *   character (normalize._translate, as uint32), stutters collapsed (normalize._collapse) — or
- *   None when it needs what only Python does (a fold to several characters, a character beyond
- *   the BMP, a Chinese digit in a run or beside a digit, the filler word 那个): Python then
- *   takes its regular-expression path. Either way the text is normalize's reference text.
+ * - Folder(table, classes, digits)(text) -> str | None: the normalized text — folded character
+ *   by character (normalize._translate, as uint32), Chinese digits read as a number, the
+ *   filler word 那个 dropped, stutters collapsed, in normalize's order — or None for what only
+ *   Python does (a fold to several characters, a character beyond the BMP): Python then takes
+ *   its reference path. Either way the text is normalize's reference text.
  * - Automaton(...).scan(text, start, state) -> (state, hits): walk text[start:] from node
  *   ``state`` (0: the root); hits are (index of the last character, value) for every pattern
  *   ending in text[start:]. The state is one int, so a partial that extends the last one goes
  *   on where the last one stopped, and a call keeps nothing else for it. With ``symbols``, each
  *   character is looked up as symbols[code point] (the phonetic key, phonetic.table()).
+ * - Cursor(words, sounds).feed(text, start): both walks at once for one speaker's stream, the
+ *   two states kept in the cursor (matcher.SpeakerStream); reset() starts again at the roots.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -26,8 +28,8 @@
 #define FOLD_DROP 0xFFFFFFFFu
 #define FOLD_SEVERAL 0xFFFFFFFEu
 /* classes of a folded character, for the rewrite check */
-#define CLASS_CN_DIGIT 1
-#define CLASS_DIGIT 2
+#define CLASS_CN_DIGIT 1 /* read as a digit in a run (its digit in Folder.digits) */
+#define CLASS_DIGIT 2    /* str.isdigit */
 #define CLASS_NA 4  /* 那, the filler word's first character */
 #define CLASS_GE 8  /* 个, its second */
 
@@ -37,6 +39,7 @@ typedef struct {
     PyObject_HEAD
     uint32_t table[BMP];
     uint8_t classes[BMP];
+    Py_UCS4 digits[BMP]; /* a Chinese digit's ASCII digit, else 0 */
 } Folder;
 
 static int
@@ -58,13 +61,25 @@ copy_buffer(PyObject *obj, void *dest, Py_ssize_t size, const char *what)
 static int
 Folder_init(Folder *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"table", "classes", NULL};
-    PyObject *table, *classes;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", kwlist, &table, &classes))
+    static char *kwlist[] = {"table", "classes", "digits", NULL};
+    PyObject *table, *classes, *digits;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO", kwlist, &table, &classes, &digits))
         return -1;
-    if (copy_buffer(table, self->table, sizeof(self->table), "table") < 0)
+    if (copy_buffer(table, self->table, sizeof(self->table), "table") < 0 ||
+        copy_buffer(classes, self->classes, sizeof(self->classes), "classes") < 0 ||
+        copy_buffer(digits, self->digits, sizeof(self->digits), "digits") < 0)
         return -1;
-    return copy_buffer(classes, self->classes, sizeof(self->classes), "classes");
+    for (Py_ssize_t c = 0; c < BMP; c++) {
+        if (self->table[c] < FOLD_SEVERAL && self->table[c] >= 0x110000) {
+            PyErr_Format(PyExc_ValueError, "table: %zd folds to no character", c);
+            return -1;
+        }
+        if (self->digits[c] >= BMP) {
+            PyErr_Format(PyExc_ValueError, "digits: %zd reads as no digit", c);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Drop each ``unit``-character group that repeats the group kept just before it, unless it
@@ -88,7 +103,45 @@ collapse(Py_UCS4 *c, Py_ssize_t n, Py_ssize_t unit, const uint8_t *classes)
     return m;
 }
 
-/* The normalized text, or None when Python must take its rewrite path. At most one output
+/* Runs of Chinese digits read as a number become ASCII digits: a run of two or more, or one
+ * beside a digit (normalize._digits). */
+static void
+read_digits(Py_UCS4 *c, Py_ssize_t n, const Folder *self)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (!self->digits[c[i]]) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        while (j < n && self->digits[c[j]])
+            j++;
+        if (j - i >= 2 || (i > 0 && (self->classes[c[i - 1]] & CLASS_DIGIT)) ||
+            (j < n && (self->classes[c[j]] & CLASS_DIGIT)))
+            for (Py_ssize_t k = i; k < j; k++)
+                c[k] = self->digits[c[k]];
+        i = j;
+    }
+}
+
+/* Drop every occurrence of the filler word (normalize._drop_words: its two characters are
+ * different, so occurrences never overlap). */
+static Py_ssize_t
+drop_filler(Py_UCS4 *c, Py_ssize_t n, const uint8_t *classes)
+{
+    Py_ssize_t m = 0, i = 0;
+    while (i < n) {
+        if (i + 1 < n && (classes[c[i]] & CLASS_NA) && (classes[c[i + 1]] & CLASS_GE)) {
+            i += 2;
+            continue;
+        }
+        c[m++] = c[i++];
+    }
+    return m;
+}
+
+/* The normalized text, or None when Python must take its reference path. At most one output
  * character per input character, so the output fits a buffer of the input's length. */
 static PyObject *
 Folder_call(Folder *self, PyObject *args, PyObject *kwds)
@@ -105,33 +158,28 @@ Folder_call(Folder *self, PyObject *args, PyObject *kwds)
     if (out == NULL)
         return PyErr_NoMemory();
     Py_ssize_t m = 0;
+    uint8_t seen = 0; /* the classes of every character kept */
     int repeats = 0;
-    uint8_t before = 0; /* the class of out[m - 1] */
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c >= BMP)
-            goto rewrite;
+            goto reference;
         uint32_t f = self->table[c];
         if (f == FOLD_DROP)
             continue;
         if (f >= BMP) /* FOLD_SEVERAL, or a fold beyond the BMP */
-            goto rewrite;
-        uint8_t cls = self->classes[f];
-        if (m > 0) {
-            Py_UCS4 last = out[m - 1];
-            if (f == last || (m >= 3 && f == out[m - 2] && last == out[m - 3]))
-                repeats = 1; /* (.)\1 or (..)\2: collapsed below */
-            if ((before & CLASS_CN_DIGIT) && (cls & (CLASS_CN_DIGIT | CLASS_DIGIT)))
-                goto rewrite;
-            if ((before & CLASS_DIGIT) && (cls & CLASS_CN_DIGIT))
-                goto rewrite;
-            if ((before & CLASS_NA) && (cls & CLASS_GE))
-                goto rewrite;
-        }
+            goto reference;
+        if (m > 0 && (f == out[m - 1] || (m >= 3 && f == out[m - 2] && out[m - 1] == out[m - 3])))
+            repeats = 1;
+        seen |= self->classes[f];
         out[m++] = f;
-        before = cls;
     }
-    if (repeats) {
+    if (seen & CLASS_CN_DIGIT)
+        read_digits(out, m, self);
+    if ((seen & (CLASS_NA | CLASS_GE)) == (CLASS_NA | CLASS_GE))
+        m = drop_filler(out, m, self->classes);
+    if (repeats || (seen & (CLASS_NA | CLASS_GE)) == (CLASS_NA | CLASS_GE)) {
+        /* (.)\1 or (..)\2 before the rewrites, or one the dropped filler word brought together */
         m = collapse(out, m, 1, self->classes);
         m = collapse(out, m, 2, self->classes);
     }
@@ -139,7 +187,7 @@ Folder_call(Folder *self, PyObject *args, PyObject *kwds)
     if (out != small)
         PyMem_Free(out);
     return result;
-rewrite:
+reference:
     if (out != small)
         PyMem_Free(out);
     Py_RETURN_NONE;
@@ -310,34 +358,13 @@ Automaton_dealloc(Automaton *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *
-Automaton_scan(Automaton *self, PyObject *const *args, Py_ssize_t nargs)
+/* Walk text[start:n] from *state; append (index, value) to *hits (made when first needed). */
+static int
+walk(const Automaton *self, int kind, const void *data, Py_ssize_t start, Py_ssize_t n,
+     int32_t *state, PyObject **hits)
 {
-    if (nargs != 3 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "scan(text: str, start: int, state: int)");
-        return NULL;
-    }
-    if (self->keys == NULL) {
-        PyErr_SetString(PyExc_ValueError, "the automaton was not built");
-        return NULL;
-    }
-    PyObject *text = args[0];
-    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
-    if (start == -1 && PyErr_Occurred())
-        return NULL;
-    long state = PyLong_AsLong(args[2]);
-    if (state == -1 && PyErr_Occurred())
-        return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    if (start < 0 || start > n || state < 0 || state >= self->nodes) {
-        PyErr_SetString(PyExc_ValueError, "start or state out of range");
-        return NULL;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
     const uint32_t *symbols = self->symbols;
-    int32_t node = (int32_t)state;
-    PyObject *hits = NULL;
+    int32_t node = *state;
     for (Py_ssize_t i = start; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         uint32_t symbol = (symbols != NULL && c < BMP) ? symbols[c] : c;
@@ -353,17 +380,66 @@ Automaton_scan(Automaton *self, PyObject *const *args, Py_ssize_t nargs)
         }
         int32_t m = self->output[node] >= 0 ? node : self->link[node];
         while (m >= 0) {
-            if (hits == NULL && (hits = PyList_New(0)) == NULL)
-                return NULL;
+            if (*hits == NULL && (*hits = PyList_New(0)) == NULL)
+                return -1;
             PyObject *hit = Py_BuildValue("(nO)", i, PyTuple_GET_ITEM(self->values, self->output[m]));
-            if (hit == NULL || PyList_Append(hits, hit) < 0) {
+            if (hit == NULL || PyList_Append(*hits, hit) < 0) {
                 Py_XDECREF(hit);
-                Py_DECREF(hits);
-                return NULL;
+                return -1;
             }
             Py_DECREF(hit);
             m = self->link[m];
         }
+    }
+    *state = node;
+    return 0;
+}
+
+static int
+check_text(PyObject *text, PyObject *start_obj, Py_ssize_t *start)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be a str");
+        return -1;
+    }
+    *start = PyLong_AsSsize_t(start_obj);
+    if (*start == -1 && PyErr_Occurred())
+        return -1;
+    if (*start < 0 || *start > PyUnicode_GET_LENGTH(text)) {
+        PyErr_SetString(PyExc_ValueError, "start out of range");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+Automaton_scan(Automaton *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "scan(text: str, start: int, state: int)");
+        return NULL;
+    }
+    if (self->keys == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the automaton was not built");
+        return NULL;
+    }
+    Py_ssize_t start;
+    if (check_text(args[0], args[1], &start) < 0)
+        return NULL;
+    long state = PyLong_AsLong(args[2]);
+    if (state == -1 && PyErr_Occurred())
+        return NULL;
+    if (state < 0 || state >= self->nodes) {
+        PyErr_SetString(PyExc_ValueError, "state out of range");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    int32_t node = (int32_t)state;
+    PyObject *hits = NULL;
+    if (walk(self, PyUnicode_KIND(text), PyUnicode_DATA(text), start, PyUnicode_GET_LENGTH(text),
+             &node, &hits) < 0) {
+        Py_XDECREF(hits);
+        return NULL;
     }
     PyObject *result = Py_BuildValue("(iO)", node, hits ? hits : Py_None);
     Py_XDECREF(hits);
@@ -395,6 +471,116 @@ static PyTypeObject AutomatonType = {
     .tp_methods = Automaton_methods,
 };
 
+/* -- Cursor ------------------------------------------------------------------------------ */
+
+/* One speaker's place in a pair of automata (by character, by sound): each feed goes on where
+ * the last one stopped. */
+typedef struct {
+    PyObject_HEAD
+    Automaton *words;  /* or NULL */
+    Automaton *sounds; /* or NULL */
+    int32_t word_state;
+    int32_t sound_state;
+} Cursor;
+
+static int
+optional_automaton(PyObject *obj, Automaton **dest)
+{
+    if (obj == Py_None) {
+        *dest = NULL;
+        return 0;
+    }
+    if (!PyObject_TypeCheck(obj, &AutomatonType) || ((Automaton *)obj)->keys == NULL) {
+        PyErr_SetString(PyExc_TypeError, "a Cursor walks built Automaton objects (or None)");
+        return -1;
+    }
+    Py_INCREF(obj);
+    *dest = (Automaton *)obj;
+    return 0;
+}
+
+static int
+Cursor_init(Cursor *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"words", "sounds", NULL};
+    PyObject *words, *sounds;
+    if (self->words != NULL || self->sounds != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a Cursor is made once");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", kwlist, &words, &sounds))
+        return -1;
+    if (optional_automaton(words, &self->words) < 0)
+        return -1;
+    return optional_automaton(sounds, &self->sounds);
+}
+
+static void
+Cursor_dealloc(Cursor *self)
+{
+    Py_XDECREF(self->words);
+    Py_XDECREF(self->sounds);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* feed(text, start) -> None, or (word hits or None, sound hits or None) */
+static PyObject *
+Cursor_feed(Cursor *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "feed(text: str, start: int)");
+        return NULL;
+    }
+    Py_ssize_t start;
+    if (check_text(args[0], args[1], &start) < 0)
+        return NULL;
+    PyObject *text = args[0];
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *words = NULL, *sounds = NULL;
+    if ((self->words != NULL &&
+         walk(self->words, kind, data, start, n, &self->word_state, &words) < 0) ||
+        (self->sounds != NULL &&
+         walk(self->sounds, kind, data, start, n, &self->sound_state, &sounds) < 0)) {
+        Py_XDECREF(words);
+        Py_XDECREF(sounds);
+        return NULL;
+    }
+    if (words == NULL && sounds == NULL)
+        Py_RETURN_NONE;
+    PyObject *result = PyTuple_Pack(2, words ? words : Py_None, sounds ? sounds : Py_None);
+    Py_XDECREF(words);
+    Py_XDECREF(sounds);
+    return result;
+}
+
+static PyObject *
+Cursor_reset(Cursor *self, PyObject *Py_UNUSED(ignored))
+{
+    self->word_state = self->sound_state = 0;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Cursor_methods[] = {
+    {"feed", (PyCFunction)(void (*)(void))Cursor_feed, METH_FASTCALL,
+     PyDoc_STR("feed(text, start) -> None or (word hits, sound hits): walk text[start:]")},
+    {"reset", (PyCFunction)Cursor_reset, METH_NOARGS, PyDoc_STR("start again at the roots")},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CursorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "app.engine._scan.Cursor",
+    .tp_doc = PyDoc_STR("Cursor(words, sounds): a place in two automata, fed piece by piece."),
+    .tp_basicsize = sizeof(Cursor),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Cursor_init,
+    .tp_dealloc = (destructor)Cursor_dealloc,
+    .tp_methods = Cursor_methods,
+};
+
 /* -- module ------------------------------------------------------------------------------ */
 
 static struct PyModuleDef scan_module = {
@@ -407,13 +593,15 @@ static struct PyModuleDef scan_module = {
 PyMODINIT_FUNC
 PyInit__scan(void)
 {
-    if (PyType_Ready(&FolderType) < 0 || PyType_Ready(&AutomatonType) < 0)
+    if (PyType_Ready(&FolderType) < 0 || PyType_Ready(&AutomatonType) < 0 ||
+        PyType_Ready(&CursorType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&scan_module);
     if (module == NULL)
         return NULL;
     if (PyModule_AddObjectRef(module, "Folder", (PyObject *)&FolderType) < 0 ||
-        PyModule_AddObjectRef(module, "Automaton", (PyObject *)&AutomatonType) < 0) {
+        PyModule_AddObjectRef(module, "Automaton", (PyObject *)&AutomatonType) < 0 ||
+        PyModule_AddObjectRef(module, "Cursor", (PyObject *)&CursorType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -12,9 +12,9 @@ later one), and the current segment's hypothesis.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from app.engine import native, phonetic
 from app.engine.messages import Speaker
@@ -52,11 +52,12 @@ class Target:
         object.__setattr__(self, "key", f"{self.kind}:{self.ref}")
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """A match of ``pattern`` (its label) at normalized ``[start, end)``.
 
-    ``phonetic``: found on the sound-alike key, not on the characters.
+    ``phonetic``: found on the sound-alike key, not on the characters. A named tuple, not a
+    frozen dataclass: one is made per match, and ``object.__setattr__`` per field costs three
+    times as much.
     """
 
     start: int
@@ -68,11 +69,10 @@ class Hit:
 
 #: Occurrences of gapped patterns' parts: (gapped index, part index) → [(start, end)].
 Parts = dict[tuple[int, int], list[tuple[int, int]]]
-#: Where the automata stopped (words, sounds: node numbers; 0 starts afresh), and whether that
-#: feed found the last part of a gapped pattern (only then can a new gapped hit be complete).
-Scanners = tuple[int, int, bool]
-#: Scanners that start afresh.
-FRESH: Scanners = (0, 0, False)
+#: What a cursor's feed found: (index of the last character, value) by character, by sound.
+Found = tuple[list[tuple[int, Any]] | None, list[tuple[int, Any]] | None]
+#: A segment's hits when it has none (shared: nobody changes a stream's hits).
+NO_HITS: tuple[SegmentHit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,61 +161,59 @@ class PhraseIndex:
             else None
         )
 
+    def cursor(self) -> native.Cursor:
+        """A place in this index's automata, for one speaker's stream."""
+        return native.Cursor(self._words, self._sounds)
+
     def scan(self, text: str, start: int = 0) -> list[Hit]:
         """Every hit in ``text[start:]`` (hits may not begin before ``start``)."""
         if len(text) <= start:
             return []
         hits: list[Hit] = []
-        parts: Parts = {}
-        self.feed(text, start, FRESH, hits, parts)
-        if parts:
-            hits.extend(self.join_parts(parts))
+        found = self.cursor().feed(text, start)
+        if found is not None:
+            parts: Parts = {}
+            self.take(found, text, hits, parts)
+            if parts:
+                hits.extend(self.join_parts(parts))
         return hits
 
-    def feed(
-        self, text: str, start: int, scanners: Scanners, hits: list[Hit], parts: Parts
-    ) -> Scanners:
-        """Scan ``text[start:]``, the automata going on from ``scanners`` (where an earlier call
-        stopped at ``start``, so a match begun before ``start`` is found; :data:`FRESH` starts
-        at ``start``): append its literal and phonetic hits to ``hits`` and its occurrences of
-        gapped patterns' parts to ``parts``, at their places in ``text``. Returns where the
-        automata stopped, for the characters that come next."""
-        words, sounds, _ = scanners
+    def take(self, found: Found, text: str, hits: list[Hit], parts: Parts) -> bool:
+        """What a cursor found in ``text`` (its feed's answer): append the literal and phonetic
+        hits to ``hits`` and the occurrences of gapped patterns' parts to ``parts``. Returns
+        whether a gapped pattern's last part was found (only then can a gapped hit be new)."""
+        words, sounds = found
         completed = False
-        if self._words is not None:
-            words, found = self._words.scan(text, start, words)
-            if found is not None:
-                for last, (lit, part) in found:
-                    end = last + 1
-                    if lit is not None:
-                        pattern, targets = lit
-                        begin = end - len(pattern)
-                        for target in targets:
-                            hits.append(Hit(begin, end, pattern, target))
-                    if part is not None:
-                        length, refs = part
-                        for index, i, last_part in refs:
-                            # A part after the first is of use only after an occurrence of the
-                            # first, which ends before it begins: found earlier in this scan.
-                            if i == 0 or (index, 0) in parts:
-                                parts.setdefault((index, i), []).append((end - length, end))
-                                completed = completed or last_part
-        if self._sounds is not None:
-            sounds, found = self._sounds.scan(text, start, sounds)
-            if found is not None:
-                for last, (label, targets, patterns) in found:
-                    end = last + 1
-                    begin = end - len(label)
-                    if patterns:  # the characters themselves, in the order a scan finds them
-                        said = text[begin:end]
-                        for pattern, pattern_targets in patterns:
-                            if pattern == said:
-                                for target in pattern_targets:
-                                    hits.append(Hit(begin, end, pattern, target))
-                                break
+        if words is not None:
+            for last, (lit, part) in words:
+                end = last + 1
+                if lit is not None:
+                    pattern, targets = lit
+                    begin = end - len(pattern)
                     for target in targets:
-                        hits.append(Hit(begin, end, label, target, phonetic=True))
-        return words, sounds, completed
+                        hits.append(Hit(begin, end, pattern, target))
+                if part is not None:
+                    length, refs = part
+                    for index, i, last_part in refs:
+                        # A part after the first is of use only after an occurrence of the
+                        # first, which ends before it begins: found earlier in this scan.
+                        if i == 0 or (index, 0) in parts:
+                            parts.setdefault((index, i), []).append((end - length, end))
+                            completed = completed or last_part
+        if sounds is not None:
+            for last, (label, targets, patterns) in sounds:
+                end = last + 1
+                begin = end - len(label)
+                if patterns:  # the characters themselves, in the order a scan finds them
+                    said = text[begin:end]
+                    for pattern, pattern_targets in patterns:
+                        if pattern == said:
+                            for target in pattern_targets:
+                                hits.append(Hit(begin, end, pattern, target))
+                            break
+                for target in targets:
+                    hits.append(Hit(begin, end, label, target, phonetic=True))
+        return completed
 
     def join_parts(self, found: Parts) -> list[Hit]:
         """Gapped-pattern hits from the parts found: (gapped index, part index) → spans."""
@@ -262,8 +260,7 @@ def excused(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-@dataclass(frozen=True, slots=True)
-class SegmentHit:
+class SegmentHit(NamedTuple):
     """A hit located in the current segment: ``occurrence`` counts earlier hits of the same
     target in this segment (the identity of "the same words" across partials)."""
 
@@ -273,7 +270,7 @@ class SegmentHit:
     start: int
     end: int
     #: The segment's text, for the span (worked out only when asked for: most hits raise nothing).
-    norm: Normalized = field(compare=False, repr=False)
+    norm: Normalized
 
     @property
     def span(self) -> tuple[int, int]:
@@ -308,8 +305,8 @@ class SpeakerStream:
     fresh scan of that text would find them, without scanning it all again each time:
 
     - a hypothesis that extends the one scanned last (the usual partial, and the first partial
-      after a final of the same speaker: it extends the tail) is fed to the automata's search
-      iterators where they stopped, so only the new characters are scanned;
+      after a final of the same speaker: it extends the tail) is fed to the automata where they
+      stopped (the stream's native cursor), so only the new characters are scanned;
     - a hypothesis that changes earlier characters is scanned again from the first changed one
       less one pattern length; hits wholly before that are kept;
     - the same hypothesis again (a final that repeats the last partial) is not scanned.
@@ -320,7 +317,8 @@ class SpeakerStream:
         "_keep",
         "tail",
         "_text",
-        "_scanners",
+        "_cursor",
+        "_scanned",
         "_hits",
         "_parts",
         "_gapped",
@@ -333,53 +331,54 @@ class SpeakerStream:
         self._keep = max(index.max_len - 1, 0)
         self.tail = ""
         self._text = ""  # tail + the current hypothesis, as last scanned
-        #: Where the automata stopped at the end of _text (None: nothing was scanned).
-        self._scanners: Scanners | None = None
+        #: Where the automata stopped: at the end of _text when _scanned (else nothing was).
+        self._cursor = index.cursor()
+        self._scanned = False
         self._hits: list[Hit] = []  # literal and phonetic hits in _text
         self._parts: Parts = {}  # parts of gapped patterns in _text
         self._gapped: list[Hit] = []  # gapped-pattern hits joined from _parts
         self._norm: Normalized | None = None  # the hypothesis last located, and its hits
-        self._located: list[SegmentHit] = []
+        self._located: Sequence[SegmentHit] = NO_HITS
 
-    def scan_segment(self, norm: Normalized) -> list[SegmentHit]:
+    def scan_segment(self, norm: Normalized) -> Sequence[SegmentHit]:
         """Hits that end inside the current segment (``norm``), with spans into its text.
 
         A match that begins in the tail is reported on this segment, its span starting at 0.
-        The list returned is the stream's own: do not change it.
+        The sequence returned is the stream's own: do not change it.
         """
         if norm is self._norm:
             return self._located
-        base = len(self.tail)
-        text = self.tail + norm.text if base else norm.text
+        tail = self.tail
+        text = tail + norm.text if tail else norm.text
         previous = self._text
         if text != previous:
-            scanners = self._scanners
-            if scanners is not None and text.startswith(previous):
-                scanners = self._scanners = self._index.feed(
-                    text, len(previous), scanners, self._hits, self._parts
-                )
-                changed = scanners[2]  # a gapped pattern's last part found: a hit may be complete
+            if self._scanned and text.startswith(previous):
+                found = self._cursor.feed(text, len(previous))
+                # a gapped pattern's last part found: a gapped hit may be complete
+                if found is not None and self._index.take(found, text, self._hits, self._parts):
+                    self._gapped = self._index.join_parts(self._parts)
             else:
                 self._rescan(previous, text)
-                changed = True
-            if changed:
                 self._gapped = self._index.join_parts(self._parts) if self._parts else []
             self._text = text
         self._norm = norm
+        if not (self._hits or self._gapped):
+            self._located = NO_HITS
+            return NO_HITS
+        base = len(tail)
         located: list[SegmentHit] = []
-        self._located = located
-        if self._hits or self._gapped:
-            seen: dict[str, int] = {}
-            for hit in excused(self._hits + self._gapped):
-                if hit.end <= base:
-                    continue
-                key = hit.target.key
-                occurrence = seen.get(key, 0)
-                seen[key] = occurrence + 1
-                located.append(
-                    SegmentHit(hit, occurrence, max(hit.start - base, 0), hit.end - base, norm)
-                )
-        return located
+        seen: dict[str, int] = {}
+        for hit in excused(self._hits + self._gapped):
+            if hit.end <= base:
+                continue
+            key = hit.target.key
+            occurrence = seen.get(key, 0)
+            seen[key] = occurrence + 1
+            located.append(
+                SegmentHit(hit, occurrence, max(hit.start - base, 0), hit.end - base, norm)
+            )
+        self._located = located if located else NO_HITS
+        return self._located
 
     def _rescan(self, previous: str, text: str) -> None:
         """Scan ``text`` again from the first character that differs from ``previous`` less one
@@ -391,14 +390,18 @@ class SpeakerStream:
             self._hits = [h for h in self._hits if h.start < rescan]
         if self._parts:
             self._parts = _parts_within(self._parts, 0, rescan)
-        self._scanners = self._index.feed(text, rescan, FRESH, self._hits, self._parts)
+        self._cursor.reset()
+        found = self._cursor.feed(text, rescan)
+        if found is not None:
+            self._index.take(found, text, self._hits, self._parts)
+        self._scanned = True
 
     def close_segment(self, norm: Normalized) -> None:
         """The segment is final: its text becomes part of the tail. The search goes on from
         where it stopped (if the final was scanned): what was found in the new tail is kept."""
         text = self.tail + norm.text
         tail = text[-self._keep :] if self._keep else ""
-        if text == self._text and self._scanners is not None:
+        if text == self._text and self._scanned:
             cut = len(text) - len(tail)
             if cut:  # the automata go on: a match still to come holds at most the tail's text
                 if self._hits:
@@ -410,29 +413,34 @@ class SpeakerStream:
                 if self._parts:
                     self._parts = _parts_within(self._parts, cut, len(text), shift=cut)
                     self._gapped = self._index.join_parts(self._parts) if self._parts else []
-                else:
+                elif self._gapped:
                     self._gapped = []
             self._text = tail
             self.tail = tail
             self._norm = None
-            self._located = []
+            self._located = NO_HITS
         else:
             self._reset()
             self.tail = tail
 
     def break_continuity(self) -> None:
-        if self.tail or self._text or self._scanners is not None or self._norm is not None:
+        if self.tail or self._text or self._scanned or self._norm is not None:
             self._reset()
             self.tail = ""
 
     def _reset(self) -> None:
+        """Back to nothing scanned (the lists and maps are made anew only if they hold
+        something: most segments find nothing)."""
         self._text = ""
-        self._scanners = None
-        self._hits = []
-        self._parts = {}
-        self._gapped = []
+        self._scanned = False
+        if self._hits:
+            self._hits = []
+        if self._parts:
+            self._parts = {}
+        if self._gapped:
+            self._gapped = []
         self._norm = None
-        self._located = []
+        self._located = NO_HITS
 
 
 def _parts_within(parts: Parts, low: int, high: int, shift: int = 0) -> Parts:

@@ -21,9 +21,9 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.engine._scan import Automaton, Folder
+from app.engine._scan import Automaton, Cursor, Folder
 
-__all__ = ["Automaton", "Folder", "automaton", "symbols"]
+__all__ = ["Automaton", "Cursor", "Folder", "automaton", "symbols"]
 
 
 def automaton(words: Mapping[str, Any], symbols: array[int] | None = None) -> Automaton:

@@ -236,8 +236,8 @@ _SEVERAL = 0xFFFFFFFE
 
 
 def _native_folder(table: list[int | str]) -> native.Folder:
-    """The native fold (``_scan.c``): ``table`` as one code point per character, and the classes
-    of characters its rewrite check needs — exactly what ``_MAY_REWRITE`` looks for."""
+    """The native normalization (``_scan.c``): ``table`` as one code point per character, the
+    classes of characters its rewrites look for, and the Chinese digits' ASCII digits."""
     codes = array(
         "I",
         (
@@ -260,7 +260,10 @@ def _native_folder(table: list[int | str]) -> native.Folder:
             | (4 if char == _FILLER_WORD[0] else 0)
             | (8 if char == _FILLER_WORD[1] else 0)
         )
-    return native.Folder(codes, classes)
+    digits = array("I", bytes(4 * 0x10000))
+    for char, digit in DIGITS.items():
+        digits[ord(char)] = ord(digit)
+    return native.Folder(codes, classes, digits)
 
 
 def _read_digits(match: re.Match[str]) -> str:
@@ -269,16 +272,17 @@ def _read_digits(match: re.Match[str]) -> str:
 
 def normalize(text: str) -> Normalized:
     """Normalize ``text``: the same text as the reference path (``_normalize_with_offsets``),
-    with every step done in C — the native fold, which folds and checks that no rewrite is
-    needed in one pass (about nineteen fragments in twenty); otherwise one ``str.translate``
-    and each rewrite (digits, the filler word, stutters) as a regular-expression substitution.
-    Offsets are worked out by the reference path, and only when a span is asked for. Text
-    beyond the BMP (before folding or after) takes the reference path."""
+    in C — the native pass, which folds and rewrites in one go, for every text but those with
+    a fold to several characters (say ㎏) or a character beyond the BMP; for those, one
+    ``str.translate`` and each rewrite (digits, the filler word, stutters) as a
+    regular-expression substitution. Offsets are worked out by the reference path, and only
+    when a span is asked for. Text beyond the BMP (before folding or after) takes the
+    reference path."""
     if _folder is None:
         warm_up()
     assert _folder is not None and _translate is not None
     folded = _folder(text)
-    if folded is not None:  # the common case: nothing to rewrite
+    if folded is not None:
         return Normalized(folded, text)
     folded = text.translate(_translate)  # beyond the BMP: left as it is (IndexError)
     if not _MAY_REWRITE.search(folded):

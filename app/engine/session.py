@@ -12,6 +12,7 @@ locks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -79,12 +80,20 @@ class SegmentState:
         self.norm = EMPTY
         self.start_ms = start_ms
         self.end_ms: int | None = None
-        #: Identities of the hits in the latest hypothesis.
-        self.hits: list[SegmentHit] = []
+        #: The hits in the latest hypothesis.
+        self.hits: Sequence[SegmentHit] = ()
         #: Provisional alerts raised on partials of this segment, by hit identity: the alert and
-        #: where its cells begin in ``CallSession.alerts``.
-        self.provisional: dict[tuple[str, int], tuple[Alert, int]] = {}
-        self.alerted: set[tuple[str, int]] = set()
+        #: where its cells begin in ``CallSession.alerts``. Made when first needed, as is
+        #: ``alerted`` (most segments raise nothing).
+        self.provisional: dict[tuple[str, int], tuple[Alert, int]] | None = None
+        #: Identities of the hits that raised an alert (or were judged and let go).
+        self.alerted: set[tuple[str, int]] | None = None
+
+    def mark(self, identity: tuple[str, int]) -> None:
+        """The hit ``identity`` was acted on: later hypotheses of the segment do not repeat it."""
+        if self.alerted is None:
+            self.alerted = set()
+        self.alerted.add(identity)
 
 
 class CallSession:
@@ -171,9 +180,10 @@ class CallSession:
         """
         if self.phase is Phase.ENDED:
             raise CallStateError("the call has ended", code="call_ended")
+        if type(item) is Fragment:
+            return self._fragment(item, wall_ms)
+        assert isinstance(item, CallEvent)
         out: list[Event] = []
-        if isinstance(item, Fragment):
-            return self._fragment(item, wall_ms, out)
         t = self.clock.place(self._explicit_time(item), wall_ms)
         # Deadlines up to the moment the speech began: a customer who started speaking before
         # the no-response deadline was not silent, even if the final text arrives after it.
@@ -184,26 +194,54 @@ class CallSession:
             self._fire_timers(t, out)
         return out
 
-    def _fragment(self, fragment: Fragment, wall_ms: int, out: list[Event]) -> list[Event]:
-        """:meth:`handle` for a fragment (the call made most often), with the time worked out
-        in line."""
-        if fragment.segment in self._closed:
-            raise CallStateError(
-                f"segment {fragment.segment!r} is already final", code="segment_closed"
-            )
+    def _fragment(self, fragment: Fragment, wall_ms: int) -> list[Event]:
+        """:meth:`handle` for a fragment: the call made most often, so written out in one
+        method (a partial of the agent with nothing to say is a few dozen steps and two native
+        calls)."""
+        speaker, segment_id, text, final, start_ms, end_ms, volume = fragment
+        if segment_id in self._closed:
+            raise CallStateError(f"segment {segment_id!r} is already final", code="segment_closed")
+        out: list[Event] = []
         answered = self.answered_at
         explicit = None
         if answered is not None:
-            offset = fragment.end_ms if fragment.end_ms is not None else fragment.start_ms
+            offset = end_ms if end_ms is not None else start_ms
             if offset is not None:
                 explicit = answered + offset
         t = self.clock.place(explicit, wall_ms)
-        began = t
-        if fragment.start_ms is not None and answered:
-            began = min(t, answered + fragment.start_ms)
+        # Deadlines up to the moment the speech began (see handle), then up to now.
+        began = t if start_ms is None or not answered else min(t, answered + start_ms)
         if self._timers:
             self._fire_timers(began, out)
-        self._on_fragment(fragment, t, out)
+        if self.phase is Phase.RINGING:
+            self._answer(t, out)
+        segment = self._open.get(speaker)
+        if segment is not None and segment.id != segment_id:
+            # A new segment before the previous one was final: the ASR lost the final.
+            self._finalize(segment, t, out)
+            segment = None
+        if segment is None:
+            segment = SegmentState(segment_id, speaker, start_ms)
+            self._open[speaker] = segment
+            if speaker == "agent" and "customer" in self._open:
+                self._check_interrupting(segment, t, out)
+        segment.text = text
+        if start_ms is not None:
+            segment.start_ms = start_ms
+        if end_ms is not None:
+            segment.end_ms = end_ms
+        if speaker == "agent":
+            if segment.norm.raw != text:
+                segment.norm = normalize(text)
+            hits = segment.hits = self._agent_stream.scan_segment(segment.norm)
+            if hits:
+                self._agent_speech(segment, hits, final, t, out)
+            if final or self._pending:
+                self._check_prompts(segment, final, t, out)
+        elif volume is not None:
+            self._suggest_on(f"volume_{volume}", t, out)
+        if final:
+            self._finalize(segment, t, out)
         if began < t and self._timers:
             self._fire_timers(t, out)
         return out
@@ -742,39 +780,6 @@ class CallSession:
 
     # -- fragments -------------------------------------------------------------------------
 
-    def _on_fragment(self, fragment: Fragment, t: int, out: list[Event]) -> None:
-        if self.phase is Phase.RINGING:
-            self._answer(t, out)
-        speaker = fragment.speaker
-        segment = self._open.get(speaker)
-        if segment is not None and segment.id != fragment.segment:
-            # A new segment before the previous one was final: the ASR lost the final.
-            self._finalize(segment, t, out)
-            segment = None
-        if segment is None:
-            segment = SegmentState(fragment.segment, speaker, start_ms=fragment.start_ms)
-            self._open[speaker] = segment
-            if speaker == "agent" and "customer" in self._open:
-                self._check_interrupting(segment, t, out)
-        segment.text = text = fragment.text
-        if fragment.start_ms is not None:
-            segment.start_ms = fragment.start_ms
-        if fragment.end_ms is not None:
-            segment.end_ms = fragment.end_ms
-        final = fragment.final
-        if speaker == "agent":
-            if segment.norm.raw != text:
-                segment.norm = normalize(text)
-            hits = segment.hits = self._agent_stream.scan_segment(segment.norm)
-            if hits:
-                self._agent_speech(segment, hits, final, t, out)
-            if final or self._pending:
-                self._check_prompts(segment, final, t, out)
-        elif fragment.volume is not None:
-            self._suggest_on(f"volume_{fragment.volume}", t, out)
-        if final:
-            self._finalize(segment, t, out)
-
     @staticmethod
     def _normalized(segment: SegmentState) -> Normalized:
         """The segment's normalized text, worked out again only when the text changed (a final
@@ -805,20 +810,25 @@ class CallSession:
             )
 
     def _agent_speech(
-        self, segment: SegmentState, hits: list[SegmentHit], final: bool, t: int, out: list[Event]
+        self,
+        segment: SegmentState,
+        hits: Sequence[SegmentHit],
+        final: bool,
+        t: int,
+        out: list[Event],
     ) -> None:
         """Alerts from the hits in the agent's current hypothesis (provisional on partials)."""
         for located in hits:
             target = located.hit.target
             identity = located.identity
-            if identity in segment.alerted:
+            if segment.alerted is not None and identity in segment.alerted:
                 continue
             if target.kind == "forbidden":
                 self._forbidden(segment, located, final, t, out)
             elif target.kind == "rushing_off":
                 if self.call_type is CallType.HARASSMENT:
                     continue
-                segment.alerted.add(identity)
+                segment.mark(identity)
                 self._phrase_alert(
                     segment,
                     located,
@@ -846,7 +856,7 @@ class CallSession:
             return
         if entry.boundary and not on_word_boundaries(segment.norm.text, located):
             return
-        segment.alerted.add(located.identity)
+        segment.mark(located.identity)
         category = lexicon.categories[entry.category]
         self._phrase_alert(
             segment,
@@ -879,7 +889,7 @@ class CallSession:
             or (greeting.status == "done" and greeting.done_segment != segment.id)
         ):
             return
-        segment.alerted.add(located.identity)
+        segment.mark(located.identity)
         assert self.script.greeting is not None
         self._phrase_alert(
             segment,
@@ -936,6 +946,8 @@ class CallSession:
             match=match,
         )
         if not final:
+            if segment.provisional is None:
+                segment.provisional = {}
             segment.provisional[located.identity] = (alert, len(self.alerts) - ROW_WIDTH)
 
     def _finalize(self, segment: SegmentState, t: int, out: list[Event]) -> None:

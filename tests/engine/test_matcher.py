@@ -53,7 +53,7 @@ class TestSpeakerStream:
     def test_phrase_split_over_two_segments_is_reported_on_the_later(self) -> None:
         stream = SpeakerStream(index())
         first = normalize("这真不关我")
-        assert stream.scan_segment(first) == []
+        assert stream.scan_segment(first) == ()
         stream.close_segment(first)
         (hit,) = stream.scan_segment(normalize("的事"))
         assert hit.span == (0, 2)
@@ -64,11 +64,11 @@ class TestSpeakerStream:
         first = normalize("这真不关我")
         stream.close_segment(first)
         stream.break_continuity()
-        assert stream.scan_segment(normalize("的事")) == []
+        assert stream.scan_segment(normalize("的事")) == ()
 
     def test_allow_phrase_excuses_its_target_only(self) -> None:
         stream = SpeakerStream(index())
-        assert stream.scan_segment(normalize("我不管怎样都会帮您")) == []
+        assert stream.scan_segment(normalize("我不管怎样都会帮您")) == ()
         assert len(stream.scan_segment(normalize("这事我不管"))) == 1
 
     def test_variant_inside_the_full_phrase_is_one_match(self) -> None:
@@ -211,7 +211,7 @@ def test_streaming_equals_a_fresh_scan_over_segments() -> None:
 
 def test_a_homophone_split_over_partials() -> None:
     stream = SpeakerStream(_rich_index())
-    assert stream.scan_segment(normalize("这个我不")) == []
+    assert stream.scan_segment(normalize("这个我不")) == ()
     (hit,) = stream.scan_segment(normalize("这个我不之到"))
     assert hit.hit.phonetic and hit.span == (2, 6)
 
