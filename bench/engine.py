@@ -2,7 +2,8 @@
 
 The figure is the ratio: both are measured in the same run, interleaved, on the same fragments,
 so the machine's noise touches both alike. Each measured call is the full
-``CallSession.handle(Fragment(...))``, the Fragment's construction included.
+``CallSession.handle(Fragment(...))``, the Fragment's construction included (its fields, as the
+wire gives them, are made before).
 
 - ``engine_partial`` / ``engine_final``: 10 characters of agent speech (cut from the compliant
   corpus) in a call under way: a partial of a new segment, then the same text as its final —
@@ -125,14 +126,16 @@ def measure(compiled: CompiledScript, texts: list[str]) -> dict[str, Figures]:
     partial: list[float] = []
     final: list[float] = []
     baseline: list[float] = []
+    ids = [f"a-{n}" for n in range(len(texts))]  # as the wire gives them: made already
     for n, text in enumerate(texts):
         wall = start + n * 250
+        segment = ids[n]
         t0 = clock()
         list(bare.iter(text))
         t1 = clock()
-        session.handle(Fragment("agent", f"a-{n}", text, False), wall)
+        session.handle(Fragment("agent", segment, text, False), wall)
         t2 = clock()
-        session.handle(Fragment("agent", f"a-{n}", text, True), wall + 100)
+        session.handle(Fragment("agent", segment, text, True), wall + 100)
         t3 = clock()
         baseline.append(t1 - t0)
         partial.append(t2 - t1)
@@ -165,6 +168,7 @@ def measure_streaming(compiled: CompiledScript, texts: list[str]) -> dict[str, F
     baseline: list[float] = []
     wall = start
     for n, text in enumerate(texts):
+        segment = f"s-{n}"
         cut = 0
         while True:
             cut = min(cut + rng.randint(2, 3), len(text))
@@ -174,7 +178,7 @@ def measure_streaming(compiled: CompiledScript, texts: list[str]) -> dict[str, F
             t0 = clock()
             list(bare.iter(piece))
             t1 = clock()
-            session.handle(Fragment("agent", f"s-{n}", piece, last), wall)
+            session.handle(Fragment("agent", segment, piece, last), wall)
             t2 = clock()
             baseline.append(t1 - t0)
             (final if last else partial).append(t2 - t1)

@@ -239,8 +239,8 @@ def excused(hits: list[Hit]) -> list[Hit]:
     """Drop hits inside an ``allow`` phrase that excuses their target, and hits of a target that
     overlap a longer or earlier hit of the same target (one phrase and its variant on the same
     words are one match)."""
-    if not hits:
-        return hits
+    if len(hits) < 2:  # nothing to overlap or excuse (but an allow hit itself goes)
+        return [h for h in hits if h.target.kind != "allow"] if hits else hits
     allows = [h for h in hits if h.target.kind == "allow"]
     kept: list[Hit] = []
     last_end: dict[str, int] = {}
@@ -362,13 +362,13 @@ class SpeakerStream:
                 self._gapped = self._index.join_parts(self._parts) if self._parts else []
             self._text = text
         self._norm = norm
-        if not (self._hits or self._gapped):
-            self._located = NO_HITS
-            return NO_HITS
         base = len(tail)
+        if not (_ends_after(self._hits, base) or _ends_after(self._gapped, base)):
+            self._located = NO_HITS  # none at all, or only in the tail (the last segment's)
+            return NO_HITS
         located: list[SegmentHit] = []
         seen: dict[str, int] = {}
-        for hit in excused(self._hits + self._gapped):
+        for hit in excused(self._hits + self._gapped if self._gapped else self._hits):
             if hit.end <= base:
                 continue
             key = hit.target.key
@@ -441,6 +441,13 @@ class SpeakerStream:
             self._gapped = []
         self._norm = None
         self._located = NO_HITS
+
+
+def _ends_after(hits: list[Hit], base: int) -> bool:
+    for hit in hits:
+        if hit.end > base:
+            return True
+    return False
 
 
 def _parts_within(parts: Parts, low: int, high: int, shift: int = 0) -> Parts:
