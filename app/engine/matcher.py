@@ -363,7 +363,9 @@ class SpeakerStream:
             self._text = text
         self._norm = norm
         base = len(tail)
-        if not (_ends_after(self._hits, base) or _ends_after(self._gapped, base)):
+        if not (self._hits or self._gapped) or not (
+            _ends_after(self._hits, base) or _ends_after(self._gapped, base)
+        ):
             self._located = NO_HITS  # none at all, or only in the tail (the last segment's)
             return NO_HITS
         located: list[SegmentHit] = []
@@ -412,9 +414,9 @@ class SpeakerStream:
                     ]
                 if self._parts:
                     self._parts = _parts_within(self._parts, cut, len(text), shift=cut)
-                    self._gapped = self._index.join_parts(self._parts) if self._parts else []
-                elif self._gapped:
-                    self._gapped = []
+                    # the chains left are some of those there were: none if there were none
+                    if self._gapped:
+                        self._gapped = self._index.join_parts(self._parts) if self._parts else []
             self._text = tail
             self.tail = tail
             self._norm = None

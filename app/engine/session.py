@@ -802,15 +802,6 @@ class CallSession:
 
     # -- fragments -------------------------------------------------------------------------
 
-    @staticmethod
-    def _normalized(segment: SegmentState) -> Normalized:
-        """The segment's normalized text, worked out again only when the text changed (a final
-        repeating the last partial keeps its normalization, and so its scan)."""
-        norm = segment.norm
-        if norm.raw != segment.text:
-            norm = segment.norm = normalize(segment.text)
-        return norm
-
     def _check_interrupting(self, segment: SegmentState, t: int, out: list[Event]) -> None:
         customer = self._open.get("customer")
         if customer is None or segment.start_ms is None or customer.end_ms is None:
@@ -976,7 +967,9 @@ class CallSession:
         """Close a segment: settle its provisional alerts, then act on its final words."""
         speaker = segment.speaker
         other: Speaker = "customer" if speaker == "agent" else "agent"
-        norm = self._normalized(segment)
+        norm = segment.norm  # the customer's words are normalized only now, once
+        if norm.raw != segment.text:
+            norm = segment.norm = normalize(segment.text)
         if segment.provisional:
             present = {h.identity for h in segment.hits}
             alerts = self.alerts
