@@ -242,6 +242,9 @@ def excused(hits: list[Hit]) -> list[Hit]:
     if len(hits) < 2:  # nothing to overlap or excuse (but an allow hit itself goes)
         return [h for h in hits if h.target.kind != "allow"] if hits else hits
     allows = [h for h in hits if h.target.kind == "allow"]
+    if not allows and len({h.target.key for h in hits}) == len(hits):
+        # no two of one target, nothing excused: all stand, in the order the loop keeps them
+        return sorted(hits, key=lambda h: (h.end, h.start, h.start - h.end, h.phonetic))
     kept: list[Hit] = []
     last_end: dict[str, int] = {}
     for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end, h.phonetic)):
@@ -256,8 +259,12 @@ def excused(hits: list[Hit]) -> list[Hit]:
             continue
         kept.append(hit)
         last_end[key] = hit.end
-    kept.sort(key=lambda h: h.end)
+    kept.sort(key=_end)
     return kept
+
+
+def _end(hit: Hit) -> int:
+    return hit.end
 
 
 class SegmentHit(NamedTuple):

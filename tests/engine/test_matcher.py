@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from app.engine.matcher import PhraseIndex, SpeakerStream, Target, excused
+from app.engine.matcher import Hit, PhraseIndex, SpeakerStream, Target, excused
 from app.engine.normalize import normalize
 
 SHIRK = Target("forbidden", "0", "agent")
@@ -319,3 +319,42 @@ def test_scan_equals_a_search_for_every_pattern() -> None:
                 (h.start, h.end, h.pattern, h.target.key, h.phonetic) for h in index.scan(text)
             )
             assert got == _naive_scan(entries, text, sound_kinds), (entries, text)
+
+
+def _excused_reference(hits: list[Hit]) -> list[Hit]:
+    """excused() without its shortcuts."""
+    allows = [h for h in hits if h.target.kind == "allow"]
+    kept: list[Hit] = []
+    last_end: dict[str, int] = {}
+    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end, h.phonetic)):
+        if hit.target.kind == "allow":
+            continue
+        key = hit.target.key
+        if hit.start < last_end.get(key, -1):
+            continue
+        if any(
+            a.target.excuses == key and a.start <= hit.start and hit.end <= a.end for a in allows
+        ):
+            continue
+        kept.append(hit)
+        last_end[key] = hit.end
+    kept.sort(key=lambda h: h.end)
+    return kept
+
+
+def test_excused_shortcuts_keep_what_the_full_rule_keeps() -> None:
+    rng = random.Random(5)
+    targets = [
+        Target("forbidden", "0"),
+        Target("forbidden", "1"),
+        Target("situation", "2"),
+        Target("allow", "a", excuses="forbidden:0"),
+    ]
+    for _ in range(5_000):
+        hits = []
+        for _ in range(rng.randint(0, 5)):
+            start = rng.randint(0, 8)
+            hits.append(
+                Hit(start, start + rng.randint(1, 4), "p", rng.choice(targets), rng.random() < 0.3)
+            )
+        assert excused(hits) == _excused_reference(hits), hits
