@@ -12,6 +12,7 @@ locks.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -878,7 +879,7 @@ class CallSession:
             t,
             out,
             "forbidden",
-            f"forbidden.{entry.category}",
+            sys.intern(f"forbidden.{entry.category}"),  # kept per alert: one string each
             category.severity,
             entry.source,
             entry.phrase,
