@@ -33,6 +33,12 @@ TargetKind = Literal[
 ]
 
 
+#: The target kinds a partial hypothesis is judged on (an alert the moment the words appear), and
+#: the allow phrases that excuse them; the others (situations, hold apologies, call types…) are
+#: acted on when the segment is final, so a partial does not locate them.
+ON_PARTIAL = frozenset({"forbidden", "rushing_off", "greeting_word", "allow"})
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What a pattern stands for. ``ref`` indexes the script part named by ``kind``."""
@@ -47,9 +53,12 @@ class Target:
     sound: bool = True
     #: ``kind:ref``, the target's identity in a segment (set once: it is asked for per hit).
     key: str = field(init=False, compare=False, repr=False)
+    #: Whether a hit of it is acted on before the segment is final (:data:`ON_PARTIAL`).
+    partial: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", f"{self.kind}:{self.ref}")
+        object.__setattr__(self, "partial", self.kind in ON_PARTIAL)
 
 
 class Hit(NamedTuple):
@@ -331,6 +340,7 @@ class SpeakerStream:
         "_gapped",
         "_norm",
         "_located",
+        "_all",
     )
 
     def __init__(self, index: PhraseIndex) -> None:
@@ -346,15 +356,19 @@ class SpeakerStream:
         self._gapped: list[Hit] = []  # gapped-pattern hits joined from _parts
         self._norm: Normalized | None = None  # the hypothesis last located, and its hits
         self._located: Sequence[SegmentHit] = NO_HITS
+        self._all = True  # whether _located holds the hits of every kind (see scan_segment)
 
-    def scan_segment(self, norm: Normalized) -> Sequence[SegmentHit]:
-        """Hits that end inside the current segment (``norm``), with spans into its text.
+    def scan_segment(self, norm: Normalized, final: bool = True) -> Sequence[SegmentHit]:
+        """Hits that end inside the current segment (``norm``), with spans into its text: on a
+        partial (``final`` false), only those of the kinds judged on partials (``ON_PARTIAL``).
 
         A match that begins in the tail is reported on this segment, its span starting at 0.
         The sequence returned is the stream's own: do not change it.
         """
         if norm is self._norm:
-            return self._located
+            if self._all or not final:
+                return self._located
+            return self._locate(norm, final)
         tail = self.tail
         text = tail + norm.text if tail else norm.text
         previous = self._text
@@ -369,15 +383,36 @@ class SpeakerStream:
                 self._gapped = self._index.join_parts(self._parts) if self._parts else []
             self._text = text
         self._norm = norm
-        base = len(tail)
-        if not (self._hits or self._gapped) or not (
-            _ends_after(self._hits, base) or _ends_after(self._gapped, base)
-        ):
-            self._located = NO_HITS  # none at all, or only in the tail (the last segment's)
+        return self._locate(norm, final)
+
+    def _locate(self, norm: Normalized, final: bool) -> Sequence[SegmentHit]:
+        """The hits of the text scanned last that end in the segment ``norm`` (of every kind,
+        or on a partial of the kinds judged on partials), located in it."""
+        base = len(self.tail)
+        if not (self._hits or self._gapped):
+            self._all = True
+            self._located = NO_HITS
             return NO_HITS
+        hits = self._hits + self._gapped if self._gapped else self._hits
+        live = [h for h in hits if h.end > base]
+        if final:
+            self._all = True
+        else:
+            judged = [h for h in live if h.target.partial]
+            self._all = len(judged) == len(live)  # nothing left out: what a final would locate
+            live = judged
+        if not live:  # only hits in the tail (the last segment's words), or none to judge yet
+            self._located = NO_HITS
+            return NO_HITS
+        if len(live) < len(hits):
+            # A hit wholly in the tail matters here only by overlapping a later hit of its own
+            # target (an allow phrase in it ends before anything live does), and one not judged
+            # now not at all: keep the hits of the targets judged.
+            targets = {h.target.key for h in live}
+            hits = [h for h in hits if h.target.key in targets]
         located: list[SegmentHit] = []
         seen: dict[str, int] = {}
-        for hit in excused(self._hits + self._gapped if self._gapped else self._hits):
+        for hit in excused(hits):
             if hit.end <= base:
                 continue
             key = hit.target.key
@@ -450,13 +485,6 @@ class SpeakerStream:
             self._gapped = []
         self._norm = None
         self._located = NO_HITS
-
-
-def _ends_after(hits: list[Hit], base: int) -> bool:
-    for hit in hits:
-        if hit.end > base:
-            return True
-    return False
 
 
 def _parts_within(parts: Parts, low: int, high: int, shift: int = 0) -> Parts:

@@ -240,7 +240,7 @@ class CallSession:
         if speaker == "agent":
             if segment.norm.raw != text:
                 segment.norm = normalize(text)
-            hits = segment.hits = self._agent_stream.scan_segment(segment.norm)
+            hits = segment.hits = self._agent_stream.scan_segment(segment.norm, final)
             if hits:
                 self._agent_speech(segment, hits, final, t, out)
             if final or self._pending:
@@ -971,6 +971,8 @@ class CallSession:
         norm = segment.norm  # the customer's words are normalized only now, once
         if norm.raw != segment.text:
             norm = segment.norm = normalize(segment.text)
+        if speaker == "agent":  # all its hits, not only those judged on partials (a lost final)
+            segment.hits = self._agent_stream.scan_segment(norm, True)
         if segment.provisional:
             present = {h.identity for h in segment.hits}
             alerts = self.alerts

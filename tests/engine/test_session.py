@@ -486,6 +486,26 @@ class TestBehaviour:
         d.say("agent", "a3", "对不起，让您久等了", 32000)
         assert d.tick(45000) == []
 
+    def test_hold_apology_in_a_segment_whose_final_was_lost(self, start_call: Start) -> None:
+        """A partial judges only what alerts at once; a segment closed by the next one (its final
+        lost) is still judged on all its words: the apology counts."""
+        d = start_call()
+        consult_call(d)
+        d.event("hold", d.answer_ms + 7000)
+        d.event("unhold", d.answer_ms + 30000)
+        d.say("agent", "a3", "对不起，让您久等了", 32000, final=False)
+        d.say("agent", "a4", "我帮您查到了", 33000)
+        assert d.tick(45000) == []
+
+    def test_a_situation_in_a_segment_whose_final_was_lost(self, start_call: Start) -> None:
+        """The agent's own words that call for a suggestion (没听清 → ask to repeat) are acted on
+        when the segment closes, not on its partials, and a lost final closes it too."""
+        d = start_call()
+        consult_call(d)
+        assert d.say("agent", "a3", "不好意思我没听清", 9000, final=False) == []
+        events = d.say("agent", "a4", "您说的是哪个套餐", 10000)
+        assert ("prompt", "situation.repeat") in [(e["type"], e.get("rule")) for e in events]
+
     def test_interrupting_from_the_second_time(self, start_call: Start) -> None:
         d = start_call()
         consult_call(d)
