@@ -383,6 +383,10 @@ class SpeakerStream:
                 self._gapped = self._index.join_parts(self._parts) if self._parts else []
             self._text = text
         self._norm = norm
+        if not (self._hits or self._gapped):  # the common case, in line
+            self._all = True
+            self._located = NO_HITS
+            return NO_HITS
         return self._locate(norm, final)
 
     def _locate(self, norm: Normalized, final: bool) -> Sequence[SegmentHit]:

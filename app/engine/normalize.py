@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
+from collections.abc import Callable
 
 import opencc
 
@@ -224,10 +225,21 @@ _MAY_REWRITE = re.compile(
 
 def warm_up() -> None:
     """Build the translation table now rather than on the first fragment."""
-    global _translate, _folder
+    global _translate, _folder, _native
     if _translate is None:
         _translate = _build_table()
         _folder = _native_folder(_translate)
+        _native = _folder
+
+
+def _first_use(text: str) -> str | None:
+    """The native pass before the tables are built: build them, then normalize."""
+    warm_up()
+    return _native(text)
+
+
+#: What :func:`normalize` calls: the native pass once the tables are built.
+_native: Callable[[str], str | None] = _first_use
 
 
 #: What the native fold makes of a table entry that is no one character (``_scan.c``).
@@ -278,12 +290,10 @@ def normalize(text: str) -> Normalized:
     regular-expression substitution. Offsets are worked out by the reference path, and only
     when a span is asked for. Text beyond the BMP (before folding or after) takes the
     reference path."""
-    if _folder is None:
-        warm_up()
-    assert _folder is not None and _translate is not None
-    folded = _folder(text)
+    folded = _native(text)
     if folded is not None:
         return Normalized(folded, text)
+    assert _translate is not None  # built with the native pass
     folded = text.translate(_translate)  # beyond the BMP: left as it is (IndexError)
     if not _MAY_REWRITE.search(folded):
         return Normalized(folded, text)
