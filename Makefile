@@ -6,7 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: setup run test lint format types pytest bench corpus evaluate clean
 
-$(STAMP): pyproject.toml setup.py app/engine/_scan.c
+# setup.py's compiled modules: a compiled module is imported before its source, so a change to one
+# of them must be built again before it is run.
+COMPILED := $(addprefix app/engine/,clock.py matcher.py messages.py normalize.py phases.py prompts.py session.py _scan.c)
+
+$(STAMP): pyproject.toml setup.py $(COMPILED)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -1,19 +1,46 @@
-"""The native part of the engine (app/engine/_scan.c); everything else is in pyproject.toml."""
+"""The engine's compiled parts; everything else is in pyproject.toml.
+
+- ``app/engine/_scan.c``: the native pass (fold, automaton walks), hand-written C.
+- The engine's per-fragment modules compiled by mypyc (part of mypy): the same Python, checked
+  by ``mypy --strict``, as C extension modules — about half the per-fragment cost of the
+  interpreted code (BENCHMARKS.md). ``HUASHU_PURE_PYTHON=1`` at install leaves them interpreted
+  (for a debugger or a profiler that needs Python frames).
+
+An editable install builds both in place: a compiled module is imported before its ``.py``, so
+after changing one of the modules below, install again (``make`` does it when they change).
+"""
+
+import os
 
 from setuptools import Extension, setup
 
-setup(
-    ext_modules=[
-        Extension(
-            "app.engine._scan",
-            sources=["app/engine/_scan.c"],
-            extra_compile_args=[
-                "-O2",
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Wno-missing-field-initializers",
-            ],
-        )
-    ]
-)
+#: The modules a fragment runs through, compiled by mypyc.
+COMPILED = [
+    "app/engine/clock.py",
+    "app/engine/matcher.py",
+    "app/engine/messages.py",
+    "app/engine/normalize.py",
+    "app/engine/phases.py",
+    "app/engine/prompts.py",
+    "app/engine/session.py",
+]
+
+extensions = [
+    Extension(
+        "app.engine._scan",
+        sources=["app/engine/_scan.c"],
+        extra_compile_args=[
+            "-O2",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Wno-missing-field-initializers",
+        ],
+    )
+]
+if os.environ.get("HUASHU_PURE_PYTHON") != "1":
+    from mypyc.build import mypycify
+
+    extensions += mypycify(COMPILED, opt_level="3")
+
+setup(ext_modules=extensions)
