@@ -12,7 +12,8 @@ RUN useradd --system --create-home --home-dir /home/huashu huashu
 COPY pyproject.toml setup.py README.md ./
 COPY app ./app
 COPY scripts_data ./scripts_data
-# gcc for the engine's native pass (app/engine/_scan.c), removed once it is built
+# gcc for the engine's compiled parts (app/engine/_scan.c, and the modules mypyc compiles: setup.py),
+# removed once they are built
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-cache-dir . \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \

@@ -2,9 +2,10 @@
  * The per-fragment hot path in one native pass: fold a fragment's characters and walk an
  * Aho-Corasick automaton over them, by character or by sound.
  *
- * Everything here is storage and loops; every decision is made in Python, once per process or
- * per script (app/engine/normalize.py builds the fold table, app/engine/native.py builds the
- * automata), and Python stays the reference each native function is tested against:
+ * Tables and tries are built in Python, once per process or per script (app/engine/normalize.py
+ * builds the fold table and character classes, app/engine/native.py the automata). The rules
+ * here restate Python's: normalize.py's character-by-character reference path and pyahocorasick
+ * are what tests/engine/test_native.py holds each native function to.
  *
  * - Folder(table, classes, digits)(text) -> str | None: the normalized text — folded character
  *   by character (normalize._translate, as uint32), Chinese digits read as a number, the
@@ -27,7 +28,7 @@
 #define BMP 0x10000
 #define FOLD_DROP 0xFFFFFFFFu
 #define FOLD_SEVERAL 0xFFFFFFFEu
-/* classes of a folded character, for the rewrite check */
+/* classes of a folded character, for the rewrites after folding */
 #define CLASS_CN_DIGIT 1 /* read as a digit in a run (its digit in Folder.digits) */
 #define CLASS_DIGIT 2    /* str.isdigit */
 #define CLASS_NA 4  /* 那, the filler word's first character */
