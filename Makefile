@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint format types pytest bench corpus evaluate clean
+.PHONY: setup run test pure lint format types pytest bench corpus evaluate clean
 
 # setup.py's compiled modules: a compiled module is imported before its source, so a change to one
 # of them must be built again before it is run.
@@ -22,6 +22,12 @@ setup: $(STAMP)
 ## Run the service on its embedded defaults (in-memory store and bus) at http://127.0.0.1:8000
 run: setup
 	$(BIN)/huashu serve
+
+## The engine interpreted (no mypyc), for a debugger or a profiler that needs Python frames; the
+## next `make setup`, `run` or `test` compiles it again
+pure:
+	rm -f app/engine/*.so *__mypyc.*.so $(STAMP)
+	HUASHU_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
 
 lint: setup
 	$(BIN)/ruff check .

@@ -20,7 +20,9 @@ def test_compiled_modules_are_built_from_their_current_source(name: str) -> None
     if os.environ.get("HUASHU_PURE_PYTHON") == "1":
         assert built.suffix == ".py"
         return
-    assert built.suffix == ".so", f"{name} is not compiled: reinstall (make setup)"
+    assert built.suffix == ".so", (
+        f"{name} is not compiled: make setup (or, after make pure, set HUASHU_PURE_PYTHON=1)"
+    )
     assert built.stat().st_mtime >= source.stat().st_mtime, (
         f"{built.name} is older than {source.name}: the old code would run; reinstall"
     )
