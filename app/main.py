@@ -99,11 +99,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # times rarer (about one a minute at 2,500 calls instead of one every 6 s). Young
         # collections stay at CPython's 700/10: larger young generations pause longer.
         gc.set_threshold(*GC_THRESHOLDS)
+        gc.callbacks.append(state.metrics.gc_phase)
         state.ready = True
         try:
             yield
         finally:
             state.ready = False
+            gc.callbacks.remove(state.metrics.gc_phase)
             for connection in list(state.connections):
                 await connection.close()
                 try:

@@ -98,6 +98,14 @@ def _print_load(results: dict[str, Any]) -> None:
             f"{'':>15}  p99 × by run {figures['p99_ratio_by_run']}"
             f" (median ×{figures['p99_ratio_median_of_runs']})"
         )
+        for n, gc in enumerate(figures["huashu"].get("server_gc") or [], start=1):
+            if gc:
+                full = gc.get("gen2", {})
+                print(
+                    f"{'':>15}  huashu run {n}: {full.get('collections')} full collections,"
+                    f" {full.get('seconds')} s, {full.get('over_10ms')} over 10 ms;"
+                    f" all pauses over 10 ms: {sum(g['over_10ms'] for g in gc.values())}"
+                )
 
 
 def _print_capacity(results: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,47 @@ def _pct(values: list[float], p: float) -> float | None:
     return round(values[min(len(values) - 1, int(len(values) * p))], 2) if values else None
 
 
+def _gc_pauses(server: Server) -> dict[str, list[float]] | None:
+    """Huashu's collector pauses so far, from ``/metrics``: generation → [count, seconds,
+    pauses over 10 ms]; None for a server without them (the echo)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    found: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        if not line.startswith("huashu_gc_pause_seconds"):
+            continue
+        name_labels, value = line.rsplit(" ", 1)
+        generation = name_labels.split('generation="')[1].split('"')[0]
+        row = found.setdefault(generation, [0.0, 0.0, 0.0])
+        if name_labels.startswith("huashu_gc_pause_seconds_count"):
+            row[0] = float(value)
+            row[2] += float(value)
+        elif name_labels.startswith("huashu_gc_pause_seconds_sum"):
+            row[1] = float(value)
+        elif 'le="0.01"' in name_labels:
+            row[2] -= float(value)
+    return found or None
+
+
+def _gc_window(
+    before: dict[str, list[float]] | None, after: dict[str, list[float]] | None
+) -> dict[str, dict[str, float]] | None:
+    """The pauses between two readings of :func:`_gc_pauses`."""
+    if before is None or after is None:
+        return None
+    return {
+        f"gen{g}": {
+            "collections": int(after[g][0] - before[g][0]),
+            "seconds": round(after[g][1] - before[g][1], 3),
+            "over_10ms": int(after[g][2] - before[g][2]),
+        }
+        for g in sorted(after)
+    }
+
+
 def load_once(
     kind: str, calls: int, seconds: float, procs: int, rate: float = 4.0
 ) -> dict[str, Any]:
@@ -222,12 +264,14 @@ def load_once(
     ):
         ready = clients.ready()
         time.sleep(1.0)  # the start-up fragments and timers settle
+        gc_before = _gc_pauses(server) if kind == "huashu" else None
         cpu0, t0 = server.cpu_seconds(), time.perf_counter()
         clients.go()
         results = clients.results()
         window = time.perf_counter() - t0
         server_cpu = server.cpu_seconds() - cpu0
         rss = server.rss_bytes()
+        gc_after = _gc_pauses(server) if kind == "huashu" else None
     latencies = sorted(x for r in results for x in r["latencies_ms"])
     sent = sum(r["sent"] for r in results)
     expected = sum(r["expected"] for r in results)
@@ -248,6 +292,8 @@ def load_once(
         "server_rss_mb": round(rss / 2**20, 1),
         "client_cpu_share": [round(r["cpu_s"] / r["window_s"], 3) for r in results],
         "client_send_lag_p99_ms": max(r["send_lag_p99_ms"] for r in results),
+        # the collector's pauses in the window (Huashu's /metrics), for reading p99.9
+        "server_gc": _gc_window(gc_before, gc_after),
     }
 
 
@@ -270,6 +316,7 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out[key] = round(statistics.median(values), 2) if values else None
     out["lost"] = max(r["lost"] for r in runs)  # the worst run: a lost alert is never noise
     out["client_cpu_share"] = max(max(r["client_cpu_share"]) for r in runs)
+    out["server_gc"] = [r.get("server_gc") for r in runs]  # run by run
     out["runs"] = len(runs)
     return out
 

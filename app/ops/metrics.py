@@ -6,6 +6,9 @@ no label look-ups beyond a dict get.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from app.engine.messages import Event
@@ -47,9 +50,29 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=self.registry,
         )
+        #: The collector's pauses: a full collection walks every live call, and its pause is
+        #: what a long window's p99.9 is made of (BENCHMARKS.md). Observed by :meth:`gc_phase`
+        #: once the app registers it in ``gc.callbacks``.
+        self.gc_pauses = Histogram(
+            "huashu_gc_pause_seconds",
+            "Garbage-collector pauses, by generation collected",
+            ["generation"],
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self._gc_by_generation = [self.gc_pauses.labels(str(g)) for g in range(3)]
+        self._gc_started = 0.0
         self._events_by_type: dict[str, Counter] = {}
         self._messages_by_type: dict[str, Counter] = {}
         self._errors_by_code: dict[str, Counter] = {}
+
+    def gc_phase(self, phase: str, info: dict[str, Any]) -> None:
+        """A ``gc.callbacks`` entry: time each collection from its start to its stop."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self._gc_started
+            self._gc_by_generation[info["generation"]].observe(pause)
 
     def message(self, kind: str) -> None:
         """Count one client message of a known type (a cached child: no label look-up)."""

@@ -165,5 +165,12 @@ def test_ops(server: str, http: httpx.Client) -> None:
         "huashu_alerts_total",
         "huashu_events_total",
         "huashu_message_seconds_bucket",
+        "huashu_gc_pause_seconds_bucket",
     ):
         assert name in metrics, name
+    young = [
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith('huashu_gc_pause_seconds_count{generation="0"}')
+    ]
+    assert young and young[0] > 0  # the server's young collections, since start-up
