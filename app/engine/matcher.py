@@ -276,6 +276,28 @@ def _end(hit: Hit) -> int:
     return hit.end
 
 
+def judged(hits: list[Hit], base: int, final: bool) -> tuple[list[Hit], bool]:
+    """What a hypothesis is judged on, from the hits in tail + hypothesis (the hypothesis
+    begins at ``base``): those :func:`excused` keeps that end in the hypothesis — of every kind
+    on a final, of the kinds judged on partials (``ON_PARTIAL``) otherwise — and whether that
+    left out nothing a final would judge. The same as ``[h for h in excused(hits) if h.end >
+    base and (final or h.target.partial)]`` (tested), without excusing what cannot matter: what
+    ``excused`` does to a target's hits depends only on that target's hits and the allow
+    phrases that excuse it, so only the hits of the targets judged are given to it."""
+    live = [h for h in hits if h.end > base]
+    complete = True
+    if not final:
+        partial = [h for h in live if h.target.partial]
+        complete = len(partial) == len(live)
+        live = partial
+    if not live:  # only hits in the tail (the last segment's words), or none to judge yet
+        return [], complete
+    if len(live) < len(hits):
+        targets = {h.target.key for h in live}
+        hits = [h for h in hits if h.target.key in targets or h.target.excuses in targets]
+    return [h for h in excused(hits) if h.end > base], complete
+
+
 class SegmentHit(NamedTuple):
     """A hit located in the current segment: ``occurrence`` counts earlier hits of the same
     target in this segment (the identity of "the same words" across partials)."""
@@ -398,27 +420,13 @@ class SpeakerStream:
             self._located = NO_HITS
             return NO_HITS
         hits = self._hits + self._gapped if self._gapped else self._hits
-        live = [h for h in hits if h.end > base]
-        if final:
-            self._all = True
-        else:
-            judged = [h for h in live if h.target.partial]
-            self._all = len(judged) == len(live)  # nothing left out: what a final would locate
-            live = judged
-        if not live:  # only hits in the tail (the last segment's words), or none to judge yet
+        kept, self._all = judged(hits, base, final)
+        if not kept:
             self._located = NO_HITS
             return NO_HITS
-        if len(live) < len(hits):
-            # A hit wholly in the tail matters here only by overlapping a later hit of its own
-            # target (an allow phrase in it ends before anything live does), and one not judged
-            # now not at all: keep the hits of the targets judged.
-            targets = {h.target.key for h in live}
-            hits = [h for h in hits if h.target.key in targets]
         located: list[SegmentHit] = []
         seen: dict[str, int] = {}
-        for hit in excused(hits):
-            if hit.end <= base:
-                continue
+        for hit in kept:
             key = hit.target.key
             occurrence = seen.get(key, 0)
             seen[key] = occurrence + 1

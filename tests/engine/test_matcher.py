@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from app.engine.matcher import Hit, PhraseIndex, SpeakerStream, Target, excused
+from app.engine.matcher import Hit, PhraseIndex, SpeakerStream, Target, excused, judged
 from app.engine.normalize import normalize
 
 SHIRK = Target("forbidden", "0", "agent")
@@ -358,3 +358,31 @@ def test_excused_shortcuts_keep_what_the_full_rule_keeps() -> None:
                 Hit(start, start + rng.randint(1, 4), "p", rng.choice(targets), rng.random() < 0.3)
             )
         assert excused(hits) == _excused_reference(hits), hits
+
+
+def test_judged_is_excused_then_filtered() -> None:
+    """What a hypothesis is judged on: the shortcut (excusing only the targets that can matter)
+    gives exactly the full rule's hits, on finals and on partials, tail hits and allows mixed."""
+    rng = random.Random(8)
+    targets = [
+        Target("forbidden", "0"),
+        Target("forbidden", "1"),
+        Target("situation", "2"),
+        Target("hold_apology", "3"),
+        Target("allow", "a", excuses="forbidden:0"),
+        Target("allow", "b", excuses="situation:2"),
+    ]
+    for _ in range(20_000):
+        hits = []
+        for _ in range(rng.randint(0, 6)):
+            start = rng.randint(0, 10)
+            hits.append(
+                Hit(start, start + rng.randint(1, 5), "p", rng.choice(targets), rng.random() < 0.2)
+            )
+        base = rng.randint(0, 8)
+        final = rng.random() < 0.5
+        expected = [h for h in excused(hits) if h.end > base and (final or h.target.partial)]
+        kept, complete = judged(hits, base, final)
+        assert kept == expected, (hits, base, final)
+        if complete and not final:
+            assert kept == [h for h in excused(hits) if h.end > base], (hits, base)
