@@ -60,4 +60,5 @@ evaluate: setup
 	$(BIN)/huashu evaluate
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build
+	rm -f app/engine/*.so *__mypyc.*.so
