@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 
 from app.calls.registry import CallRecord
 from app.calls.schemas import CreateCall, EventBody, FragmentBody, epoch_ms, limit_text
@@ -74,6 +76,21 @@ async def get_report(call: Call) -> JSON:
     return JSON(call.runner.session.report())
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*")
+
+
+def _not_a_number(value: Any) -> Any:
+    """pydantic reads a number as seconds (or ms) since the epoch: ``until=0.5`` would be a
+    time in 1970. A query time is ISO-8601 only (PROTOCOL)."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        raise ValueError("an ISO-8601 time is expected (2026-11-22T10:03:00+08:00), not a number")
+    return value
+
+
+#: A query time: ISO-8601, with or without an offset (``_epoch_ms``).
+IsoTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+
+
 def _epoch_ms(when: datetime | None, zone: ZoneInfo) -> int | None:
     """A query time in epoch ms; one written without an offset is in the service's time zone."""
     if when is not None and when.tzinfo is None:
@@ -89,10 +106,10 @@ async def list_calls(
     script: str | None = None,
     has_alerts: bool | None = None,
     since: Annotated[
-        datetime | None, Query(description="ISO-8601, calls created at or after")
+        IsoTime | None, Query(description="ISO-8601, calls created at or after")
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="ISO-8601, calls created at or before")
+        IsoTime | None, Query(description="ISO-8601, calls created at or before")
     ] = None,
 ) -> JSON:
     zone = ZoneInfo(calls.default_timezone)

@@ -188,6 +188,8 @@ REST_BAD = [
     ("post", "/v1/scripts/nope/check", {"text": "你好"}, 404, "unknown_script"),
     ("get", "/v1/scripts/nope", None, 404, "unknown_script"),
     ("get", "/v1/calls?since=notatime", None, 422, "since"),
+    ("get", "/v1/calls?until=0.5", None, 422, "ISO-8601"),
+    ("get", "/v1/calls?since=1795312980", None, 422, "ISO-8601"),
     ("post", "/v1/calls", b"\xff\xfe{", 400, "invalid_message"),
     ("get", "/v1/no-such-path", None, 404, "not_found"),
     ("delete", "/v1/calls", None, 405, "method_not_allowed"),
