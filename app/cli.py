@@ -17,10 +17,15 @@ def _ws_impl() -> str:
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from pydantic import ValidationError
 
     from app.config import Settings
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"huashu serve: bad setting (HUASHU_*): {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
         "app.main:app",
         host=args.host or settings.host,
@@ -30,6 +35,8 @@ def serve(args: argparse.Namespace) -> int:
         ws=_ws_impl(),
         ws_max_size=settings.max_message_bytes * 4,
         ws_per_message_deflate=False,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
     )
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=4_096, gt=0)
     #: Ended calls kept in memory for their reports (oldest dropped first).
     keep_ended_calls: int = Field(default=10_000, ge=0)
+    #: uvicorn's log level for ``huashu serve``.
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    #: uvicorn's access log: a line per HTTP request and per WebSocket handshake (and, at
+    #: ``info``, one as each WebSocket opens and closes).
+    access_log: bool = True
 
     @field_validator("timezone")
     @classmethod

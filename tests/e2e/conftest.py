@@ -29,7 +29,12 @@ def _free_port() -> int:
 class Server:
     """``huashu serve`` in a subprocess, its output in a log file."""
 
-    def __init__(self, log_path: Path, scripts_dir: Path = ROOT / "scripts_data") -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        scripts_dir: Path = ROOT / "scripts_data",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -38,6 +43,7 @@ class Server:
             **os.environ,
             "HUASHU_API_KEYS": f"tenant-a:{KEY_A},tenant-b:{KEY_B}",
             "HUASHU_SCRIPTS_DIR": str(scripts_dir),
+            **(env or {}),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],

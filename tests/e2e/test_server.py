@@ -55,6 +55,36 @@ def test_shutdown_closes_streams_with_1012(tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.mark.parametrize(
+    ("env", "logged"),
+    [({}, True), ({"HUASHU_LOG_LEVEL": "warning", "HUASHU_ACCESS_LOG": "false"}, False)],
+    ids=["default", "quiet"],
+)
+def test_log_level_and_access_log(tmp_path: Path, env: dict[str, str], logged: bool) -> None:
+    """By default uvicorn logs each request and each WebSocket opening; ops can turn that off."""
+    server = Server(tmp_path / "server.log", env=env)
+    try:
+        server.wait_ready()
+        with CallClient(server.base, "logged", KEY_A) as client:
+            client.play({"type": "start", "script": "ct-10000"})
+            client.sync()
+    finally:
+        server.stop()
+    log = server.log
+    assert ("GET /readyz" in log) is logged, log
+    assert ("connection open" in log) is logged, log
+
+
+def test_a_bad_setting_stops_serve_with_its_name(tmp_path: Path) -> None:
+    server = Server(tmp_path / "server.log", env={"HUASHU_LOG_LEVEL": "loud"})
+    try:
+        code = server.wait_exit()
+    finally:
+        server.stop()
+    assert code == 2
+    assert "log_level" in server.log and "Traceback" not in server.log, server.log
+
+
 def _check_scripts(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.cli", "check-scripts", *args],
