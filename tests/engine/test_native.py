@@ -118,3 +118,16 @@ def test_bad_native_inputs_are_refused() -> None:
         automaton.scan(b"ab", 0, 0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="once"):
         automaton.__init__(one, array("I", [0]), one, array("i", [-1]), array("i", [-1]), ())  # type: ignore[misc]
+
+
+def test_the_native_fold_on_long_texts() -> None:
+    """Texts longer than the native pass's stack buffer (64 characters) take its heap buffer."""
+    normalize.warm_up()
+    folder = normalize._folder
+    assert folder is not None
+    rng = random.Random(13)
+    alphabet = "我不知道您一二零幺3好嗯，。 ＡＢ這谢谢那个"
+    for length in (63, 64, 65, 200, 4_096):
+        for _ in range(20):
+            text = "".join(rng.choice(alphabet) for _ in range(length))
+            assert folder(text) == normalize._normalize_with_offsets(text).text
