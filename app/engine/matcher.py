@@ -82,6 +82,12 @@ Parts = dict[tuple[int, int], list[tuple[int, int]]]
 Found = tuple[list[tuple[int, Any]] | None, list[tuple[int, Any]] | None]
 #: A segment's hits when it has none (shared: nobody changes a stream's hits).
 NO_HITS: tuple[SegmentHit, ...] = ()
+#: A hit a stream keeps in its tail after a final, as plain values: (start, end, pattern,
+#: target number in ``PhraseIndex.targets``, phonetic). CPython's collector untracks an exact
+#: tuple of such values — never a named tuple, nor a tuple holding a ``Target`` — so what a call
+#: keeps between fragments gives young collections nothing to promote and middle ones nothing
+#: to walk (BENCHMARKS.md, long windows).
+Kept = tuple[int, int, str, int, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +128,13 @@ class PhraseIndex:
         #: part → [(gapped index, part index, whether it is the pattern's last part)]
         parts: dict[str, list[tuple[int, int, bool]]] = {}
         max_len = 1
+        #: Every target, and its number (a kept hit names its target by number: see ``Kept``).
+        self.targets: list[Target] = []
+        self.target_numbers: dict[Target, int] = {}
         for phrase, target in entries:
+            if target not in self.target_numbers:
+                self.target_numbers[target] = len(self.targets)
+                self.targets.append(target)
             for pattern in expand(phrase):
                 max_len = max(max_len, pattern.max_len)
                 if not pattern.literal:
@@ -358,6 +370,7 @@ class SpeakerStream:
         "_cursor",
         "_scanned",
         "_hits",
+        "_kept",
         "_parts",
         "_gapped",
         "_norm",
@@ -373,7 +386,10 @@ class SpeakerStream:
         #: Where the automata stopped: at the end of _text when _scanned (else nothing was).
         self._cursor = index.cursor()
         self._scanned = False
-        self._hits: list[Hit] = []  # literal and phonetic hits in _text
+        #: Literal and phonetic hits in _text: those in the tail kept from earlier segments
+        #: (plain values, ``Kept``), then those found since (one list, emptied, never replaced).
+        self._kept: tuple[Kept, ...] = ()
+        self._hits: list[Hit] = []
         self._parts: Parts = {}  # parts of gapped patterns in _text
         self._gapped: list[Hit] = []  # gapped-pattern hits joined from _parts
         self._norm: Normalized | None = None  # the hypothesis last located, and its hits
@@ -420,6 +436,9 @@ class SpeakerStream:
             self._located = NO_HITS
             return NO_HITS
         hits = self._hits + self._gapped if self._gapped else self._hits
+        if self._kept:
+            targets = self._index.targets
+            hits = [Hit(s, e, p, targets[t], ph) for s, e, p, t, ph in self._kept] + hits
         kept, self._all = judged(hits, base, final)
         if not kept:
             self._located = NO_HITS
@@ -442,8 +461,10 @@ class SpeakerStream:
         wholly before."""
         same = _common_prefix(previous, text) if previous else 0
         rescan = max(same - self._keep, 0)
+        if self._kept:
+            self._kept = tuple(k for k in self._kept if k[0] < rescan)
         if self._hits:
-            self._hits = [h for h in self._hits if h.start < rescan]
+            self._hits[:] = [h for h in self._hits if h.start < rescan]
         if self._parts:
             self._parts = _parts_within(self._parts, 0, rescan)
         self._cursor.reset()
@@ -459,13 +480,17 @@ class SpeakerStream:
         tail = text[-self._keep :] if self._keep else ""
         if text == self._text and self._scanned:
             cut = len(text) - len(tail)
+            if self._hits:  # kept as plain values (``Kept``), in the tail's places
+                numbers = self._index.target_numbers
+                self._kept += tuple(
+                    (h.start, h.end, h.pattern, numbers[h.target], h.phonetic) for h in self._hits
+                )
+                self._hits.clear()
             if cut:  # the automata go on: a match still to come holds at most the tail's text
-                if self._hits:
-                    self._hits = [
-                        Hit(h.start - cut, h.end - cut, h.pattern, h.target, h.phonetic)
-                        for h in self._hits
-                        if h.start >= cut
-                    ]
+                if self._kept:
+                    self._kept = tuple(
+                        (s - cut, e - cut, p, t, ph) for s, e, p, t, ph in self._kept if s >= cut
+                    )
                 if self._parts:
                     self._parts = _parts_within(self._parts, cut, len(text), shift=cut)
                     # the chains left are some of those there were: none if there were none
@@ -489,8 +514,9 @@ class SpeakerStream:
         something: most segments find nothing)."""
         self._text = ""
         self._scanned = False
+        self._kept = ()
         if self._hits:
-            self._hits = []
+            self._hits.clear()
         if self._parts:
             self._parts = {}
         if self._gapped:
