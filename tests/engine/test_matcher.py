@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import random
 
 import pytest
@@ -57,6 +58,22 @@ class TestSpeakerStream:
         stream.close_segment(first)
         (hit,) = stream.scan_segment(normalize("的事"))
         assert hit.span == (0, 2)
+        assert hit.hit.pattern == "不关我的事"
+
+    def test_hits_kept_after_a_final_are_nothing_for_the_collector(self) -> None:
+        """What a stream keeps between segments (its tail's hits) must become untracked, or
+        every call under load gives each young and middle collection objects to walk."""
+        stream = SpeakerStream(index())
+        final = normalize("这个真不关我的事")
+        assert len(stream.scan_segment(final)) == 1
+        stream.close_segment(final)
+        kept = stream._kept
+        assert kept and kept[0][2] == "不关我的事"
+        gc.collect()
+        gc.collect()  # the outer tuple is untracked once its items are: at most two passes
+        assert not gc.is_tracked(kept)
+        # and the stream goes on: the same words in the next segment are a hit of their own
+        (hit,) = stream.scan_segment(normalize("不关我的事"))
         assert hit.hit.pattern == "不关我的事"
 
     def test_other_speaker_breaks_continuity(self) -> None:
