@@ -439,13 +439,13 @@ class SpeakerStream:
         if self._kept:
             targets = self._index.targets
             hits = [Hit(s, e, p, targets[t], ph) for s, e, p, t, ph in self._kept] + hits
-        kept, self._all = judged(hits, base, final)
-        if not kept:
+        judged_hits, self._all = judged(hits, base, final)
+        if not judged_hits:
             self._located = NO_HITS
             return NO_HITS
         located: list[SegmentHit] = []
         seen: dict[str, int] = {}
-        for hit in kept:
+        for hit in judged_hits:
             key = hit.target.key
             occurrence = seen.get(key, 0)
             seen[key] = occurrence + 1
@@ -510,8 +510,8 @@ class SpeakerStream:
             self.tail = ""
 
     def _reset(self) -> None:
-        """Back to nothing scanned (the lists and maps are made anew only if they hold
-        something: most segments find nothing)."""
+        """Back to nothing scanned (the hit list is emptied in place, the maps made anew only
+        if they hold something: most segments find nothing)."""
         self._text = ""
         self._scanned = False
         self._kept = ()
