@@ -221,14 +221,7 @@ class Script(Frozen):
     version: int = Field(default=1, ge=1)
     description: str = ""
     #: Phases this script uses, in order; others are skipped.
-    phases: tuple[Phase, ...] = (
-        Phase.RINGING,
-        Phase.GREETING,
-        Phase.ANSWERING,
-        Phase.CLOSING,
-        Phase.RATING,
-        Phase.ENDED,
-    )
+    phases: tuple[Phase, ...] = tuple(Phase)
     lexicon: str | None = Field(default="forbidden", description="lexicon file id, or none")
     timing: Timing = Timing()
     scoring: Scoring = Scoring()

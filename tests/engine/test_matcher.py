@@ -359,6 +359,18 @@ def _excused_reference(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
+def _random_hits(
+    rng: random.Random, targets: list[Target], most: int, reach: int, longest: int
+) -> list[Hit]:
+    """Up to ``most`` hits of ``targets`` starting in ``[0, reach]``, some by sound."""
+    hits = []
+    for _ in range(rng.randint(0, most)):
+        start = rng.randint(0, reach)
+        end = start + rng.randint(1, longest)
+        hits.append(Hit(start, end, "p", rng.choice(targets), rng.random() < 0.25))
+    return hits
+
+
 def test_excused_shortcuts_keep_what_the_full_rule_keeps() -> None:
     rng = random.Random(5)
     targets = [
@@ -368,12 +380,7 @@ def test_excused_shortcuts_keep_what_the_full_rule_keeps() -> None:
         Target("allow", "a", excuses="forbidden:0"),
     ]
     for _ in range(5_000):
-        hits = []
-        for _ in range(rng.randint(0, 5)):
-            start = rng.randint(0, 8)
-            hits.append(
-                Hit(start, start + rng.randint(1, 4), "p", rng.choice(targets), rng.random() < 0.3)
-            )
+        hits = _random_hits(rng, targets, most=5, reach=8, longest=4)
         assert excused(hits) == _excused_reference(hits), hits
 
 
@@ -390,12 +397,7 @@ def test_judged_is_excused_then_filtered() -> None:
         Target("allow", "b", excuses="situation:2"),
     ]
     for _ in range(20_000):
-        hits = []
-        for _ in range(rng.randint(0, 6)):
-            start = rng.randint(0, 10)
-            hits.append(
-                Hit(start, start + rng.randint(1, 5), "p", rng.choice(targets), rng.random() < 0.2)
-            )
+        hits = _random_hits(rng, targets, most=6, reach=10, longest=5)
         base = rng.randint(0, 8)
         final = rng.random() < 0.5
         expected = [h for h in excused(hits) if h.end > base and (final or h.target.partial)]
