@@ -2,8 +2,8 @@
 
 - ``app/engine/_scan.c``: the native pass (fold, automaton walks), hand-written C.
 - The engine's per-fragment modules compiled by mypyc (part of mypy): the same Python, checked
-  by ``mypy --strict``, as C extension modules — about half the per-fragment cost of the
-  interpreted code (BENCHMARKS.md). ``HUASHU_PURE_PYTHON=1`` at install leaves them interpreted
+  by ``mypy --strict``, as C extension modules — a third to a half less time per fragment than
+  the interpreted code (BENCHMARKS.md). ``HUASHU_PURE_PYTHON=1`` at install leaves them interpreted
   (for a debugger or a profiler that needs Python frames).
 
 An editable install builds both in place: a compiled module is imported before its ``.py``, so
