@@ -431,10 +431,6 @@ class SpeakerStream:
         """The hits of the text scanned last that end in the segment ``norm`` (of every kind,
         or on a partial of the kinds judged on partials), located in it."""
         base = len(self.tail)
-        if not (self._hits or self._gapped):
-            self._all = True
-            self._located = NO_HITS
-            return NO_HITS
         hits = self._hits + self._gapped if self._gapped else self._hits
         if self._kept:
             targets = self._index.targets

@@ -188,7 +188,6 @@ def _build_table() -> list[int | str]:
 
 
 _translate: list[int | str] | None = None
-_folder: native.Folder | None = None
 #: Every digit of the BMP (``str.isdigit``) as a character class: ``\d`` has the decimal ones,
 #: the rest (superscripts, circled digits…) are listed. Beyond the BMP the class is not exact,
 #: and text beyond the BMP takes the reference path.
@@ -225,11 +224,10 @@ _MAY_REWRITE = re.compile(
 
 def warm_up() -> None:
     """Build the translation table now rather than on the first fragment."""
-    global _translate, _folder, _native
+    global _translate, _native
     if _translate is None:
         _translate = _build_table()
-        _folder = _native_folder(_translate)
-        _native = _folder
+        _native = _native_folder(_translate)
 
 
 def _first_use(text: str) -> str | None:
