@@ -57,7 +57,7 @@ corpus: setup
 
 ## Recall and false alarms on the corpus and on the real text in ../shared/data/real
 evaluate: setup
-	$(BIN)/huashu evaluate
+	$(BIN)/python -m tests.corpus.evaluate
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build

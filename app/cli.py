@@ -1,4 +1,4 @@
-"""The ``huashu`` command: ``serve``, ``check-scripts``, ``evaluate``."""
+"""The ``huashu`` command: ``serve``, ``check-scripts``."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ def serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"huashu serve: bad setting (HUASHU_*): {exc}", file=sys.stderr)
         return 2
+    from app.main import create_app
+
+    # The app is built from these settings: the ones checked here are the ones it uses.
     uvicorn.run(
-        "app.main:app",
+        create_app(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
         loop="uvloop",
@@ -55,25 +58,6 @@ def check_scripts(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate(args: argparse.Namespace) -> int:
-    from app.config import Settings
-    from app.engine.compiled import CompiledScript
-    from app.evaluation import REAL, evaluate_corpus, evaluate_real, report
-    from app.scripts.loader import load_library
-
-    library = load_library(Settings().scripts_dir)
-    script = library.scripts[args.script]
-    compiled = CompiledScript(script, library.lexicon_for(script))
-    figures = evaluate_corpus(compiled)
-    real = Path(args.real) if args.real else REAL
-    if real.is_dir():
-        evaluate_real(compiled, real, figures)
-    else:
-        print(f"(no real data at {real}: real-text figures left out)", file=sys.stderr)
-    print(report(figures, show=args.show))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="huashu", description="Huashu call-script assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,11 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-scripts", help="validate a script directory")
     p.add_argument("dir", nargs="?")
     p.set_defaults(run=check_scripts)
-    p = sub.add_parser("evaluate", help="recall and false alarms on the corpus and real text")
-    p.add_argument("--script", default="cmcc-10086")
-    p.add_argument("--real", help="folder of real text (default ../shared/data/real)")
-    p.add_argument("--show", type=int, default=40, help="utterances to list per section")
-    p.set_defaults(run=evaluate)
     args = parser.parse_args(argv)
     result: int = args.run(args)
     return result

@@ -1,7 +1,8 @@
-"""The app factory and ``app`` for ``uvicorn app.main:app``.
+"""The app factory, and ``app`` for ``uvicorn app.main:app`` (built from the environment).
 
-The lifespan owns the resources: the script library (loaded, validated and compiled once), the
-call store and the metrics; a bad script file stops start-up with ``file: field: reason``.
+The lifespan owns the resources — the script library (loaded, validated and compiled once), the
+call repository, the bus, identity, the metrics — and hands them to requests as a typed
+:class:`app.deps.State`. A bad script file stops start-up with ``file: field: reason``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from app import __version__
+from app.auth import Identity
+from app.bus import make_bus
 from app.calls import router as calls_router
 from app.calls import stream
-from app.calls.registry import CallService, MemoryCallStore
+from app.calls.repository import make_repository
 from app.calls.schemas import describe
+from app.calls.service import CallService
 from app.config import Settings
+from app.deps import STATE_KEY, State, state_of
 from app.engine import normalize, phonetic, prompts
 from app.engine.compiled import CompiledScript
 from app.errors import HuashuError
@@ -41,7 +46,10 @@ HTTP_ERROR_CODES = {
     415: "unsupported_media_type",
 }
 
-#: The collector's thresholds while serving (CPython's default: 700, 10, 10).
+#: The collector's thresholds while serving (CPython's default: 700, 10, 10). A full collection
+#: walks every live call's objects; asking for ten times as many middle collections before one
+#: makes those pauses ten times rarer. Young collections stay at CPython's: larger young
+#: generations pause longer (BENCHMARKS.md).
 GC_THRESHOLDS = (700, 10, 100)
 
 
@@ -59,50 +67,57 @@ class Huashu(FastAPI):
             match = stream.STREAM_PATH.fullmatch(path)
             if match is not None:
                 scope["app"] = self
-                await stream.serve(self.state, scope, receive, send, match[1])
+                await stream.serve(state_of(scope["state"]), scope, receive, send, match[1])
                 return
         await super().__call__(scope, receive, send)
+
+
+def build_state(settings: Settings) -> State:
+    """Every resource the service needs, built once. Raises :class:`ScriptLoadError` for a bad
+    script library and ValueError for settings that ask for a backend that does not exist."""
+    library = load_library(settings.scripts_dir)
+    scripts = {
+        sid: CompiledScript(script, library.lexicon_for(script))
+        for sid, script in library.scripts.items()
+    }
+    metrics = Metrics()
+    repository = make_repository(settings)
+    bus = make_bus(settings)
+    return State(
+        settings=settings,
+        library=library,
+        scripts=scripts,
+        metrics=metrics,
+        repository=repository,
+        bus=bus,
+        identity=Identity(settings.tenants_by_key, repository),
+        calls=CallService(scripts, repository, bus, metrics, settings.timezone),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = app.state
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         try:
-            library = load_library(settings.scripts_dir)
-        except ScriptLoadError as exc:
-            print(f"huashu: cannot load the scripts:\n{exc}", file=sys.stderr, flush=True)
+            state = build_state(settings)
+        except (ScriptLoadError, ValueError) as exc:
+            print(f"huashu: cannot start:\n{exc}", file=sys.stderr, flush=True)
             raise
         # Dictionaries and tables load now, not on the first call's first fragment.
         normalize.warm_up()
         phonetic.warm_up()
         prompts.warm_up()
-        state.library = library
-        state.scripts = {
-            sid: CompiledScript(script, library.lexicon_for(script))
-            for sid, script in library.scripts.items()
-        }
-        state.metrics = Metrics()
-        store = MemoryCallStore(settings.keep_ended_calls)
-        state.calls = CallService(store, state.scripts, settings.timezone, state.metrics)
-        state.connections = set()
-        # The library, dictionaries and tables live as long as the process: move them out of the
-        # collector's way. Without this every full collection walks ~270k objects that never die
-        # (60 ms at start, 200 ms under 1,000 calls): alert p99 was the collector's pause.
+        # The library, dictionaries and tables live as long as the process: out of the
+        # collector's way, so that a full collection walks only what calls made.
         gc.collect()
         gc.freeze()
-        # A full collection walks every live call's objects (~350k at 2,500 calls under load:
-        # a 150-200 ms pause, which was the alert p99). CPython starts one whenever 10 middle
-        # collections have passed and the survivors grew by 25 %; asking for 100 makes them ten
-        # times rarer (about one a minute at 2,500 calls instead of one every 6 s). Young
-        # collections stay at CPython's 700/10: larger young generations pause longer.
         gc.set_threshold(*GC_THRESHOLDS)
         gc.callbacks.append(state.metrics.gc_phase)
         state.ready = True
         try:
-            yield
+            yield {STATE_KEY: state}
         finally:
             state.ready = False
             gc.callbacks.remove(state.metrics.gc_phase)
@@ -112,13 +127,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await connection.websocket.close(stream.CLOSE_RESTART, "server going away")
                 except Exception:  # noqa: BLE001 - the peer may be gone already
                     pass
-            await store.close()
+            await state.calls.close()
+            await state.bus.close()
+            await state.repository.close()
 
     app = Huashu(
         title="Huashu", version=__version__, lifespan=lifespan, default_response_class=JSON
     )
-    app.state.settings = settings
-    app.state.ready = False
     app.include_router(ops_router.router)
     app.include_router(calls_router.router)
     app.include_router(scripts_router.router)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from app.engine.compiled import CompiledScript
-from app.evaluation import CORPUS, REAL, Figures, evaluate_corpus, evaluate_real, read_tsv
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
+from tests.corpus.evaluate import CORPUS, REAL, Figures, evaluate_corpus, evaluate_real, read_tsv
 
 
 @pytest.fixture(scope="module")

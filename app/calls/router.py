@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator
 
-from app.calls.registry import CallRecord
+from app.calls.repository import CallQuery
 from app.calls.schemas import CreateCall, EventBody, FragmentBody, epoch_ms, limit_text
-from app.config import Settings
+from app.deps import Call, Calls, KeyPrincipal, MetricsDep, SettingsDep
 from app.engine.messages import Input
-from app.errors import CallStateError
-from app.http import JSON, Call, Calls, MetricsDep, Tenant
+from app.http import JSON
 from app.responses import CallCreated, CallList, CallState, Events, Report, errors
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=errors(400, 401, 422))
@@ -24,8 +23,10 @@ CALL_ERRORS = errors(403, 404)
 
 
 @router.post("", status_code=201, responses={201: {"model": CallCreated}, **errors(404, 409)})
-async def create_call(body: CreateCall, tenant: Tenant, calls: Calls, request: Request) -> JSON:
-    record = await calls.create(body, body.call_id, tenant)
+async def create_call(
+    body: CreateCall, principal: KeyPrincipal, calls: Calls, request: Request
+) -> JSON:
+    record = await calls.create(body, body.call_id, principal.tenant)
     base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
     return JSON(
         {
@@ -38,19 +39,19 @@ async def create_call(body: CreateCall, tenant: Tenant, calls: Calls, request: R
 
 
 @router.get("/{call_id}", responses={200: {"model": CallState}, **CALL_ERRORS})
-async def get_call(call: Call) -> JSON:
-    return JSON(call.runner.session.snapshot())
+async def get_call(call: Call, calls: Calls) -> JSON:
+    return JSON(calls.snapshot(call))
 
 
-async def _submit(record: CallRecord, item: Input) -> JSON:
-    events = await record.runner.submit(item)
+async def _submit(calls: Calls, call: Call, item: Input) -> JSON:
+    events = await calls.submit(call, item)
     return JSON({"events": [e.to_wire() for e in events]})
 
 
 @router.post("/{call_id}/events", responses={200: {"model": Events}, **CALL_ERRORS, **errors(409)})
-async def post_event(call: Call, body: EventBody, metrics: MetricsDep) -> JSON:
-    metrics.messages.labels("event").inc()
-    return await _submit(call, body.to_input())
+async def post_event(call: Call, body: EventBody, calls: Calls, metrics: MetricsDep) -> JSON:
+    metrics.message("event")
+    return await _submit(calls, call, body.to_input())
 
 
 @router.post(
@@ -58,22 +59,16 @@ async def post_event(call: Call, body: EventBody, metrics: MetricsDep) -> JSON:
     responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 413)},
 )
 async def post_fragment(
-    call: Call, body: FragmentBody, metrics: MetricsDep, request: Request
+    call: Call, body: FragmentBody, calls: Calls, metrics: MetricsDep, settings: SettingsDep
 ) -> JSON:
-    settings: Settings = request.app.state.settings
     limit_text(body, settings.max_text_chars)
-    metrics.messages.labels("fragment").inc()
-    return await _submit(call, body.to_input())
+    metrics.message("fragment")
+    return await _submit(calls, call, body.to_input())
 
 
 @router.get("/{call_id}/report", responses={200: {"model": Report}, **CALL_ERRORS, **errors(409)})
-async def get_report(call: Call) -> JSON:
-    if not call.runner.ended:
-        raise CallStateError(
-            f"call {call.call_id!r} has not ended; its live state is GET /v1/calls/{call.call_id}",
-            code="call_in_progress",
-        )
-    return JSON(call.runner.session.report())
+async def get_report(call: Call, calls: Calls) -> JSON:
+    return JSON(calls.report(call))
 
 
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*")
@@ -100,7 +95,7 @@ def _epoch_ms(when: datetime | None, zone: ZoneInfo) -> int | None:
 
 @router.get("", responses={200: {"model": CallList}})
 async def list_calls(
-    tenant: Tenant,
+    principal: KeyPrincipal,
     calls: Calls,
     agent: str | None = None,
     script: str | None = None,
@@ -113,12 +108,12 @@ async def list_calls(
     ] = None,
 ) -> JSON:
     zone = ZoneInfo(calls.default_timezone)
-    records = await calls.store.list(
-        tenant,
+    query = CallQuery(
+        tenant=principal.tenant,
         agent=agent,
         script=script,
         has_alerts=has_alerts,
         since_ms=_epoch_ms(since, zone),
         until_ms=_epoch_ms(until, zone),
     )
-    return JSON({"items": [r.summary() for r in records]})
+    return JSON({"items": await calls.summaries(query)})

@@ -1,117 +1,51 @@
 """One writer per call: every input of the call — socket, REST, timer — is processed to the end
 before the next one starts, so the engine runs one input at a time and needs no locks.
 
-The engine is synchronous and so is everything the runner does with its output (encode, log,
-hand to subscribers), so an input is processed *inline*, in the caller's turn of the event loop:
-nothing else can run in between, which is the one-writer guarantee without a task and a queue per
-call (an idle call costs no task, no queue, no future). An input that arrives while another is
-being processed (only possible from a callback of the runner itself) waits in a short queue and
-is processed right after, in order.
+The engine is synchronous and so is everything the runner does with its output (encode, publish
+on the bus, tell its observer), so an input is processed *inline*, in the caller's turn of the
+event loop: nothing else can run in between, which is the one-writer guarantee without a task
+and a queue per call (an idle call costs no task, no queue, no future). An input that arrives
+while another is being processed (only possible from a callback of the runner itself) waits in a
+short queue and is processed right after, in order.
 
-Events are encoded once (orjson) and the same string is handed to every subscriber: fan-out
-copies nothing per subscriber. The log keeps every event for ``resume`` and late subscribers.
+Events are encoded once (orjson) and published on the bus, which hands the same string to every
+subscriber. The runner is the only thing that touches its call's session.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import time
-from array import array
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import orjson
 
-from app.engine.messages import Event, Input
-from app.engine.session import CallSession, EndedSession
-from app.errors import HuashuError, InternalError
+from app.bus import Bus
+from app.engine.messages import Event, Input, Listing
+from app.engine.session import CallSession
+from app.errors import CallStateError, HuashuError, InternalError
 
 log = logging.getLogger(__name__)
+
+#: The event types after which what a list of calls shows of the call may have changed.
+LISTED = frozenset({"phase", "call_type", "alert", "alert_update"})
 
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Subscriber:
-    """One connection's outgoing messages: encoded event strings and its own replies, sent in
-    the order they were put.
+class CallObserver(Protocol):
+    """Who hears of a call's progress besides its subscribers (the call service: records and
+    metrics). Called in line with the engine: must not block."""
 
-    No task waits on an idle connection: a message put when nobody is sending starts a short
-    sender task that sends until nothing is pending and ends. A connection handling its own
-    frame :meth:`hold`\\ s the sending role instead and sends what the frame produced itself
-    (:meth:`release`), so the common path (a fragment in, its alert out) starts no task at all.
-    Exactly one sender at a time keeps the order. Without ``send`` (tests) messages just pile
-    up in ``pending``."""
+    def on_event(self, event: Event) -> None: ...
 
-    __slots__ = ("_send", "pending", "_task", "_owned", "dead")
+    def on_listing(self, call_id: str, listing: Listing) -> None: ...
 
-    def __init__(self, send: Callable[[str], Awaitable[None]] | None = None) -> None:
-        self._send = send
-        self.pending: list[str] = []
-        self._task: asyncio.Task[None] | None = None
-        self._owned = False
-        #: The peer is gone (a send failed): further messages are dropped.
-        self.dead = False
-
-    def put(self, message: str) -> None:
-        if self.dead:
-            return
-        self.pending.append(message)
-        if not self._owned and self._send is not None:
-            self._owned = True
-            self._task = asyncio.get_running_loop().create_task(self._drain())
-
-    def reply(self, body: dict[str, Any]) -> None:
-        self.put(orjson.dumps(body).decode())
-
-    def take(self) -> list[str]:
-        """Everything pending, removed (for a subscriber without ``send``)."""
-        pending, self.pending = self.pending, []
-        return pending
-
-    def hold(self) -> bool:
-        """Take the sending role; False when a sender is already at work (it will send what is
-        put meanwhile). Whoever got True must :meth:`release`."""
-        if self._owned:
-            return False
-        self._owned = True
-        return True
-
-    def unhold(self) -> None:
-        """Give up a held role with nothing pending (no coroutine, no await)."""
-        if self.pending:
-            raise RuntimeError("messages are pending: release() sends them")
-        self._owned = False
-
-    async def release(self) -> None:
-        """Send everything pending (also what is put while sending), then give up the role."""
-        await self._drain()
-
-    async def wait_sent(self, timeout: float) -> None:
-        """Until the running sender, if any, has sent everything pending."""
-        task = self._task
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout)
-            except (TimeoutError, asyncio.CancelledError):
-                pass
-
-    async def _drain(self) -> None:
-        send = self._send
-        try:
-            while self.pending and not self.dead and send is not None:
-                batch, self.pending = self.pending, []
-                for message in batch:
-                    await send(message)
-        except Exception:  # noqa: BLE001 - the peer went away: nothing more can reach it
-            self.dead = True
-            self.pending = []
-        finally:
-            self._owned = False
-            self._task = None
+    def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None: ...
 
 
 #: What ``after`` is told: True when the item's client ``seq`` had already been processed and the
@@ -120,39 +54,38 @@ After = Callable[[bool], None]
 
 
 class CallRunner:
-    """Owns a call's session, timer, event log and subscribers."""
+    """Owns a call's session and timer, and publishes the session's events on the bus.
+
+    Once the call has ended the session is let go: every later input is refused with
+    ``call_ended`` (and still acknowledged), and the call's record holds what is left of it."""
 
     __slots__ = (
-        "session",
-        "_log",
-        "_log_ends",
-        "_log_seqs",
-        "subscribers",
+        "call_id",
+        "_session",
+        "_bus",
+        "_observer",
         "_timer",
         "_deadline",
-        "_on_event",
         "last_client_seq",
         "_busy",
         "_waiting",
     )
 
     def __init__(
-        self, session: CallSession, on_event: Callable[[Event], None] | None = None
+        self,
+        call_id: str,
+        session: CallSession | None,
+        bus: Bus,
+        observer: CallObserver | None = None,
     ) -> None:
-        #: The call's session; once the call has ended, what it keeps of it (``EndedSession``:
-        #: the session, its streams and matchers are let go).
-        self.session: CallSession | EndedSession = session
-        #: Every event sent, as UTF-8 JSON one after the other in one buffer, where each ends,
-        #: and its ``seq`` (arrays of machine ints): no object per event for the collector to
-        #: visit, and about half the memory of a ``str`` per event (JSON is mostly ASCII, and a
-        #: ``str`` with one Chinese character takes two bytes for every character).
-        self._log = bytearray()
-        self._log_ends = array("q")
-        self._log_seqs = array("q")
-        self.subscribers: set[Subscriber] = set()
+        """``session`` None is a call that has ended: every input is refused (and still
+        acknowledged), as on the runner the call ended on."""
+        self.call_id = call_id
+        self._session = session
+        self._bus = bus
+        self._observer = observer
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: int | None = None
-        self._on_event = on_event
         #: The highest client ``seq`` processed (PROTOCOL "Not losing anything").
         self.last_client_seq = 0
         self._busy = False
@@ -162,13 +95,13 @@ class CallRunner:
 
     @property
     def ended(self) -> bool:
-        return self.session.ended
+        return self._session is None
 
     def process(
         self, item: Input | None, *, seq: int | None = None, after: After | None = None
     ) -> list[Event]:
         """Process ``item`` now (None: nothing, a barrier behind everything before) and return
-        its events, already published to every subscriber.
+        its events, already published on the bus.
 
         ``seq`` is the client's sequence number: one already processed skips the item. ``after``
         runs right after publishing (to queue an ``ack`` or ``pong`` behind the events), also
@@ -193,33 +126,24 @@ class CallRunner:
         """:meth:`process`, for callers that await (REST)."""
         return self.process(item, seq=seq, after=after)
 
-    def attach(self, subscriber: Subscriber, after_seq: int | None = None) -> None:
-        """Subscribe; with ``after_seq``, first replay every logged event after it. Replay and
-        subscription happen in one synchronous step, so nothing is lost or sent twice."""
-        if after_seq is not None:
-            for message in self.logged(after_seq):
-                subscriber.put(message)
-        self.subscribers.add(subscriber)
+    def snapshot(self) -> dict[str, Any]:
+        """The live state of the call. Raises ``call_ended`` once the session is let go (the
+        record holds the last one)."""
+        return self._live().snapshot()
 
-    def logged(self, after_seq: int = 0) -> list[str]:
-        """The encoded events after ``after_seq``, in order."""
-        ends = self._log_ends
-        first = bisect.bisect_right(self._log_seqs, after_seq)
-        log = memoryview(self._log)
-        start = ends[first - 1] if first else 0
-        messages = []
-        for end in ends[first:]:
-            messages.append(str(log[start:end], "utf-8"))
-            start = end
-        return messages
-
-    def detach(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+    def listing(self) -> Listing:
+        return Listing(*self._live().listing())
 
     async def close(self) -> None:
+        """Stop the call's timer (the service is going away)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _live(self) -> CallSession:
+        if self._session is None:
+            raise CallStateError("the call has ended", code="call_ended")
+        return self._session
 
     def _run_waiting(self) -> None:
         while self._waiting:
@@ -236,27 +160,30 @@ class CallRunner:
         self, item: Input | None, seq: int | None, after: After | None, tick: bool
     ) -> list[Event]:
         duplicate = seq is not None and seq <= self.last_client_seq
+        session = self._session
         try:
-            if item is None:
-                events = self.session.on_timer(wall_ms()) if tick else []
+            if session is None:
+                if item is not None and not duplicate:
+                    raise CallStateError("the call has ended", code="call_ended")
+                events = []
+            elif item is None:
+                events = session.on_timer(wall_ms()) if tick else []
             elif duplicate:
                 events = []
             else:
-                events = self.session.handle(item, wall_ms())
+                events = session.handle(item, wall_ms())
         except HuashuError:
             # Refused: acknowledged all the same, or the client would resend it forever.
             self._done(seq, after, duplicate)
             raise
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the call
-            log.exception("call %s: the engine failed on %r", self.session.call_id, item)
+            log.exception("call %s: the engine failed on a %s", self.call_id, type(item).__name__)
             self._done(seq, after, duplicate)
             self._schedule()
             raise InternalError(f"the engine failed: {exc!r}") from None
         if events:
-            self._publish(events)
-            session = self.session
-            if session.ended and isinstance(session, CallSession):
-                self.session = session.close()
+            assert session is not None
+            self._publish(session, events)
         self._done(seq, after, duplicate)
         self._schedule()
         return events
@@ -267,23 +194,36 @@ class CallRunner:
         if after is not None:
             after(duplicate)
 
-    def _publish(self, events: list[Event]) -> None:
-        on_event = self._on_event
-        log = self._log
+    def _publish(self, session: CallSession, events: list[Event]) -> None:
+        bus = self._bus
+        observer = self._observer
+        listed = False
         for event in events:
-            encoded = orjson.dumps(event.to_wire())
-            message = encoded.decode()
-            log += encoded
-            self._log_ends.append(len(log))
-            self._log_seqs.append(event.seq)
-            for subscriber in self.subscribers:
-                subscriber.put(message)
-            if on_event is not None:
-                on_event(event)
+            bus.publish(self.call_id, event.seq, orjson.dumps(event.to_wire()).decode())
+            if observer is not None:
+                observer.on_event(event)
+                listed = listed or event.type in LISTED
+        if session.ended:
+            self._end(session)
+        elif listed and observer is not None:
+            observer.on_listing(self.call_id, Listing(*session.listing()))
+
+    def _end(self, session: CallSession) -> None:
+        """The call has ended (its report is published): hand what is left of it to the record
+        and let the session go."""
+        self._session = None
+        self._bus.ended(self.call_id)
+        if self._observer is not None:
+            self._observer.on_end(
+                self.call_id,
+                Listing(*session.listing()),
+                orjson.dumps(session.snapshot()),
+                orjson.dumps(session.report()),
+            )
 
     def _schedule(self) -> None:
         """Arm the timer for the session's next deadline; unchanged deadlines keep their timer."""
-        deadline = self.session.next_deadline()
+        deadline = self._session.next_deadline() if self._session is not None else None
         if deadline == self._deadline and (self._timer is not None or deadline is None):
             return
         if self._timer is not None:
@@ -307,7 +247,7 @@ class CallRunner:
         try:
             self._step(None, None, None, True)
         except HuashuError:
-            log.warning("call %s: a timer tick failed", self.session.call_id)
+            log.warning("call %s: a timer tick failed", self.call_id)
         finally:
             self._busy = False
             if self._waiting:

@@ -1,18 +1,19 @@
 """The call stream WebSocket: ``/v1/calls/{call_id}/stream``.
 
-The handler only translates: decode a frame, validate it, hand the engine input to the call's
-runner, and send the events the runner gives this connection. Bad input becomes an ``error``
-event on this connection only and the connection stays open; nothing already accepted is
-touched.
+The handler only translates: the connection's decoder (``app.asr``) turns a frame into a
+message, the call's runner processes it, and what comes back (the call's events from the bus,
+this connection's own ``ack``/``pong``/``error``) is sent in order. Bad input becomes an
+``error`` event on this connection only and the connection stays open; nothing already accepted
+is touched.
 
 A connection receives the call's events from its first message on (a ``resume`` first replays
 the history it asks for), or from the moment its ``start`` creates the call.
 
 This is the hot path of the service, so it is plain ASGI: the app hands stream connections to
 :func:`serve` before FastAPI's middleware and routing (which cost coroutines and wrappers per
-connection and per message and do nothing for a WebSocket), and the common fragment is checked
-by hand; anything the hand check does not accept as it stands goes through the pydantic models,
-which give every error of PROTOCOL.
+connection and per message and do nothing for a WebSocket). A fragment on a connection that
+already follows its call is handled synchronously, start to end; only the first message and a
+``resume`` await anything.
 """
 
 from __future__ import annotations
@@ -23,25 +24,15 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
-from pydantic import BaseModel, ValidationError
-
-from app.calls.registry import CallRecord, CallService
-from app.calls.runner import Subscriber
-from app.calls.schemas import (
-    CLIENT_MESSAGE,
-    MESSAGE_TYPES,
-    EventMessage,
-    FragmentMessage,
-    PingMessage,
-    ResumeMessage,
-    StartMessage,
-    describe,
-    text_too_long,
-)
-from app.config import Settings
-from app.engine.messages import Fragment, Input
-from app.errors import HuashuError
+from app.asr import Decoded, Decoder, Refused, decoder_for
+from app.auth import Principal
+from app.calls.repository import CallRecord
+from app.calls.runner import After, CallRunner
+from app.calls.schemas import PingMessage, ResumeMessage, StartMessage
+from app.calls.service import CallService
+from app.calls.subscriber import Subscriber
+from app.deps import State
+from app.errors import Forbidden, HuashuError, NotFound, OtherTenant, Unauthorized
 from app.ops.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
@@ -51,19 +42,25 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 #: The stream's path (after the root path); ``call_id`` as FastAPI's ``{call_id}`` matches it.
 STREAM_PATH = re.compile(r"/v1/calls/([^/]+)/stream")
 
+CLOSE_UNSUPPORTED = 1003
+CLOSE_RESTART = 1012
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_CALL = 4404
-CLOSE_RESTART = 1012
 
 
-class _Refused(Exception):
-    """A frame refused with an ``error`` event; the connection goes on."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+def close_for(error: HuashuError) -> tuple[int, str]:
+    """The close code and reason of an identity or lookup error (PROTOCOL: bad or missing token
+    4401; token for another call or tenant 4403; unknown call 4404)."""
+    if isinstance(error, Unauthorized):
+        return CLOSE_UNAUTHORIZED, "a call token or API key is needed: ?token="
+    if isinstance(error, OtherTenant):
+        return CLOSE_FORBIDDEN, "this call belongs to another tenant"
+    if isinstance(error, Forbidden):
+        return CLOSE_FORBIDDEN, error.detail
+    if isinstance(error, NotFound):
+        return CLOSE_UNKNOWN_CALL, error.detail[:120]
+    raise error
 
 
 class Socket:
@@ -99,79 +96,91 @@ class Socket:
 
 
 class Connection:
-    """One socket: its outgoing messages (events, acks, errors in order) and the call it
-    follows."""
+    """One socket: its decoder, its outgoing messages (events, acks, errors in order), and the
+    call it follows."""
 
-    __slots__ = ("websocket", "call_id", "tenant", "subscriber", "record", "attached")
+    __slots__ = (
+        "websocket",
+        "call_id",
+        "principal",
+        "decoder",
+        "calls",
+        "subscriber",
+        "record",
+        "runner",
+        "following",
+    )
 
-    def __init__(self, websocket: Socket, call_id: str, tenant: str | None) -> None:
+    def __init__(
+        self,
+        websocket: Socket,
+        call_id: str,
+        principal: Principal,
+        decoder: Decoder,
+        calls: CallService,
+    ) -> None:
         self.websocket = websocket
         self.call_id = call_id
-        self.tenant = tenant
+        self.principal = principal
+        self.decoder = decoder
+        self.calls = calls
         self.subscriber = Subscriber(websocket.send_text)
         self.record: CallRecord | None = None
-        self.attached = False
+        self.runner: CallRunner | None = None
+        self.following = False
 
     def error(self, code: str, detail: str) -> None:
         self.subscriber.reply({"type": "error", "code": code, "detail": detail})
 
-    def attach(self, after_seq: int | None = None) -> None:
-        assert self.record is not None
-        runner = self.record.runner
-        if self.attached:
-            runner.detach(self.subscriber)
-        runner.attach(self.subscriber, after_seq)
-        self.attached = True
+    def take(self, record: CallRecord) -> None:
+        """The connection's call is ``record``; its runner comes from the service."""
+        self.record = record
+        try:
+            self.runner = self.calls.runner(record)
+        except HuashuError:
+            self.runner = None  # live on another instance: each input says so
+
+    async def follow(self, after_seq: int | None = None) -> None:
+        """Receive the call's events from now on (after replaying those after ``after_seq``)."""
+        if self.following:
+            self.calls.unfollow(self.call_id, self.subscriber)
+        await self.calls.follow(self.call_id, self.subscriber, after_seq)
+        self.following = True
 
     async def close(self) -> None:
         """Stop following the call; what was already queued for this connection is sent."""
-        if self.record is not None:
-            self.record.runner.detach(self.subscriber)
+        if self.following:
+            self.calls.unfollow(self.call_id, self.subscriber)
+            self.following = False
         await self.subscriber.wait_sent(timeout=5)
 
 
-async def _authorize(
-    websocket: Socket, call_id: str, calls: CallService, settings: Settings
-) -> tuple[bool, str | None]:
-    """(allowed, tenant). Closes the socket with 4401/4403 when not allowed."""
-    keys = settings.tenants_by_key
-    if not keys:
-        return True, None
-    token = websocket.query("token")
-    if token in keys:
-        tenant = keys[token]
-        record = await calls.store.get(call_id)
-        if record is not None and record.tenant != tenant:
-            await websocket.close(CLOSE_FORBIDDEN, "this call belongs to another tenant")
-            return False, None
-        return True, tenant
-    owner = await calls.store.by_token(token) if token else None
-    if owner is None:
-        await websocket.close(CLOSE_UNAUTHORIZED, "a call token or API key is needed: ?token=")
-        return False, None
-    if owner.call_id != call_id:
-        await websocket.close(CLOSE_FORBIDDEN, "this token is for another call")
-        return False, None
-    return True, owner.tenant
-
-
-async def serve(state: Any, scope: Scope, receive: Receive, send: Send, call_id: str) -> None:
-    """One stream connection, to its end. ``state`` is the app's state."""
-    settings: Settings = state.settings
-    calls: CallService = state.calls
-    metrics: Metrics = state.metrics
+async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_id: str) -> None:
+    """One stream connection, to its end."""
+    calls = state.calls
+    metrics = state.metrics
     websocket = Socket(scope, receive, send)
     if not await websocket.accept():
         return
-    allowed, tenant = await _authorize(websocket, call_id, calls, settings)
-    if not allowed:
+    try:
+        decoder = decoder_for(websocket.query("format"), state.settings)
+    except Refused as refused:
+        await websocket.close(CLOSE_UNSUPPORTED, refused.detail[:120])
         return
-    connection = Connection(websocket, call_id, tenant)
+    try:
+        principal = await state.identity.authenticate(websocket.query("token"), call_tokens=True)
+        record = await calls.find(call_id)
+        state.identity.check_call(principal, call_id, record)
+    except HuashuError as exc:
+        await websocket.close(*close_for(exc))
+        return
+    connection = Connection(websocket, call_id, principal, decoder, calls)
+    if record is not None:
+        connection.take(record)
     subscriber = connection.subscriber
     state.connections.add(connection)
     metrics.connections.inc()
     try:
-        connection.record = await calls.store.get(call_id)
         while True:
             frame = await receive()
             if frame["type"] != "websocket.receive":
@@ -179,10 +188,20 @@ async def serve(state: Any, scope: Scope, receive: Receive, send: Send, call_id:
             # This connection sends what its own frame produced, unless a sender is at work.
             held = subscriber.hold()
             try:
+                try:
+                    decoded: Decoded | Refused = decoder.decode(frame)
+                except Refused as refused:
+                    decoded = refused
                 if connection.record is None:
-                    close = await _on_first_frame(connection, frame, settings, calls, metrics)
+                    close = await _late_call(connection, decoded, state, metrics)
+                elif isinstance(decoded, Refused):
+                    _refuse(connection, metrics, decoded.code, decoded.detail)
+                    close = None
+                elif connection.following and not isinstance(decoded.message, ResumeMessage):
+                    _handle(connection, decoded, metrics)  # the common fragment: no await
+                    close = None
                 else:
-                    close = _on_frame(connection, frame, settings, metrics)
+                    close = await _follow_then_handle(connection, decoded, metrics)
             finally:
                 if held:
                     if subscriber.pending:
@@ -199,148 +218,61 @@ async def serve(state: Any, scope: Scope, receive: Receive, send: Send, call_id:
         await connection.close()
 
 
-_SPEAKERS = ("agent", "customer")
-_VOLUMES = (None, "low", "high")
-
-
-def _offset(value: Any) -> bool:
-    return value is None or (type(value) is int and value >= 0)
-
-
-def _fast_fragment(data: dict[str, Any], max_chars: int) -> tuple[Fragment, int | None] | None:
-    """The fragment and its seq when ``data`` is a fragment exactly as PROTOCOL writes it;
-    None for anything else (the pydantic model then accepts it or says what is wrong)."""
-    speaker = data.get("speaker")
-    segment = data.get("segment")
-    text = data.get("text")
-    final = data.get("final", False)
-    start_ms = data.get("start_ms")
-    end_ms = data.get("end_ms")
-    volume = data.get("volume")
-    seq = data.get("seq")
-    if not (
-        speaker in _SPEAKERS
-        and type(segment) is str
-        and 0 < len(segment) <= 128
-        and type(text) is str
-        and type(final) is bool
-        and _offset(start_ms)
-        and _offset(end_ms)
-        and _offset(seq)
-        and volume in _VOLUMES
-    ):
-        return None
-    if len(text) > max_chars:
-        raise _Refused("too_large", text_too_long(len(text), max_chars))
-    return Fragment(speaker, segment, text, final, start_ms, end_ms, volume), seq
-
-
-def _decode(
-    frame: MutableMapping[str, Any], settings: Settings
-) -> tuple[str, int | None, BaseModel | None, Input | None]:
-    """(type, client seq, the validated message or None for a hand-checked fragment, the
-    engine input if any). Raises :class:`_Refused`."""
-    text = frame.get("text")
-    if text is None:
-        raise _Refused("binary_not_supported", "send JSON as text frames, not binary")
-    if (
-        len(text) * 4 > settings.max_message_bytes
-        and len(text.encode()) > settings.max_message_bytes
-    ):
-        raise _Refused("too_large", f"a message is at most {settings.max_message_bytes} bytes")
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise _Refused("invalid_json", f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise _Refused("invalid_message", "a message is a JSON object with a 'type'")
-    kind = data.get("type")
-    if kind == "fragment":
-        fast = _fast_fragment(data, settings.max_text_chars)
-        if fast is not None:
-            return "fragment", fast[1], None, fast[0]
-    elif kind is None:
-        raise _Refused("invalid_message", "type: missing")
-    elif kind not in MESSAGE_TYPES:
-        raise _Refused("unknown_type", f"unknown type {kind!r}; known: {', '.join(MESSAGE_TYPES)}")
-    try:
-        message = CLIENT_MESSAGE.validate_python(data)
-    except ValidationError as exc:
-        raise _Refused("invalid_message", describe(exc.errors(), str(kind))) from None
-    if isinstance(message, FragmentMessage) and len(message.text) > settings.max_text_chars:
-        raise _Refused("too_large", text_too_long(len(message.text), settings.max_text_chars))
-    item = message.to_input() if isinstance(message, (EventMessage, FragmentMessage)) else None
-    return message.type, message.seq, message, item
-
-
 def _refuse(connection: Connection, metrics: Metrics, code: str, detail: str) -> None:
     metrics.refused(code)
     connection.error(code, detail)
 
 
-async def _on_first_frame(
-    connection: Connection,
-    frame: MutableMapping[str, Any],
-    settings: Settings,
-    calls: CallService,
-    metrics: Metrics,
+async def _follow_then_handle(
+    connection: Connection, decoded: Decoded, metrics: Metrics
 ) -> tuple[int, str] | None:
-    """A frame on a connection that has no call yet: a ``start`` creates it; anything else
-    (valid) closes with 4404. (code, reason) when the connection must close after what is
-    queued."""
-    connection.record = await calls.store.get(connection.call_id)
-    if connection.record is not None:
-        return _on_frame(connection, frame, settings, metrics)
-    try:
-        decoded = _decode(frame, settings)
-    except _Refused as refused:
-        _refuse(connection, metrics, refused.code, refused.detail)
+    """The first message of a connection to a known call, or a ``resume``."""
+    if isinstance(decoded.message, ResumeMessage):
+        metrics.message(decoded.kind)
+        await connection.follow(decoded.message.last_event_seq)
         return None
-    message = decoded[2]
-    if not isinstance(message, StartMessage):
-        metrics.message(decoded[0])
+    await connection.follow()
+    _handle(connection, decoded, metrics)
+    return None
+
+
+async def _late_call(
+    connection: Connection, decoded: Decoded | Refused, state: State, metrics: Metrics
+) -> tuple[int, str] | None:
+    """A frame on a connection whose call did not exist when it opened: the call may exist now
+    (made over REST); else a ``start`` creates it and anything else (valid) closes with 4404."""
+    record = await connection.calls.find(connection.call_id)
+    if record is not None:
+        try:
+            state.identity.check_call(connection.principal, connection.call_id, record)
+        except HuashuError as exc:
+            return close_for(exc)
+        connection.take(record)
+    if isinstance(decoded, Refused):
+        _refuse(connection, metrics, decoded.code, decoded.detail)
+        return None
+    if record is not None:
+        return await _follow_then_handle(connection, decoded, metrics)
+    if not isinstance(decoded.message, StartMessage):
+        metrics.message(decoded.kind)
         return CLOSE_UNKNOWN_CALL, "unknown call: send start first"
     try:
-        connection.record = await calls.create(message, connection.call_id, connection.tenant)
+        record = await connection.calls.create(
+            decoded.message, connection.call_id, connection.principal.tenant
+        )
     except HuashuError as exc:
-        metrics.message(decoded[0])
+        metrics.message(decoded.kind)
         connection.error(exc.code, exc.detail)
         return CLOSE_UNKNOWN_CALL, exc.detail[:120]
-    _handle(connection, decoded, metrics)
-    return None
+    connection.take(record)
+    return await _follow_then_handle(connection, decoded, metrics)
 
 
-def _on_frame(
-    connection: Connection,
-    frame: MutableMapping[str, Any],
-    settings: Settings,
-    metrics: Metrics,
-) -> tuple[int, str] | None:
-    """A frame for the connection's call: synchronous, start to end."""
-    try:
-        decoded = _decode(frame, settings)
-    except _Refused as refused:
-        _refuse(connection, metrics, refused.code, refused.detail)
-        return None
-    _handle(connection, decoded, metrics)
-    return None
-
-
-def _handle(
-    connection: Connection,
-    decoded: tuple[str, int | None, BaseModel | None, Input | None],
-    metrics: Metrics,
-) -> None:
+def _handle(connection: Connection, decoded: Decoded, metrics: Metrics) -> None:
+    """A decoded message for the connection's call, which it follows: synchronous."""
     kind, seq, message, item = decoded
     metrics.message(kind)
-    assert connection.record is not None
-    runner = connection.record.runner
-    if isinstance(message, ResumeMessage):
-        connection.attach(message.last_event_seq)
-        return
-    if not connection.attached:
-        connection.attach()
-    after = None
+    after: After | None = None
     if seq is not None or isinstance(message, PingMessage):
         reply = connection.subscriber.reply
         ping = isinstance(message, PingMessage)
@@ -352,6 +284,14 @@ def _handle(
             if ping:
                 reply({"type": "pong"})
 
+    runner = connection.runner
+    if runner is None:
+        assert connection.record is not None
+        try:
+            runner = connection.calls.runner(connection.record)
+        except HuashuError as exc:
+            _refuse(connection, metrics, exc.code, exc.detail)
+            return
     # start for an existing call and ping carry no input: they wait their turn, nothing more.
     if item is None:
         try:

@@ -62,6 +62,17 @@ class Fragment(NamedTuple):
 Input = CallEvent | Fragment
 
 
+class Listing(NamedTuple):
+    """What a list of calls shows of a call as it stands."""
+
+    script_id: str
+    script_version: int
+    call_type: str
+    phase: str
+    #: Alerts standing (not retracted).
+    alerts: int
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One server → client event; ``seq`` and ``at_ms`` are assigned by the session."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.http import JSON, Tenant
+from app.deps import AppState, KeyPrincipal
+from app.http import JSON
 from app.responses import Health, Readiness, errors
 
 router = APIRouter(tags=["ops"])
@@ -19,14 +20,13 @@ async def healthz() -> JSON:
 @router.get(
     "/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}, **errors(401)}
 )
-async def readyz(request: Request, tenant: Tenant) -> JSON:
-    state = request.app.state
-    ready = getattr(state, "ready", False)
+async def readyz(state: AppState, principal: KeyPrincipal) -> JSON:
+    ready = state.ready
     body = {
         "status": "ready" if ready else "starting",
         "scripts": sorted(state.scripts) if ready else [],
-        "store": "memory",
-        "bus": "memory",
+        "store": state.repository.name,
+        "bus": state.bus.name,
     }
     return JSON(body, status_code=200 if ready else 503)
 
@@ -39,7 +39,5 @@ async def readyz(request: Request, tenant: Tenant) -> JSON:
         **errors(401),
     },
 )
-async def metrics(request: Request, tenant: Tenant) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+async def metrics(state: AppState, principal: KeyPrincipal) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

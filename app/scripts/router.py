@@ -5,16 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.calls.schemas import CheckRequest, epoch_ms
+from app.deps import KeyPrincipal, LibraryDep, Scripts
 from app.engine.offline import check_utterance
 from app.errors import NotFound
-from app.http import JSON, LibraryDep, Scripts, Tenant
+from app.http import JSON
 from app.responses import CheckResult, ScriptDetail, ScriptList, errors
 
 router = APIRouter(prefix="/v1/scripts", tags=["scripts"], responses=errors(400, 401, 422))
 
 
 @router.get("", responses={200: {"model": ScriptList}})
-async def list_scripts(library: LibraryDep, tenant: Tenant) -> JSON:
+async def list_scripts(library: LibraryDep, principal: KeyPrincipal) -> JSON:
     items = []
     for script in library.scripts.values():
         call_types = sorted({str(t) for p in script.prompts for t in p.call_types})
@@ -33,7 +34,7 @@ async def list_scripts(library: LibraryDep, tenant: Tenant) -> JSON:
 
 
 @router.get("/{script_id}", responses={200: {"model": ScriptDetail}, **errors(404)})
-async def get_script(script_id: str, library: LibraryDep, tenant: Tenant) -> JSON:
+async def get_script(script_id: str, library: LibraryDep, principal: KeyPrincipal) -> JSON:
     script = library.scripts.get(script_id)
     if script is None:
         raise NotFound(f"no script {script_id!r}", code="unknown_script")
@@ -50,7 +51,9 @@ async def get_script(script_id: str, library: LibraryDep, tenant: Tenant) -> JSO
 
 
 @router.post("/{script_id}/check", responses={200: {"model": CheckResult}, **errors(404)})
-async def check(script_id: str, body: CheckRequest, scripts: Scripts, tenant: Tenant) -> JSON:
+async def check(
+    script_id: str, body: CheckRequest, scripts: Scripts, principal: KeyPrincipal
+) -> JSON:
     """Dry run: what would this utterance raise, and which required phrases does it say?"""
     compiled = scripts.get(script_id)
     if compiled is None:

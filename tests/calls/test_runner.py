@@ -1,4 +1,5 @@
-"""CallRunner: one writer per call, ordered publishing, client seq dedupe, replay, timers.
+"""CallRunner: one writer per call, ordered publishing on the bus, client seq dedupe, replay,
+timers, and what it tells its observer.
 
 The session is a stub so each test shows exactly what the runner does with what the engine returns.
 """
@@ -13,8 +14,10 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 
-from app.calls.runner import CallRunner, Subscriber, wall_ms
-from app.engine.messages import CallSetup, Event, Fragment, Input
+from app.bus.memory import MemoryBus
+from app.calls.runner import CallRunner, wall_ms
+from app.calls.subscriber import Subscriber
+from app.engine.messages import CallSetup, Event, Fragment, Input, Listing
 from app.errors import CallStateError, InternalError
 
 T = TypeVar("T")
@@ -61,8 +64,10 @@ class StubSession:
         return Event(kind, self.seq, 0, body)
 
 
-def runner_for(session: StubSession) -> CallRunner:
-    return CallRunner(session)  # type: ignore[arg-type]
+def rig(session: StubSession) -> tuple[CallRunner, MemoryBus]:
+    """A runner of ``session`` publishing on a bus of its own."""
+    bus = MemoryBus()
+    return CallRunner(session.call_id, session, bus), bus  # type: ignore[arg-type]
 
 
 def said(text: str) -> Fragment:
@@ -76,9 +81,9 @@ def drain(subscriber: Subscriber) -> list[dict[str, Any]]:
 class TestOrder:
     def test_after_runs_behind_the_events_of_its_item(self) -> None:
         async def main() -> list[dict[str, Any]]:
-            runner = runner_for(StubSession())
+            runner, bus = rig(StubSession())
             subscriber = Subscriber()
-            runner.attach(subscriber)
+            await bus.subscribe("c-1", subscriber)
             first = runner.submit(said("x"), seq=1, after=lambda dup: subscriber.reply({"ack": 1}))
             second = runner.submit(None, after=lambda dup: subscriber.reply({"pong": True}))
             await asyncio.gather(first, second)
@@ -93,10 +98,10 @@ class TestOrder:
 
     def test_every_subscriber_gets_the_same_encoded_event(self) -> None:
         async def main() -> tuple[str | None, str | None]:
-            runner = runner_for(StubSession())
+            runner, bus = rig(StubSession())
             a, b = Subscriber(), Subscriber()
-            runner.attach(a)
-            runner.attach(b)
+            await bus.subscribe("c-1", a)
+            await bus.subscribe("c-1", b)
             await runner.submit(said("x"))
             await runner.close()
             return a.take()[0], b.take()[0]
@@ -109,7 +114,7 @@ class TestClientSeq:
     def test_a_processed_seq_is_skipped_and_reported_as_duplicate(self) -> None:
         async def main() -> tuple[list[bool], list[list[Event]], int]:
             session = StubSession()
-            runner = runner_for(session)
+            runner, bus = rig(session)
             duplicates: list[bool] = []
             results = [
                 await runner.submit(said("x"), seq=5, after=duplicates.append),
@@ -125,7 +130,7 @@ class TestClientSeq:
 
     def test_a_refused_input_raises_and_still_counts_as_processed(self) -> None:
         async def main() -> int:
-            runner = runner_for(StubSession())
+            runner, bus = rig(StubSession())
             with pytest.raises(CallStateError):
                 await runner.submit(said("refuse"), seq=2)
             await runner.close()
@@ -137,7 +142,7 @@ class TestClientSeq:
 class TestEngineFailure:
     def test_a_bug_becomes_an_internal_error_and_the_call_goes_on(self) -> None:
         async def main() -> list[Event]:
-            runner = runner_for(StubSession())
+            runner, bus = rig(StubSession())
             with pytest.raises(InternalError):
                 await runner.submit(said("boom"))
             events = await runner.submit(said("after"))
@@ -150,14 +155,14 @@ class TestEngineFailure:
 class TestReplay:
     def test_resume_replays_by_event_seq_even_with_a_gap(self) -> None:
         async def main() -> list[int]:
-            runner = runner_for(StubSession())
+            runner, bus = rig(StubSession())
             await runner.submit(said("x"))  # seq 1
             with pytest.raises(InternalError):
                 await runner.submit(said("boom"))  # seq 2 lost
             await runner.submit(said("y"))  # seq 3
             await runner.submit(said("z"))  # seq 4
             late = Subscriber()
-            runner.attach(late, after_seq=2)
+            await bus.subscribe("c-1", late, after_seq=2)
             await runner.submit(said("w"))  # seq 5, live
             await runner.close()
             return [e["seq"] for e in drain(late)]
@@ -169,9 +174,9 @@ class TestTime:
     def test_the_timer_fires_at_the_next_deadline(self) -> None:
         async def main() -> dict[str, Any]:
             session = StubSession()
-            runner = runner_for(session)
+            runner, bus = rig(session)
             subscriber = Subscriber()
-            runner.attach(subscriber)
+            await bus.subscribe("c-1", subscriber)
             session.deadline = wall_ms() + 20
             await runner.submit(said("x"))  # re-arms the timer after the item
             drain(subscriber)
@@ -192,7 +197,7 @@ class TestInline:
     def test_an_idle_call_runs_no_task_and_process_is_synchronous(self) -> None:
         async def main() -> tuple[int, list[str]]:
             before = len(asyncio.all_tasks())
-            runner = runner_for(StubSession())
+            runner, bus = rig(StubSession())
             tasks = len(asyncio.all_tasks()) - before
             events = runner.process(said("x"))
             await runner.close()
@@ -203,9 +208,9 @@ class TestInline:
     def test_an_input_submitted_from_a_callback_waits_its_turn(self) -> None:
         async def main() -> list[dict[str, Any]]:
             session = StubSession()
-            runner = runner_for(session)
+            runner, bus = rig(session)
             subscriber = Subscriber()
-            runner.attach(subscriber)
+            await bus.subscribe("c-1", subscriber)
 
             def after(duplicate: bool) -> None:
                 subscriber.reply({"after": 1})
@@ -225,7 +230,7 @@ class TestInline:
     def test_an_unchanged_deadline_keeps_its_timer(self) -> None:
         async def main() -> bool:
             session = StubSession(deadline=wall_ms() + 60_000)
-            runner = runner_for(session)
+            runner, bus = rig(session)
             timer = runner._timer
             runner.process(said("x"))
             same = runner._timer is timer
@@ -235,80 +240,96 @@ class TestInline:
         assert run(main())
 
 
-class TestSubscriber:
-    def test_a_put_starts_one_sender_that_sends_in_order_and_ends(self) -> None:
-        async def main() -> tuple[list[str], int]:
-            sent: list[str] = []
+@dataclass
+class Observed:
+    """A :class:`app.calls.runner.CallObserver` that writes down what it hears."""
 
-            async def send(message: str) -> None:
-                await asyncio.sleep(0)  # a send that yields, as a socket's may
-                sent.append(message)
+    events: list[str] = field(default_factory=list)
+    listings: list[Listing] = field(default_factory=list)
+    ends: list[tuple[Listing, bytes, bytes]] = field(default_factory=list)
 
-            subscriber = Subscriber(send)
-            before = len(asyncio.all_tasks())
-            for n in range(5):
-                subscriber.put(str(n))
-            started = len(asyncio.all_tasks()) - before
-            await subscriber.wait_sent(timeout=5)
-            subscriber.put("5")  # a new sender, after the first ended
-            await subscriber.wait_sent(timeout=5)
-            return sent, started
+    def on_event(self, event: Event) -> None:
+        self.events.append(event.type)
 
-        sent, started = run(main())
-        assert sent == ["0", "1", "2", "3", "4", "5"] and started == 1
+    def on_listing(self, call_id: str, listing: Listing) -> None:
+        self.listings.append(listing)
 
-    def test_a_holder_sends_inline_and_what_comes_meanwhile_follows(self) -> None:
-        async def main() -> tuple[list[str], int]:
-            sent: list[str] = []
-            subscriber = Subscriber()
+    def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+        self.ends.append((listing, snapshot, report))
 
-            async def send(message: str) -> None:
-                if message == "a":
-                    subscriber.put("c")  # e.g. a timer's event while the holder sends
-                await asyncio.sleep(0)
-                sent.append(message)
 
-            subscriber = Subscriber(send)
-            before = len(asyncio.all_tasks())
-            assert subscriber.hold()
-            subscriber.put("a")
-            subscriber.put("b")
-            tasks = len(asyncio.all_tasks()) - before
-            assert not subscriber.hold()  # one sender at a time
-            await subscriber.release()
-            return sent, tasks
+@dataclass
+class EndingSession(StubSession):
+    """Text ``alert`` raises an alert event; ``hangup`` ends the call with a report."""
 
-        assert run(main()) == (["a", "b", "c"], 0)
+    alerts: int = 0
 
-    def test_a_failed_send_drops_the_rest(self) -> None:
-        async def main() -> tuple[bool, list[str]]:
-            async def send(message: str) -> None:
-                raise OSError("peer gone")
+    def handle(self, item: Input, wall: int) -> list[Event]:
+        assert not self.ended
+        if isinstance(item, Fragment) and item.text == "alert":
+            self.alerts += 1
+            return [self._event("alert", {})]
+        if isinstance(item, Fragment) and item.text == "hangup":
+            self.ended = True
+            return [self._event("phase", {}), self._event("report", {})]
+        return super().handle(item, wall)
 
-            subscriber = Subscriber(send)
-            subscriber.put("a")
-            subscriber.put("b")
-            await subscriber.wait_sent(timeout=5)
-            subscriber.put("c")
-            return subscriber.dead, subscriber.pending
+    def listing(self) -> Listing:
+        return Listing("s", 1, "consult", "ended" if self.ended else "answering", self.alerts)
 
-        assert run(main()) == (True, [])
+    def snapshot(self) -> dict[str, Any]:
+        return {"phase": "ended" if self.ended else "answering"}
 
-    def test_unhold_gives_the_role_back_only_with_nothing_pending(self) -> None:
-        async def main() -> list[str]:
-            sent: list[str] = []
+    def report(self) -> dict[str, Any]:
+        return {"score": 100 - 15 * self.alerts}
 
-            async def send(message: str) -> None:
-                sent.append(message)
 
-            subscriber = Subscriber(send)
-            assert subscriber.hold()
-            subscriber.unhold()
-            assert subscriber.hold()
-            subscriber.put("a")
-            with pytest.raises(RuntimeError):
-                subscriber.unhold()
-            await subscriber.release()
-            return sent
+class TestObserver:
+    def test_the_listing_is_told_only_after_events_that_change_it(self) -> None:
+        async def main() -> Observed:
+            observed = Observed()
+            runner = CallRunner("c-1", EndingSession(), MemoryBus(), observed)  # type: ignore[arg-type]
+            runner.process(said("x"))  # an echo: nothing a list shows
+            runner.process(said("alert"))
+            await runner.close()
+            return observed
 
-        assert run(main()) == ["a"]
+        observed = run(main())
+        assert observed.events == ["echo", "alert"]
+        assert observed.listings == [Listing("s", 1, "consult", "answering", 1)]
+
+    def test_at_the_end_the_record_gets_what_is_left_and_the_session_goes(self) -> None:
+        async def main() -> tuple[Observed, CallRunner, list[bool], str]:
+            observed = Observed()
+            session = EndingSession()
+            runner = CallRunner("c-1", session, MemoryBus(), observed)  # type: ignore[arg-type]
+            runner.process(said("alert"))
+            runner.process(said("hangup"), seq=1)
+            acked: list[bool] = []
+            with pytest.raises(CallStateError) as refused:
+                runner.process(said("late"), seq=2, after=acked.append)
+            runner.process(said("late"), seq=1, after=acked.append)  # a duplicate: no error
+            await runner.close()
+            return observed, runner, acked, refused.value.code
+
+        observed, runner, acked, code = run(main())
+        ((listing, snapshot, report),) = observed.ends
+        assert listing.phase == "ended" and listing.alerts == 1
+        assert orjson.loads(snapshot) == {"phase": "ended"}
+        assert orjson.loads(report) == {"score": 85}
+        assert runner.ended and code == "call_ended"
+        assert acked == [False, True] and runner.last_client_seq == 2
+        with pytest.raises(CallStateError):
+            runner.snapshot()
+
+    def test_a_runner_without_a_session_refuses_every_input_and_answers_barriers(self) -> None:
+        async def main() -> tuple[list[bool], list[Event]]:
+            runner = CallRunner("c-1", None, MemoryBus())
+            acked: list[bool] = []
+            with pytest.raises(CallStateError):
+                await runner.submit(said("x"), seq=1, after=acked.append)
+            events = await runner.submit(None, seq=2, after=acked.append)  # a ping, a start
+            await runner.close()
+            return acked, events
+
+        assert run(main()) == ([False, False], [])

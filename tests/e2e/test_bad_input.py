@@ -127,6 +127,21 @@ def test_resume_replays_exactly_once_in_order(live: CallClient, server: str) -> 
         assert late.sync() == []  # nothing new, nothing twice
 
 
+@pytest.mark.parametrize(("fmt", "code"), [("nope", 1003), ("huashu", None)])
+def test_the_format_is_chosen_per_connection_and_an_unknown_one_closes_1003(
+    server: str, fmt: str, code: int | None
+) -> None:
+    with CallClient(server, f"fmt-{next(_ids)}", f"{KEY_A}&format={fmt}") as client:
+        if code is None:  # PROTOCOL's own format, named
+            client.send({**START, "seq": 1})
+            assert client.recv() == {"type": "ack", "seq": 1}
+            return
+        with pytest.raises(ConnectionClosed) as info:
+            client.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == code
+        assert "huashu" in info.value.rcvd.reason  # the formats there are
+
+
 def test_unknown_call_without_start_closes_4404(server: str) -> None:
     with CallClient(server, f"nobody-{next(_ids)}", KEY_A) as client:
         client.send({"type": "ping"})

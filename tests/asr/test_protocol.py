@@ -1,4 +1,4 @@
-"""The hand-checked fragment path of the stream gives exactly what the pydantic models give:
+"""The hand-checked fragment path of PROTOCOL's decoder gives exactly what the pydantic models give:
 the same engine input for every fragment it accepts, and it steps aside (the models decide,
 with PROTOCOL's errors) for anything else."""
 
@@ -9,11 +9,18 @@ from typing import Any
 import orjson
 import pytest
 
+from app.asr import Decoded, Refused
+from app.asr.protocol import ProtocolDecoder, fast_fragment
 from app.calls.schemas import CLIENT_MESSAGE, FragmentMessage
-from app.calls.stream import _decode, _fast_fragment, _Refused
 from app.config import Settings
 
 SETTINGS = Settings()
+
+
+def _decode(frame: dict[str, Any], settings: Settings) -> Decoded:
+    return ProtocolDecoder(settings).decode(frame)
+
+
 BASE = {"type": "fragment", "speaker": "agent", "segment": "a-1", "text": "不关我的事"}
 
 ACCEPTED = [
@@ -48,7 +55,7 @@ def frame(data: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("data", ACCEPTED)
 def test_an_accepted_fragment_is_what_the_model_makes_of_it(data: dict[str, Any]) -> None:
-    assert _fast_fragment(data, SETTINGS.max_text_chars) is not None
+    assert fast_fragment(data, SETTINGS.max_text_chars) is not None
     kind, seq, message, item = _decode(frame(data), SETTINGS)
     model = CLIENT_MESSAGE.validate_python(data)
     assert isinstance(model, FragmentMessage)
@@ -57,11 +64,11 @@ def test_an_accepted_fragment_is_what_the_model_makes_of_it(data: dict[str, Any]
 
 @pytest.mark.parametrize("data", HANDED_ON)
 def test_anything_else_goes_to_the_model(data: dict[str, Any]) -> None:
-    assert _fast_fragment(data, SETTINGS.max_text_chars) is None
+    assert fast_fragment(data, SETTINGS.max_text_chars) is None
     try:
         model = CLIENT_MESSAGE.validate_python(data)
     except ValueError:
-        with pytest.raises(_Refused) as refused:
+        with pytest.raises(Refused) as refused:
             _decode(frame(data), SETTINGS)
         assert refused.value.code == "invalid_message"
         return
@@ -70,6 +77,6 @@ def test_anything_else_goes_to_the_model(data: dict[str, Any]) -> None:
 
 def test_an_oversized_text_is_refused_on_either_path() -> None:
     for data in ({**BASE, "text": "好" * 4097}, {**BASE, "text": "好" * 4097, "final": 1}):
-        with pytest.raises(_Refused) as refused:
+        with pytest.raises(Refused) as refused:
             _decode(frame(data), SETTINGS)
         assert refused.value.code == "too_large" and "4096" in refused.value.detail

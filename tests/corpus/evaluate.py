@@ -1,7 +1,9 @@
 """How well the matching does: recall on labelled forbidden utterances, false alarms on compliant
 ones, and false alarms on real call-centre text by others (read in place, never copied).
 
-``huashu evaluate`` prints the figures; ``tests/test_evaluation.py`` holds them at the targets.
+``make evaluate`` (``python -m tests.corpus.evaluate``) prints the figures;
+``tests/test_evaluation.py`` holds them at the targets. Development tooling: it reads the
+repository's corpus and ``../shared``, so it lives beside the corpus, not in the service.
 
 The labelled corpus lives in ``tests/corpus/``:
 
@@ -25,7 +27,7 @@ from typing import Any
 from app.engine.compiled import CompiledScript
 from app.engine.offline import check_utterance
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
 REAL = ROOT.parent / "shared" / "data" / "real"
 
@@ -177,3 +179,35 @@ def report(figures: Figures, show: int = 40) -> str:
         lines.append(f"alerted in {name} ({len(items)}):")
         lines.extend(f"  {rule}\t{text[:80]}" for text, rule in items[:show])
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from app.config import Settings
+    from app.scripts.loader import load_library
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.corpus.evaluate",
+        description="recall and false alarms on the corpus and on real text",
+    )
+    parser.add_argument("--script", default="cmcc-10086")
+    parser.add_argument("--real", help="folder of real text (default ../shared/data/real)")
+    parser.add_argument("--show", type=int, default=40, help="utterances to list per section")
+    args = parser.parse_args(argv)
+    library = load_library(Settings().scripts_dir)
+    script = library.scripts[args.script]
+    compiled = CompiledScript(script, library.lexicon_for(script))
+    figures = evaluate_corpus(compiled)
+    real = Path(args.real) if args.real else REAL
+    if real.is_dir():
+        evaluate_real(compiled, real, figures)
+    else:
+        print(f"(no real data at {real}: real-text figures left out)", file=sys.stderr)
+    print(report(figures, show=args.show))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""PROTOCOL's own messages (``start``, ``fragment``, ``event``, ``ping``, ``resume``) as JSON text
+frames: the stream's default format.
+
+The fragment is the message a connection carries most, so a fragment exactly as PROTOCOL writes
+it is checked by hand; anything the hand check does not accept as it stands goes through the
+pydantic models, which give every error of PROTOCOL. ``tests/asr/test_protocol.py`` holds the
+two paths to the same answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from app.asr import Decoded, Refused
+from app.calls.schemas import (
+    CLIENT_MESSAGE,
+    MESSAGE_TYPES,
+    EventMessage,
+    FragmentMessage,
+    describe,
+    text_too_long,
+)
+from app.config import Settings
+from app.engine.messages import Fragment
+
+_SPEAKERS = ("agent", "customer")
+_VOLUMES = (None, "low", "high")
+
+
+def _offset(value: Any) -> bool:
+    return value is None or (type(value) is int and value >= 0)
+
+
+def fast_fragment(data: dict[str, Any], max_chars: int) -> tuple[Fragment, int | None] | None:
+    """The fragment and its seq when ``data`` is a fragment exactly as PROTOCOL writes it;
+    None for anything else (the pydantic model then accepts it or says what is wrong)."""
+    speaker = data.get("speaker")
+    segment = data.get("segment")
+    text = data.get("text")
+    final = data.get("final", False)
+    start_ms = data.get("start_ms")
+    end_ms = data.get("end_ms")
+    volume = data.get("volume")
+    seq = data.get("seq")
+    if not (
+        speaker in _SPEAKERS
+        and type(segment) is str
+        and 0 < len(segment) <= 128
+        and type(text) is str
+        and type(final) is bool
+        and _offset(start_ms)
+        and _offset(end_ms)
+        and _offset(seq)
+        and volume in _VOLUMES
+    ):
+        return None
+    if len(text) > max_chars:
+        raise Refused("too_large", text_too_long(len(text), max_chars))
+    return Fragment(speaker, segment, text, final, start_ms, end_ms, volume), seq
+
+
+class ProtocolDecoder:
+    """PROTOCOL's JSON. Keeps no state between frames."""
+
+    __slots__ = ("_max_bytes", "_max_chars")
+
+    def __init__(self, settings: Settings) -> None:
+        self._max_bytes = settings.max_message_bytes
+        self._max_chars = settings.max_text_chars
+
+    def decode(self, frame: Mapping[str, Any]) -> Decoded:
+        text = frame.get("text")
+        if text is None:
+            raise Refused("binary_not_supported", "send JSON as text frames, not binary")
+        # A character is at most 4 bytes of UTF-8: only a long text is measured.
+        if len(text) * 4 > self._max_bytes and len(text.encode()) > self._max_bytes:
+            raise Refused("too_large", f"a message is at most {self._max_bytes} bytes")
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise Refused("invalid_json", f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise Refused("invalid_message", "a message is a JSON object with a 'type'")
+        kind = data.get("type")
+        if kind == "fragment":
+            fast = fast_fragment(data, self._max_chars)
+            if fast is not None:
+                return Decoded("fragment", fast[1], None, fast[0])
+        elif kind is None:
+            raise Refused("invalid_message", "type: missing")
+        elif kind not in MESSAGE_TYPES:
+            known = ", ".join(MESSAGE_TYPES)
+            raise Refused("unknown_type", f"unknown type {kind!r}; known: {known}")
+        try:
+            message = CLIENT_MESSAGE.validate_python(data)
+        except ValidationError as exc:
+            raise Refused("invalid_message", describe(exc.errors(), str(kind))) from None
+        if isinstance(message, FragmentMessage) and len(message.text) > self._max_chars:
+            raise Refused("too_large", text_too_long(len(message.text), self._max_chars))
+        item = message.to_input() if isinstance(message, (EventMessage, FragmentMessage)) else None
+        return Decoded(message.type, message.seq, message, item)

@@ -1,0 +1,67 @@
+"""The event bus: how a call's events reach every connection that follows the call.
+
+:class:`Bus` is the interface the rest of the service relies on; :class:`MemoryBus`
+(``app.bus.memory``) keeps everything in this process (the embedded default). A backend shared
+by several instances (Redis Streams, one stream per call) implements the same interface and is
+chosen in :func:`make_bus` — the one place a backend is registered.
+
+The runner publishes each event once, already encoded; the bus hands the same string to every
+subscriber of the call, in the order published, and keeps the call's events for ``resume`` and
+late subscribers.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.config import Settings
+
+
+class Sink(Protocol):
+    """What a subscriber is to the bus: somewhere to put a call's encoded events, in order.
+    ``put`` must not block (a connection queues and sends on its own time)."""
+
+    def put(self, message: str) -> None: ...
+
+
+class Bus(Protocol):
+    #: What ``/readyz`` calls this backend.
+    name: str
+
+    def publish(self, call_id: str, seq: int, message: str) -> None:
+        """Hand ``message`` (the call's event ``seq``, encoded) to every subscriber of the call
+        and keep it for replay. Never blocks: the runner publishes in line with the engine."""
+        ...
+
+    async def subscribe(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
+        """Hand the call's events to ``sink`` from now on; with ``after_seq``, first every event
+        after it that the bus holds, with nothing lost or repeated between the replay and what
+        follows."""
+        ...
+
+    def unsubscribe(self, call_id: str, sink: Sink) -> None:
+        """Stop handing the call's events to ``sink`` (a sink not subscribed is ignored)."""
+        ...
+
+    async def replay(self, call_id: str, after_seq: int = 0) -> list[str]:
+        """The call's encoded events after ``after_seq`` that the bus holds, in order."""
+        ...
+
+    def ended(self, call_id: str) -> None:
+        """The call has published its last event (its report): the bus may let its events go
+        once its retention says so."""
+        ...
+
+    async def close(self) -> None:
+        """Let go of every connection and resource the bus holds."""
+        ...
+
+
+def make_bus(settings: Settings) -> Bus:
+    """The bus the settings ask for. Only the in-process bus exists yet; a Redis backend is
+    registered here (chosen by ``HUASHU_REDIS_URL``) when it lands."""
+    from app.bus.memory import MemoryBus
+
+    if settings.redis_url is not None:
+        raise ValueError("HUASHU_REDIS_URL is set, but the Redis bus is not built yet: unset it")
+    return MemoryBus(keep_ended=settings.keep_ended_calls)

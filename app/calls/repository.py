@@ -1,0 +1,171 @@
+"""Call records: what the service knows of a call apart from the live engine.
+
+A :class:`CallRecord` is plain data — who the call belongs to, what a list of calls shows of it,
+and once it has ended its last live state and its report, encoded. The live call (engine, timer,
+subscribers) is the runner's (``app.calls.live``); a record never holds it.
+
+:class:`CallRepository` is the interface the service relies on; :class:`MemoryCallRepository`
+keeps the records in this process (the embedded default). A database-backed repository
+implements the same interface and is chosen in :func:`make_repository` — the one place a backend
+is registered.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app.config import Settings
+from app.engine.messages import Listing
+from app.errors import Conflict
+
+
+@dataclass(slots=True)
+class CallRecord:
+    call_id: str
+    tenant: str | None
+    token: str
+    script_id: str
+    script_version: int
+    agent_id: str | None
+    created_ms: int
+    call_type: str
+    phase: str
+    alerts: int = 0
+    ended: bool = False
+    #: Once ended: the call's last live state (``GET /v1/calls/{id}``) and its report, encoded.
+    snapshot: bytes | None = None
+    report: bytes | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The call as ``GET /v1/calls`` lists it."""
+        return {
+            "call_id": self.call_id,
+            "script": {"id": self.script_id, "version": self.script_version},
+            "agent_id": self.agent_id,
+            "call_type": self.call_type,
+            "phase": self.phase,
+            "created_at_ms": self.created_ms,
+            "alerts": self.alerts,
+            "ended": self.ended,
+        }
+
+    def follow(self, listing: Listing) -> None:
+        """Take the listing fields of the live call."""
+        self.call_type = listing.call_type
+        self.phase = listing.phase
+        self.alerts = listing.alerts
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuery:
+    """The filters of ``GET /v1/calls``; None is no filter. Times are epoch ms."""
+
+    tenant: str | None = None
+    agent: str | None = None
+    script: str | None = None
+    has_alerts: bool | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    def matches(self, record: CallRecord) -> bool:
+        return (
+            (self.tenant is None or record.tenant == self.tenant)
+            and (self.agent is None or record.agent_id == self.agent)
+            and (self.script is None or record.script_id == self.script)
+            and (self.since_ms is None or record.created_ms >= self.since_ms)
+            and (self.until_ms is None or record.created_ms <= self.until_ms)
+            and (self.has_alerts is None or (record.alerts > 0) == self.has_alerts)
+        )
+
+
+class CallRepository(Protocol):
+    """Call records. Reads are awaited; the two writes a live call makes as it goes
+    (:meth:`progress`, :meth:`finish`) return at once — a store queues them for its writer —
+    so the engine's output never waits on storage."""
+
+    #: What ``/readyz`` calls this backend.
+    name: str
+
+    async def add(self, record: CallRecord) -> None:
+        """Store a new call; raises :class:`Conflict` (``call_exists``) for a known id."""
+        ...
+
+    async def get(self, call_id: str) -> CallRecord | None: ...
+
+    async def by_token(self, token: str) -> CallRecord | None: ...
+
+    async def list(self, query: CallQuery) -> list[CallRecord]:
+        """The calls that match, oldest created first."""
+        ...
+
+    def progress(self, call_id: str, listing: Listing) -> None:
+        """The live call's listing fields changed (phase, call type, alerts standing)."""
+        ...
+
+    def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+        """The call has ended: its final listing, last live state and report."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCallRepository:
+    """Records in a dict; ended calls beyond ``keep_ended`` (``HUASHU_KEEP_ENDED_CALLS``) are
+    let go, those that ended first first. Live calls are never let go."""
+
+    name = "memory"
+
+    def __init__(self, keep_ended: int = 10_000) -> None:
+        self._calls: dict[str, CallRecord] = {}
+        self._tokens: dict[str, str] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        self._keep_ended = keep_ended
+
+    async def add(self, record: CallRecord) -> None:
+        if record.call_id in self._calls:
+            raise Conflict(f"call {record.call_id!r} already exists", code="call_exists")
+        self._calls[record.call_id] = record
+        self._tokens[record.token] = record.call_id
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        return self._calls.get(call_id)
+
+    async def by_token(self, token: str) -> CallRecord | None:
+        call_id = self._tokens.get(token)
+        return None if call_id is None else self._calls.get(call_id)
+
+    async def list(self, query: CallQuery) -> list[CallRecord]:
+        return [record for record in self._calls.values() if query.matches(record)]
+
+    def progress(self, call_id: str, listing: Listing) -> None:
+        record = self._calls.get(call_id)
+        if record is not None:
+            record.follow(listing)
+
+    def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+        record = self._calls.get(call_id)
+        if record is None:
+            return
+        record.follow(listing)
+        record.ended = True
+        record.snapshot = snapshot
+        record.report = report
+        self._ended[call_id] = None
+        while len(self._ended) > self._keep_ended:
+            oldest, _ = self._ended.popitem(last=False)
+            dropped = self._calls.pop(oldest, None)
+            if dropped is not None:
+                self._tokens.pop(dropped.token, None)
+
+    async def close(self) -> None:
+        self._calls.clear()
+        self._tokens.clear()
+        self._ended.clear()
+
+
+def make_repository(settings: Settings) -> CallRepository:
+    """The repository the settings ask for. Only the in-memory one exists yet; the database
+    store (``HUASHU_DATABASE_URL``) is registered here when it lands."""
+    return MemoryCallRepository(keep_ended=settings.keep_ended_calls)

@@ -1,0 +1,121 @@
+"""The bus contract, one test body for every backend (only the in-process one exists yet; the
+Redis backend joins ``BACKENDS`` and runs the same bodies against a real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import pytest
+
+from app.bus import Bus
+from app.bus.memory import MemoryBus
+from app.calls.subscriber import Subscriber
+
+T = TypeVar("T")
+
+BACKENDS: dict[str, Callable[[], Bus]] = {"memory": MemoryBus}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def make(request: pytest.FixtureRequest) -> Callable[[], Bus]:
+    factory: Callable[[], Bus] = BACKENDS[request.param]
+    return factory
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def message(seq: int) -> str:
+    return f'{{"type":"echo","seq":{seq},"text":"第{seq}句"}}'
+
+
+def test_every_subscriber_gets_every_event_in_order(make: Callable[[], Bus]) -> None:
+    async def main() -> tuple[list[str], list[str]]:
+        bus = make()
+        a, b = Subscriber(), Subscriber()
+        await bus.subscribe("c", a)
+        await bus.subscribe("c", b)
+        for seq in range(1, 6):
+            bus.publish("c", seq, message(seq))
+        await bus.close()
+        return a.take(), b.take()
+
+    a, b = run(main())
+    assert a == b == [message(seq) for seq in range(1, 6)]
+
+
+def test_calls_are_apart(make: Callable[[], Bus]) -> None:
+    async def main() -> list[str]:
+        bus = make()
+        mine = Subscriber()
+        await bus.subscribe("mine", mine)
+        bus.publish("other", 1, message(1))
+        bus.publish("mine", 1, message(7))
+        await bus.close()
+        return mine.take()
+
+    assert run(main()) == [message(7)]
+
+
+@pytest.mark.parametrize(("after", "expected"), [(None, [5]), (0, [1, 2, 4, 5]), (2, [4, 5])])
+def test_subscribe_from_a_seq_replays_then_follows_with_nothing_lost_or_repeated(
+    make: Callable[[], Bus], after: int | None, expected: list[int]
+) -> None:
+    async def main() -> list[str]:
+        bus = make()
+        for seq in (1, 2, 4):  # a gap: seq 3 was never published
+            bus.publish("c", seq, message(seq))
+        late = Subscriber()
+        await bus.subscribe("c", late, after)
+        bus.publish("c", 5, message(5))
+        await bus.close()
+        return late.take()
+
+    assert run(main()) == [message(seq) for seq in expected]
+
+
+def test_replay_and_unsubscribe(make: Callable[[], Bus]) -> None:
+    async def main() -> tuple[list[str], list[str], list[str]]:
+        bus = make()
+        gone = Subscriber()
+        await bus.subscribe("c", gone)
+        bus.unsubscribe("c", gone)
+        bus.unsubscribe("c", Subscriber())  # never subscribed: ignored
+        bus.unsubscribe("nobody", gone)
+        for seq in (1, 2, 3):
+            bus.publish("c", seq, message(seq))
+        replayed = await bus.replay("c", 1), await bus.replay("unknown")
+        await bus.close()
+        return gone.take(), *replayed
+
+    assert run(main()) == ([], [message(2), message(3)], [])
+
+
+def test_a_subscriber_that_never_reads_does_not_stop_the_others(make: Callable[[], Bus]) -> None:
+    async def main() -> list[str]:
+        bus = make()
+        stuck = Subscriber()  # no sender: what it is given piles up, nothing waits on it
+        reader = Subscriber()
+        await bus.subscribe("c", stuck)
+        await bus.subscribe("c", reader)
+        for seq in range(1, 101):
+            bus.publish("c", seq, message(seq))
+        await bus.close()
+        return reader.take()
+
+    assert len(run(main())) == 100
+
+
+def test_ended_calls_events_are_kept_for_the_last_ended_only() -> None:
+    async def main() -> list[list[str]]:
+        bus = MemoryBus(keep_ended=1)
+        for call in ("a", "b", "live"):
+            bus.publish(call, 1, message(1))
+        bus.ended("a")
+        bus.ended("b")  # a is let go: b is the one ended call kept
+        return [await bus.replay(call) for call in ("a", "b", "live")]
+
+    assert run(main()) == [[], [message(1)], [message(1)]]

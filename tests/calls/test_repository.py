@@ -1,0 +1,116 @@
+"""MemoryCallRepository: plain records, filters, the listing a live call keeps up to date, and
+at most ``keep_ended`` ended calls, those that ended first dropped first."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.calls.repository import CallQuery, CallRecord, MemoryCallRepository
+from app.engine.messages import Listing
+from app.errors import Conflict
+
+
+def record(call_id: str, tenant: str | None = None, agent: str | None = None) -> CallRecord:
+    return CallRecord(call_id, tenant, f"t-{call_id}", "s", 1, agent, 1_000, "consult", "ringing")
+
+
+LISTING = Listing("s", 1, "complaint", "answering", 2)
+
+
+def finish(store: MemoryCallRepository, call_id: str) -> None:
+    store.finish(call_id, LISTING._replace(phase="ended"), b"{}", b'{"score":90}')
+
+
+def test_ended_calls_beyond_the_limit_are_dropped_oldest_first() -> None:
+    async def main() -> list[str]:
+        store = MemoryCallRepository(keep_ended=2)
+        records = [record(f"c{n}") for n in range(4)]
+        for r in records:
+            await store.add(r)
+        for r in records[:3]:
+            finish(store, r.call_id)
+        await store.add(record("c4"))
+        return [r.call_id for r in await store.list(CallQuery())]
+
+    assert asyncio.run(main()) == ["c1", "c2", "c3", "c4"]
+
+
+def test_live_calls_are_never_dropped() -> None:
+    async def main() -> int:
+        store = MemoryCallRepository(keep_ended=1)
+        for n in range(5):
+            await store.add(record(f"c{n}"))
+        return len(await store.list(CallQuery()))
+
+    assert asyncio.run(main()) == 5
+
+
+def test_a_dropped_call_takes_its_token_with_it() -> None:
+    async def main() -> tuple[CallRecord | None, CallRecord | None]:
+        store = MemoryCallRepository(keep_ended=0)
+        await store.add(record("c0"))
+        finish(store, "c0")
+        return await store.get("c0"), await store.by_token("t-c0")
+
+    assert asyncio.run(main()) == (None, None)
+
+
+def test_a_second_call_with_the_same_id_is_a_conflict_and_changes_nothing() -> None:
+    async def main() -> CallRecord | None:
+        store = MemoryCallRepository()
+        await store.add(record("c0", tenant="a"))
+        with pytest.raises(Conflict) as refused:
+            await store.add(record("c0", tenant="b"))
+        assert refused.value.code == "call_exists"
+        return await store.get("c0")
+
+    kept = asyncio.run(main())
+    assert kept is not None and kept.tenant == "a"
+
+
+def test_progress_and_finish_update_what_the_listing_shows() -> None:
+    async def main() -> list[dict[str, object]]:
+        store = MemoryCallRepository()
+        await store.add(record("c0"))
+        await store.add(record("c1"))
+        store.progress("c0", LISTING)
+        finish(store, "c1")
+        store.progress("gone", LISTING)  # a call the store no longer has: nothing happens
+        return [r.summary() for r in await store.list(CallQuery())]
+
+    live, ended = asyncio.run(main())
+    assert (live["phase"], live["call_type"], live["alerts"], live["ended"]) == (
+        "answering",
+        "complaint",
+        2,
+        False,
+    )
+    assert (ended["phase"], ended["ended"]) == ("ended", True)
+
+
+QUERIES = [
+    (CallQuery(), ["a1", "a2", "b1"]),
+    (CallQuery(tenant="a"), ["a1", "a2"]),
+    (CallQuery(tenant="a", agent="X"), ["a1"]),
+    (CallQuery(script="other"), []),
+    (CallQuery(has_alerts=True), ["a2"]),
+    (CallQuery(has_alerts=False), ["a1", "b1"]),
+    (CallQuery(since_ms=1_000, until_ms=1_000), ["a1", "a2", "b1"]),
+    (CallQuery(since_ms=1_001), []),
+    (CallQuery(until_ms=999), []),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), QUERIES)
+def test_filters(query: CallQuery, expected: list[str]) -> None:
+    async def main() -> list[str]:
+        store = MemoryCallRepository()
+        await store.add(record("a1", tenant="a", agent="X"))
+        await store.add(record("a2", tenant="a", agent="Y"))
+        await store.add(record("b1", tenant="b", agent="X"))
+        store.progress("a2", LISTING)
+        return [r.call_id for r in await store.list(query)]
+
+    assert asyncio.run(main()) == expected
