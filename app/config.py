@@ -17,7 +17,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUASHU_", env_file=".env", extra="ignore")
 
-    #: Reserved for the durable store; calls are kept in memory for now.
+    #: Where calls are kept: ``database`` (``database_url``), or ``memory`` (this process only:
+    #: a restart loses every call; for benchmarks and throwaway runs).
+    store: Literal["database", "memory"] = "database"
+    #: SQLAlchemy URL of the store: an SQLite file (made and migrated on first start) or
+    #: ``postgresql+asyncpg://user@host/db``.
     database_url: str = "sqlite+aiosqlite:///./data/huashu.db"
     #: Reserved for the multi-instance bus; one process, in-memory bus for now.
     redis_url: str | None = None

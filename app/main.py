@@ -8,6 +8,7 @@ call repository, the bus, identity, the metrics — and hands them to requests a
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,8 @@ from app.ops import router as ops_router
 from app.ops.metrics import Metrics
 from app.scripts import router as scripts_router
 from app.scripts.loader import ScriptLoadError, load_library
+
+log = logging.getLogger(__name__)
 
 #: Error codes for the refusals Starlette makes before a route runs.
 HTTP_ERROR_CODES = {
@@ -105,6 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except (ScriptLoadError, ValueError) as exc:
             print(f"huashu: cannot start:\n{exc}", file=sys.stderr, flush=True)
             raise
+        try:
+            await state.repository.start()
+        except Exception as exc:
+            print(f"huashu: cannot open the store: {exc}", file=sys.stderr, flush=True)
+            raise
+        recovered = await state.calls.recover()
+        if recovered:
+            log.info("%d calls in progress rebuilt from the store", recovered)
         # Dictionaries and tables load now, not on the first call's first fragment.
         normalize.warm_up()
         phonetic.warm_up()

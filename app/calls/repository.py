@@ -13,6 +13,7 @@ is registered.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +35,9 @@ class CallRecord:
     phase: str
     alerts: int = 0
     ended: bool = False
+    #: The engine's ``CallSetup`` as JSON (``app.calls.replay``): with the stored inputs, what
+    #: rebuilds the call after a restart.
+    setup: dict[str, Any] | None = None
     #: Once ended: the call's last live state (``GET /v1/calls/{id}``) and its report, encoded.
     snapshot: bytes | None = None
     report: bytes | None = None
@@ -56,6 +60,19 @@ class CallRecord:
         self.call_type = listing.call_type
         self.phase = listing.phase
         self.alerts = listing.alerts
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInput:
+    """One input a call's engine processed, as stored: ``kind`` is ``fragment``, ``event`` or
+    ``tick`` (a timer firing); ``body`` the input as JSON; ``wall_ms`` the wall time the engine
+    was given with it."""
+
+    n: int
+    kind: str
+    body: Any
+    wall_ms: int
+    client_seq: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +113,7 @@ class CallRepository(Protocol):
 
     async def by_token(self, token: str) -> CallRecord | None: ...
 
-    async def list(self, query: CallQuery) -> list[CallRecord]:
+    async def search(self, query: CallQuery) -> list[CallRecord]:
         """The calls that match, oldest created first."""
         ...
 
@@ -106,6 +123,41 @@ class CallRepository(Protocol):
 
     def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
         """The call has ended: its final listing, last live state and report."""
+        ...
+
+    def record_input(
+        self, call_id: str, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
+    ) -> None:
+        """The call's engine processed its ``n``-th input (see :class:`StoredInput`)."""
+        ...
+
+    def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+        """The call published event ``seq`` (``message``: as sent)."""
+        ...
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once everything written so far is durable (at once, if it is)."""
+        ...
+
+    async def durable(self) -> None:
+        """Until everything written so far is durable."""
+        ...
+
+    async def events(self, call_id: str, after_seq: int = 0) -> list[str]:
+        """The call's stored events after ``after_seq``, as sent (empty where the store keeps
+        none: the in-memory one leaves them to the bus)."""
+        ...
+
+    async def unfinished(self) -> list[CallRecord]:
+        """The calls that had not ended when the service stopped (to rebuild at start-up)."""
+        ...
+
+    async def inputs(self, call_id: str) -> list[StoredInput]:
+        """The call's stored inputs, in order."""
+        ...
+
+    async def start(self) -> None:
+        """Connect (and migrate) before the first request."""
         ...
 
     async def close(self) -> None: ...
@@ -136,7 +188,7 @@ class MemoryCallRepository:
         call_id = self._tokens.get(token)
         return None if call_id is None else self._calls.get(call_id)
 
-    async def list(self, query: CallQuery) -> list[CallRecord]:
+    async def search(self, query: CallQuery) -> list[CallRecord]:
         return [record for record in self._calls.values() if query.matches(record)]
 
     def progress(self, call_id: str, listing: Listing) -> None:
@@ -152,12 +204,42 @@ class MemoryCallRepository:
         record.ended = True
         record.snapshot = snapshot
         record.report = report
+        record.setup = None  # only an unfinished call is ever rebuilt
         self._ended[call_id] = None
         while len(self._ended) > self._keep_ended:
             oldest, _ = self._ended.popitem(last=False)
             dropped = self._calls.pop(oldest, None)
             if dropped is not None:
                 self._tokens.pop(dropped.token, None)
+
+    # Nothing to rebuild after a restart: inputs and events are not kept here (the bus keeps
+    # the events for resume), and everything is as durable as it will be at once.
+
+    def record_input(
+        self, call_id: str, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
+    ) -> None:
+        pass
+
+    def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+        pass
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        callback()
+
+    async def durable(self) -> None:
+        pass
+
+    async def events(self, call_id: str, after_seq: int = 0) -> list[str]:
+        return []
+
+    async def unfinished(self) -> list[CallRecord]:
+        return []
+
+    async def inputs(self, call_id: str) -> list[StoredInput]:
+        return []
+
+    async def start(self) -> None:
+        pass
 
     async def close(self) -> None:
         self._calls.clear()
@@ -166,6 +248,11 @@ class MemoryCallRepository:
 
 
 def make_repository(settings: Settings) -> CallRepository:
-    """The repository the settings ask for. Only the in-memory one exists yet; the database
-    store (``HUASHU_DATABASE_URL``) is registered here when it lands."""
-    return MemoryCallRepository(keep_ended=settings.keep_ended_calls)
+    """The repository the settings ask for: the database at ``HUASHU_DATABASE_URL``, or with
+    ``HUASHU_STORE=memory`` none (everything in this process, lost with it)."""
+    if settings.store == "memory":
+        return MemoryCallRepository(keep_ended=settings.keep_ended_calls)
+    from app.store.database import make_engine
+    from app.store.repository import SqlCallRepository
+
+    return SqlCallRepository(make_engine(settings.database_url))

@@ -38,14 +38,26 @@ def wall_ms() -> int:
 
 
 class CallObserver(Protocol):
-    """Who hears of a call's progress besides its subscribers (the call service: records and
-    metrics). Called in line with the engine: must not block."""
+    """Who hears of a call's progress besides its subscribers (the call service: the store and
+    the metrics). Called in line with the engine: must not block."""
 
-    def on_event(self, event: Event) -> None: ...
+    def on_input(
+        self, call_id: str, n: int, item: Input | None, wall_ms: int, seq: int | None
+    ) -> None:
+        """The engine processed the call's ``n``-th input (None: a timer tick) at ``wall_ms``."""
+        ...
+
+    def on_event(self, call_id: str, event: Event, message: str) -> None:
+        """The call published ``event`` (``message``: as sent)."""
+        ...
 
     def on_listing(self, call_id: str, listing: Listing) -> None: ...
 
     def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None: ...
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once everything told so far is durable."""
+        ...
 
 
 #: What ``after`` is told: True when the item's client ``seq`` had already been processed and the
@@ -67,6 +79,7 @@ class CallRunner:
         "_timer",
         "_deadline",
         "last_client_seq",
+        "_inputs",
         "_busy",
         "_waiting",
     )
@@ -77,9 +90,13 @@ class CallRunner:
         session: CallSession | None,
         bus: Bus,
         observer: CallObserver | None = None,
+        *,
+        inputs: int = 0,
+        last_client_seq: int = 0,
     ) -> None:
         """``session`` None is a call that has ended: every input is refused (and still
-        acknowledged), as on the runner the call ended on."""
+        acknowledged), as on the runner the call ended on. A call rebuilt after a restart
+        goes on from its ``inputs`` processed and its ``last_client_seq``."""
         self.call_id = call_id
         self._session = session
         self._bus = bus
@@ -87,7 +104,9 @@ class CallRunner:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: int | None = None
         #: The highest client ``seq`` processed (PROTOCOL "Not losing anything").
-        self.last_client_seq = 0
+        self.last_client_seq = last_client_seq
+        #: How many inputs the engine has processed (each one told to the observer, numbered).
+        self._inputs = inputs
         self._busy = False
         #: Inputs that arrived while one was being processed: (item, seq, after, is a tick).
         self._waiting: list[tuple[Input | None, int | None, After | None, bool]] | None = None
@@ -140,6 +159,27 @@ class CallRunner:
             self._timer.cancel()
             self._timer = None
 
+    def republish(self, events: list[Event], stored: list[str]) -> None:
+        """After a rebuild: put the events the replay made back on the bus, telling the
+        observer only of those the store did not have (``stored``: its copies, in order). A
+        replayed event that differs from its stored copy is logged: the engine was not
+        deterministic, or the script changed."""
+        session = self._session
+        assert session is not None
+        for index, event in enumerate(events):
+            message = orjson.dumps(event.to_wire()).decode()
+            if index < len(stored):
+                if stored[index] != message:
+                    log.error("call %s: replayed event %d differs", self.call_id, event.seq)
+            elif self._observer is not None:
+                self._observer.on_event(self.call_id, event, message)
+            self._bus.publish(self.call_id, event.seq, message)
+        if session.ended:
+            self._end(session)
+        elif self._observer is not None:
+            self._observer.on_listing(self.call_id, Listing(*session.listing()))
+        self._schedule()
+
     def _live(self) -> CallSession:
         if self._session is None:
             raise CallStateError("the call has ended", code="call_ended")
@@ -161,23 +201,30 @@ class CallRunner:
     ) -> list[Event]:
         duplicate = seq is not None and seq <= self.last_client_seq
         session = self._session
+        wall = wall_ms()
         try:
             if session is None:
                 if item is not None and not duplicate:
                     raise CallStateError("the call has ended", code="call_ended")
                 events = []
             elif item is None:
-                events = session.on_timer(wall_ms()) if tick else []
+                events = session.on_timer(wall) if tick else []
+                if tick:
+                    self._processed(None, wall, None)
             elif duplicate:
                 events = []
             else:
-                events = session.handle(item, wall_ms())
+                events = session.handle(item, wall)
+                self._processed(item, wall, seq)
         except HuashuError:
-            # Refused: acknowledged all the same, or the client would resend it forever.
+            # Refused (the call is unchanged): acknowledged all the same, or the client would
+            # resend it forever.
             self._done(seq, after, duplicate)
             raise
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the call
             log.exception("call %s: the engine failed on a %s", self.call_id, type(item).__name__)
+            if session is not None and (item is not None or tick):
+                self._processed(item, wall, seq)  # it may have changed the call: replay it too
             self._done(seq, after, duplicate)
             self._schedule()
             raise InternalError(f"the engine failed: {exc!r}") from None
@@ -188,20 +235,30 @@ class CallRunner:
         self._schedule()
         return events
 
+    def _processed(self, item: Input | None, wall: int, seq: int | None) -> None:
+        self._inputs += 1
+        if self._observer is not None:
+            self._observer.on_input(self.call_id, self._inputs, item, wall, seq)
+
     def _done(self, seq: int | None, after: After | None, duplicate: bool) -> None:
         if seq is not None and seq > self.last_client_seq:
             self.last_client_seq = seq
-        if after is not None:
+        if after is None:
+            return
+        if self._observer is None:
             after(duplicate)
+        else:  # an ack (or a pong) says "durable": sent once it is
+            self._observer.when_durable(lambda: after(duplicate))
 
     def _publish(self, session: CallSession, events: list[Event]) -> None:
         bus = self._bus
         observer = self._observer
         listed = False
         for event in events:
-            bus.publish(self.call_id, event.seq, orjson.dumps(event.to_wire()).decode())
+            message = orjson.dumps(event.to_wire()).decode()
+            bus.publish(self.call_id, event.seq, message)
             if observer is not None:
-                observer.on_event(event)
+                observer.on_event(self.call_id, event, message)
                 listed = listed or event.type in LISTED
         if session.ended:
             self._end(session)

@@ -4,22 +4,31 @@ live runners and the bus meet. Routers and the stream call this; nothing else re
 
 from __future__ import annotations
 
+import logging
 import secrets
-import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
+from app.calls.replay import TICK, input_body, rebuild, setup_body
 from app.calls.repository import CallQuery, CallRecord, CallRepository
-from app.calls.runner import After, CallRunner, wall_ms
+from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.compiled import CompiledScript
 from app.engine.messages import Event, Input, Listing
 from app.engine.session import CallSession
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def _seq_of(message: str) -> int:
+    seq: int = orjson.loads(message)["seq"]
+    return seq
 
 
 class CallService:
@@ -40,6 +49,8 @@ class CallService:
         self.metrics = metrics
         self.default_timezone = default_timezone
         self.live = LiveCalls()
+        #: Calls that ended here whose end the store has not committed yet.
+        self._ending: dict[str, tuple[Listing, bytes, bytes]] = {}
 
     async def create(
         self, fields: CallFields, call_id: str | None, tenant: str | None
@@ -55,7 +66,9 @@ class CallService:
         call_id = call_id or f"c-{secrets.token_hex(8)}"
         if await self.repository.get(call_id) is not None:
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
-        session = CallSession(compiled, fields.setup(call_id, self.default_timezone), wall_ms())
+        setup = fields.setup(call_id, self.default_timezone)
+        now = wall_ms()
+        session = CallSession(compiled, setup, now)
         listing = Listing(*session.listing())
         record = CallRecord(
             call_id=call_id,
@@ -64,9 +77,10 @@ class CallService:
             script_id=listing.script_id,
             script_version=listing.script_version,
             agent_id=fields.agent.id,
-            created_ms=int(time.time() * 1000),
+            created_ms=now,
             call_type=listing.call_type,
             phase=listing.phase,
+            setup=setup_body(setup),
         )
         await self.repository.add(record)
         self.live.add(CallRunner(call_id, session, self.bus, self))
@@ -74,11 +88,24 @@ class CallService:
         return record
 
     async def find(self, call_id: str) -> CallRecord | None:
-        return await self.repository.get(call_id)
+        return self._as_known(await self.repository.get(call_id))
 
     async def summaries(self, query: CallQuery) -> list[dict[str, Any]]:
         """What `GET /v1/calls` lists: the calls that match, oldest created first."""
-        return [record.summary() for record in await self.repository.list(query)]
+        if self._ending:
+            await self.repository.durable()  # a call that has just ended is listed as ended
+        return [record.summary() for record in await self.repository.search(query)]
+
+    def _as_known(self, record: CallRecord | None) -> CallRecord | None:
+        """``record`` as this instance knows it: a call that ended here a moment ago, whose
+        end the store has not committed yet, is ended."""
+        if record is not None and not record.ended:
+            ending = self._ending.get(record.call_id)
+            if ending is not None:
+                listing, record.snapshot, record.report = ending
+                record.follow(listing)
+                record.ended = True
+        return record
 
     def runner(self, record: CallRecord) -> CallRunner:
         """The runner of the call: the live one, or for an ended call one that refuses every
@@ -93,16 +120,12 @@ class CallService:
             )
         return runner
 
-    async def submit(
-        self,
-        record: CallRecord,
-        item: Input | None,
-        *,
-        seq: int | None = None,
-        after: After | None = None,
-    ) -> list[Event]:
-        """Process one input of the call (REST); its events, already published."""
-        return await self.runner(record).submit(item, seq=seq, after=after)
+    async def submit(self, record: CallRecord, item: Input) -> list[Event]:
+        """Process one input of the call (REST); its events, already published, once the
+        input and its events are durable (the answer is the acknowledgement)."""
+        events = await self.runner(record).submit(item)
+        await self.repository.durable()
+        return events
 
     def snapshot(self, record: CallRecord) -> dict[str, Any]:
         """The call's live state, or its last one once it has ended."""
@@ -123,7 +146,13 @@ class CallService:
         return report
 
     async def follow(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
-        """Hand the call's events to ``sink`` (with ``after_seq``: first those after it)."""
+        """Hand the call's events to ``sink`` (with ``after_seq``: first those after it). The
+        bus holds a live call's events; for a call that is not live here (ended, or before
+        a restart) what the store kept comes first."""
+        if after_seq is not None and self.live.get(call_id) is None:
+            for message in await self.repository.events(call_id, after_seq):
+                sink.put(message)
+                after_seq = max(after_seq, _seq_of(message))
         await self.bus.subscribe(call_id, sink, after_seq)
 
     def unfollow(self, call_id: str, sink: Sink) -> None:
@@ -132,10 +161,56 @@ class CallService:
     async def close(self) -> None:
         await self.live.close()
 
+    async def recover(self) -> int:
+        """Rebuild every call that was in progress when the service stopped, from its stored
+        inputs; its events come out again with the same ``seq``s and go back on the bus for
+        ``resume``. Returns how many calls are live again."""
+        recovered = 0
+        for record in await self.repository.unfinished():
+            compiled = self.scripts.get(record.script_id)
+            if compiled is None or compiled.script.version != record.script_version:
+                log.error(
+                    "call %s: script %s version %d is not loaded; the call is left as stored",
+                    record.call_id,
+                    record.script_id,
+                    record.script_version,
+                )
+                continue
+            rebuilt = rebuild(compiled, record, await self.repository.inputs(record.call_id))
+            stored = await self.repository.events(record.call_id)
+            runner = CallRunner(
+                record.call_id,
+                rebuilt.session,
+                self.bus,
+                self,
+                inputs=rebuilt.inputs,
+                last_client_seq=rebuilt.last_client_seq,
+            )
+            self.live.add(runner)
+            runner.republish(rebuilt.events, stored)
+            recovered += 1
+        return recovered
+
     # -- CallObserver ----------------------------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
+    def on_input(
+        self, call_id: str, n: int, item: Input | None, wall_ms: int, seq: int | None
+    ) -> None:
+        if item is None:
+            self.repository.record_input(call_id, n, TICK, None, wall_ms, seq)
+        else:
+            kind, body = input_body(item)
+            self.repository.record_input(call_id, n, kind, body, wall_ms, seq)
+
+    def on_event(self, call_id: str, event: Event, message: str) -> None:
         self.metrics.on_event(event)
+        self.repository.record_event(call_id, event.seq, event.type, message)
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        self.repository.when_durable(callback)
+
+    def _forget_ending(self, call_id: str) -> None:
+        self._ending.pop(call_id, None)
 
     def on_listing(self, call_id: str, listing: Listing) -> None:
         self.repository.progress(call_id, listing)
@@ -143,3 +218,5 @@ class CallService:
     def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
         self.repository.finish(call_id, listing, snapshot, report)
         self.live.remove(call_id)
+        self._ending[call_id] = (listing, snapshot, report)
+        self.repository.when_durable(lambda: self._forget_ending(call_id))

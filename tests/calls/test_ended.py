@@ -85,8 +85,8 @@ def test_an_ended_call_keeps_a_compact_record_that_answers_everything(
         )
         assert summary["alerts"] == len(live["report"]["alerts"]) == 10  # 8 said, 2 missed
         assert summary["ended"] is True and summary["phase"] == "ended"
-        assert [r.call_id for r in await repository.list(CallQuery(has_alerts=True))] == ["c-1"]
-        assert await repository.list(CallQuery(has_alerts=False)) == []
+        assert [r.call_id for r in await repository.search(CallQuery(has_alerts=True))] == ["c-1"]
+        assert await repository.search(CallQuery(has_alerts=False)) == []
         # Inputs after the end are refused: by the runner it ended on, and by the one the
         # service gives a newcomer.
         for ended_runner in (runner, service.runner(record)):

@@ -32,7 +32,7 @@ def test_ended_calls_beyond_the_limit_are_dropped_oldest_first() -> None:
         for r in records[:3]:
             finish(store, r.call_id)
         await store.add(record("c4"))
-        return [r.call_id for r in await store.list(CallQuery())]
+        return [r.call_id for r in await store.search(CallQuery())]
 
     assert asyncio.run(main()) == ["c1", "c2", "c3", "c4"]
 
@@ -42,7 +42,7 @@ def test_live_calls_are_never_dropped() -> None:
         store = MemoryCallRepository(keep_ended=1)
         for n in range(5):
             await store.add(record(f"c{n}"))
-        return len(await store.list(CallQuery()))
+        return len(await store.search(CallQuery()))
 
     assert asyncio.run(main()) == 5
 
@@ -78,7 +78,7 @@ def test_progress_and_finish_update_what_the_listing_shows() -> None:
         store.progress("c0", LISTING)
         finish(store, "c1")
         store.progress("gone", LISTING)  # a call the store no longer has: nothing happens
-        return [r.summary() for r in await store.list(CallQuery())]
+        return [r.summary() for r in await store.search(CallQuery())]
 
     live, ended = asyncio.run(main())
     assert (live["phase"], live["call_type"], live["alerts"], live["ended"]) == (
@@ -111,6 +111,6 @@ def test_filters(query: CallQuery, expected: list[str]) -> None:
         await store.add(record("a2", tenant="a", agent="Y"))
         await store.add(record("b1", tenant="b", agent="X"))
         store.progress("a2", LISTING)
-        return [r.call_id for r in await store.list(query)]
+        return [r.call_id for r in await store.search(query)]
 
     assert asyncio.run(main()) == expected

@@ -7,7 +7,7 @@ The session is a stub so each test shows exactly what the runner does with what 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -244,12 +244,27 @@ class TestInline:
 class Observed:
     """A :class:`app.calls.runner.CallObserver` that writes down what it hears."""
 
+    inputs: list[tuple[int, Input | None]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     listings: list[Listing] = field(default_factory=list)
     ends: list[tuple[Listing, bytes, bytes]] = field(default_factory=list)
+    #: Callbacks waiting for durability (released by the test).
+    waiting: list[Callable[[], None]] = field(default_factory=list)
+    durable_at_once: bool = True
 
-    def on_event(self, event: Event) -> None:
+    def on_input(
+        self, call_id: str, n: int, item: Input | None, wall_ms: int, seq: int | None
+    ) -> None:
+        self.inputs.append((n, item))
+
+    def on_event(self, call_id: str, event: Event, message: str) -> None:
         self.events.append(event.type)
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        if self.durable_at_once:
+            callback()
+        else:
+            self.waiting.append(callback)
 
     def on_listing(self, call_id: str, listing: Listing) -> None:
         self.listings.append(listing)
@@ -333,3 +348,42 @@ class TestObserver:
             return acked, events
 
         assert run(main()) == ([False, False], [])
+
+
+class TestDurability:
+    def test_acks_wait_for_durability_in_order_and_inputs_are_numbered(self) -> None:
+        async def main() -> tuple[Observed, list[int], list[int]]:
+            observed = Observed(durable_at_once=False)
+            runner = CallRunner("c-1", EndingSession(), MemoryBus(), observed)  # type: ignore[arg-type]
+            acked: list[int] = []
+            runner.process(said("x"), seq=1, after=lambda dup: acked.append(1))
+            with pytest.raises(CallStateError):
+                runner.process(said("refuse"), seq=2, after=lambda dup: acked.append(2))
+            runner.process(said("y"), seq=3, after=lambda dup: acked.append(3))
+            before = list(acked)
+            for callback in observed.waiting:
+                callback()
+            await runner.close()
+            return observed, before, acked
+
+        observed, before, acked = run(main())
+        assert before == [] and acked == [1, 2, 3]
+        # The refused input changed nothing: it is not told (a replay needs only the others).
+        assert [(n, item.text if item else None) for n, item in observed.inputs] == [
+            (1, "x"),
+            (2, "y"),
+        ]
+
+    def test_a_timer_tick_is_an_input_too(self) -> None:
+        async def main() -> list[tuple[int, Input | None]]:
+            observed = Observed()
+            session = EndingSession(deadline=wall_ms() + 10)
+            runner = CallRunner("c-1", session, MemoryBus(), observed)  # type: ignore[arg-type]
+            for _ in range(500):
+                if session.ticks:
+                    break
+                await asyncio.sleep(0.01)
+            await runner.close()
+            return observed.inputs
+
+        assert run(main()) == [(1, None)]

@@ -43,6 +43,7 @@ class Server:
             **os.environ,
             "HUASHU_API_KEYS": f"tenant-a:{KEY_A},tenant-b:{KEY_B}",
             "HUASHU_SCRIPTS_DIR": str(scripts_dir),
+            "HUASHU_DATABASE_URL": f"sqlite+aiosqlite:///{log_path.parent / 'huashu.db'}",
             **(env or {}),
         }
         self.process = subprocess.Popen(

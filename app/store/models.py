@@ -1,0 +1,68 @@
+"""The tables. Queries live in ``app.store.repository``; only the writer and the repository's
+awaited writes commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CallRow(Base):
+    """One call: who it belongs to, what a list shows of it, how to rebuild it (``setup``), and
+    once ended its last live state and report (encoded JSON)."""
+
+    __tablename__ = "calls"
+
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant: Mapped[str | None] = mapped_column(String(128), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    script_id: Mapped[str] = mapped_column(String(64))
+    script_version: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    #: Epoch ms the call was created (also the wall time its session was made at).
+    created_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    call_type: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[str] = mapped_column(String(16))
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    ended: Mapped[bool] = mapped_column(default=False, index=True)
+    #: The engine's ``CallSetup`` as JSON: with the inputs, what rebuilds the call.
+    setup: Mapped[dict[str, Any]] = mapped_column(JSON)
+    snapshot: Mapped[bytes | None] = mapped_column(LargeBinary)
+    report: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class InputRow(Base):
+    """One input the engine processed, in order, with the wall time it was given: replayed in
+    order they rebuild the call exactly (the engine reads no clock)."""
+
+    __tablename__ = "call_inputs"
+
+    call_id: Mapped[str] = mapped_column(
+        ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True
+    )
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: ``fragment``, ``event`` or ``tick`` (a timer firing).
+    kind: Mapped[str] = mapped_column(String(8))
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    wall_ms: Mapped[int] = mapped_column(BigInteger)
+    #: The client's ``seq`` for the message, if it had one.
+    client_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class EventRow(Base):
+    """One event the call published, as sent (encoded JSON)."""
+
+    __tablename__ = "call_events"
+
+    call_id: Mapped[str] = mapped_column(
+        ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,218 @@
+"""Call records on the database: :class:`app.calls.repository.CallRepository`.
+
+Reads are queries; what a live call writes as it goes (inputs, events, listing, its end) is
+queued for the :class:`app.store.writer.Writer`. Creating a call is awaited until it is durable.
+Inserts are idempotent (a write tried again after a failed commit changes nothing twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement, Insert, Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.calls.repository import CallQuery, CallRecord, StoredInput
+from app.engine.messages import Listing
+from app.errors import Conflict
+from app.store.database import is_sqlite, migrate, sessions
+from app.store.models import CallRow, EventRow, InputRow
+from app.store.writer import Writer
+
+CALLS: Table = CallRow.__table__  # type: ignore[assignment]
+INPUTS: Table = InputRow.__table__  # type: ignore[assignment]
+EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+
+
+class SqlCallRepository:
+    name = "sql"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = sessions(engine)
+        self._writer = Writer(self._sessions)
+        self._sqlite = is_sqlite(str(engine.url))
+        self.name = engine.url.get_backend_name()
+        self._insert_input = self._idempotent(INPUTS)
+        self._insert_event = self._idempotent(EVENTS)
+        listing: dict[str, Any] = {
+            "call_type": bindparam("b_call_type"),
+            "phase": bindparam("b_phase"),
+            "alerts": bindparam("b_alerts"),
+        }
+        self._progress = (
+            update(CALLS).where(CALLS.c.call_id == bindparam("b_call_id")).values(**listing)
+        )
+        self._finish = (
+            update(CALLS)
+            .where(CALLS.c.call_id == bindparam("b_call_id"))
+            .values(
+                **listing,
+                ended=True,
+                snapshot=bindparam("b_snapshot"),
+                report=bindparam("b_report"),
+            )
+        )
+
+    def _idempotent(self, table: Table) -> Insert:
+        if self._sqlite:
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
+
+    async def start(self) -> None:
+        """Migrate the database forward and start the writer."""
+        await migrate(self._engine)
+        self._writer.start()
+
+    async def close(self) -> None:
+        await self._writer.close()
+        await self._engine.dispose()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        return await self._one(CallRow.call_id == call_id)
+
+    async def by_token(self, token: str) -> CallRecord | None:
+        return await self._one(CallRow.token == token)
+
+    async def search(self, query: CallQuery) -> list[CallRecord]:
+        statement = select(CallRow).order_by(CallRow.created_ms, CallRow.call_id)
+        if query.tenant is not None:
+            statement = statement.where(CallRow.tenant == query.tenant)
+        if query.agent is not None:
+            statement = statement.where(CallRow.agent_id == query.agent)
+        if query.script is not None:
+            statement = statement.where(CallRow.script_id == query.script)
+        if query.since_ms is not None:
+            statement = statement.where(CallRow.created_ms >= query.since_ms)
+        if query.until_ms is not None:
+            statement = statement.where(CallRow.created_ms <= query.until_ms)
+        if query.has_alerts is True:
+            statement = statement.where(CallRow.alerts > 0)
+        elif query.has_alerts is False:
+            statement = statement.where(CallRow.alerts == 0)
+        async with self._sessions() as session:
+            rows = (await session.scalars(statement)).all()
+        return [_record(row) for row in rows]
+
+    async def events(self, call_id: str, after_seq: int = 0) -> list[str]:
+        statement = (
+            select(EventRow.body)
+            .where(EventRow.call_id == call_id, EventRow.seq > after_seq)
+            .order_by(EventRow.seq)
+        )
+        async with self._sessions() as session:
+            return list((await session.scalars(statement)).all())
+
+    async def unfinished(self) -> list[CallRecord]:
+        statement = select(CallRow).where(CallRow.ended.is_(False)).order_by(CallRow.created_ms)
+        async with self._sessions() as session:
+            return [_record(row) for row in (await session.scalars(statement)).all()]
+
+    async def inputs(self, call_id: str) -> list[StoredInput]:
+        statement = select(InputRow).where(InputRow.call_id == call_id).order_by(InputRow.n)
+        async with self._sessions() as session:
+            rows = (await session.scalars(statement)).all()
+        return [StoredInput(r.n, r.kind, r.body, r.wall_ms, r.client_seq) for r in rows]
+
+    async def _one(self, where: ColumnElement[bool]) -> CallRecord | None:
+        async with self._sessions() as session:
+            row = (await session.scalars(select(CallRow).where(where))).first()
+        return None if row is None else _record(row)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def add(self, record: CallRecord) -> None:
+        async with self._sessions() as session, session.begin():
+            if await session.get(CallRow, record.call_id) is not None:
+                raise Conflict(f"call {record.call_id!r} already exists", code="call_exists")
+            session.add(_row(record))
+
+    def progress(self, call_id: str, listing: Listing) -> None:
+        self._writer.put(self._progress, _listing(call_id, listing))
+
+    def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+        params = _listing(call_id, listing) | {"b_snapshot": snapshot, "b_report": report}
+        self._writer.put(self._finish, params)
+
+    def record_input(
+        self,
+        call_id: str,
+        n: int,
+        kind: str,
+        body: Any,
+        wall_ms: int,
+        client_seq: int | None,
+    ) -> None:
+        self._writer.put(
+            self._insert_input,
+            {
+                "call_id": call_id,
+                "n": n,
+                "kind": kind,
+                "body": body,
+                "wall_ms": wall_ms,
+                "client_seq": client_seq,
+            },
+        )
+
+    def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+        self._writer.put(
+            self._insert_event, {"call_id": call_id, "seq": seq, "type": kind, "body": message}
+        )
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        self._writer.when_durable(callback)
+
+    async def durable(self) -> None:
+        await self._writer.durable()
+
+
+def _listing(call_id: str, listing: Listing) -> dict[str, Any]:
+    return {
+        "b_call_id": call_id,
+        "b_call_type": listing.call_type,
+        "b_phase": listing.phase,
+        "b_alerts": listing.alerts,
+    }
+
+
+def _row(record: CallRecord) -> CallRow:
+    return CallRow(
+        call_id=record.call_id,
+        tenant=record.tenant,
+        token=record.token,
+        script_id=record.script_id,
+        script_version=record.script_version,
+        agent_id=record.agent_id,
+        created_ms=record.created_ms,
+        call_type=record.call_type,
+        phase=record.phase,
+        alerts=record.alerts,
+        ended=record.ended,
+        setup=record.setup or {},
+        snapshot=record.snapshot,
+        report=record.report,
+    )
+
+
+def _record(row: CallRow) -> CallRecord:
+    return CallRecord(
+        call_id=row.call_id,
+        tenant=row.tenant,
+        token=row.token,
+        script_id=row.script_id,
+        script_version=row.script_version,
+        agent_id=row.agent_id,
+        created_ms=row.created_ms,
+        call_type=row.call_type,
+        phase=row.phase,
+        alerts=row.alerts,
+        ended=row.ended,
+        setup=row.setup,
+        snapshot=row.snapshot,
+        report=row.report,
+    )
