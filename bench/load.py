@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -48,6 +49,28 @@ def _ws_impl() -> str:
 
 
 @dataclass
+def _fresh_database(store: str) -> str:
+    """A database URL with no calls in it, for one server run."""
+    if store == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="huashu-bench-"))
+        return f"sqlite+aiosqlite:///{folder / 'huashu.db'}"
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def empty() -> None:
+        engine = create_async_engine(store)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("DROP TABLE IF EXISTS call_events, call_inputs, calls, alembic_version")
+            )
+        await engine.dispose()
+
+    asyncio.run(empty())
+    return store
+
+
 class Server:
     """A server process on loopback: Huashu (``app.main:app``) or the echo (``bench.echo:app``),
     on the uvicorn options ``huashu serve`` uses."""
@@ -59,6 +82,14 @@ class Server:
     def __enter__(self) -> Server:
         env = {**os.environ}
         env.pop("HUASHU_API_KEYS", None)
+        # The store under test: BENCH_STORE=memory (default), sqlite (a fresh file) or a
+        # database URL (its tables are emptied first: a PostgreSQL database of its own).
+        store = os.environ.get("BENCH_STORE", "memory")
+        if store == "memory":
+            env["HUASHU_STORE"] = "memory"
+        else:
+            env["HUASHU_STORE"] = "database"
+            env["HUASHU_DATABASE_URL"] = _fresh_database(store)
         self.process = subprocess.Popen(
             [
                 sys.executable,

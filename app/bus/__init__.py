@@ -36,7 +36,9 @@ class Bus(Protocol):
     async def subscribe(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
         """Hand the call's events to ``sink`` from now on; with ``after_seq``, first every event
         after it that the bus holds, with nothing lost or repeated between the replay and what
-        follows."""
+        follows. An event of a seq at or below ``after_seq`` (or below what was replayed) is
+        never handed to ``sink``, even if published again (a call rebuilt after a restart
+        publishes again what its client may have had)."""
         ...
 
     def unsubscribe(self, call_id: str, sink: Sink) -> None:

@@ -20,7 +20,10 @@ class _Channel:
     __slots__ = ("sinks", "log", "ends", "seqs")
 
     def __init__(self) -> None:
-        self.sinks: set[Sink] = set()
+        #: Each subscriber, with the seq it has had everything up to: a later event of a seq at
+        #: or below it (a call rebuilt after a restart publishes again what its client may have
+        #: had) is not handed to it again.
+        self.sinks: dict[Sink, int] = {}
         self.log = bytearray()
         self.ends = array("q")
         self.seqs = array("q")
@@ -65,22 +68,31 @@ class MemoryBus:
     def publish(self, call_id: str, seq: int, message: str) -> None:
         channel = self._channel(call_id)
         channel.append(seq, message)
-        for sink in channel.sinks:
-            sink.put(message)
+        sinks = channel.sinks
+        for sink, floor in sinks.items():
+            if seq > floor:
+                sink.put(message)
+                sinks[sink] = seq
 
     async def subscribe(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
         # No await in here: the replay and the subscription happen in one step of the event
         # loop, so no event is published between them.
         channel = self._channel(call_id)
+        floor = 0
         if after_seq is not None:
+            floor = after_seq
             for message in channel.after(after_seq):
                 sink.put(message)
-        channel.sinks.add(sink)
+            if channel.seqs:
+                floor = max(floor, channel.seqs[-1])
+        elif channel.seqs:
+            floor = channel.seqs[-1]
+        channel.sinks[sink] = floor
 
     def unsubscribe(self, call_id: str, sink: Sink) -> None:
         channel = self._channels.get(call_id)
         if channel is not None:
-            channel.sinks.discard(sink)
+            channel.sinks.pop(sink, None)
 
     async def replay(self, call_id: str, after_seq: int = 0) -> list[str]:
         channel = self._channels.get(call_id)

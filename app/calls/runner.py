@@ -79,6 +79,8 @@ class CallRunner:
         "_timer",
         "_deadline",
         "last_client_seq",
+        "last_event_seq",
+        "rebuilt",
         "_inputs",
         "_busy",
         "_waiting",
@@ -107,6 +109,10 @@ class CallRunner:
         self.last_client_seq = last_client_seq
         #: How many inputs the engine has processed (each one told to the observer, numbered).
         self._inputs = inputs
+        #: The ``seq`` of the last event published.
+        self.last_event_seq = 0
+        #: Rebuilt after a restart: its client may have had events the store did not keep.
+        self.rebuilt = False
         self._busy = False
         #: Inputs that arrived while one was being processed: (item, seq, after, is a tick).
         self._waiting: list[tuple[Input | None, int | None, After | None, bool]] | None = None
@@ -174,6 +180,8 @@ class CallRunner:
             elif self._observer is not None:
                 self._observer.on_event(self.call_id, event, message)
             self._bus.publish(self.call_id, event.seq, message)
+            self.last_event_seq = event.seq
+        self.rebuilt = True
         if session.ended:
             self._end(session)
         elif self._observer is not None:
@@ -257,6 +265,7 @@ class CallRunner:
         for event in events:
             message = orjson.dumps(event.to_wire()).decode()
             bus.publish(self.call_id, event.seq, message)
+            self.last_event_seq = event.seq
             if observer is not None:
                 observer.on_event(self.call_id, event, message)
                 listed = listed or event.type in LISTED

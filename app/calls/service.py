@@ -149,10 +149,17 @@ class CallService:
         """Hand the call's events to ``sink`` (with ``after_seq``: first those after it). The
         bus holds a live call's events; for a call that is not live here (ended, or before
         a restart) what the store kept comes first."""
-        if after_seq is not None and self.live.get(call_id) is None:
+        runner = self.live.get(call_id)
+        if after_seq is not None and runner is None:
             for message in await self.repository.events(call_id, after_seq):
                 sink.put(message)
                 after_seq = max(after_seq, _seq_of(message))
+        elif after_seq is not None and runner is not None and not runner.rebuilt:
+            # A seq beyond any this call has published is a client's mistake: it follows live
+            # from here. Only a call rebuilt after a restart may have published, before it, events
+            # its store did not keep: there the client's word is taken, so that what the rebuilt
+            # call publishes again is not handed to it twice.
+            after_seq = min(after_seq, runner.last_event_seq)
         await self.bus.subscribe(call_id, sink, after_seq)
 
     def unfollow(self, call_id: str, sink: Sink) -> None:

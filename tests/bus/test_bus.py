@@ -119,3 +119,25 @@ def test_ended_calls_events_are_kept_for_the_last_ended_only() -> None:
         return [await bus.replay(call) for call in ("a", "b", "live")]
 
     assert run(main()) == [[], [message(1)], [message(1)]]
+
+
+def test_an_event_published_again_is_not_handed_twice(make: Callable[[], Bus]) -> None:
+    """A call rebuilt after a restart publishes again events its client may have had: a
+    subscriber that resumed after them, or already got them, does not get them twice."""
+
+    async def main() -> tuple[list[str], list[str]]:
+        bus = make()
+        live = Subscriber()
+        await bus.subscribe("c", live)
+        bus.publish("c", 1, message(1))
+        bus.publish("c", 2, message(2))
+        resumed = Subscriber()
+        await bus.subscribe("c", resumed, after_seq=5)  # had up to 5 before the restart
+        for seq in (1, 2, 3, 4, 5, 6):  # the rebuilt call's events, again, then a new one
+            bus.publish("c", seq, message(seq))
+        await bus.close()
+        return live.take(), resumed.take()
+
+    live, resumed = run(main())
+    assert live == [message(seq) for seq in (1, 2, 3, 4, 5, 6)]
+    assert resumed == [message(6)]

@@ -1,0 +1,163 @@
+"""SqlCallRepository, one test body against SQLite and against PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from app.calls.repository import CallQuery, CallRecord, StoredInput
+from app.engine.messages import Listing
+from app.errors import Conflict
+from app.store.database import make_engine
+from app.store.repository import SqlCallRepository
+
+T = TypeVar("T")
+
+
+def with_store(url: str, body: Callable[[SqlCallRepository], Awaitable[T]]) -> T:
+    async def main() -> T:
+        repository = SqlCallRepository(make_engine(url))
+        await repository.start()
+        try:
+            return await body(repository)
+        finally:
+            await repository.close()
+
+    return asyncio.run(main())
+
+
+def record(
+    call_id: str, tenant: str | None = "a", agent: str | None = "X", at: int = 1_000
+) -> CallRecord:
+    return CallRecord(
+        call_id=call_id,
+        tenant=tenant,
+        token=f"tok-{call_id}",
+        script_id="cmcc-10086",
+        script_version=1,
+        agent_id=agent,
+        created_ms=at,
+        call_type="consult",
+        phase="ringing",
+        setup={"call_id": call_id, "script_id": "cmcc-10086", "timezone": "Asia/Shanghai"},
+    )
+
+
+LISTING = Listing("cmcc-10086", 1, "complaint", "answering", 2)
+
+
+def test_a_call_is_stored_found_and_unique(database_url: str) -> None:
+    async def body(store: SqlCallRepository) -> tuple[Any, ...]:
+        await store.add(record("c-1"))
+        with pytest.raises(Conflict) as again:
+            await store.add(record("c-1", tenant="b"))
+        found = await store.get("c-1")
+        return again.value.code, found, await store.by_token("tok-c-1"), await store.get("nope")
+
+    code, found, by_token, missing = with_store(database_url, body)
+    assert code == "call_exists" and missing is None
+    assert found == by_token == record("c-1")
+
+
+def test_the_listing_and_the_end_are_written_by_the_writer(database_url: str) -> None:
+    async def body(store: SqlCallRepository) -> tuple[CallRecord | None, CallRecord | None]:
+        await store.add(record("c-1"))
+        await store.add(record("c-2"))
+        store.progress("c-1", LISTING)
+        store.finish("c-2", LISTING._replace(phase="ended"), b'{"phase":"ended"}', b'{"score":80}')
+        await store.durable()
+        return await store.get("c-1"), await store.get("c-2")
+
+    live, ended = with_store(database_url, body)
+    assert live is not None and ended is not None
+    assert (live.phase, live.call_type, live.alerts, live.ended) == (
+        "answering",
+        "complaint",
+        2,
+        False,
+    )
+    assert (ended.phase, ended.ended, ended.snapshot, ended.report) == (
+        "ended",
+        True,
+        b'{"phase":"ended"}',
+        b'{"score":80}',
+    )
+
+
+def test_inputs_and_events_come_back_in_order_and_a_write_tried_twice_counts_once(
+    database_url: str,
+) -> None:
+    async def body(
+        store: SqlCallRepository,
+    ) -> tuple[list[StoredInput], list[str], list[str], list[str]]:
+        await store.add(record("c-1"))
+        fragment = {
+            "speaker": "agent",
+            "segment": "a-1",
+            "text": "不关我的事",
+            "final": True,
+            "start_ms": 0,
+            "end_ms": 900,
+            "volume": None,
+        }
+        for n, (kind, item, seq) in enumerate(
+            [
+                ("event", {"name": "answered", "at_ms": 5, "by": None}, 1),
+                ("fragment", fragment, 2),
+                ("tick", None, None),
+            ],
+            start=1,
+        ):
+            store.record_input("c-1", n, kind, item, 1_000 + n, seq)
+        for seq in (1, 2, 3):
+            store.record_event("c-1", seq, "alert", f'{{"seq":{seq},"text":"第{seq}"}}')
+        store.record_event("c-1", 2, "alert", '{"seq":2,"text":"again"}')  # a retried write
+        await store.durable()
+        return (
+            await store.inputs("c-1"),
+            await store.events("c-1"),
+            await store.events("c-1", 1),
+            [r.call_id for r in await store.unfinished()],
+        )
+
+    inputs, events, later, unfinished = with_store(database_url, body)
+    assert [(i.n, i.kind, i.wall_ms, i.client_seq) for i in inputs] == [
+        (1, "event", 1_001, 1),
+        (2, "fragment", 1_002, 2),
+        (3, "tick", 1_003, None),
+    ]
+    assert inputs[1].body["text"] == "不关我的事" and inputs[2].body is None
+    assert events == ['{"seq":1,"text":"第1"}', '{"seq":2,"text":"第2"}', '{"seq":3,"text":"第3"}']
+    assert later == events[1:] and unfinished == ["c-1"]
+
+
+QUERIES = [
+    (CallQuery(), ["a1", "a2", "b1"]),
+    (CallQuery(tenant="a"), ["a1", "a2"]),
+    (CallQuery(tenant="a", agent="X"), ["a1"]),
+    (CallQuery(script="other"), []),
+    (CallQuery(has_alerts=True), ["a2"]),
+    (CallQuery(has_alerts=False), ["a1", "b1"]),
+    (CallQuery(since_ms=2_000), ["a2", "b1"]),
+    (CallQuery(until_ms=2_000), ["a1", "a2"]),
+]
+
+
+def test_filters(database_url: str) -> None:
+    async def body(store: SqlCallRepository) -> list[list[str]]:
+        await store.add(record("a1", tenant="a", agent="X", at=1_000))
+        await store.add(record("a2", tenant="a", agent="Y", at=2_000))
+        await store.add(record("b1", tenant="b", agent="X", at=3_000))
+        store.progress("a2", LISTING)
+        await store.durable()
+        return [[r.call_id for r in await store.search(q)] for q, _ in QUERIES]
+
+    assert with_store(database_url, body) == [expected for _, expected in QUERIES]
+
+
+def test_a_second_start_finds_the_calls_of_the_first(database_url: str) -> None:
+    with_store(database_url, lambda store: store.add(record("c-1")))
+    assert with_store(database_url, lambda store: store.get("c-1")) == record("c-1")
