@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     #: SQLAlchemy URL of the store: an SQLite file (made and migrated on first start) or
     #: ``postgresql+asyncpg://user@host/db``.
     database_url: str = "sqlite+aiosqlite:///./data/huashu.db"
+    #: Ended calls (records, inputs, events, reports) are deleted this many days after they
+    #: began; 0 keeps them forever. Customers' words are personal data: keep them no longer
+    #: than the quality team needs them.
+    retention_days: int = Field(default=90, ge=0, le=36_500)
+    #: Store long digit runs (phone, ID and card numbers) masked (``app/calls/privacy.py``).
+    mask_digits: bool = True
     #: Reserved for the multi-instance bus; one process, in-memory bus for now.
     redis_url: str | None = None
     #: ``tenant-a:key1,tenant-b:key2``; unset means open (for local use only).

@@ -7,6 +7,7 @@ call repository, the bus, identity, the metrics — and hands them to requests a
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
@@ -25,6 +26,7 @@ from app.bus import make_bus
 from app.calls import router as calls_router
 from app.calls import stream
 from app.calls.repository import make_repository
+from app.calls.retention import keep_purging
 from app.calls.schemas import describe
 from app.calls.service import CallService
 from app.config import Settings
@@ -94,7 +96,9 @@ def build_state(settings: Settings) -> State:
         repository=repository,
         bus=bus,
         identity=Identity(settings.tenants_by_key, repository),
-        calls=CallService(scripts, repository, bus, metrics, settings.timezone),
+        calls=CallService(
+            scripts, repository, bus, metrics, settings.timezone, mask_digits=settings.mask_digits
+        ),
     )
 
 
@@ -126,11 +130,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         gc.callbacks.append(state.metrics.gc_phase)
+        purging = (
+            asyncio.get_running_loop().create_task(
+                keep_purging(state.repository, settings.retention_days), name="huashu-retention"
+            )
+            if settings.retention_days
+            else None
+        )
         state.ready = True
         try:
             yield {STATE_KEY: state}
         finally:
             state.ready = False
+            if purging is not None:
+                purging.cancel()
             gc.callbacks.remove(state.metrics.gc_phase)
             for connection in list(state.connections):
                 await connection.close()

@@ -160,6 +160,11 @@ class CallRepository(Protocol):
         """Connect (and migrate) before the first request."""
         ...
 
+    async def purge(self, created_before_ms: int) -> int:
+        """Delete the ended calls created before ``created_before_ms`` (records, inputs,
+        events, reports); how many were deleted."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -240,6 +245,18 @@ class MemoryCallRepository:
 
     async def start(self) -> None:
         pass
+
+    async def purge(self, created_before_ms: int) -> int:
+        expired = [
+            call_id
+            for call_id in self._ended
+            if self._calls[call_id].created_ms < created_before_ms
+        ]
+        for call_id in expired:
+            del self._ended[call_id]
+            record = self._calls.pop(call_id)
+            self._tokens.pop(record.token, None)
+        return len(expired)
 
     async def close(self) -> None:
         self._calls.clear()

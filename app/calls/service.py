@@ -13,12 +13,13 @@ import orjson
 
 from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
+from app.calls.privacy import mask_json, mask_text
 from app.calls.replay import TICK, input_body, rebuild, setup_body
 from app.calls.repository import CallQuery, CallRecord, CallRepository
 from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.compiled import CompiledScript
-from app.engine.messages import Event, Input, Listing
+from app.engine.messages import Event, Fragment, Input, Listing
 from app.engine.session import CallSession
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
@@ -42,8 +43,12 @@ class CallService:
         bus: Bus,
         metrics: Metrics,
         default_timezone: str,
+        *,
+        mask_digits: bool = True,
     ) -> None:
+        """``mask_digits``: store long digit runs masked (``app.calls.privacy``)."""
         self.scripts = scripts
+        self.mask_digits = mask_digits
         self.repository = repository
         self.bus = bus
         self.metrics = metrics
@@ -205,13 +210,16 @@ class CallService:
     ) -> None:
         if item is None:
             self.repository.record_input(call_id, n, TICK, None, wall_ms, seq)
-        else:
-            kind, body = input_body(item)
-            self.repository.record_input(call_id, n, kind, body, wall_ms, seq)
+            return
+        kind, body = input_body(item)
+        if self.mask_digits and isinstance(item, Fragment):
+            body["text"] = mask_text(item.text)
+        self.repository.record_input(call_id, n, kind, body, wall_ms, seq)
 
     def on_event(self, call_id: str, event: Event, message: str) -> None:
         self.metrics.on_event(event)
-        self.repository.record_event(call_id, event.seq, event.type, message)
+        stored = mask_json(message) if self.mask_digits else message
+        self.repository.record_event(call_id, event.seq, event.type, stored)
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self.repository.when_durable(callback)
@@ -223,6 +231,9 @@ class CallService:
         self.repository.progress(call_id, listing)
 
     def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+        if self.mask_digits:
+            snapshot = mask_json(snapshot.decode()).encode()
+            report = mask_json(report.decode()).encode()
         self.repository.finish(call_id, listing, snapshot, report)
         self.live.remove(call_id)
         self._ending[call_id] = (listing, snapshot, report)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Table, bindparam, select, update
+from sqlalchemy import ColumnElement, Insert, Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -124,6 +124,14 @@ class SqlCallRepository:
         return None if row is None else _record(row)
 
     # -- writes ----------------------------------------------------------------------------
+
+    async def purge(self, created_before_ms: int) -> int:
+        statement = delete(CALLS).where(
+            CALLS.c.ended.is_(True), CALLS.c.created_ms < created_before_ms
+        )
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(statement)
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def add(self, record: CallRecord) -> None:
         async with self._sessions() as session, session.begin():

@@ -114,3 +114,22 @@ def test_filters(query: CallQuery, expected: list[str]) -> None:
         return [r.call_id for r in await store.search(query)]
 
     assert asyncio.run(main()) == expected
+
+
+def test_purge_deletes_only_ended_calls_begun_before_the_limit() -> None:
+    async def main() -> tuple[int, list[str], CallRecord | None]:
+        store = MemoryCallRepository()
+        for call_id, at in (("old-ended", 1_000), ("old-live", 1_000), ("new-ended", 9_000)):
+            r = record(call_id)
+            r.created_ms = at
+            await store.add(r)
+        finish(store, "old-ended")
+        finish(store, "new-ended")
+        deleted = await store.purge(5_000)
+        return (
+            deleted,
+            [r.call_id for r in await store.search(CallQuery())],
+            await store.by_token("t-old-ended"),
+        )
+
+    assert asyncio.run(main()) == (1, ["old-live", "new-ended"], None)

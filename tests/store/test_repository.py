@@ -161,3 +161,21 @@ def test_filters(database_url: str) -> None:
 def test_a_second_start_finds_the_calls_of_the_first(database_url: str) -> None:
     with_store(database_url, lambda store: store.add(record("c-1")))
     assert with_store(database_url, lambda store: store.get("c-1")) == record("c-1")
+
+
+def test_purge_deletes_old_ended_calls_with_their_inputs_and_events(database_url: str) -> None:
+    async def body(store: SqlCallRepository) -> tuple[int, list[str], list[StoredInput], list[str]]:
+        for call_id, at in (("old-ended", 1_000), ("old-live", 1_000), ("new-ended", 9_000)):
+            await store.add(record(call_id, at=at))
+            store.record_input(call_id, 1, "tick", None, at, None)
+            store.record_event(call_id, 1, "phase", '{"seq":1}')
+        for call_id in ("old-ended", "new-ended"):
+            store.finish(call_id, LISTING, b"{}", b"{}")
+        await store.durable()
+        deleted = await store.purge(5_000)
+        left = [r.call_id for r in await store.search(CallQuery())]
+        return deleted, left, await store.inputs("old-ended"), await store.events("old-ended")
+
+    deleted, left, inputs, events = with_store(database_url, body)
+    assert deleted == 1 and left == ["old-live", "new-ended"]
+    assert inputs == [] and events == []
