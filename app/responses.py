@@ -224,6 +224,9 @@ class CallSummary(Strict):
 
 class CallList(Strict):
     items: list[CallSummary]
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page; null on the last page"
+    )
 
 
 # -- scripts ----------------------------------------------------------------------------------

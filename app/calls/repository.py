@@ -13,9 +13,11 @@ is registered.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 from app.config import Settings
 from app.engine.messages import Listing
@@ -38,6 +40,8 @@ class CallRecord:
     #: The engine's ``CallSetup`` as JSON (``app.calls.replay``): with the stored inputs, what
     #: rebuilds the call after a restart.
     setup: dict[str, Any] | None = None
+    #: The call's own start: its ring time when the platform gave one, else ``created_ms``.
+    started_ms: int = 0
     #: Once ended: the call's last live state (``GET /v1/calls/{id}``) and its report, encoded.
     snapshot: bytes | None = None
     report: bytes | None = None
@@ -75,25 +79,40 @@ class StoredInput:
     client_seq: int | None
 
 
+#: Where a page of calls ends: (started_ms, call_id) of its last call.
+Position = tuple[int, str]
+
+
 @dataclass(frozen=True, slots=True)
 class CallQuery:
-    """The filters of ``GET /v1/calls``; None is no filter. Times are epoch ms."""
+    """The filters of ``GET /v1/calls``; None is no filter. Times are epoch ms, on the call's
+    own start (``CallRecord.started_ms``). Calls come in the order of their start (then id),
+    at most ``limit`` of them, after ``after`` (the position a previous page ended at)."""
 
     tenant: str | None = None
     agent: str | None = None
     script: str | None = None
+    call_type: str | None = None
+    #: Calls with a standing (not retracted) alert of this rule.
+    rule: str | None = None
     has_alerts: bool | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    limit: int | None = None
+    after: Position | None = None
 
-    def matches(self, record: CallRecord) -> bool:
+    def matches(self, record: CallRecord, rules: Collection[str] = ()) -> bool:
+        """Whether ``record`` (whose standing alerts are of ``rules``) passes the filters."""
         return (
             (self.tenant is None or record.tenant == self.tenant)
             and (self.agent is None or record.agent_id == self.agent)
             and (self.script is None or record.script_id == self.script)
-            and (self.since_ms is None or record.created_ms >= self.since_ms)
-            and (self.until_ms is None or record.created_ms <= self.until_ms)
+            and (self.call_type is None or record.call_type == self.call_type)
+            and (self.rule is None or self.rule in rules)
+            and (self.since_ms is None or record.started_ms >= self.since_ms)
+            and (self.until_ms is None or record.started_ms <= self.until_ms)
             and (self.has_alerts is None or (record.alerts > 0) == self.has_alerts)
+            and (self.after is None or (record.started_ms, record.call_id) > self.after)
         )
 
 
@@ -114,7 +133,7 @@ class CallRepository(Protocol):
     async def by_token(self, token: str) -> CallRecord | None: ...
 
     async def search(self, query: CallQuery) -> list[CallRecord]:
-        """The calls that match, oldest created first."""
+        """The calls that match, in the order of their start (then id)."""
         ...
 
     def progress(self, call_id: str, listing: Listing) -> None:
@@ -132,7 +151,8 @@ class CallRepository(Protocol):
         ...
 
     def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
-        """The call published event ``seq`` (``message``: as sent)."""
+        """The call published event ``seq`` (``message``: as stored); an ``alert`` or an
+        ``alert_update`` also keeps the call's alerts as they stand."""
         ...
 
     def when_durable(self, callback: Callable[[], None]) -> None:
@@ -179,6 +199,8 @@ class MemoryCallRepository:
         self._tokens: dict[str, str] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._keep_ended = keep_ended
+        #: Each call's alerts: id → (rule, state), for listing calls by rule.
+        self._alerts: dict[str, dict[str, tuple[str, str]]] = {}
 
     async def add(self, record: CallRecord) -> None:
         if record.call_id in self._calls:
@@ -194,7 +216,19 @@ class MemoryCallRepository:
         return None if call_id is None else self._calls.get(call_id)
 
     async def search(self, query: CallQuery) -> list[CallRecord]:
-        return [record for record in self._calls.values() if query.matches(record)]
+        found = sorted(
+            (
+                record
+                for record in self._calls.values()
+                if query.matches(record, self._standing_rules(record.call_id))
+            ),
+            key=lambda record: (record.started_ms, record.call_id),
+        )
+        return found if query.limit is None else found[: query.limit]
+
+    def _standing_rules(self, call_id: str) -> set[str]:
+        alerts = self._alerts.get(call_id, {})
+        return {rule for rule, state in alerts.values() if state != "retracted"}
 
     def progress(self, call_id: str, listing: Listing) -> None:
         record = self._calls.get(call_id)
@@ -213,9 +247,7 @@ class MemoryCallRepository:
         self._ended[call_id] = None
         while len(self._ended) > self._keep_ended:
             oldest, _ = self._ended.popitem(last=False)
-            dropped = self._calls.pop(oldest, None)
-            if dropped is not None:
-                self._tokens.pop(dropped.token, None)
+            self._drop(oldest)
 
     # Nothing to rebuild after a restart: inputs and events are not kept here (the bus keeps
     # the events for resume), and everything is as durable as it will be at once.
@@ -226,7 +258,13 @@ class MemoryCallRepository:
         pass
 
     def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
-        pass
+        if kind == "alert" or kind == "alert_update":
+            body = orjson.loads(message)
+            alerts = self._alerts.setdefault(call_id, {})
+            if kind == "alert":
+                alerts[body["id"]] = (body["rule"], body["state"])
+            elif body["id"] in alerts:
+                alerts[body["id"]] = (alerts[body["id"]][0], body["state"])
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         callback()
@@ -254,14 +292,20 @@ class MemoryCallRepository:
         ]
         for call_id in expired:
             del self._ended[call_id]
-            record = self._calls.pop(call_id)
-            self._tokens.pop(record.token, None)
+            self._drop(call_id)
         return len(expired)
+
+    def _drop(self, call_id: str) -> None:
+        record = self._calls.pop(call_id, None)
+        if record is not None:
+            self._tokens.pop(record.token, None)
+        self._alerts.pop(call_id, None)
 
     async def close(self) -> None:
         self._calls.clear()
         self._tokens.clear()
         self._ended.clear()
+        self._alerts.clear()
 
 
 def make_repository(settings: Settings) -> CallRepository:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator
 
-from app.calls.repository import CallQuery
+from app.calls.repository import CallQuery, Position
 from app.calls.schemas import CreateCall, EventBody, FragmentBody, epoch_ms, limit_text
 from app.deps import Call, Calls, KeyPrincipal, MetricsDep, SettingsDep
 from app.engine.messages import Input
+from app.engine.phases import CallType
+from app.errors import InvalidMessage
 from app.http import JSON
 from app.responses import CallCreated, CallList, CallState, Events, Report, errors
 
@@ -93,18 +98,54 @@ def _epoch_ms(when: datetime | None, zone: ZoneInfo) -> int | None:
     return epoch_ms(when)
 
 
+#: How many calls a page lists when the request does not say, and at most.
+PAGE_DEFAULT = 100
+PAGE_MAX = 1000
+
+
+def encode_cursor(position: Position) -> str:
+    """Where the next page begins, as an opaque token (URL-safe)."""
+    return base64.urlsafe_b64encode(orjson.dumps(list(position))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    """A token from :func:`encode_cursor`; raises InvalidMessage (422) for anything else."""
+    refused = InvalidMessage("cursor: not a cursor from this service: pass next_cursor as given")
+    try:
+        position = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error):
+        raise refused from None
+    if (
+        not isinstance(position, list)
+        or len(position) != 2
+        or type(position[0]) is not int
+        or type(position[1]) is not str
+    ):
+        raise refused
+    return position[0], position[1]
+
+
 @router.get("", responses={200: {"model": CallList}})
 async def list_calls(
     principal: KeyPrincipal,
     calls: Calls,
     agent: str | None = None,
     script: str | None = None,
+    call_type: CallType | None = None,
+    rule: Annotated[
+        str | None, Query(max_length=64, description="calls with a standing alert of this rule")
+    ] = None,
     has_alerts: bool | None = None,
     since: Annotated[
-        IsoTime | None, Query(description="ISO-8601, calls created at or after")
+        IsoTime | None,
+        Query(description="ISO-8601: calls that began (rang, or were created) at or after"),
     ] = None,
     until: Annotated[
-        IsoTime | None, Query(description="ISO-8601, calls created at or before")
+        IsoTime | None, Query(description="ISO-8601: calls that began at or before")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor of the previous page")
     ] = None,
 ) -> JSON:
     zone = ZoneInfo(calls.default_timezone)
@@ -112,8 +153,14 @@ async def list_calls(
         tenant=principal.tenant,
         agent=agent,
         script=script,
+        call_type=None if call_type is None else str(call_type),
+        rule=rule,
         has_alerts=has_alerts,
         since_ms=_epoch_ms(since, zone),
         until_ms=_epoch_ms(until, zone),
+        limit=limit,
+        after=None if cursor is None else decode_cursor(cursor),
     )
-    return JSON({"items": await calls.summaries(query)})
+    items, after = await calls.summaries(query)
+    next_cursor = None if after is None else encode_cursor(after)
+    return JSON({"items": items, "next_cursor": next_cursor})

@@ -15,7 +15,7 @@ from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
 from app.calls.privacy import mask_json, mask_text
 from app.calls.replay import TICK, input_body, rebuild, setup_body
-from app.calls.repository import CallQuery, CallRecord, CallRepository
+from app.calls.repository import CallQuery, CallRecord, CallRepository, Position
 from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.compiled import CompiledScript
@@ -83,6 +83,7 @@ class CallService:
             script_version=listing.script_version,
             agent_id=fields.agent.id,
             created_ms=now,
+            started_ms=setup.ring_at_ms if setup.ring_at_ms is not None else now,
             call_type=listing.call_type,
             phase=listing.phase,
             setup=setup_body(setup),
@@ -95,11 +96,14 @@ class CallService:
     async def find(self, call_id: str) -> CallRecord | None:
         return self._as_known(await self.repository.get(call_id))
 
-    async def summaries(self, query: CallQuery) -> list[dict[str, Any]]:
-        """What `GET /v1/calls` lists: the calls that match, oldest created first."""
-        if self._ending:
-            await self.repository.durable()  # a call that has just ended is listed as ended
-        return [record.summary() for record in await self.repository.search(query)]
+    async def summaries(self, query: CallQuery) -> tuple[list[dict[str, Any]], Position | None]:
+        """What ``GET /v1/calls`` lists: the calls that match in the order of their start, and
+        where the next page begins (None: this is the last)."""
+        await self.repository.durable()  # what this instance knows is what it lists
+        records = await self.repository.search(query)
+        full = query.limit is not None and len(records) == query.limit
+        after = (records[-1].started_ms, records[-1].call_id) if full and records else None
+        return [record.summary() for record in records], after
 
     def _as_known(self, record: CallRecord | None) -> CallRecord | None:
         """``record`` as this instance knows it: a call that ended here a moment ago, whose

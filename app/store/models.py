@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -27,6 +27,9 @@ class CallRow(Base):
     agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
     #: Epoch ms the call was created (also the wall time its session was made at).
     created_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    #: The call's own start: its ring time when the platform gave one, else its creation. Calls
+    #: are listed by it (a call replayed days later is listed at its own time).
+    started_ms: Mapped[int] = mapped_column(BigInteger)
     call_type: Mapped[str] = mapped_column(String(16))
     phase: Mapped[str] = mapped_column(String(16))
     alerts: Mapped[int] = mapped_column(Integer, default=0)
@@ -35,6 +38,8 @@ class CallRow(Base):
     setup: Mapped[dict[str, Any]] = mapped_column(JSON)
     snapshot: Mapped[bytes | None] = mapped_column(LargeBinary)
     report: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_calls_started_ms", "started_ms", "call_id"),)
 
 
 class InputRow(Base):
@@ -66,3 +71,19 @@ class EventRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
+
+
+class AlertRow(Base):
+    """Every alert a call raised, as it stands (``state`` follows its ``alert_update``)."""
+
+    __tablename__ = "alerts"
+
+    call_id: Mapped[str] = mapped_column(
+        ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True
+    )
+    alert_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))

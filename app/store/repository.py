@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Table, bindparam, delete, select, update
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,12 +29,13 @@ from app.calls.repository import CallQuery, CallRecord, StoredInput
 from app.engine.messages import Listing
 from app.errors import Conflict
 from app.store.database import is_sqlite, migrate, sessions
-from app.store.models import CallRow, EventRow, InputRow
+from app.store.models import AlertRow, CallRow, EventRow, InputRow
 from app.store.writer import Writer
 
 CALLS: Table = CallRow.__table__  # type: ignore[assignment]
 INPUTS: Table = InputRow.__table__  # type: ignore[assignment]
 EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+ALERTS: Table = AlertRow.__table__  # type: ignore[assignment]
 
 
 class SqlCallRepository:
@@ -37,6 +49,15 @@ class SqlCallRepository:
         self.name = engine.url.get_backend_name()
         self._insert_input = self._idempotent(INPUTS)
         self._insert_event = self._idempotent(EVENTS)
+        self._insert_alert = self._idempotent(ALERTS)
+        self._update_alert = (
+            update(ALERTS)
+            .where(
+                ALERTS.c.call_id == bindparam("b_call_id"),
+                ALERTS.c.alert_id == bindparam("b_alert_id"),
+            )
+            .values(state=bindparam("b_state"))
+        )
         listing: dict[str, Any] = {
             "call_type": bindparam("b_call_type"),
             "phase": bindparam("b_phase"),
@@ -79,21 +100,40 @@ class SqlCallRepository:
         return await self._one(CallRow.token == token)
 
     async def search(self, query: CallQuery) -> list[CallRecord]:
-        statement = select(CallRow).order_by(CallRow.created_ms, CallRow.call_id)
+        statement = select(CallRow).order_by(CallRow.started_ms, CallRow.call_id)
         if query.tenant is not None:
             statement = statement.where(CallRow.tenant == query.tenant)
         if query.agent is not None:
             statement = statement.where(CallRow.agent_id == query.agent)
         if query.script is not None:
             statement = statement.where(CallRow.script_id == query.script)
+        if query.call_type is not None:
+            statement = statement.where(CallRow.call_type == query.call_type)
+        if query.rule is not None:
+            standing = select(AlertRow.call_id).where(
+                AlertRow.call_id == CallRow.call_id,
+                AlertRow.rule == query.rule,
+                AlertRow.state != "retracted",
+            )
+            statement = statement.where(standing.exists())
         if query.since_ms is not None:
-            statement = statement.where(CallRow.created_ms >= query.since_ms)
+            statement = statement.where(CallRow.started_ms >= query.since_ms)
         if query.until_ms is not None:
-            statement = statement.where(CallRow.created_ms <= query.until_ms)
+            statement = statement.where(CallRow.started_ms <= query.until_ms)
         if query.has_alerts is True:
             statement = statement.where(CallRow.alerts > 0)
         elif query.has_alerts is False:
             statement = statement.where(CallRow.alerts == 0)
+        if query.after is not None:
+            started, call_id = query.after
+            statement = statement.where(
+                or_(
+                    CallRow.started_ms > started,
+                    and_(CallRow.started_ms == started, CallRow.call_id > call_id),
+                )
+            )
+        if query.limit is not None:
+            statement = statement.limit(query.limit)
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()
         return [_record(row) for row in rows]
@@ -171,6 +211,26 @@ class SqlCallRepository:
         self._writer.put(
             self._insert_event, {"call_id": call_id, "seq": seq, "type": kind, "body": message}
         )
+        if kind == "alert":
+            body = orjson.loads(message)
+            self._writer.put(
+                self._insert_alert,
+                {
+                    "call_id": call_id,
+                    "alert_id": body["id"],
+                    "seq": seq,
+                    "rule": body["rule"],
+                    "category": body["category"],
+                    "severity": body["severity"],
+                    "state": body["state"],
+                },
+            )
+        elif kind == "alert_update":
+            body = orjson.loads(message)
+            self._writer.put(
+                self._update_alert,
+                {"b_call_id": call_id, "b_alert_id": body["id"], "b_state": body["state"]},
+            )
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self._writer.when_durable(callback)
@@ -197,6 +257,7 @@ def _row(record: CallRecord) -> CallRow:
         script_version=record.script_version,
         agent_id=record.agent_id,
         created_ms=record.created_ms,
+        started_ms=record.started_ms,
         call_type=record.call_type,
         phase=record.phase,
         alerts=record.alerts,
@@ -216,6 +277,7 @@ def _record(row: CallRow) -> CallRecord:
         script_version=row.script_version,
         agent_id=row.agent_id,
         created_ms=row.created_ms,
+        started_ms=row.started_ms,
         call_type=row.call_type,
         phase=row.phase,
         alerts=row.alerts,

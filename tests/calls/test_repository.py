@@ -13,7 +13,18 @@ from app.errors import Conflict
 
 
 def record(call_id: str, tenant: str | None = None, agent: str | None = None) -> CallRecord:
-    return CallRecord(call_id, tenant, f"t-{call_id}", "s", 1, agent, 1_000, "consult", "ringing")
+    return CallRecord(
+        call_id,
+        tenant,
+        f"t-{call_id}",
+        "s",
+        1,
+        agent,
+        1_000,
+        "consult",
+        "ringing",
+        started_ms=1_000,
+    )
 
 
 LISTING = Listing("s", 1, "complaint", "answering", 2)
@@ -121,7 +132,7 @@ def test_purge_deletes_only_ended_calls_begun_before_the_limit() -> None:
         store = MemoryCallRepository()
         for call_id, at in (("old-ended", 1_000), ("old-live", 1_000), ("new-ended", 9_000)):
             r = record(call_id)
-            r.created_ms = at
+            r.created_ms = r.started_ms = at
             await store.add(r)
         finish(store, "old-ended")
         finish(store, "new-ended")
@@ -133,3 +144,36 @@ def test_purge_deletes_only_ended_calls_begun_before_the_limit() -> None:
         )
 
     assert asyncio.run(main()) == (1, ["old-live", "new-ended"], None)
+
+
+def test_by_rule_type_and_page_in_memory() -> None:
+    async def main() -> dict[str, list[list[str]] | list[str]]:
+        store = MemoryCallRepository()
+        for n in range(5):
+            r = record(f"c{n}")
+            r.started_ms = 1_000 + n
+            r.call_type = "complaint" if n % 2 else "consult"
+            await store.add(r)
+        shirk = '{"type":"alert","id":"al-1","rule":"forbidden.shirk","state":"provisional"}'
+        store.record_event("c1", 1, "alert", shirk)
+        store.record_event("c2", 1, "alert", shirk)
+        store.record_event("c2", 2, "alert_update", '{"id":"al-1","state":"retracted"}')
+        pages: list[list[str]] = []
+        after = None
+        while True:
+            page = await store.search(CallQuery(limit=2, after=after))
+            pages.append([r.call_id for r in page])
+            if len(page) < 2:
+                break
+            after = (page[-1].started_ms, page[-1].call_id)
+        return {
+            "shirk": [r.call_id for r in await store.search(CallQuery(rule="forbidden.shirk"))],
+            "complaint": [r.call_id for r in await store.search(CallQuery(call_type="complaint"))],
+            "pages": pages,
+        }
+
+    assert asyncio.run(main()) == {
+        "shirk": ["c1"],
+        "complaint": ["c1", "c3"],
+        "pages": [["c0", "c1"], ["c2", "c3"], ["c4"]],
+    }

@@ -47,7 +47,7 @@ def test_create_records_the_call_and_makes_it_live(scripts: dict[str, CompiledSc
         record = await service.create(FIELDS, None, "tenant-a")
         assert service.live.get(record.call_id) is service.runner(record)
         assert await service.find(record.call_id) is record
-        summary = (await service.summaries(CallQuery()))[0]
+        summary = (await service.summaries(CallQuery()))[0][0]
         await service.close()
         return summary
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import uuid
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.client import CallClient
 
@@ -174,3 +177,69 @@ def test_ops(server: str, http: httpx.Client) -> None:
         if line.startswith('huashu_gc_pause_seconds_count{generation="0"}')
     ]
     assert young and young[0] > 0  # the server's young collections, since start-up
+
+
+def test_list_calls_by_their_own_time_rule_and_type_in_pages(http: httpx.Client) -> None:
+    """Calls replayed on 1 March 2026 are listed at their own times; a page at a time."""
+    agent = f"pager-{uuid.uuid4().hex[:8]}"
+    ids = []
+    for minute in range(5):
+        created = http.post(
+            "/v1/calls",
+            json={
+                "script": "cmcc-10086",
+                "call_type": "complaint" if minute == 3 else "consult",
+                "agent": {"id": agent},
+                "ring_at": f"2026-03-01T10:0{minute}:00+08:00",
+            },
+        ).json()
+        ids.append(created["call_id"])
+    answered = {"name": "answered", "at": "2026-03-01T10:01:05+08:00"}
+    http.post(f"/v1/calls/{ids[1]}/events", json=answered)
+    http.post(
+        f"/v1/calls/{ids[1]}/fragments",
+        json={"speaker": "agent", "segment": "a1", "text": "这个不关我的事", "final": True},
+    )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"agent": agent, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = http.get("/v1/calls", params=params)
+        assert page.status_code == 200
+        seen += [c["call_id"] for c in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids
+
+    def listed(**params: Any) -> list[str]:
+        return [
+            c["call_id"]
+            for c in http.get("/v1/calls", params={"agent": agent, **params}).json()["items"]
+        ]
+
+    assert listed(rule="forbidden.shirk") == [ids[1]]
+    assert listed(call_type="complaint") == [ids[3]]
+    assert listed(since="2026-03-01T10:02:00+08:00", until="2026-03-01T10:03:00+08:00") == ids[2:4]
+    assert listed(since="2026-03-01T10:05:00") == []  # no offset: the service's time zone
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "not-a-cursor"},
+        {"cursor": "WzEsMiwzXQ"},  # a list of three
+        {"cursor": "x" * 600},
+        {"limit": 0},
+        {"limit": 1001},
+        {"limit": "many"},
+        {"call_type": "robbery"},
+        {"rule": "r" * 65},
+    ],
+)
+def test_list_calls_refuses_bad_paging_and_filters(
+    http: httpx.Client, params: dict[str, Any]
+) -> None:
+    answer = http.get("/v1/calls", params=params)
+    assert answer.status_code == 422 and answer.json()["error"] == "invalid_message"
+    assert next(iter(params)) in answer.json()["detail"]

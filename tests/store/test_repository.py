@@ -40,6 +40,7 @@ def record(
         script_version=1,
         agent_id=agent,
         created_ms=at,
+        started_ms=at,
         call_type="consult",
         phase="ringing",
         setup={"call_id": call_id, "script_id": "cmcc-10086", "timezone": "Asia/Shanghai"},
@@ -113,8 +114,8 @@ def test_inputs_and_events_come_back_in_order_and_a_write_tried_twice_counts_onc
         ):
             store.record_input("c-1", n, kind, item, 1_000 + n, seq)
         for seq in (1, 2, 3):
-            store.record_event("c-1", seq, "alert", f'{{"seq":{seq},"text":"第{seq}"}}')
-        store.record_event("c-1", 2, "alert", '{"seq":2,"text":"again"}')  # a retried write
+            store.record_event("c-1", seq, "prompt", f'{{"seq":{seq},"text":"第{seq}"}}')
+        store.record_event("c-1", 2, "prompt", '{"seq":2,"text":"again"}')  # a retried write
         await store.durable()
         return (
             await store.inputs("c-1"),
@@ -179,3 +180,43 @@ def test_purge_deletes_old_ended_calls_with_their_inputs_and_events(database_url
     deleted, left, inputs, events = with_store(database_url, body)
     assert deleted == 1 and left == ["old-live", "new-ended"]
     assert inputs == [] and events == []
+
+
+def alert(alert_id: str, rule: str, state: str = "provisional") -> str:
+    return (
+        f'{{"type":"alert","seq":1,"id":"{alert_id}","rule":"{rule}","category":"forbidden",'
+        f'"severity":"critical","state":"{state}"}}'
+    )
+
+
+def test_by_rule_type_and_page(database_url: str) -> None:
+    async def body(store: SqlCallRepository) -> dict[str, Any]:
+        for n in range(5):
+            r = record(f"c{n}", at=1_000 + n)
+            r.call_type = "complaint" if n % 2 else "consult"
+            await store.add(r)
+        store.record_event("c1", 1, "alert", alert("al-1", "forbidden.shirk"))
+        store.record_event("c2", 1, "alert", alert("al-1", "forbidden.shirk"))
+        store.record_event(
+            "c2", 2, "alert_update", '{"type":"alert_update","id":"al-1","state":"retracted"}'
+        )
+        store.record_event("c3", 1, "alert", alert("al-1", "greeting.missing", "confirmed"))
+        await store.durable()
+        pages = []
+        after = None
+        while True:
+            page = await store.search(CallQuery(limit=2, after=after))
+            pages.append([r.call_id for r in page])
+            if len(page) < 2:
+                break
+            after = (page[-1].started_ms, page[-1].call_id)
+        return {
+            "shirk": [r.call_id for r in await store.search(CallQuery(rule="forbidden.shirk"))],
+            "complaint": [r.call_id for r in await store.search(CallQuery(call_type="complaint"))],
+            "pages": pages,
+        }
+
+    got = with_store(database_url, body)
+    assert got["shirk"] == ["c1"]  # c2's was retracted
+    assert got["complaint"] == ["c1", "c3"]
+    assert got["pages"] == [["c0", "c1"], ["c2", "c3"], ["c4"]]

@@ -21,6 +21,7 @@ CALL = {
     "script_version": 1,
     "agent_id": None,
     "created_ms": 0,
+    "started_ms": 0,
     "call_type": "consult",
     "phase": "ringing",
     "alerts": 0,
