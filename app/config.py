@@ -39,8 +39,12 @@ class Settings(BaseSettings):
     port: int = 8000
     max_message_bytes: int = Field(default=65_536, gt=0)
     max_text_chars: int = Field(default=4_096, gt=0)
-    #: Ended calls kept in memory for their reports (oldest dropped first).
+    #: With ``store=memory``: ended calls kept in memory for their reports and ``resume``
+    #: (those that ended first are dropped first). With a database, ended calls leave memory.
     keep_ended_calls: int = Field(default=10_000, ge=0)
+    #: With a database: a live call keeps its last ``event_window`` to twice that many events
+    #: in memory for ``resume``; older ones are read from the store.
+    event_window: int = Field(default=256, ge=1, le=1_000_000)
     #: uvicorn's log level for ``huashu serve``.
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     #: uvicorn's access log: a line per HTTP request and per WebSocket handshake (and, at

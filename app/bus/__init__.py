@@ -45,6 +45,11 @@ class Bus(Protocol):
         """Stop handing the call's events to ``sink`` (a sink not subscribed is ignored)."""
         ...
 
+    async def oldest(self, call_id: str) -> int | None:
+        """The seq of the oldest event of the call the bus holds (None: it holds none); what
+        came before is the store's to replay."""
+        ...
+
     async def replay(self, call_id: str, after_seq: int = 0) -> list[str]:
         """The call's encoded events after ``after_seq`` that the bus holds, in order."""
         ...
@@ -66,4 +71,6 @@ def make_bus(settings: Settings) -> Bus:
 
     if settings.redis_url is not None:
         raise ValueError("HUASHU_REDIS_URL is set, but the Redis bus is not built yet: unset it")
-    return MemoryBus(keep_ended=settings.keep_ended_calls)
+    if settings.store == "memory":  # the bus is the only copy of the events: it keeps them
+        return MemoryBus(keep_ended=settings.keep_ended_calls)
+    return MemoryBus(keep_ended=0, window=settings.event_window)

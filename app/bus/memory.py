@@ -28,10 +28,22 @@ class _Channel:
         self.ends = array("q")
         self.seqs = array("q")
 
-    def append(self, seq: int, message: str) -> None:
+    def append(self, seq: int, message: str, window: int | None) -> None:
         self.log += message.encode()
         self.ends.append(len(self.log))
         self.seqs.append(seq)
+        if window is not None and len(self.seqs) > 2 * window:
+            self.forget_before(len(self.seqs) - window)
+
+    def forget_before(self, index: int) -> None:
+        """Let go of the events before the ``index``-th held (their bytes and places)."""
+        cut = self.ends[index - 1]
+        del self.log[:cut]
+        self.ends = array("q", (end - cut for end in self.ends[index:]))
+        del self.seqs[:index]
+
+    def oldest(self) -> int | None:
+        return self.seqs[0] if self.seqs else None
 
     def after(self, after_seq: int) -> list[str]:
         """The encoded events after ``after_seq``, in order."""
@@ -48,16 +60,19 @@ class _Channel:
 class MemoryBus:
     """The :class:`app.bus.Bus` of one process.
 
-    A call's events are kept while the call is live and, once it has ended, for the
-    ``keep_ended`` calls that ended last (``HUASHU_KEEP_ENDED_CALLS``, the same bound as the
-    in-memory call records): older ended calls' events are let go, oldest first."""
+    A live call's events are kept — its last ``window`` to ``2 × window`` of them, or all of
+    them with no window (when the bus is the only copy) — and, once it has ended, for the
+    ``keep_ended`` calls that ended last: older ended calls' events are let go, oldest first.
+    With a store that keeps every event (``app.store``), the window bounds a long call's memory
+    and ended calls leave it at once (``keep_ended`` 0)."""
 
     name = "memory"
 
-    def __init__(self, keep_ended: int = 10_000) -> None:
+    def __init__(self, keep_ended: int = 10_000, window: int | None = None) -> None:
         self._channels: dict[str, _Channel] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._keep_ended = keep_ended
+        self._window = window
 
     def _channel(self, call_id: str) -> _Channel:
         channel = self._channels.get(call_id)
@@ -67,7 +82,7 @@ class MemoryBus:
 
     def publish(self, call_id: str, seq: int, message: str) -> None:
         channel = self._channel(call_id)
-        channel.append(seq, message)
+        channel.append(seq, message, self._window)
         sinks = channel.sinks
         for sink, floor in sinks.items():
             if seq > floor:
@@ -93,6 +108,10 @@ class MemoryBus:
         channel = self._channels.get(call_id)
         if channel is not None:
             channel.sinks.pop(sink, None)
+
+    async def oldest(self, call_id: str) -> int | None:
+        channel = self._channels.get(call_id)
+        return None if channel is None else channel.oldest()
 
     async def replay(self, call_id: str, after_seq: int = 0) -> list[str]:
         channel = self._channels.get(call_id)

@@ -159,11 +159,16 @@ class CallService:
         bus holds a live call's events; for a call that is not live here (ended, or before
         a restart) what the store kept comes first."""
         runner = self.live.get(call_id)
-        if after_seq is not None and runner is None:
-            for message in await self.repository.events(call_id, after_seq):
-                sink.put(message)
-                after_seq = max(after_seq, _seq_of(message))
-        elif after_seq is not None and runner is not None and not runner.rebuilt:
+        if after_seq is not None:
+            oldest = await self.bus.oldest(call_id)
+            if runner is None or (oldest is not None and oldest > after_seq + 1):
+                # Before the bus's window (or not live here): from the store first.
+                for message in await self.repository.events(call_id, after_seq):
+                    if oldest is not None and _seq_of(message) >= oldest:
+                        break
+                    sink.put(message)
+                    after_seq = _seq_of(message)
+        if after_seq is not None and runner is not None and not runner.rebuilt:
             # A seq beyond any this call has published is a client's mistake: it follows live
             # from here. Only a call rebuilt after a restart may have published, before it, events
             # its store did not keep: there the client's word is taken, so that what the rebuilt

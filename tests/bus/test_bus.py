@@ -141,3 +141,19 @@ def test_an_event_published_again_is_not_handed_twice(make: Callable[[], Bus]) -
     live, resumed = run(main())
     assert live == [message(seq) for seq in (1, 2, 3, 4, 5, 6)]
     assert resumed == [message(6)]
+
+
+def test_a_window_keeps_a_live_calls_last_events_only() -> None:
+    async def main() -> tuple[list[str], int | None, int | None]:
+        bus = MemoryBus(keep_ended=0, window=3)
+        for seq in range(1, 11):
+            bus.publish("c", seq, message(seq))
+        held = await bus.replay("c")
+        oldest = await bus.oldest("c")
+        bus.ended("c")  # ended: with keep_ended 0, let go at once
+        return held, oldest, await bus.oldest("c")
+
+    held, oldest, after_end = run(main())
+    # Trimmed to the last 3 when 7 were held; 8-10 came after: between 3 and 6 are kept.
+    assert held == [message(seq) for seq in range(5, 11)] and oldest == 5
+    assert after_end is None

@@ -13,6 +13,7 @@ import pytest
 from app.bus.memory import MemoryBus
 from app.calls.schemas import CallFields
 from app.calls.service import CallService
+from app.calls.subscriber import Subscriber
 from app.config import Settings
 from app.engine.compiled import CompiledScript
 from app.engine.messages import CallEvent, Fragment
@@ -82,3 +83,35 @@ def test_stored_masked_and_rebuilt_alike(
     assert live_alert["text"] == "您的号码13812345678，这个不关我的事"  # the agent sees it all
     assert stored_alert == {**live_alert, "text": "您的号码***********，这个不关我的事"}
     assert got["recovered"] == 1 and got["rebuilt"] == got["events"]
+
+
+def test_resume_before_the_buses_window_reads_the_store_first(
+    scripts: dict[str, CompiledScript], database_url: str
+) -> None:
+    async def main() -> tuple[list[int], int | None, list[int]]:
+        repository = SqlCallRepository(make_engine(database_url))
+        await repository.start()
+        bus = MemoryBus(keep_ended=0, window=2)
+        service = CallService(scripts, repository, bus, Metrics(), "Asia/Shanghai")
+        record = await service.create(FIELDS, "c-1", None)
+        published = []
+        for item in (
+            CallEvent("answered", 1_795_312_804_000),
+            Fragment("agent", "a-1", "上午好，中国移动，很高兴为您服务", True, 0, 2000),
+            Fragment("agent", "a-2", "这个不关我的事", True, 3000, 4000),
+            Fragment("agent", "a-3", "真的不关我的事", True, 5000, 6000),
+            Fragment("agent", "a-4", "我也没办法", True, 7000, 8000),
+        ):
+            published += [e.seq for e in await service.submit(record, item)]
+        late = Subscriber()
+        await service.follow("c-1", late, 0)
+        oldest = await bus.oldest("c-1")
+        await service.submit(record, Fragment("agent", "a-5", "不关我的事", True, 9000, 9500))
+        await service.close()
+        await repository.close()
+        return published, oldest, [orjson.loads(m)["seq"] for m in late.take()]
+
+    published, oldest, received = asyncio.run(main())
+    assert oldest is not None and oldest > 1  # the bus no longer holds the first events
+    assert received[: len(published)] == published == list(range(1, len(published) + 1))
+    assert received == list(range(1, received[-1] + 1)) and received[-1] > published[-1]
