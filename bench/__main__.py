@@ -1,5 +1,5 @@
-"""`python -m bench [engine] [load] [capacity] [memory]` (`make bench` runs them all): run the
-benchmarks, print tables, write bench/results/<name>.json.
+"""`python -m bench [engine] [load] [capacity] [memory] [store]` (`make bench` runs the first
+four): run the benchmarks, print tables, write bench/results/<name>.json.
 
 Environment (defaults in brackets):
 - BENCH_CALLS [1000]: concurrent calls for ``load`` (comma-separated sizes);
@@ -9,7 +9,10 @@ Environment (defaults in brackets):
   then bisection (BENCH_BISECT [2] times); BENCH_CAPACITY_REPEATS [1];
 - BENCH_IDLE [1000,10000]: idle calls for ``memory``;
 - BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
-- BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available).
+- BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available);
+- BENCH_STORE [memory]: the store of the Huashu server for ``load``, ``capacity`` and ``memory``
+  (``memory``, ``sqlite`` or a PostgreSQL URL); ``store`` compares memory, SQLite and
+  PostgreSQL (BENCH_POSTGRES_URL [postgresql+asyncpg://postgres@127.0.0.1:5432/huashu_bench]).
 """
 
 from __future__ import annotations
@@ -129,6 +132,19 @@ def _print_memory(results: dict[str, Any]) -> None:
         print(f"{n:>10}{figures['echo_kb_per_call']:>14}{figures['huashu_kb_per_call']:>16}")
 
 
+def _print_store(results: dict[str, Any]) -> None:
+    print(
+        f"{'store':<12}{'lost':>6}{'p50 ms':>8}{'p99 ms':>8}{'p99.9':>8}{'µs/msg':>8}"
+        f"{'rss MB':>8}{'+p99 ms':>9}  by run"
+    )
+    for name, f in results.items():
+        print(
+            f"{name:<12}{f['lost']!s:>6}{f['p50_ms']!s:>8}{f['p99_ms']!s:>8}{f['p999_ms']!s:>8}"
+            f"{f['server_cpu_us_per_msg']!s:>8}{f['server_rss_mb']!s:>8}{f['added_p99_ms']!s:>9}"
+            f"  {f['added_p99_ms_by_run']}"
+        )
+
+
 def _procs() -> int:
     return int(_env("BENCH_CLIENTS", "2"))
 
@@ -153,6 +169,15 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
             int(_env("BENCH_CAPACITY_REPEATS", "1")),
         ),
         _print_capacity,
+    ),
+    "store": (
+        lambda: load.run_store(
+            int(_env("BENCH_CALLS", "1000")),
+            float(_env("BENCH_SECONDS", "10")),
+            int(_env("BENCH_REPEATS", "3")),
+            _procs(),
+        ),
+        _print_store,
     ),
     "memory": (
         lambda: load.run_memory(

@@ -48,43 +48,50 @@ def _ws_impl() -> str:
     return "websockets-sansio"
 
 
-@dataclass
 def _fresh_database(store: str) -> str:
-    """A database URL with no calls in it, for one server run."""
+    """A database URL with no calls in it, for one server run: ``sqlite`` is a new file; a
+    PostgreSQL URL names a database of the benchmark's own, dropped and made again."""
     if store == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="huashu-bench-"))
         return f"sqlite+aiosqlite:///{folder / 'huashu.db'}"
     import asyncio
 
     from sqlalchemy import text
+    from sqlalchemy.engine import make_url
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    async def empty() -> None:
-        engine = create_async_engine(store)
-        async with engine.begin() as connection:
-            await connection.execute(
-                text("DROP TABLE IF EXISTS call_events, call_inputs, calls, alembic_version")
-            )
+    url = make_url(store)
+    name = url.database
+    admin = url.set(database="postgres")
+
+    async def remake() -> None:
+        engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
         await engine.dispose()
 
-    asyncio.run(empty())
+    asyncio.run(remake())
     return store
 
 
+@dataclass
 class Server:
     """A server process on loopback: Huashu (``app.main:app``) or the echo (``bench.echo:app``),
     on the uvicorn options ``huashu serve`` uses."""
 
     app: str
+    #: The store of a Huashu server (see ``__enter__``); None: ``BENCH_STORE``.
+    store: str | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
         env = {**os.environ}
         env.pop("HUASHU_API_KEYS", None)
-        # The store under test: BENCH_STORE=memory (default), sqlite (a fresh file) or a
-        # database URL (its tables are emptied first: a PostgreSQL database of its own).
-        store = os.environ.get("BENCH_STORE", "memory")
+        # The store under test: memory (default), sqlite (a fresh file) or a PostgreSQL URL
+        # (a database of the benchmark's own, made afresh).
+        store = self.store or os.environ.get("BENCH_STORE", "memory")
         if store == "memory":
             env["HUASHU_STORE"] = "memory"
         else:
@@ -286,11 +293,16 @@ def _gc_window(
 
 
 def load_once(
-    kind: str, calls: int, seconds: float, procs: int, rate: float = 4.0
+    kind: str,
+    calls: int,
+    seconds: float,
+    procs: int,
+    rate: float = 4.0,
+    store: str | None = None,
 ) -> dict[str, Any]:
     """One run: a fresh server of ``kind``, ``calls`` calls at ``rate`` fragments/s each."""
     with (
-        Server(APPS[kind]) as server,
+        Server(APPS[kind], store) as server,
         Clients(server, kind, calls, procs, "load", seconds=seconds, rate=rate) as clients,
     ):
         ready = clients.ready()
@@ -486,5 +498,42 @@ def run_memory(calls: list[int], procs: int, repeats: int) -> dict[str, Any]:
             "echo_kb_per_call": med["echo"],
             "huashu_kb_per_call": med["huashu"],
             "runs": runs,
+        }
+    return out
+
+
+#: ``python -m bench store``: the stores compared, by name → BENCH_STORE value.
+STORES = {
+    "memory": "memory",
+    "sqlite": "sqlite",
+    "postgresql": os.environ.get(
+        "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/huashu_bench"
+    ),
+}
+
+
+def run_store(calls: int, seconds: float, repeats: int, procs: int) -> dict[str, Any]:
+    """Alert latency with the store off (memory) and on (SQLite, PostgreSQL), interleaved run
+    by run; medians, and each store's p50/p99 against memory's in the same run."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in STORES}
+    for _ in range(repeats):
+        for name, store in STORES.items():
+            row = load_once("huashu", calls, seconds, procs, store=store)
+            row["store"] = name
+            runs[name].append(row)
+            _progress(row)
+    out: dict[str, Any] = {}
+    for name in STORES:
+        median = _median(runs[name])
+        added_p99 = [
+            None if r["p99_ms"] is None or m["p99_ms"] is None else r["p99_ms"] - m["p99_ms"]
+            for r, m in zip(runs[name], runs["memory"], strict=True)
+        ]
+        out[name] = {
+            **{k: median[k] for k in ("lost", "p50_ms", "p99_ms", "p999_ms")},
+            "server_cpu_us_per_msg": median["server_cpu_us_per_msg"],
+            "server_rss_mb": median["server_rss_mb"],
+            "added_p99_ms_by_run": [None if a is None else round(a, 2) for a in added_p99],
+            "added_p99_ms": _median_of([a for a in added_p99 if a is not None]),
         }
     return out
