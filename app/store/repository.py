@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.calls.repository import CallQuery, CallRecord, StoredInput
 from app.engine.messages import Listing
 from app.errors import Conflict
-from app.store.database import is_sqlite, migrate, sessions
+from app.store.database import is_sqlite, migrate, sessions, sync_sqlite_engine
 from app.store.models import AlertRow, CallRow, EventRow, InputRow
-from app.store.writer import Writer
+from app.store.writer import AsyncBatches, ThreadBatches, Writer
 
 CALLS: Table = CallRow.__table__  # type: ignore[assignment]
 INPUTS: Table = InputRow.__table__  # type: ignore[assignment]
@@ -44,8 +44,12 @@ class SqlCallRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = sessions(engine)
-        self._writer = Writer(self._sessions)
-        self._sqlite = is_sqlite(str(engine.url))
+        self._sqlite = is_sqlite(engine.url.render_as_string(hide_password=False))
+        self._writer = Writer(
+            ThreadBatches(sync_sqlite_engine(engine.url.render_as_string(hide_password=False)))
+            if self._sqlite
+            else AsyncBatches(self._sessions)
+        )
         self.name = engine.url.get_backend_name()
         self._insert_input = self._idempotent(INPUTS)
         self._insert_event = self._idempotent(EVENTS)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
@@ -27,15 +29,28 @@ log = logging.getLogger(__name__)
 Write = tuple[Executable, dict[str, Any]]
 
 
+class Batches(Protocol):
+    """Commits a batch of writes in one transaction (raising the driver's errors)."""
+
+    async def __call__(self, batch: list[Write]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Writer:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        batches: Batches,
         *,
         retry_s: float = 0.5,
+        linger_s: float = 0.01,
     ) -> None:
-        self._sessions = sessions
+        """``linger_s``: how long a batch waits for more writes once the first has come (a
+        commit costs about the same for one row as for a hundred; acknowledgements wait that
+        much longer, alerts do not)."""
+        self._batches = batches
         self._retry_s = retry_s
+        self._linger_s = linger_s
         self._pending: list[Write] = []
         self._callbacks: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
@@ -82,6 +97,7 @@ class Writer:
         self._wake.set()
         await self._task
         self._task = None
+        self._batches.close()
 
     async def _run(self) -> None:
         while True:
@@ -91,6 +107,8 @@ class Writer:
                 if self._closing:
                     return
                 continue
+            if self._linger_s and not self._closing:
+                await asyncio.sleep(self._linger_s)
             batch, self._pending = self._pending, []
             callbacks, self._callbacks = self._callbacks, []
             self._busy = True
@@ -131,12 +149,55 @@ class Writer:
         return True
 
     async def _execute(self, batch: list[Write]) -> None:
+        await self._batches(batch)
+
+
+def _groups(batch: list[Write]) -> Iterator[tuple[Executable, list[dict[str, Any]]]]:
+    """Consecutive writes of the same statement, with their parameters: one ``executemany``
+    each."""
+    group: list[dict[str, Any]] = []
+    statement = batch[0][0]
+    for next_statement, params in batch:
+        if next_statement is not statement:
+            yield statement, group
+            statement, group = next_statement, []
+        group.append(params)
+    yield statement, group
+
+
+class AsyncBatches:
+    """A batch in one transaction on an async engine (PostgreSQL through asyncpg: the driver
+    works in the event loop, no thread)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __call__(self, batch: list[Write]) -> None:
         async with self._sessions() as session, session.begin():
-            group: list[dict[str, Any]] = []
-            statement = batch[0][0]
-            for next_statement, params in batch:
-                if next_statement is not statement:
-                    await session.execute(statement, group)
-                    statement, group = next_statement, []
-                group.append(params)
-            await session.execute(statement, group)
+            for statement, group in _groups(batch):
+                await session.execute(statement, group)
+
+    def close(self) -> None:
+        pass
+
+
+class ThreadBatches:
+    """A batch in one transaction on a synchronous engine, in a thread of its own (SQLite: its
+    async driver hands every statement to a thread and back, and under load those hand-offs
+    and the lock they contend for cost more than the writes; here a batch crosses once)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huashu-store")
+
+    async def __call__(self, batch: list[Write]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._commit, batch)
+
+    def _commit(self, batch: list[Write]) -> None:
+        with self._engine.begin() as connection:
+            for statement, group in _groups(batch):
+                connection.execute(statement, group)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._engine.dispose()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from app.store.database import make_engine, migrate, sessions
+from app.store.database import make_engine, migrate, sessions, sync_sqlite_engine
 from app.store.models import CallRow, EventRow
-from app.store.writer import Writer
+from app.store.writer import AsyncBatches, ThreadBatches, Writer
 
 CALL = {
     "call_id": "c-1",
@@ -50,7 +50,7 @@ def test_callbacks_run_after_their_writes_are_committed_in_order(tmp_path: Path)
     async def main() -> tuple[list[str], int, list[int]]:
         engine = make_engine(url)
         await migrate(engine)
-        writer = Writer(sessions(engine))
+        writer = Writer(ThreadBatches(sync_sqlite_engine(url)))
         writer.start()
         order: list[str] = []
         writer.when_durable(lambda: order.append("nothing pending: at once"))
@@ -78,10 +78,7 @@ def test_a_locked_database_is_waited_out_and_nothing_is_acknowledged_before(tmp_
         await migrate(engine)
         await engine.dispose()
         # Another process holds the write lock; this writer's connections give up fast.
-        from sqlalchemy.ext.asyncio import create_async_engine
-
-        impatient = create_async_engine(url, connect_args={"timeout": 0.05})
-        writer = Writer(sessions(impatient), retry_s=0.05)
+        writer = Writer(ThreadBatches(sync_sqlite_engine(url, timeout_s=0.05)), retry_s=0.05)
         writer.start()
         blocker = sqlite3.connect(path, isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")
@@ -94,7 +91,6 @@ def test_a_locked_database_is_waited_out_and_nothing_is_acknowledged_before(tmp_
         blocker.execute("ROLLBACK")
         blocker.close()
         await writer.close()
-        await impatient.dispose()
         return acknowledged_while_locked, bool(done), await stored_seqs(url)
 
     assert asyncio.run(main()) == (False, True, [1])
@@ -106,7 +102,7 @@ def test_a_refused_write_is_left_out_and_the_rest_is_written(tmp_path: Path) -> 
     async def main() -> list[int]:
         engine = make_engine(url)
         await migrate(engine)
-        writer = Writer(sessions(engine))
+        writer = Writer(AsyncBatches(sessions(engine)))  # the async path (PostgreSQL's) too
         writer.start()
         writer.put(insert(CallRow.__table__), CALL)
         writer.put(insert(EventRow.__table__), event(1))
