@@ -17,6 +17,7 @@ from setuptools import Extension, setup
 #: The modules a fragment runs through, compiled by mypyc.
 COMPILED = [
     "app/engine/clock.py",
+    "app/engine/index.py",
     "app/engine/matcher.py",
     "app/engine/messages.py",
     "app/engine/normalize.py",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.engine.matcher import PhraseIndex, SegmentHit, Target
+from app.engine.index import PhraseIndex, Target
+from app.engine.matcher import SegmentHit
 from app.engine.normalize import normalize_text
 from app.engine.script import Lexicon, LexiconEntry, Script
 

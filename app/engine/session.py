@@ -22,7 +22,8 @@ import orjson
 
 from app.engine.clock import CallClock
 from app.engine.compiled import CompiledScript
-from app.engine.matcher import SegmentHit, SpeakerStream, excused
+from app.engine.index import excused
+from app.engine.matcher import SegmentHit, SpeakerStream
 from app.engine.messages import (
     ROW_STATE,
     ROW_WIDTH,
