@@ -41,7 +41,7 @@ from app.engine.messages import (
 from app.engine.normalize import Normalized, normalize
 from app.engine.phases import CallType, Phase, can_move
 from app.engine.prompts import PromptMatcher, fill, matcher_for, on_word_boundaries
-from app.engine.script import Prompt, Script
+from app.engine.script import Prompt, Script, Severity
 from app.errors import CallStateError
 
 #: Keep this much of the agent's recent speech per open prompt for judging whether it was said
@@ -51,9 +51,7 @@ PROMPT_WINDOW = 400
 TRANSCRIPT_FIELDS = 6
 #: A prompt is taken as said on a partial only when every token is already there.
 PARTIAL_DONE = 0.999
-DEFAULT_TITLE = "先生/女士"
 
-Severity = Literal["critical", "major", "minor"]
 #: Phases and call types as module constants: an enum member looked up on its class costs about
 #: 80 ns in Python 3.11 (a descriptor call), and the fragment path compares phases several times.
 RINGING, GREETING, ANSWERING, CLOSING, RATING, ENDED = Phase  # in their declared order
@@ -326,9 +324,9 @@ class CallSession:
                 out,
                 t,
                 "behaviour",
-                "behaviour.slow_answer",
-                "major",
-                timing.ring_source,
+                self.script.behaviour.slow_answer.rule,
+                self.script.behaviour.slow_answer.severity,
+                self.script.behaviour.slow_answer.source,
                 detail=f"not answered within {timing.ring_limit_s:g} s of the ring",
             )
         elif name == "greeting_late":
@@ -354,10 +352,10 @@ class CallSession:
                 out,
                 t,
                 "behaviour",
-                "behaviour.hold_no_apology",
-                "major",
-                self.script.hold_source,
-                detail="no apology (让您久等了) after a hold",
+                self.script.behaviour.hold_no_apology.rule,
+                self.script.behaviour.hold_no_apology.severity,
+                self.script.behaviour.hold_no_apology.source,
+                detail=f"no apology ({self.script.behaviour.hold_no_apology.apology}) after a hold",
             )
 
     # -- events ----------------------------------------------------------------------------
@@ -440,13 +438,14 @@ class CallSession:
         self._holiday = bool(holiday_word)
         setup = self.setup
         self._slots = {
-            **self.script.slot_defaults,
-            "title": setup.customer_title or DEFAULT_TITLE,
+            **{name: default.text for name, default in self.script.slot_defaults.items()},
             "work_no": setup.work_no or setup.agent_id or "",
-            "agent_name": setup.agent_name or self.script.slot_defaults.get("agent_name", ""),
             "holiday": f",{holiday_word}" if holiday_word else "",
         }
-        self._slots.setdefault("wish", "生活愉快")
+        if setup.customer_title:
+            self._slots["title"] = setup.customer_title
+        if setup.agent_name:
+            self._slots["agent_name"] = setup.agent_name
         if self.script.greeting is not None:
             self._slots["greeting"] = self.script.greeting.word_at(local.time())
         self._applicable = self._prompts_for(self.call_type)
@@ -461,14 +460,15 @@ class CallSession:
         for segment in list(self._open.values()):
             self._finalize(segment, t, out)
         answered = self.answered_at is not None
-        if by == "agent" and answered and self.call_type is not HARASSMENT:
+        hung_up_first = self.script.behaviour.agent_hung_up_first
+        if by == "agent" and answered and self.call_type not in hung_up_first.exempt_call_types:
             self._alert(
                 out,
                 t,
                 "behaviour",
-                "behaviour.agent_hung_up_first",
-                "major",
-                "002 服务禁忌—行为 提前挂机; 004 5.电话行为规范 9",
+                hung_up_first.rule,
+                hung_up_first.severity,
+                hung_up_first.source,
                 detail="the agent hung up before the customer",
             )
         if answered:
@@ -796,17 +796,18 @@ class CallSession:
         customer = self._open.get("customer")
         if customer is None or segment.start_ms is None or customer.end_ms is None:
             return
-        if segment.start_ms >= customer.end_ms - self.script.interrupt_tolerance_ms:
+        rule = self.script.behaviour.interrupting
+        if segment.start_ms >= customer.end_ms - rule.tolerance_ms:
             return
         self._interruptions += 1
-        if self._interruptions >= self.script.interrupt_alert_after:
+        if self._interruptions >= rule.alert_after:
             self._alert(
                 out,
                 t,
                 "behaviour",
-                "behaviour.interrupting",
-                "major",
-                self.script.interrupt_source,
+                rule.rule,
+                rule.severity,
+                rule.source,
                 speaker="agent",
                 segment=segment.id,
                 detail=f"the agent spoke over the customer ({self._interruptions} times)",
@@ -829,7 +830,8 @@ class CallSession:
             if target.kind == "forbidden":
                 self._forbidden(segment, located, final, t, out)
             elif target.kind == "rushing_off":
-                if self.call_type is HARASSMENT:
+                rushing_off = self.script.behaviour.rushing_off
+                if self.call_type in rushing_off.exempt_call_types:
                     continue
                 segment.mark(identity)
                 self._phrase_alert(
@@ -839,9 +841,9 @@ class CallSession:
                     t,
                     out,
                     "behaviour",
-                    "behaviour.rushing_off",
-                    "major",
-                    self.script.rushing_off_source,
+                    rushing_off.rule,
+                    rushing_off.severity,
+                    rushing_off.source,
                     located.hit.pattern,
                 )
             elif target.kind == "greeting_word":
@@ -998,10 +1000,10 @@ class CallSession:
                 out,
                 t,
                 "behaviour",
-                "behaviour.bare_what",
-                "minor",
-                self.script.bare_what_source,
-                phrase="什么",
+                self.script.behaviour.bare_what.rule,
+                self.script.behaviour.bare_what.severity,
+                self.script.behaviour.bare_what.source,
+                phrase=self.script.behaviour.bare_what.phrase,
                 text=segment.text,
                 span=(0, len(segment.text)),
                 speaker="agent",

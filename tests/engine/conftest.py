@@ -164,8 +164,52 @@ SCRIPT: dict[str, Any] = {
     },
     "end_signals": {"phrases": ["没有了", "好的谢谢"], "at_end": 2},
     "call_type_signals": {"complaint": {"phrases": ["投诉"]}},
-    "rushing_off": {"phrases": ["请您挂机", "挂了吧"]},
-    "rushing_off_allow": ["请您挂机后再拨"],
+    "slot_defaults": {
+        "wish": {"text": "生活愉快", "source": "002 结束语"},
+        "title": {"text": "先生/女士", "source": "002 结束语"},
+    },
+    "behaviour": {
+        "slow_answer": {
+            "rule": "behaviour.slow_answer",
+            "severity": "major",
+            "source": "000 远程服务 2",
+        },
+        "hold_no_apology": {
+            "rule": "behaviour.hold_no_apology",
+            "severity": "major",
+            "source": "002 其它",
+            "apology": "让您久等了",
+            "phrases": ["久等"],
+        },
+        "interrupting": {
+            "rule": "behaviour.interrupting",
+            "severity": "major",
+            "source": "002 服务禁忌",
+            "alert_after": 2,
+            "tolerance_ms": 300,
+        },
+        "bare_what": {
+            "rule": "behaviour.bare_what",
+            "severity": "minor",
+            "source": "002 服务禁忌",
+            "phrase": "什么",
+            "utterances": ["什么", "啥", "什么呀", "什么啊", "啊什么", "嗯什么"],
+        },
+        "rushing_off": {
+            "rule": "behaviour.rushing_off",
+            "severity": "major",
+            "source": "002 服务禁忌",
+            "exempt_call_types": ["harassment"],
+            "phrases": ["请您挂机", "挂了吧"],
+            "allow": ["请您挂机后再拨"],
+        },
+        "agent_hung_up_first": {
+            "rule": "behaviour.agent_hung_up_first",
+            "severity": "major",
+            "source": "002 服务禁忌",
+            "exempt_call_types": ["harassment"],
+        },
+    },
 }
 
 LEXICON: dict[str, Any] = {
