@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.engine.compiled import CompiledScript
-from app.engine.messages import ROW_WIDTH, CallEvent, CallSetup, Fragment
+from app.engine.messages import CallEvent, CallSetup, Fragment
 from app.engine.normalize import normalize
 from app.engine.phases import CallType
 from app.engine.session import CallSession
@@ -29,7 +29,7 @@ def of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 def greet(d: Driver, end_ms: int = 2000, customer: bool = True) -> list[dict[str, Any]]:
     """The agent greets; the customer answers (unless told not to: an empty call)."""
-    word = d.session._slots["greeting"]
+    word = d.session.prompts.slots["greeting"]
     events = d.say("agent", "a-g", f"{word},中国移动,很高兴为您服务!", end_ms)
     if customer:
         events += d.say("customer", "c-g", "你好", end_ms + 500)
@@ -61,7 +61,7 @@ class TestGreeting:
 
     def test_answer_in_another_time_zone(self, start_call: Start) -> None:
         d = start_call("2026-11-22 10:00:00", timezone="Europe/London")  # 02:00 in London
-        assert d.session._slots["greeting"] == "晚上好"
+        assert d.session.prompts.slots["greeting"] == "晚上好"
 
     def test_greeting_said_moves_to_answering(self, start_call: Start) -> None:
         d = start_call()
@@ -153,8 +153,7 @@ class TestForbidden:
         (dropped,) = d.say("agent", "a3", "这个真不关我的事", 7000, final=False)
         d.say("agent", "a3", "这个真不关乎我们", 8000)
         gc.collect()
-        assert not any(gc.is_tracked(cell) for cell in d.session.alerts)
-        assert len(d.session.alerts) == 2 * ROW_WIDTH  # one kept, one retracted
+        assert [a.state for a in d.session.outbox.alerts] == ["confirmed", "retracted"]
         assert d.session.alert_count() == 1
         (alert,) = d.session.snapshot()["alerts"]
         body = {k: v for k, v in kept.items() if k not in ("type", "seq", "at_ms")}
@@ -227,7 +226,7 @@ class TestForbidden:
         d = start_call()
         consult_call(d)
         d.say("agent", "a3", "请问我刚才给您的解释您明白吗", 8000)
-        assert d.session.phase == "rating"
+        assert d.session.timeline.phase == "rating"
         assert of(d.say("agent", "a4", "你去找领导", 9000), "alert") == []
 
     def test_phonetic_hit_is_marked(self, start_call: Start) -> None:
@@ -381,7 +380,7 @@ class TestClosing:
 class TestCallTypes:
     def test_callback_opening_and_closing_skip_rating(self, start_call: Start) -> None:
         d = start_call(call_type=None, direction="outbound")
-        assert d.session.call_type is CallType.CALLBACK
+        assert d.session.timeline.call_type is CallType.CALLBACK
         prompt = of([e.to_wire() for e in d.events], "prompt")[0]
         assert prompt["text"] == "这里是中国移动10086,请问您是王先生吗?"
         assert d.session.next_deadline() == d.answer_ms + 5000  # no slow-answer timer outbound
@@ -452,7 +451,7 @@ class TestBehaviour:
         events = session.handle(CallEvent("answered", None), wall + 5000)
         assert [e.type for e in events] == ["phase", "prompt"]
         assert events[1].body["text"].startswith("下午好")
-        assert session.answered_at == ring + 5000
+        assert session.timeline.answered_at == ring + 5000
 
     def test_answer_in_time_has_no_alert(self, start_call: Start) -> None:
         d = start_call(answered=False)
@@ -560,7 +559,7 @@ class TestInputs:
         d = start_call()
         greet(d)
         assert len(of(d.say("agent", "a2", "不关我的事", 4000, final=False), "alert")) == 1
-        hits = d.session._streams["agent"].scan_segment(normalize("“不关我的事！”"))
+        hits = d.session.streams["agent"].scan_segment(normalize("“不关我的事！”"))
         assert [h.span for h in hits] == [(1, 6)]
         events = d.say("agent", "a2", "“不关我的事！”", 4500)
         assert [(e["type"], e.get("state")) for e in events] == [("alert_update", "confirmed")]
@@ -608,15 +607,15 @@ def test_report_weighs_a_hit_by_sound_at_half(start_call: Start) -> None:
 
 
 def test_the_transcript_is_left_alone_by_the_collector(start_call: Start) -> None:
-    """The transcript is one flat list of atoms: no object per line for the collector to count
-    or walk."""
+    """The transcript is a list of exact tuples of atoms: the collector stops tracking each line
+    the first time it looks at it, so it has nothing per line to count or walk."""
     d = start_call()
     consult_call(d)
     for k in range(5):
         d.say("agent", f"x{k}", "请问还有什么可以帮您", 9000 + k * 100)
     gc.collect()
-    assert len(d.session.transcript_lines()) >= 5
-    assert not any(gc.is_tracked(atom) for atom in d.session.transcript)
+    assert len(d.session.transcript) >= 5
+    assert not any(gc.is_tracked(line) for line in d.session.transcript)
     assert [line["segment"] for line in d.session.report()["transcript"]][-5:] == [
         f"x{k}" for k in range(5)
     ]
