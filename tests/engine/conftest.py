@@ -3,6 +3,7 @@ volume, so a test shows exactly which rule produced an event."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -256,9 +257,18 @@ def at(text: str) -> int:
     )
 
 
+def compile_with(**behaviour: dict[str, Any]) -> CompiledScript:
+    """The test script, with the fields given changed in its behaviour rules."""
+    rules = {**SCRIPT["behaviour"]}
+    for name, fields in behaviour.items():
+        rules[name] = {**rules[name], **fields}
+    script = Script.model_validate({**SCRIPT, "behaviour": rules})
+    return CompiledScript(script, Lexicon.model_validate(LEXICON))
+
+
 @pytest.fixture(scope="session")
 def compiled() -> CompiledScript:
-    return CompiledScript(Script.model_validate(SCRIPT), Lexicon.model_validate(LEXICON))
+    return compile_with()
 
 
 class Driver:
@@ -295,34 +305,60 @@ class Driver:
         return [e.to_wire() for e in events]
 
 
+def start(
+    compiled: CompiledScript,
+    when: str = "2026-11-22 10:03:00",
+    call_type: CallType | None = CallType.CONSULT,
+    answered: bool = True,
+    **setup: Any,
+) -> Driver:
+    """A call of ``compiled`` rung at ``when`` (Shanghai), answered then unless told not to."""
+    begin = at(when)
+    session = CallSession(
+        compiled,
+        CallSetup(
+            call_id="c-1",
+            script_id="test-line",
+            call_type=call_type,
+            work_no="1001",
+            customer_title="王先生",
+            ring_at_ms=begin,
+            **setup,
+        ),
+    )
+    driver = Driver(session, begin)
+    if answered:
+        driver.event("answered", begin)
+    return driver
+
+
 @pytest.fixture
 def start_call(compiled: CompiledScript) -> Callable[..., Driver]:
-    def start(
-        when: str = "2026-11-22 10:03:00",
-        call_type: CallType | None = CallType.CONSULT,
-        answered: bool = True,
-        **setup: Any,
-    ) -> Driver:
-        begin = at(when)
-        session = CallSession(
-            compiled,
-            CallSetup(
-                call_id="c-1",
-                script_id="test-line",
-                call_type=call_type,
-                work_no="1001",
-                customer_title="王先生",
-                ring_at_ms=begin,
-                **setup,
-            ),
-        )
-        driver = Driver(session, begin)
-        if answered:
-            driver.event("answered", begin)
-        return driver
-
-    return start
+    """:func:`start` for the test script."""
+    return functools.partial(start, compiled)
 
 
 def types(events: list[dict[str, Any]]) -> list[str]:
     return [e["type"] for e in events]
+
+
+Start = Callable[..., Driver]
+
+
+def of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == kind]
+
+
+def greet(d: Driver, end_ms: int = 2000, customer: bool = True) -> list[dict[str, Any]]:
+    """The agent greets; the customer answers (unless told not to: an empty call)."""
+    word = d.session.prompts.slots["greeting"]
+    events = d.say("agent", "a-g", f"{word},中国移动,很高兴为您服务!", end_ms)
+    if customer:
+        events += d.say("customer", "c-g", "你好", end_ms + 500)
+    return events
+
+
+def consult_call(d: Driver) -> None:
+    greet(d)
+    d.say("customer", "c1", "我想问一下我的套餐", 4000)
+    d.say("agent", "a2", "您的套餐是五十八元套餐", 6000)
