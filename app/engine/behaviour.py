@@ -12,7 +12,9 @@ rating missing) cites the norm of that prompt.
 
 from __future__ import annotations
 
-from app.engine.messages import MatchKind, Speaker
+from typing import Any
+
+from app.engine.messages import Speaker
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.required import GREETING, RequiredPrompts
@@ -183,37 +185,12 @@ class BehaviourRules:
                 detail = "hung up before " + ", ".join(p.rule for p in missing)
                 self._prompt_alert(t, alert_rule, missing[0].source, detail)
 
-    def _alert(
-        self,
-        rule: BehaviourRule,
-        t: int,
-        *,
-        detail: str | None = None,
-        phrase: str | None = None,
-        text: str | None = None,
-        span: tuple[int, int] | None = None,
-        speaker: Speaker | None = None,
-        segment: str | None = None,
-        match: MatchKind = "rule",
-    ) -> bool:
-        """Raise ``rule``'s alert, unless the call's type is exempt from it; return whether it
-        was raised."""
+    def _alert(self, rule: BehaviourRule, t: int, **fields: Any) -> bool:
+        """Raise ``rule``'s alert (``fields``: where it points, as :meth:`Outbox.alert` takes
+        them), unless the call's type is exempt from the rule; return whether it was raised."""
         if self._timeline.call_type in rule.exempt_call_types:
             return False
-        self._outbox.alert(
-            t,
-            "behaviour",
-            rule.rule,
-            rule.severity,
-            rule.source,
-            detail=detail,
-            phrase=phrase,
-            text=text,
-            span=span,
-            speaker=speaker,
-            segment=segment,
-            match=match,
-        )
+        self._outbox.alert(t, "behaviour", rule.rule, rule.severity, rule.source, **fields)
         return True
 
     def _prompt_alert(self, t: int, rule: str, source: str, detail: str | None = None) -> None:

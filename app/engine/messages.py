@@ -62,6 +62,17 @@ class Fragment(NamedTuple):
 Input = CallEvent | Fragment
 
 
+class Listing(NamedTuple):
+    """What a list of calls shows of a call as it stands."""
+
+    script_id: str
+    script_version: int
+    call_type: str
+    phase: str
+    #: Alerts standing (not retracted).
+    alerts: int
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One server → client event; ``seq`` and ``at_ms`` are assigned by the session."""
@@ -153,14 +164,3 @@ class PromptState:
 #: tuple of str/int/None, not a named tuple: the collector stops tracking an exact tuple of atoms
 #: the first time it looks at it (never a tuple subclass), and a call keeps one per segment.
 TranscriptLine = tuple[Speaker, str, str, int | None, int | None, int]
-
-
-class Listing(NamedTuple):
-    """What a list of calls shows of one call."""
-
-    script_id: str
-    script_version: int
-    call_type: str
-    phase: str
-    #: How many alerts stand (not retracted).
-    alerts: int

@@ -137,7 +137,7 @@ class Trigger(Frozen):
     #: The match must end within this many characters of the segment's end (e.g. a closing
     #: 谢谢 at the end of an utterance, not 谢谢 at its start).
     at_end: int | None = Field(default=None, ge=0)
-    #: Where the words come from, for script-level triggers (end and call-type signals, 催挂);
+    #: Where the words come from, for script-level triggers (end and call-type signals);
     #: a situation's trigger shares its situation's source.
     source: Source | None = None
 

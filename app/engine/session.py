@@ -131,7 +131,7 @@ class CallSession:
         began = t if start_ms is None or not answered else min(t, answered + start_ms)
         if timeline.deadlines:
             self._fire_deadlines(began)
-        if answered is None:
+        if answered is None:  # the first fragment answers an unanswered call
             self._answer(t)
         segment = self._open.get(speaker)
         if segment is not None and segment.id != segment_id:

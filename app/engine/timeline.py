@@ -26,6 +26,7 @@ class Deadline(StrEnum):
     HOLD_APOLOGY = "hold_apology"
 
 
+#: A follow-up prompt's deadline is named this and its id.
 PROMPT_DEADLINE = "prompt:"
 
 
