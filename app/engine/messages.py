@@ -160,7 +160,5 @@ class PromptState:
         }
 
 
-#: One final segment, for the report: (speaker, segment, text, start_ms, end_ms, at_ms). A plain
-#: tuple of str/int/None, not a named tuple: the collector stops tracking an exact tuple of atoms
-#: the first time it looks at it (never a tuple subclass), and a call keeps one per segment.
-TranscriptLine = tuple[Speaker, str, str, int | None, int | None, int]
+#: One final segment, for the report: (speaker, segment, text, start_ms, end_ms).
+TranscriptLine = tuple[Speaker, str, str, int | None, int | None]

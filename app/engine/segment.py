@@ -1,11 +1,12 @@
-"""One open segment of one speaker: its latest hypothesis and what was judged on it."""
+"""Segments of speech: one speaker's open segment, with what was judged on it, and the
+transcript of the final ones."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from app.engine.matcher import SegmentHit
-from app.engine.messages import Alert, Speaker
+from app.engine.messages import Alert, Speaker, TranscriptLine
 from app.engine.normalize import Normalized
 
 #: The normalized text of a segment before any of its text was normalized.
@@ -50,3 +51,35 @@ class SegmentState:
         if self.alerted is None:
             self.alerted = set()
         self.alerted.add(identity)
+
+
+class Transcript:
+    """The final segments of a call with any text, in order, for the report.
+
+    Kept as one list per field rather than an object per line: a call holds its transcript to
+    its end, and a line then adds no object of its own (its texts and times exist already),
+    nothing for the allocator to find room for nor for the collector to look at."""
+
+    __slots__ = ("speakers", "segments", "texts", "starts", "ends")
+
+    def __init__(self) -> None:
+        self.speakers: list[Speaker] = []
+        self.segments: list[str] = []
+        self.texts: list[str] = []
+        self.starts: list[int | None] = []
+        self.ends: list[int | None] = []
+
+    def add(self, segment: SegmentState) -> None:
+        """``segment`` is final."""
+        self.speakers.append(segment.speaker)
+        self.segments.append(segment.id)
+        self.texts.append(segment.text)
+        self.starts.append(segment.start_ms)
+        self.ends.append(segment.end_ms)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def lines(self) -> Iterator[TranscriptLine]:
+        """The lines in order: (speaker, segment, text, start_ms, end_ms)."""
+        return zip(self.speakers, self.segments, self.texts, self.starts, self.ends, strict=True)

@@ -38,13 +38,12 @@ from app.engine.messages import (
     Listing,
     PromptState,
     Speaker,
-    TranscriptLine,
 )
 from app.engine.normalize import normalize
 from app.engine.outbox import Outbox
 from app.engine.phases import CallType, Phase
 from app.engine.required import GREETING, RequiredPrompts
-from app.engine.segment import SegmentState
+from app.engine.segment import SegmentState, Transcript
 from app.engine.suggestions import Suggestions
 from app.engine.timeline import PROMPT_DEADLINE, Deadline, Timeline
 from app.engine.views import CallViews
@@ -81,8 +80,7 @@ class CallSession:
             self.prompts,
             self.suggestions,
         )
-        #: The final segments with any text, in order.
-        self.transcript: list[TranscriptLine] = []
+        self.transcript = Transcript()
         self.views = CallViews(
             setup, script, self.timeline, self.prompts, self.outbox, self.transcript
         )
@@ -302,15 +300,7 @@ class CallSession:
         self.streams[speaker].close_segment(norm)
         self.streams[other].break_continuity()
         if segment.text:
-            line: TranscriptLine = (
-                speaker,
-                segment.id,
-                segment.text,
-                segment.start_ms,
-                segment.end_ms,
-                self.outbox.at_ms(t),
-            )
-            self.transcript.append(line)
+            self.transcript.add(segment)
         if not norm.text:
             return
         self.prompts.heard(norm.text)

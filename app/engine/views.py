@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.engine.messages import CallSetup, Listing, TranscriptLine
+from app.engine.messages import CallSetup, Listing
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.prompts import fill
 from app.engine.required import RequiredPrompts
 from app.engine.script import Script
+from app.engine.segment import Transcript
 from app.engine.timeline import Timeline
 
 
@@ -26,7 +27,7 @@ class CallViews:
         timeline: Timeline,
         prompts: RequiredPrompts,
         outbox: Outbox,
-        transcript: list[TranscriptLine],
+        transcript: Transcript,
     ) -> None:
         self._setup = setup
         self._script = script
@@ -133,6 +134,6 @@ class CallViews:
                     "start_ms": start_ms,
                     "end_ms": end_ms,
                 }
-                for speaker, segment, text, start_ms, end_ms, _ in self._transcript
+                for speaker, segment, text, start_ms, end_ms in self._transcript.lines()
             ],
         }
