@@ -139,9 +139,8 @@ class CallSession:
         if segment is None:
             segment = SegmentState(segment_id, speaker, start_ms)
             self._open[speaker] = segment
-            customer = self._open.get("customer")
-            if speaker == "agent" and customer is not None:
-                self.behaviour.interrupting(segment, customer, t)
+            if speaker == "agent" and "customer" in self._open:
+                self.behaviour.interrupting(segment, self._open["customer"], t)
         segment.text = text
         if start_ms is not None:
             segment.start_ms = start_ms
