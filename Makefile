@@ -6,11 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: setup run test pure lint format types pytest bench corpus evaluate clean
 
-# setup.py's compiled modules: a compiled module is imported before its source, so a change to one
-# of them must be built again before it is run.
-COMPILED := $(addprefix app/engine/,clock.py matcher.py messages.py normalize.py phases.py prompts.py session.py _scan.c)
+# The engine's sources: a compiled module is imported before its source, so a change to one must
+# be built again before it is run. Which of them are compiled is setup.py's list (COMPILED).
+ENGINE := $(wildcard app/engine/*.py app/engine/*.c)
 
-$(STAMP): pyproject.toml setup.py $(COMPILED)
+$(STAMP): pyproject.toml setup.py $(ENGINE)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -8,7 +8,7 @@
  * are what tests/engine/test_native.py holds each native function to.
  *
  * - Folder(table, classes, digits)(text) -> str | None: the normalized text — folded character
- *   by character (normalize._translate, as uint32), Chinese digits read as a number, the
+ *   by character (normalize._build_table, as uint32), Chinese digits read as a number, the
  *   filler word 那个 dropped, stutters collapsed, in normalize's order — or None for what only
  *   Python does (a fold to several characters, a character beyond the BMP): Python then takes
  *   its reference path. Either way the text is normalize's reference text.

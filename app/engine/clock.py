@@ -27,11 +27,6 @@ class CallClock:
         self.now = t
         return t
 
-    def at_wall(self, wall_ms: int) -> int:
-        """Call time at ``wall_ms`` for a timer (no message, no explicit time)."""
-        t = wall_ms + self._offset
-        return t if self.now is None or t >= self.now else self.now
-
     def to_wall(self, call_ms: int) -> int:
         """The wall time at which call time ``call_ms`` will be reached (for scheduling)."""
         return call_ms - self._offset

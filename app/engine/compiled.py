@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.engine.matcher import PhraseIndex, SegmentHit, Target
+from app.engine.index import PhraseIndex, Target
+from app.engine.matcher import SegmentHit
 from app.engine.normalize import normalize_text
 from app.engine.script import Lexicon, LexiconEntry, Script
 
@@ -27,13 +28,13 @@ class CompiledScript:
                     entries.append((phrase, target))
                 for phrase in entry.allow:
                     entries.append((phrase, Target("allow", f"f{i}", "agent", excuses=target.key)))
-        if script.rushing_off is not None:
-            target = Target("rushing_off", "0", "agent")
-            entries.extend((p, target) for p in script.rushing_off.phrases)
-            entries.extend(
-                (p, Target("allow", "r0", "agent", excuses=RUSHING_OFF))
-                for p in script.rushing_off_allow
-            )
+        behaviour = script.behaviour
+        target = Target("rushing_off", "0", "agent")
+        entries.extend((p, target) for p in behaviour.rushing_off.phrases)
+        entries.extend(
+            (p, Target("allow", "r0", "agent", excuses=RUSHING_OFF))
+            for p in behaviour.rushing_off.allow
+        )
         if script.greeting is not None:
             for word in script.greeting.words:
                 entries.append((word, Target("greeting_word", word, "agent")))
@@ -47,7 +48,7 @@ class CompiledScript:
         for call_type, trigger in script.call_type_signals.items():
             target = Target("call_type", str(call_type), "customer", trigger.at_end)
             entries.extend((p, target) for p in trigger.phrases)
-        for phrase in script.hold_apology_phrases:
+        for phrase in behaviour.hold_no_apology.phrases:
             entries.append((phrase, Target("hold_apology", "0", "agent")))
         # One index per speaker: the agent's speech is never checked for what the customer says
         # (call-type signals, end signals, the customer's situations), so it is not scanned for
@@ -58,7 +59,8 @@ class CompiledScript:
         self.customer_index = PhraseIndex(
             [(p, t) for p, t in entries if t.speaker == "customer"], phonetic_kinds=PHONETIC_KINDS
         )
-        self.bare_what = frozenset(normalize_text(p) for p in script.bare_what)
+        #: The utterances of ``behaviour.bare_what``, normalized.
+        self.bare_what = frozenset(normalize_text(p) for p in behaviour.bare_what.utterances)
         self._unless_after = {
             id(entry): tuple(normalize_text(p) for p in entry.unless_after)
             for entry in (lexicon.entries if lexicon is not None else ())

@@ -46,8 +46,8 @@ class CallEvent:
 
 class Fragment(NamedTuple):
     """One ASR hypothesis of a segment. A named tuple, not a frozen dataclass: one is made for
-    every message the ASR sends, and a frozen dataclass's ``__init__`` (``object.__setattr__``
-    per field) costs three times as much."""
+    every message the ASR sends, and a frozen dataclass sets each field through
+    ``object.__setattr__``, which a tuple does not need."""
 
     speaker: Speaker
     segment: str
@@ -86,17 +86,19 @@ class Event:
         return {"type": self.type, "seq": self.seq, "at_ms": self.at_ms, **self.body}
 
 
+AlertCategory = Literal["forbidden", "script", "behaviour"]
+
+
 @dataclass(slots=True)
 class Alert:
     """An alert as it stands; mutable only in ``state`` (provisional → confirmed/retracted)."""
 
     id: str
     severity: str
-    category: Literal["forbidden", "script", "behaviour"]
+    category: AlertCategory
     rule: str
     source: str
     state: AlertState
-    at_ms: int
     phrase: str | None = None
     text: str | None = None
     span: tuple[int, int] | None = None
@@ -104,36 +106,6 @@ class Alert:
     segment: str | None = None
     match: MatchKind = "rule"
     detail: str | None = None
-
-    def row(self) -> AlertRow:
-        """The alert as a flat tuple of atoms (its fields in order, the span as two ints),
-        which the collector untracks the first time it sees it: what a call keeps of each
-        alert (:meth:`from_row` gives the alert back). Flat: a tuple holding a tuple is
-        untracked only once the inner one is, which can take a second collection."""
-        span = self.span
-        return (
-            self.id,
-            self.severity,
-            self.category,
-            self.rule,
-            self.source,
-            self.state,
-            self.at_ms,
-            self.phrase,
-            self.text,
-            None if span is None else span[0],
-            None if span is None else span[1],
-            self.speaker,
-            self.segment,
-            self.match,
-            self.detail,
-        )
-
-    @classmethod
-    def from_row(cls, row: AlertRow) -> Alert:
-        start, end = row[9], row[10]
-        span = None if start is None or end is None else (start, end)
-        return cls(*row[:9], span, *row[11:])
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -156,29 +128,6 @@ class Alert:
         if self.detail is not None:
             body["detail"] = self.detail
         return body
-
-
-#: :meth:`Alert.row`: the fields of an :class:`Alert` in order, as a plain tuple.
-AlertRow = tuple[
-    str,
-    str,
-    Literal["forbidden", "script", "behaviour"],
-    str,
-    str,
-    AlertState,
-    int,
-    str | None,
-    str | None,
-    int | None,
-    int | None,
-    Speaker | None,
-    str | None,
-    MatchKind,
-    str | None,
-]
-#: Where an alert's state is in its row, and how many cells a row has.
-ROW_STATE = 5
-ROW_WIDTH = 15
 
 
 PromptStatus = Literal["armed", "due", "done"]
@@ -211,8 +160,5 @@ class PromptState:
         }
 
 
-#: One final segment, for the report: (speaker, segment, text, start_ms, end_ms, at_ms). A plain
-#: tuple of str/int/None, not a named tuple: the collector untracks a plain tuple of atoms the
-#: first time it looks at it, a tuple subclass never, and a call keeps one per segment (at 4
-#: fragments/s, 40 in 10 s: half of a live call's tracked objects were its transcript).
-TranscriptLine = tuple[Speaker, str, str, int | None, int | None, int]
+#: One final segment, for the report: (speaker, segment, text, start_ms, end_ms).
+TranscriptLine = tuple[Speaker, str, str, int | None, int | None]

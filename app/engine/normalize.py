@@ -19,7 +19,6 @@ dictionary look-up.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from array import array
 from collections.abc import Callable
@@ -173,12 +172,8 @@ def _normalize_with_offsets(text: str) -> Normalized:
 
 
 def _build_table() -> list[int | str]:
-    """Every BMP character's fold, for ``str.translate`` (about 0.3 s, once per process).
-
-    A list indexed by code point, identity entries included: ``str.translate`` then never misses
-    (a miss in a dict table costs a raised and cleared ``KeyError`` per character), and a
-    character beyond the BMP (``IndexError``) is left as it is — such text takes the reference
-    path anyway."""
+    """Every BMP character's fold (built once per process): its code point where it folds to
+    itself, else the string it folds to."""
     table: list[int | str] = []
     for code in range(0x10000):
         char = chr(code)
@@ -187,47 +182,16 @@ def _build_table() -> list[int | str]:
     return table
 
 
-_translate: list[int | str] | None = None
-#: Every digit of the BMP (``str.isdigit``) as a character class: ``\d`` has the decimal ones,
-#: the rest (superscripts, circled digits…) are listed. Beyond the BMP the class is not exact,
-#: and text beyond the BMP takes the reference path.
-_BMP_DIGITS = "".join(
-    re.escape(chr(c)) for c in range(0x10000) if chr(c).isdigit() and not re.match(r"\d", chr(c))
-)
-_DIGIT = f"[\\d{_BMP_DIGITS}]"
-_NOT_DIGIT = f"[^\\d{_BMP_DIGITS}]"
-_CN = "[" + "".join(DIGITS) + "]"
-_WIDE = re.compile("[\U00010000-\U0010ffff]")
-#: Chinese digits read as a number (``_digits``): a run of two or more, or one beside a digit.
-#: A run of two or more matches whole at its first character; a lone one only beside a digit.
-_DIGIT_RUN = re.compile(f"{_CN}{{2,}}|(?<={_DIGIT}){_CN}|{_CN}(?={_DIGIT})")
-_DIGIT_TABLE = str.maketrans(DIGITS)
-#: A non-digit character, or two, repeating the one(s) just before (``_collapse``). The scan
-#: goes left to right and resumes after a dropped repeat, as the reference does; the look-behind
-#: sees the text before dropping, which is what the reference compares with (what it kept last
-#: is always the same as the characters just before, dropped or not).
-_REPEAT_1 = re.compile(f"(?<=({_NOT_DIGIT}))\\1")
-_REPEAT_2 = re.compile(f"(?<=({_NOT_DIGIT}{_NOT_DIGIT}))\\1")
-#: The reference drops each filler word's non-overlapping occurrences, as ``str.replace`` does;
-#: with one filler word the two agree exactly.
-assert len(FILLER_WORDS) == 1
+#: The filler word the native pass drops: it knows one word of two characters (``_scan.c``).
+assert len(FILLER_WORDS) == 1 and len(FILLER_WORDS[0]) == 2
 _FILLER_WORD = FILLER_WORDS[0]
-#: Whether folded text may need any rewrite at all (one search; true for about one fragment in
-#: twenty): a character beyond the BMP, Chinese digits in a run or beside a digit, a repeat, the
-#: filler word. A superset of the rewrites' own conditions.
-_MAY_REWRITE = re.compile(
-    f"(?s)[\\U00010000-\\U0010FFFF]|{_CN}(?:{_CN}|{_DIGIT})|{_DIGIT}{_CN}|(.)\\1|(..)\\2"
-    + "|"
-    + re.escape(_FILLER_WORD)
-)
 
 
 def warm_up() -> None:
-    """Build the translation table now rather than on the first fragment."""
-    global _translate, _native
-    if _translate is None:
-        _translate = _build_table()
-        _native = _native_folder(_translate)
+    """Build the native pass's tables now rather than on the first fragment."""
+    global _folder, _native
+    if _folder is None:
+        _folder = _native = _native_folder(_build_table())
 
 
 def _first_use(text: str) -> str | None:
@@ -236,7 +200,9 @@ def _first_use(text: str) -> str | None:
     return _native(text)
 
 
-#: What :func:`normalize` calls: the native pass once the tables are built.
+#: The native pass, once its tables are built; what :func:`normalize` calls (before then, the
+#: function that builds them).
+_folder: native.Folder | None = None
 _native: Callable[[str], str | None] = _first_use
 
 
@@ -276,33 +242,15 @@ def _native_folder(table: list[int | str]) -> native.Folder:
     return native.Folder(codes, classes, digits)
 
 
-def _read_digits(match: re.Match[str]) -> str:
-    return match.group().translate(_DIGIT_TABLE)
-
-
 def normalize(text: str) -> Normalized:
-    """Normalize ``text``: the same text as the reference path (``_normalize_with_offsets``),
-    in C — the native pass, which folds and rewrites in one go, for every text but those with
-    a fold to several characters (say ㎏) or a character beyond the BMP; for those, one
-    ``str.translate`` and each rewrite (digits, the filler word, stutters) as a
-    regular-expression substitution. Offsets are worked out by the reference path, and only
-    when a span is asked for. Text beyond the BMP (before folding or after) takes the
-    reference path."""
+    """Normalize ``text``: the reference path's text (``_normalize_with_offsets``), by the
+    native pass, which folds and rewrites in one go in C; text it declines (a fold to several
+    characters, say ㎏, or a character beyond the BMP) takes the reference path itself. Offsets
+    are worked out by the reference path, and only when a span is asked for."""
     folded = _native(text)
     if folded is not None:
         return Normalized(folded, text)
-    assert _translate is not None  # built with the native pass
-    folded = text.translate(_translate)  # beyond the BMP: left as it is (IndexError)
-    if not _MAY_REWRITE.search(folded):
-        return Normalized(folded, text)
-    if _WIDE.search(folded):  # in the text, or a traditional character's simplified form
-        return _normalize_with_offsets(text)
-    if _DIGIT_RUN.search(folded):
-        folded = _DIGIT_RUN.sub(_read_digits, folded)
-    if _FILLER_WORD in folded:
-        folded = folded.replace(_FILLER_WORD, "")
-    folded = _REPEAT_2.sub("", _REPEAT_1.sub("", folded))
-    return Normalized(folded, text)
+    return _normalize_with_offsets(text)
 
 
 def normalize_text(text: str) -> str:

@@ -7,10 +7,9 @@ folded together (zh/z, ch/c, sh/s, n/l, an/ang, en/eng, in/ing). Other character
 are (moved out of the BMP, one to one), so a key is aligned one-to-one with the normalized
 text and its offsets.
 
-The table is built once per process from pypinyin (about 0.2 s for the 21,000 common
-characters). Patterns are keyed with ``str.translate`` when a script is compiled; fragments are
-never keyed: the sound automaton reads each character through the same table as it walks
-(:func:`symbols`, ``app/engine/_scan.c``).
+The table is built once per process from pypinyin, for the common characters. Patterns are keyed
+with ``str.translate`` when a script is compiled; fragments are never keyed: the sound automaton
+reads each character through the same table as it walks (:func:`symbols`, ``app/engine/_scan.c``).
 """
 
 from __future__ import annotations

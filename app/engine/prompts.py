@@ -23,7 +23,7 @@ jieba.setLogLevel(60)  # jieba logs its dictionary loading at INFO on every star
 
 
 def warm_up() -> None:
-    """Load jieba's dictionary now (about half a second) rather than on the first call."""
+    """Load jieba's dictionary now rather than on the first call that needs it."""
     jieba.initialize()
 
 

@@ -25,6 +25,10 @@ SLOT_RE = re.compile(r"\{([a-z_]+)\}")
 KNOWN_SLOTS = frozenset(
     {"greeting", "work_no", "title", "wish", "holiday", "agent_name", "company_phone"}
 )
+#: Slots a call may leave unfilled (the platform need not give a title or an agent's name, and
+#: nothing gives the wish): a template that uses one needs its default in ``slot_defaults``.
+DEFAULTED_SLOTS = frozenset({"title", "wish", "agent_name"})
+Severity = Literal["critical", "major", "minor"]
 
 
 class Frozen(BaseModel):
@@ -133,7 +137,7 @@ class Trigger(Frozen):
     #: The match must end within this many characters of the segment's end (e.g. a closing
     #: 谢谢 at the end of an utterance, not 谢谢 at its start).
     at_end: int | None = Field(default=None, ge=0)
-    #: Where the words come from, for script-level triggers (end and call-type signals, 催挂);
+    #: Where the words come from, for script-level triggers (end and call-type signals);
     #: a situation's trigger shares its situation's source.
     source: Source | None = None
 
@@ -189,11 +193,15 @@ class NoResponse(Frozen):
 
 
 class Timing(Frozen):
+    """How long the engine waits: the deadlines of the behaviour rules, and how close to its
+    text a prompt must be said."""
+
+    #: ``behaviour.slow_answer``: an inbound call not answered this long after the ring.
     ring_limit_s: float = Field(default=15, gt=0, le=600)
-    ring_source: Source = "000 第二节远程服务规范用语 2"
     #: The greeting is late when not said this long after the answer.
     greeting_late_s: float = Field(default=5, gt=0, le=120)
-    #: A hold at least this long must be followed by 让您久等了 ...
+    #: ``behaviour.hold_no_apology``: a hold at least this long must be followed by the
+    #: apology ...
     hold_apology_min_s: float = Field(default=5, ge=0, le=600)
     #: ... within this long after the unhold.
     hold_apology_within_s: float = Field(default=10, gt=0, le=600)
@@ -213,6 +221,72 @@ class Scoring(Frozen):
     deviated: int = 3
 
 
+class BehaviourRule(Frozen):
+    """A rule on how the agent behaves: the alert it raises, and the norm it enforces."""
+
+    rule: Annotated[str, Field(pattern=r"^behaviour\.[a-z0-9_.]+$")]
+    severity: Severity
+    source: Source
+    #: Call types on which the rule does not apply (催挂 on a nuisance call, where the norm
+    #: itself has the agent say 请您挂机).
+    exempt_call_types: tuple[CallType, ...] = ()
+
+
+class HoldApology(BehaviourRule):
+    """A hold of ``timing.hold_apology_min_s`` or more must be followed by the apology within
+    ``timing.hold_apology_within_s`` of the unhold."""
+
+    #: The apology as the norm words it, named in the alert.
+    apology: str = Field(min_length=1)
+    #: Agent words that count as saying it.
+    phrases: tuple[str, ...] = Field(min_length=1)
+
+
+class Interrupting(BehaviourRule):
+    """The agent begins speaking while the customer is still speaking (抢话)."""
+
+    #: Alerted from this many interruptions in a call on.
+    alert_after: int = Field(ge=1)
+    #: Speech beginning this close to the end of the customer's is not an interruption.
+    tolerance_ms: int = Field(ge=0)
+
+
+class BareWhat(BehaviourRule):
+    """A whole utterance that only asks "what" of a customer not understood."""
+
+    #: The word the norm names, shown as the alert's phrase.
+    phrase: str = Field(min_length=1)
+    #: The utterances that are one (matched whole, on normalized text).
+    utterances: tuple[str, ...] = Field(min_length=1)
+
+
+class RushingOff(BehaviourRule):
+    """Agent phrases that rush the customer off the line (催挂)."""
+
+    phrases: tuple[str, ...] = Field(min_length=1)
+    #: Longer phrases containing one that are fine (the norms' own 请您挂机后再拨).
+    allow: tuple[str, ...] = ()
+
+
+class Behaviour(Frozen):
+    """The behaviour rules a script enforces, each with its norm. Their durations are in
+    ``timing``, with the other deadlines."""
+
+    slow_answer: BehaviourRule
+    hold_no_apology: HoldApology
+    interrupting: Interrupting
+    bare_what: BareWhat
+    rushing_off: RushingOff
+    agent_hung_up_first: BehaviourRule
+
+
+class SlotDefault(Frozen):
+    """What a slot shows when the call does not fill it, and where the norm leaves it open."""
+
+    text: str = Field(min_length=1)
+    source: Source
+
+
 class Script(Frozen):
     """One call script: e.g. ``cmcc-10086``."""
 
@@ -227,8 +301,9 @@ class Script(Frozen):
     scoring: Scoring = Scoring()
     greeting: Greeting | None = None
     holidays: tuple[Holiday, ...] = ()
-    #: Default slot values, e.g. {wish: 生活愉快}; slots marked free match any words.
-    slot_defaults: dict[str, str] = Field(default_factory=dict)
+    #: What a slot shows when the call does not fill it (every slot of ``DEFAULTED_SLOTS`` a
+    #: template uses needs one); slots marked free match any words.
+    slot_defaults: dict[str, SlotDefault] = Field(default_factory=dict)
     free_slots: tuple[str, ...] = ("wish", "agent_name")
     prompts: tuple[Prompt, ...] = Field(min_length=1)
     situations: tuple[Situation, ...] = ()
@@ -237,20 +312,7 @@ class Script(Frozen):
     end_signals: Trigger | None = None
     #: Customer words that set the call type (e.g. complaint: 投诉).
     call_type_signals: dict[CallType, Trigger] = Field(default_factory=dict)
-    #: Phrases of the agent that mean 催挂 (rushing the customer off) outside harassment calls.
-    rushing_off: Trigger | None = None
-    rushing_off_allow: tuple[str, ...] = ()
-    rushing_off_source: Source = "002 服务禁忌—行为 催挂"
-    #: Agent words that count as the apology after a hold (002: 稍等后 "对不起,让您久等了").
-    hold_apology_phrases: tuple[str, ...] = ("久等",)
-    hold_source: Source = "002 规范用语——其它 稍等后需向用户解释时"
-    #: 抢话 is alerted from this many interruptions on (002: 严重抢话 多次打断用户说话).
-    interrupt_alert_after: int = Field(default=2, ge=1)
-    interrupt_tolerance_ms: int = Field(default=300, ge=0)
-    interrupt_source: Source = "002 服务禁忌—行为 严重抢话"
-    #: Whole utterances that are a bare 什么 (002: 未听清客户问题直接询问"什么").
-    bare_what: tuple[str, ...] = ("什么", "啥", "什么呀", "什么啊", "啊什么", "嗯什么")
-    bare_what_source: Source = "002 服务禁忌—禁语 未听清客户问题直接询问“什么”"
+    behaviour: Behaviour
 
     @model_validator(mode="after")
     def _consistent(self) -> Script:
@@ -269,6 +331,19 @@ class Script(Frozen):
                 raise ValueError(f"prompt {prompt.rule}: due.after {prompt.due.after} is unknown")
             if "{greeting}" in prompt.text and self.greeting is None:
                 raise ValueError(f"prompt {prompt.rule}: uses {{greeting}} but no greeting table")
+        unknown = set(self.slot_defaults) - KNOWN_SLOTS
+        if unknown:
+            raise ValueError(f"slot_defaults: unknown slot(s) {sorted(unknown)}")
+        templates = [(f"prompt {p.rule}", p.text) for p in self.prompts]
+        templates += [
+            (f"situation {situation.rule}", situation.text) for situation in self.situations
+        ]
+        if self.no_response is not None:
+            templates += [("no_response", step.text) for step in self.no_response.steps]
+        for where, text in templates:
+            missing = (set(SLOT_RE.findall(text)) & DEFAULTED_SLOTS) - set(self.slot_defaults)
+            if missing:
+                raise ValueError(f"{where}: slot(s) {sorted(missing)} need slot_defaults")
         return self
 
     def prompts_for(
@@ -292,7 +367,7 @@ class Script(Frozen):
 
 class LexiconCategory(Frozen):
     name: str
-    severity: Literal["critical", "major", "minor"] = "critical"
+    severity: Severity = "critical"
 
 
 class LexiconEntry(Frozen):

@@ -3,6 +3,7 @@ volume, so a test shows exactly which rule produced an event."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -164,8 +165,52 @@ SCRIPT: dict[str, Any] = {
     },
     "end_signals": {"phrases": ["没有了", "好的谢谢"], "at_end": 2},
     "call_type_signals": {"complaint": {"phrases": ["投诉"]}},
-    "rushing_off": {"phrases": ["请您挂机", "挂了吧"]},
-    "rushing_off_allow": ["请您挂机后再拨"],
+    "slot_defaults": {
+        "wish": {"text": "生活愉快", "source": "002 结束语"},
+        "title": {"text": "先生/女士", "source": "002 结束语"},
+    },
+    "behaviour": {
+        "slow_answer": {
+            "rule": "behaviour.slow_answer",
+            "severity": "major",
+            "source": "000 远程服务 2",
+        },
+        "hold_no_apology": {
+            "rule": "behaviour.hold_no_apology",
+            "severity": "major",
+            "source": "002 其它",
+            "apology": "让您久等了",
+            "phrases": ["久等"],
+        },
+        "interrupting": {
+            "rule": "behaviour.interrupting",
+            "severity": "major",
+            "source": "002 服务禁忌",
+            "alert_after": 2,
+            "tolerance_ms": 300,
+        },
+        "bare_what": {
+            "rule": "behaviour.bare_what",
+            "severity": "minor",
+            "source": "002 服务禁忌",
+            "phrase": "什么",
+            "utterances": ["什么", "啥", "什么呀", "什么啊", "啊什么", "嗯什么"],
+        },
+        "rushing_off": {
+            "rule": "behaviour.rushing_off",
+            "severity": "major",
+            "source": "002 服务禁忌",
+            "exempt_call_types": ["harassment"],
+            "phrases": ["请您挂机", "挂了吧"],
+            "allow": ["请您挂机后再拨"],
+        },
+        "agent_hung_up_first": {
+            "rule": "behaviour.agent_hung_up_first",
+            "severity": "major",
+            "source": "002 服务禁忌",
+            "exempt_call_types": ["harassment"],
+        },
+    },
 }
 
 LEXICON: dict[str, Any] = {
@@ -212,9 +257,18 @@ def at(text: str) -> int:
     )
 
 
+def compile_with(**behaviour: dict[str, Any]) -> CompiledScript:
+    """The test script, with the fields given changed in its behaviour rules."""
+    rules = {**SCRIPT["behaviour"]}
+    for name, fields in behaviour.items():
+        rules[name] = {**rules[name], **fields}
+    script = Script.model_validate({**SCRIPT, "behaviour": rules})
+    return CompiledScript(script, Lexicon.model_validate(LEXICON))
+
+
 @pytest.fixture(scope="session")
 def compiled() -> CompiledScript:
-    return CompiledScript(Script.model_validate(SCRIPT), Lexicon.model_validate(LEXICON))
+    return compile_with()
 
 
 class Driver:
@@ -251,34 +305,60 @@ class Driver:
         return [e.to_wire() for e in events]
 
 
+def start(
+    compiled: CompiledScript,
+    when: str = "2026-11-22 10:03:00",
+    call_type: CallType | None = CallType.CONSULT,
+    answered: bool = True,
+    **setup: Any,
+) -> Driver:
+    """A call of ``compiled`` rung at ``when`` (Shanghai), answered then unless told not to."""
+    begin = at(when)
+    session = CallSession(
+        compiled,
+        CallSetup(
+            call_id="c-1",
+            script_id="test-line",
+            call_type=call_type,
+            work_no="1001",
+            customer_title="王先生",
+            ring_at_ms=begin,
+            **setup,
+        ),
+    )
+    driver = Driver(session, begin)
+    if answered:
+        driver.event("answered", begin)
+    return driver
+
+
 @pytest.fixture
 def start_call(compiled: CompiledScript) -> Callable[..., Driver]:
-    def start(
-        when: str = "2026-11-22 10:03:00",
-        call_type: CallType | None = CallType.CONSULT,
-        answered: bool = True,
-        **setup: Any,
-    ) -> Driver:
-        begin = at(when)
-        session = CallSession(
-            compiled,
-            CallSetup(
-                call_id="c-1",
-                script_id="test-line",
-                call_type=call_type,
-                work_no="1001",
-                customer_title="王先生",
-                ring_at_ms=begin,
-                **setup,
-            ),
-        )
-        driver = Driver(session, begin)
-        if answered:
-            driver.event("answered", begin)
-        return driver
-
-    return start
+    """:func:`start` for the test script."""
+    return functools.partial(start, compiled)
 
 
 def types(events: list[dict[str, Any]]) -> list[str]:
     return [e["type"] for e in events]
+
+
+Start = Callable[..., Driver]
+
+
+def of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == kind]
+
+
+def greet(d: Driver, end_ms: int = 2000, customer: bool = True) -> list[dict[str, Any]]:
+    """The agent greets; the customer answers (unless told not to: an empty call)."""
+    word = d.session.prompts.slots["greeting"]
+    events = d.say("agent", "a-g", f"{word},中国移动,很高兴为您服务!", end_ms)
+    if customer:
+        events += d.say("customer", "c-g", "你好", end_ms + 500)
+    return events
+
+
+def consult_call(d: Driver) -> None:
+    greet(d)
+    d.say("customer", "c1", "我想问一下我的套餐", 4000)
+    d.say("agent", "a2", "您的套餐是五十八元套餐", 6000)

@@ -59,13 +59,16 @@ def _sources(script: Script) -> list[tuple[str, str]]:
         out += [
             (f"no_response.steps.{i}", s.source) for i, s in enumerate(script.no_response.steps)
         ]
+    behaviour = script.behaviour
     out += [
-        ("timing.ring_source", script.timing.ring_source),
-        ("rushing_off_source", script.rushing_off_source),
-        ("hold_source", script.hold_source),
-        ("interrupt_source", script.interrupt_source),
-        ("bare_what_source", script.bare_what_source),
+        ("behaviour.slow_answer", behaviour.slow_answer.source),
+        ("behaviour.rushing_off", behaviour.rushing_off.source),
+        ("behaviour.hold_no_apology", behaviour.hold_no_apology.source),
+        ("behaviour.interrupting", behaviour.interrupting.source),
+        ("behaviour.bare_what", behaviour.bare_what.source),
+        ("behaviour.agent_hung_up_first", behaviour.agent_hung_up_first.source),
     ]
+    out += [(f"slot_defaults.{name}", d.source) for name, d in script.slot_defaults.items()]
     return out
 
 
@@ -374,6 +377,45 @@ SCRIPT: dict[str, Any] = {
             "source": "002 规范用语——其它 如果遇到一时难以答复的问题",
         }
     ],
+    "behaviour": {
+        "slow_answer": {
+            "rule": "behaviour.slow_answer",
+            "severity": "major",
+            "source": "000 第二节远程服务规范用语 2",
+        },
+        "hold_no_apology": {
+            "rule": "behaviour.hold_no_apology",
+            "severity": "major",
+            "source": "002 规范用语——其它 稍等后需向用户解释时",
+            "apology": "让您久等了",
+            "phrases": ["久等"],
+        },
+        "interrupting": {
+            "rule": "behaviour.interrupting",
+            "severity": "major",
+            "source": "002 服务禁忌—行为 严重抢话",
+            "alert_after": 2,
+            "tolerance_ms": 300,
+        },
+        "bare_what": {
+            "rule": "behaviour.bare_what",
+            "severity": "minor",
+            "source": "002 服务禁忌—禁语 未听清客户问题直接询问“什么”",
+            "phrase": "什么",
+            "utterances": ["什么"],
+        },
+        "rushing_off": {
+            "rule": "behaviour.rushing_off",
+            "severity": "major",
+            "source": "002 服务禁忌—行为 催挂",
+            "phrases": ["请您挂机"],
+        },
+        "agent_hung_up_first": {
+            "rule": "behaviour.agent_hung_up_first",
+            "severity": "major",
+            "source": "004 5.电话行为规范 9",
+        },
+    },
 }
 
 Edit = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -512,6 +554,62 @@ BAD_FILES = [
         "scripts/mini.yaml",
         "lexicon forbidden.entries.0.suggest",
         "'situation.cannot_answer' is not a situation of this script",
+    ),
+    (
+        "no behaviour section",
+        _set("behaviour", None),
+        "scripts/mini.yaml",
+        "behaviour",
+        "Field required",
+    ),
+    (
+        "behaviour rule without source",
+        _set("behaviour.agent_hung_up_first.source", None),
+        "scripts/mini.yaml",
+        "behaviour.agent_hung_up_first.source",
+        "Field required",
+    ),
+    (
+        "behaviour rule id outside the behaviour area",
+        _set("behaviour.slow_answer.rule", "greeting.slow_answer"),
+        "scripts/mini.yaml",
+        "behaviour.slow_answer.rule",
+        "should match pattern",
+    ),
+    (
+        "behaviour rule of an unknown severity",
+        _set("behaviour.bare_what.severity", "grave"),
+        "scripts/mini.yaml",
+        "behaviour.bare_what.severity",
+        "Input should be",
+    ),
+    (
+        "a behaviour rule's words left out",
+        _set("behaviour.rushing_off.phrases", None),
+        "scripts/mini.yaml",
+        "behaviour.rushing_off.phrases",
+        "Field required",
+    ),
+    (
+        "a slot that needs a default has none",
+        _set("prompts.0.text", "{greeting},中国移动,{title}您好"),
+        "scripts/mini.yaml",
+        "(top)",
+        r"prompt greeting.open: slot\(s\) \['title'\] need slot_defaults",
+    ),
+    (
+        "a slot default without source",
+        _set("slot_defaults", {"title": {"text": "先生/女士"}}),
+        "scripts/mini.yaml",
+        "slot_defaults.title.source",
+        "Field required",
+    ),
+    (
+        "a default for a slot the engine does not know",
+        _set("slot_defaults", {"badge": {"text": "x", "source": "002 规范用语"}}),
+        "scripts/mini.yaml",
+        "(top)",
+        r"slot_defaults: unknown slot\(s\) \['badge'\]",
     ),
     (
         "lexicon entry without source",

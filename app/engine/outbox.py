@@ -1,0 +1,97 @@
+"""What a call sends: its events, numbered in order, and the alerts among them.
+
+Every concern of a session writes to the one outbox of its call; after each input the session
+hands the shell what was written (:meth:`Outbox.take`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.engine.messages import Alert, AlertCategory, Event, MatchKind, Speaker
+from app.engine.script import Severity
+
+
+class Outbox:
+    """The events of one call not yet handed to the shell, and every alert the call raised."""
+
+    def __init__(self, anchor: int | None) -> None:
+        #: The call time events count from (their ``at_ms``): the answer, before it the ring.
+        self.anchor = anchor
+        self._events: list[Event] = []
+        self._seq = 0
+        self._prompt_ids = 0
+        self._alert_ids = 0
+        #: Every alert raised, in order; a retracted one stays (its id was sent).
+        self.alerts: list[Alert] = []
+
+    def take(self) -> list[Event]:
+        """The events written since the last take, in order; the outbox is empty after."""
+        events = self._events
+        self._events = []
+        return events
+
+    def at_ms(self, t: int) -> int:
+        """Call time ``t`` as the events give it: since the anchor."""
+        return t - (self.anchor if self.anchor is not None else t)
+
+    def emit(self, kind: str, t: int, body: dict[str, Any]) -> None:
+        self._seq += 1
+        self._events.append(Event(kind, self._seq, self.at_ms(t), body))
+
+    def prompt_id(self) -> str:
+        """A new prompt's id, unique in the call."""
+        self._prompt_ids += 1
+        return f"p-{self._prompt_ids}"
+
+    def alert(
+        self,
+        t: int,
+        category: AlertCategory,
+        rule: str,
+        severity: Severity,
+        source: str,
+        *,
+        provisional: bool = False,
+        detail: str | None = None,
+        phrase: str | None = None,
+        text: str | None = None,
+        span: tuple[int, int] | None = None,
+        speaker: Speaker | None = None,
+        segment: str | None = None,
+        match: MatchKind = "rule",
+    ) -> Alert:
+        """Raise an alert (provisional: until its segment's final settles it)."""
+        self._alert_ids += 1
+        alert = Alert(
+            id=f"al-{self._alert_ids}",
+            severity=severity,
+            category=category,
+            rule=rule,
+            source=source,
+            state="provisional" if provisional else "confirmed",
+            phrase=phrase,
+            text=text,
+            span=span,
+            speaker=speaker,
+            segment=segment,
+            match=match,
+            detail=detail,
+        )
+        self.alerts.append(alert)
+        self.emit("alert", t, alert.to_body())
+        return alert
+
+    def settle(self, alert: Alert, still_said: bool, t: int) -> None:
+        """A provisional alert's segment is final: confirmed if its words are still there,
+        retracted if the ASR revised them away."""
+        alert.state = "confirmed" if still_said else "retracted"
+        self.emit("alert_update", t, {"id": alert.id, "state": alert.state})
+
+    def standing_alerts(self) -> list[Alert]:
+        """The alerts not retracted, in the order raised."""
+        return [alert for alert in self.alerts if alert.state != "retracted"]
+
+    def alert_count(self) -> int:
+        """How many alerts stand (not retracted)."""
+        return sum(1 for alert in self.alerts if alert.state != "retracted")

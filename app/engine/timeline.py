@@ -1,0 +1,115 @@
+"""Where a call is: its phase and call type, its time, and the deadlines it waits for.
+
+The phase moves only along :data:`app.engine.phases.MOVES`: asking for a move the table does not
+have raises :class:`~app.engine.phases.IllegalPhaseMove`, so a caller for which a move may not
+apply checks :meth:`Timeline.can_move` first. The call type changes only along
+:data:`~app.engine.phases.RETYPES` (see ``suggestions``). Deadlines are named call times; the
+session fires each as call time reaches it, and the shell calls the session back at
+:meth:`Timeline.next_deadline`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.engine.clock import CallClock
+from app.engine.phases import CallType, IllegalPhaseMove, Phase, can_move
+
+
+class Deadline(StrEnum):
+    """The deadlines a call may wait for; a follow-up prompt's is :data:`PROMPT_DEADLINE` and
+    its id."""
+
+    SLOW_ANSWER = "slow_answer"
+    GREETING_LATE = "greeting_late"
+    NO_RESPONSE = "no_response"
+    HOLD_APOLOGY = "hold_apology"
+
+
+#: A follow-up prompt's deadline is named this and its id.
+PROMPT_DEADLINE = "prompt:"
+
+
+class Timeline:
+    """The phase machine, the call type, call time and the deadlines of one call."""
+
+    def __init__(
+        self,
+        phases: tuple[Phase, ...],
+        call_type: CallType,
+        ring_at: int | None,
+        wall_ms: int | None,
+    ) -> None:
+        """``phases``: the script's. ``ring_at`` is the first explicit time the call sees, so a
+        call created for a ring in the past runs in its own time (see ``CallClock``)."""
+        self._phases = phases
+        self.phase = Phase.RINGING
+        #: Every phase the call has been in, in order.
+        self.reached: list[Phase] = [Phase.RINGING]
+        self.call_type = call_type
+        self.clock = CallClock()
+        self.ring_at = ring_at
+        self.answered_at: int | None = None
+        if ring_at is not None:
+            self.clock.place(ring_at, ring_at if wall_ms is None else wall_ms)
+        #: The call time of each deadline armed, by name, in the order armed (of two due at
+        #: once, the one armed first fires first).
+        self.deadlines: dict[str, int] = {}
+
+    @property
+    def ended(self) -> bool:
+        return self.phase is Phase.ENDED
+
+    def place(self, explicit_ms: int | None, wall_ms: int) -> int:
+        """The call time of an input with an explicit time (or none) arriving at ``wall_ms``."""
+        return self.clock.place(explicit_ms, wall_ms)
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def can_move(self, target: Phase) -> bool:
+        """Whether :meth:`move` to ``target`` is legal now."""
+        return can_move(self.phase, self._in_script(target))
+
+    def move(self, target: Phase) -> Phase:
+        """Move to ``target`` or, if the script skips it, to the next phase the script has;
+        return the phase left. Raises :class:`IllegalPhaseMove` for a move :data:`MOVES` does
+        not have (backwards, or staying put)."""
+        target = self._in_script(target)
+        previous = self.phase
+        if not can_move(previous, target):
+            raise IllegalPhaseMove(f"cannot move from {previous} to {target}")
+        self.phase = target
+        self.reached.append(target)
+        return previous
+
+    def _in_script(self, target: Phase) -> Phase:
+        if target in self._phases:
+            return target
+        return next(phase for phase in self._phases if can_move(target, phase))
+
+    # -- deadlines -------------------------------------------------------------------------
+
+    def arm(self, name: str, at: int) -> None:
+        self.deadlines[name] = at
+
+    def disarm(self, name: str) -> None:
+        self.deadlines.pop(name, None)
+
+    def pop_reached(self, t: int) -> tuple[str, int] | None:
+        """The first deadline reached by call time ``t`` (name, due time), disarmed; None when
+        none is."""
+        deadlines = self.deadlines
+        if not deadlines:
+            return None
+        due = min(deadlines.values())
+        if due > t:
+            return None
+        name = next(name for name, at in deadlines.items() if at == due)
+        del deadlines[name]
+        return name, due
+
+    def next_deadline(self) -> int | None:
+        """The wall time (epoch ms) of the next deadline, if any, for the shell to call back."""
+        if not self.deadlines:
+            return None
+        return self.clock.to_wall(min(self.deadlines.values()))

@@ -1,0 +1,139 @@
+"""What the shell shows of a call: its live snapshot, its checklist, its report, its listing.
+
+Views only read the call; none changes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.engine.messages import CallSetup, Listing
+from app.engine.outbox import Outbox
+from app.engine.phases import Phase
+from app.engine.prompts import fill
+from app.engine.required import RequiredPrompts
+from app.engine.script import Script
+from app.engine.segment import Transcript
+from app.engine.timeline import Timeline
+
+
+class CallViews:
+    """The views of one call."""
+
+    def __init__(
+        self,
+        setup: CallSetup,
+        script: Script,
+        timeline: Timeline,
+        prompts: RequiredPrompts,
+        outbox: Outbox,
+        transcript: Transcript,
+    ) -> None:
+        self._setup = setup
+        self._script = script
+        self._timeline = timeline
+        self._prompts = prompts
+        self._outbox = outbox
+        self._transcript = transcript
+
+    def listing(self) -> Listing:
+        """What a list of calls shows of this one."""
+        return Listing(
+            self._script.id,
+            self._script.version,
+            str(self._timeline.call_type),
+            str(self._timeline.phase),
+            self._outbox.alert_count(),
+        )
+
+    def checklist(self) -> list[dict[str, Any]]:
+        """Every required phrase of this call, with where it stands."""
+        prompts = self._prompts
+        ended = self._timeline.phase is Phase.ENDED
+        items = []
+        for prompt in prompts.applicable:
+            if prompt.kind != "required":
+                continue
+            state = prompts.by_rule(prompt.rule)
+            if state is not None and state.status == "done":
+                status = "done"
+            elif ended:
+                status = "missed"
+            elif state is not None and state.status == "due":
+                status = "due"
+            else:
+                status = "pending"
+            items.append(
+                {
+                    "rule": prompt.rule,
+                    "phase": str(prompt.phase),
+                    "text": state.text if state is not None else fill(prompt.text, prompts.slots),
+                    "status": status,
+                    "similarity": state.similarity if state is not None else None,
+                }
+            )
+        return items
+
+    def snapshot(self) -> dict[str, Any]:
+        """The live state of the call (``GET /v1/calls/{id}``)."""
+        return {
+            "call_id": self._setup.call_id,
+            "script": {"id": self._script.id, "version": self._script.version},
+            "call_type": str(self._timeline.call_type),
+            "phase": str(self._timeline.phase),
+            "prompts": [
+                {**p.to_body(), "status": p.status, "similarity": p.similarity}
+                for p in self._prompts.states
+                if p.status != "armed"
+            ],
+            "checklist": self.checklist(),
+            "alerts": [a.to_body() for a in self._outbox.standing_alerts()],
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The post-call report: score, phases, phrases said / missed / deviated, alerts, words."""
+        scoring = self._script.scoring
+        timing = self._script.timing
+        checklist = self.checklist() if self._timeline.answered_at is not None else []
+        said = [c for c in checklist if c["status"] == "done"]
+        missed = [c["rule"] for c in checklist if c["status"] in ("missed", "pending", "due")]
+        deviated = [
+            {"rule": c["rule"], "similarity": c["similarity"]}
+            for c in said
+            if c["similarity"] is not None and c["similarity"] < timing.deviation_below
+        ]
+        alerts = self._outbox.standing_alerts()
+        cost = {
+            "forbidden": scoring.forbidden,
+            "script": scoring.script,
+            "behaviour": scoring.behaviour,
+        }
+        lost = 0.0
+        for alert in alerts:
+            factor = scoring.phonetic_factor if alert.match == "phonetic" else 1.0
+            lost += cost[alert.category] * factor
+        score = scoring.start - round(lost)
+        score -= scoring.missed * len(missed) + scoring.deviated * len(deviated)
+        return {
+            "call_id": self._setup.call_id,
+            "script": {"id": self._script.id, "version": self._script.version},
+            "call_type": str(self._timeline.call_type),
+            "score": max(0, min(scoring.start, score)),
+            "phases": [str(p) for p in self._timeline.reached],
+            "said": [
+                {"rule": c["rule"], "text": c["text"], "similarity": c["similarity"]} for c in said
+            ],
+            "missed": missed,
+            "deviated": deviated,
+            "alerts": [a.to_body() for a in alerts],
+            "transcript": [
+                {
+                    "speaker": speaker,
+                    "segment": segment,
+                    "text": text,
+                    "start_ms": start_ms,
+                    "end_ms": end_ms,
+                }
+                for speaker, segment, text, start_ms, end_ms in self._transcript.lines()
+            ],
+        }

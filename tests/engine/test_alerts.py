@@ -1,0 +1,244 @@
+"""Alerts on the agent's words, driven through a call: forbidden phrases, 催挂, the wrong
+greeting word; provisional on partials, confirmed or retracted by the final."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.engine.compiled import CompiledScript
+from app.engine.index import Hit
+from app.engine.matcher import SegmentHit
+from app.engine.messages import CallSetup
+from app.engine.normalize import normalize
+from app.engine.phases import CallType
+from app.engine.segment import SegmentState
+from app.engine.session import CallSession
+from tests.engine.conftest import Start, compile_with, consult_call, greet, of, start, types
+from tests.engine.test_index import SHIRK
+
+
+class TestForbidden:
+    """Forbidden phrases of the lexicon, provisional on partials, settled by the final."""
+
+    def test_partial_then_confirmed(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        (alert,) = d.say("agent", "a2", "这个真不关我的事", 5000, final=False)
+        assert (
+            alert["state"] == "provisional"
+            and alert["span"] == [3, 8]
+            and alert["match"] == "exact"
+        )
+        assert alert["rule"] == "forbidden.shirk" and alert["phrase"] == "不关我的事!"
+        assert d.say("agent", "a2", "这个真不关我的事，您再看看", 5500, final=False) == []
+        (update,) = d.say("agent", "a2", "这个真不关我的事，您再看看", 6000)
+        assert (
+            update["type"] == "alert_update"
+            and update["state"] == "confirmed"
+            and update["id"] == alert["id"]
+        )
+
+    def test_retracted_when_the_asr_revises_the_words_away(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        (alert,) = d.say("agent", "a2", "这个真不关我的事", 5000, final=False)
+        (update,) = d.say("agent", "a2", "这个真不关乎我们", 6000)
+        assert update == {**update, "id": alert["id"], "state": "retracted"}
+        assert d.session.report()["alerts"] == []
+
+    def test_a_retracted_alert_is_kept_but_does_not_stand(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        (kept,) = d.say("agent", "a2", "这个真不关我的事", 5000, final=False)
+        d.say("agent", "a2", "这个真不关我的事，您再看看", 6000)
+        (dropped,) = d.say("agent", "a3", "这个真不关我的事", 7000, final=False)
+        d.say("agent", "a3", "这个真不关乎我们", 8000)
+        assert [a.state for a in d.session.outbox.alerts] == ["confirmed", "retracted"]
+        assert d.session.alert_count() == 1
+        (alert,) = d.session.snapshot()["alerts"]
+        body = {k: v for k, v in kept.items() if k not in ("type", "seq", "at_ms")}
+        assert alert == {**body, "state": "confirmed"} and alert["span"] == [3, 8]
+        assert d.session.report()["alerts"] == [alert]
+
+    def test_one_alert_however_many_partials(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        events: list[dict[str, Any]] = []
+        for n, text in enumerate(["不关", "不关我的事", "不关我的事啊", "不关我的事啊这个"]):
+            events += d.say("agent", "a2", text, 4000 + n * 250, final=False)
+        events += d.say("agent", "a2", "不关我的事啊这个", 6000)
+        assert types(events) == ["alert", "alert_update"]
+
+    def test_final_text_alerts_confirmed_at_once(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        events = d.say("agent", "a2", "不关我的事！", 5000)
+        assert [(e["type"], e.get("state")) for e in events] == [("alert", "confirmed")]
+
+    def test_split_over_two_segments_reported_on_the_later(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert d.say("agent", "a2", "这真不关我", 5000) == []
+        (alert,) = d.say("agent", "a3", "的事。", 6000)
+        assert (
+            alert["segment"] == "a3" and alert["span"] == [0, 2] and alert["match"] == "normalized"
+        )
+
+    def test_customer_turn_between_breaks_the_split(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        d.say("agent", "a2", "这真不关我", 5000)
+        d.say("customer", "c1", "什么", 5500)
+        assert d.say("agent", "a3", "的事。", 6000) == []
+
+    def test_customer_saying_it_is_not_an_alert(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert of(d.say("customer", "c1", "你说不关我的事，我不知道啊", 5000), "alert") == []
+
+    def test_same_words_twice_are_two_alerts(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert types(d.say("agent", "a2", "不关我的事，真不关我的事", 5000)) == ["alert", "alert"]
+
+    def test_allow_phrase(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert d.say("agent", "a2", "我不管怎样都会帮您处理好", 5000) == []
+
+    @pytest.mark.parametrize(
+        ("text", "alerts"),
+        [
+            ("这个我不管", 1),
+            ("我不管理这个业务", 0),  # 我不管 inside 我/不/管理: not on a word boundary
+            ("有意见你去找领导", 1),
+            ("如果您有意见可以去找领导", 0),  # unless_after 如果您
+            ("您找领导的话也可以去", 0),  # ... and 找领导{0,2}去 needs 去 within two characters
+            ("您找领导说去", 1),
+        ],
+    )
+    def test_guards(self, start_call: Start, text: str, alerts: int) -> None:
+        d = start_call()
+        greet(d)
+        assert len(of(d.say("agent", "a2", text, 5000), "alert")) == alerts
+
+    def test_exempt_phase(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        d.say("agent", "a3", "请问我刚才给您的解释您明白吗", 8000)
+        assert d.session.timeline.phase == "rating"
+        assert of(d.say("agent", "a4", "你去找领导", 9000), "alert") == []
+
+    def test_phonetic_hit_is_marked(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        (alert,) = of(d.say("agent", "a2", "这个我不知到", 5000), "alert")
+        assert alert["match"] == "phonetic" and alert["span"] == [2, 6]
+
+    def test_phonetic_hit_grown_over_partials(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert of(d.say("agent", "a2", "这个我不", 5000, final=False), "alert") == []
+        (alert,) = of(d.say("agent", "a2", "这个我不知到", 5400, final=False), "alert")
+        assert alert["match"] == "phonetic" and alert["state"] == "provisional"
+        assert d.say("agent", "a2", "这个我不知到啊", 5800, final=False) == []
+        (update,) = d.say("agent", "a2", "这个我不知到", 6000)
+        assert update == {**update, "type": "alert_update", "state": "confirmed"}
+
+    def test_phonetic_hit_split_over_two_segments(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert of(d.say("agent", "a2", "这个我不", 5000), "alert") == []
+        (alert,) = of(d.say("agent", "a3", "知到", 5600), "alert")
+        assert alert["match"] == "phonetic" and alert["segment"] == "a3"
+        assert alert["span"] == [0, 2] and alert["state"] == "confirmed"
+
+    def test_shirk_suggests_the_prescribed_phrase(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        events = d.say("agent", "a2", "这个我不知道", 5000)
+        assert types(events) == ["alert", "prompt"]
+        assert events[1]["kind"] == "suggested" and events[1]["rule"] == "situation.cannot_answer"
+
+
+class TestGreetingWord:
+    """A time-of-day greeting word that is not the one for the time of the answer."""
+
+    def test_wrong_time_of_day_word(self, start_call: Start) -> None:
+        d = start_call("2026-11-22 14:30:00")
+        events = d.say("agent", "a1", "上午好,中国移动,很高兴为您服务!", 2000)
+        (alert,) = of(events, "alert")
+        assert alert["rule"] == "greeting.wrong_time" and alert["state"] == "confirmed"
+        assert alert["span"] == [0, 3] and alert["phrase"] == "下午好"
+        done = of(events, "prompt_done")[0]
+        assert done["similarity"] < 1.0  # said, with a deviation
+
+    def test_wrong_word_on_a_partial_is_provisional_then_retracted(self, start_call: Start) -> None:
+        d = start_call("2026-11-22 14:30:00")
+        (alert,) = of(d.say("agent", "a1", "上午好", 500, final=False), "alert")
+        assert alert["state"] == "provisional"
+        events = d.say("agent", "a1", "下午好,中国移动,很高兴为您服务!", 2000)
+        assert {"type": "alert_update", "id": alert["id"], "state": "retracted"}.items() <= of(
+            events, "alert_update"
+        )[0].items()
+
+
+class TestRushingOff:
+    """催挂 phrases, outside the nuisance calls where the norm prescribes them."""
+
+    def test_rushing_off_outside_harassment(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        (alert,) = d.say("agent", "a3", "没事的话您挂了吧", 8000)
+        assert alert["rule"] == "behaviour.rushing_off" and alert["category"] == "behaviour"
+
+    def test_rushing_off_allow_phrase(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        assert d.say("agent", "a3", "请您挂机后再拨", 8000) == []
+
+
+class TestPhraseAlertsAlone:
+    """The phrase alerts of a call driven directly, and what the script decides of them."""
+
+    def test_settle_confirms_what_is_still_said_and_retracts_the_rest(
+        self, compiled: CompiledScript
+    ) -> None:
+        session = CallSession(compiled, CallSetup(call_id="u-1", script_id="test-line"))
+        outbox = session.outbox
+        said = outbox.alert(1, "forbidden", "forbidden.shirk", "critical", "002", provisional=True)
+        revised = outbox.alert(
+            1, "forbidden", "forbidden.rude", "critical", "002", provisional=True
+        )
+        outbox.take()
+        segment = SegmentState("a-1", "agent")
+        segment.provisional = {("forbidden:0", 0): said, ("forbidden:2", 0): revised}
+        norm = normalize("不关我的事")
+        segment.hits = [SegmentHit(Hit(0, 5, "不关我的事", SHIRK), 0, 0, 5, norm)]
+        session.phrases.settle(segment, 2)
+        assert [(e.body["id"], e.body["state"]) for e in outbox.take()] == [
+            ("al-1", "confirmed"),
+            ("al-2", "retracted"),
+        ]
+
+    def test_the_rule_severity_and_source_of_rushing_off_are_the_scripts(self) -> None:
+        changed = {"rule": "behaviour.hurrying", "severity": "minor", "source": "002 催挂"}
+        d = start(compile_with(rushing_off=changed))
+        consult_call(d)
+        (alert,) = d.say("agent", "a3", "没事的话您挂了吧", 8000)
+        assert (alert["rule"], alert["severity"], alert["source"]) == (
+            "behaviour.hurrying",
+            "minor",
+            "002 催挂",
+        )
+
+    @pytest.mark.parametrize(("exempt", "alerts"), [(["harassment"], 0), ([], 1)])
+    def test_the_call_types_exempt_from_rushing_off_are_the_scripts(
+        self, exempt: list[str], alerts: int
+    ) -> None:
+        compiled = compile_with(rushing_off={"exempt_call_types": exempt})
+        d = start(compiled, call_type=CallType.HARASSMENT)
+        greet(d)
+        assert len(of(d.say("agent", "a3", "请您挂机", 8000), "alert")) == alerts

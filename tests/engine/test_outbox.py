@@ -1,0 +1,42 @@
+"""The outbox alone: events numbered in order and timed from the anchor, alerts kept."""
+
+from __future__ import annotations
+
+from app.engine.outbox import Outbox
+
+
+def test_events_are_numbered_and_timed_from_the_anchor() -> None:
+    outbox = Outbox(None)
+    outbox.emit("phase", 5_000, {})  # no anchor yet: the event is its own time origin
+    outbox.anchor = 1_000
+    outbox.emit("prompt", 3_500, {"id": "p-1"})
+    events = outbox.take()
+    assert [(e.type, e.seq, e.at_ms) for e in events] == [("phase", 1, 0), ("prompt", 2, 2_500)]
+    assert events[1].to_wire() == {"type": "prompt", "seq": 2, "at_ms": 2_500, "id": "p-1"}
+    assert outbox.take() == []
+    outbox.emit("phase", 4_000, {})
+    assert [e.seq for e in outbox.take()] == [3]
+
+
+def test_prompt_and_alert_ids_count_apart() -> None:
+    outbox = Outbox(0)
+    assert [outbox.prompt_id(), outbox.prompt_id()] == ["p-1", "p-2"]
+    alert = outbox.alert(10, "behaviour", "behaviour.slow_answer", "major", "000 远程服务 2")
+    assert alert.id == "al-1" and alert.state == "confirmed" and alert.match == "rule"
+    assert outbox.prompt_id() == "p-3"
+
+
+def test_a_provisional_alert_is_settled_by_its_final() -> None:
+    outbox = Outbox(0)
+    kept = outbox.alert(1, "forbidden", "forbidden.shirk", "critical", "002", provisional=True)
+    gone = outbox.alert(2, "forbidden", "forbidden.rude", "critical", "002", provisional=True)
+    assert (kept.state, outbox.alert_count()) == ("provisional", 2)
+    outbox.take()
+    outbox.settle(kept, True, 3)
+    outbox.settle(gone, False, 3)
+    assert [e.to_wire() for e in outbox.take()] == [
+        {"type": "alert_update", "seq": 3, "at_ms": 3, "id": "al-1", "state": "confirmed"},
+        {"type": "alert_update", "seq": 4, "at_ms": 3, "id": "al-2", "state": "retracted"},
+    ]
+    assert outbox.alerts == [kept, gone]  # a retracted alert is kept: its id was sent
+    assert outbox.standing_alerts() == [kept] and outbox.alert_count() == 1
