@@ -24,6 +24,8 @@ class Outbox:
         self._alert_ids = 0
         #: Every alert raised, in order; a retracted one stays (its id was sent).
         self.alerts: list[Alert] = []
+        #: How many of them stand (not retracted): asked after every alert, so kept, not counted.
+        self._standing = 0
 
     def take(self) -> list[Event]:
         """The events written since the last take, in order; the outbox is empty after."""
@@ -79,6 +81,7 @@ class Outbox:
             detail=detail,
         )
         self.alerts.append(alert)
+        self._standing += 1
         self.emit("alert", t, alert.to_body())
         return alert
 
@@ -86,6 +89,8 @@ class Outbox:
         """A provisional alert's segment is final: confirmed if its words are still there,
         retracted if the ASR revised them away."""
         alert.state = "confirmed" if still_said else "retracted"
+        if not still_said:
+            self._standing -= 1
         self.emit("alert_update", t, {"id": alert.id, "state": alert.state})
 
     def standing_alerts(self) -> list[Alert]:
@@ -94,4 +99,4 @@ class Outbox:
 
     def alert_count(self) -> int:
         """How many alerts stand (not retracted)."""
-        return sum(1 for alert in self.alerts if alert.state != "retracted")
+        return self._standing

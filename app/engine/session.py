@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from app.engine.alerts import PhraseAlerts
 from app.engine.behaviour import BehaviourRules
 from app.engine.compiled import CompiledScript
@@ -201,12 +199,6 @@ class CallSession:
         """The required phrases of this call that ``text`` says, whatever is due now."""
         return self.prompts.said_rules(text)
 
-    def close(self) -> EndedSession:
-        """What the call keeps once it has ended (see :class:`EndedSession`)."""
-        if not self.ended:
-            raise CallStateError("the call has not ended", code="call_in_progress")
-        return EndedSession(self)
-
     # -- time ------------------------------------------------------------------------------
 
     def _fire_deadlines(self, t: int) -> None:
@@ -321,57 +313,3 @@ class CallSession:
                 self.behaviour.apology_said()
             elif target.kind == "situation":
                 self.suggestions.situation(int(target.ref), t)
-
-
-class EndedSession:
-    """What an ended call keeps of its :class:`CallSession`: its snapshot and report as encoded
-    JSON and its listing, nothing else. An ended call is kept for its report, its listing and
-    ``resume``; as a session it held dozens of objects the collector walks on every full
-    collection (prompt states, streams, matchers, open segments …), as this one object and two
-    ``bytes`` it holds one. It answers what the shell asks of a session the way the ended
-    session would: every input is refused with ``call_ended``, there is no deadline, the views
-    are the session's last ones.
-
-    Kept only while the shell (``app/calls/runner.py``) still swaps an ended call's session for
-    one: it goes, with :meth:`CallSession.close`, when the shell stops using them."""
-
-    __slots__ = ("call_id", "_listing", "_snapshot", "_report")
-
-    def __init__(self, session: CallSession) -> None:
-        self.call_id = session.call_id
-        # A plain tuple, which the collector stops tracking (a named tuple it never does).
-        script_id, version, call_type, phase, alerts = session.listing()
-        self._listing = (script_id, version, call_type, phase, alerts)
-        self._snapshot = orjson.dumps(session.snapshot())
-        self._report = orjson.dumps(session.report())
-
-    @property
-    def ended(self) -> bool:
-        return True
-
-    def handle(self, item: Input, wall_ms: int) -> list[Event]:
-        raise CallStateError("the call has ended", code="call_ended")
-
-    def on_timer(self, wall_ms: int) -> list[Event]:
-        return []
-
-    def next_deadline(self) -> int | None:
-        return None
-
-    def listing(self) -> Listing:
-        return Listing._make(self._listing)
-
-    def alert_count(self) -> int:
-        return self.listing().alerts
-
-    def snapshot(self) -> dict[str, Any]:
-        result: dict[str, Any] = orjson.loads(self._snapshot)
-        return result
-
-    def report(self) -> dict[str, Any]:
-        result: dict[str, Any] = orjson.loads(self._report)
-        return result
-
-    def report_json(self) -> bytes:
-        """The report, encoded."""
-        return self._report

@@ -40,3 +40,14 @@ def test_a_provisional_alert_is_settled_by_its_final() -> None:
     ]
     assert outbox.alerts == [kept, gone]  # a retracted alert is kept: its id was sent
     assert outbox.standing_alerts() == [kept] and outbox.alert_count() == 1
+
+
+def test_the_standing_alerts_are_counted_as_they_are_raised_and_settled() -> None:
+    outbox = Outbox(0)
+    first = outbox.alert(0, "forbidden", "forbidden.shirk", "critical", "002", provisional=True)
+    second = outbox.alert(0, "forbidden", "forbidden.shirk", "critical", "002", provisional=True)
+    outbox.alert(0, "behaviour", "behaviour.bare_what", "minor", "002")
+    assert outbox.alert_count() == 3
+    outbox.settle(first, still_said=False, t=1)
+    outbox.settle(second, still_said=True, t=1)
+    assert outbox.alert_count() == 2 == len(outbox.standing_alerts())
