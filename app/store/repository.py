@@ -8,6 +8,7 @@ Inserts are idempotent (a write tried again after a failed commit changes nothin
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -253,40 +254,10 @@ def _listing(call_id: str, listing: Listing) -> dict[str, Any]:
 
 
 def _row(record: CallRecord) -> CallRow:
-    return CallRow(
-        call_id=record.call_id,
-        tenant=record.tenant,
-        token=record.token,
-        script_id=record.script_id,
-        script_version=record.script_version,
-        agent_id=record.agent_id,
-        created_ms=record.created_ms,
-        started_ms=record.started_ms,
-        call_type=record.call_type,
-        phase=record.phase,
-        alerts=record.alerts,
-        ended=record.ended,
-        setup=record.setup or {},
-        snapshot=record.snapshot,
-        report=record.report,
-    )
+    row = CallRow(**{field.name: getattr(record, field.name) for field in fields(CallRecord)})
+    row.setup = record.setup or {}
+    return row
 
 
 def _record(row: CallRow) -> CallRecord:
-    return CallRecord(
-        call_id=row.call_id,
-        tenant=row.tenant,
-        token=row.token,
-        script_id=row.script_id,
-        script_version=row.script_version,
-        agent_id=row.agent_id,
-        created_ms=row.created_ms,
-        started_ms=row.started_ms,
-        call_type=row.call_type,
-        phase=row.phase,
-        alerts=row.alerts,
-        ended=row.ended,
-        setup=row.setup,
-        snapshot=row.snapshot,
-        report=row.report,
-    )
+    return CallRecord(**{field.name: getattr(row, field.name) for field in fields(CallRecord)})
