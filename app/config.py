@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=0, le=36_500)
     #: Store long digit runs (phone, ID and card numbers) masked (``app/calls/privacy.py``).
     mask_digits: bool = True
+    #: A call with no input from its client for this long is cut off: it ends with a report
+    #: that says so (0: never). Calls hold memory and a timer; a client that died must not
+    #: keep them for ever.
+    idle_call_timeout_s: float = Field(default=1800, ge=0, le=86_400)
+    #: A call rebuilt after a restart whose client has not come back within this long is cut
+    #: off the same way (0: never).
+    reconnect_timeout_s: float = Field(default=300, ge=0, le=86_400)
     #: Reserved for the multi-instance bus; one process, in-memory bus for now.
     redis_url: str | None = None
     #: ``tenant-a:key1,tenant-b:key2``; unset means open (for local use only).

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -77,6 +78,24 @@ class Huashu(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+async def keep_sweeping(calls: CallService, settings: Settings) -> None:
+    """Cut off idle calls (``CallService.sweep``), checking a few times per timeout."""
+    limits = [s for s in (settings.idle_call_timeout_s, settings.reconnect_timeout_s) if s]
+    if not limits:
+        return
+    every = min(max(min(limits) / 4, 0.5), 60.0)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            calls.sweep(
+                int(time.time() * 1000),
+                settings.idle_call_timeout_s,
+                settings.reconnect_timeout_s,
+            )
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("cutting off idle calls failed")
+
+
 def build_state(settings: Settings) -> State:
     """Every resource the service needs, built once. Raises :class:`ScriptLoadError` for a bad
     script library and ValueError for settings that ask for a backend that does not exist."""
@@ -137,11 +156,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.retention_days
             else None
         )
+        sweeping = asyncio.get_running_loop().create_task(
+            keep_sweeping(state.calls, settings), name="huashu-idle-calls"
+        )
         state.ready = True
         try:
             yield {STATE_KEY: state}
         finally:
             state.ready = False
+            sweeping.cancel()
             if purging is not None:
                 purging.cancel()
             gc.callbacks.remove(state.metrics.gc_phase)

@@ -153,6 +153,11 @@ class Report(Strict):
     deviated: list[Deviated]
     alerts: list[AlertBody]
     transcript: list[TranscriptLine]
+    cut_off: bool = Field(
+        default=False,
+        description="present (true) when the call was lost and closed by the service: its "
+        "client never came back; who hung up and the closing are not judged",
+    )
 
 
 class ReportEvent(EventHead, Report):

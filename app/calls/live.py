@@ -25,6 +25,10 @@ class LiveCalls:
     def __len__(self) -> int:
         return len(self._runners)
 
+    def runners(self) -> list[CallRunner]:
+        """Every live runner (a copy: cutting one off removes it)."""
+        return list(self._runners.values())
+
     async def close(self) -> None:
         """Stop every live call's timer (the instance is going away)."""
         for runner in list(self._runners.values()):

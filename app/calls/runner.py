@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 from app.bus import Bus
-from app.engine.messages import Event, Input, Listing
+from app.engine.messages import CallEvent, Event, Input, Listing
 from app.engine.session import CallSession
 from app.errors import CallStateError, HuashuError, InternalError
 
@@ -81,6 +81,7 @@ class CallRunner:
         "last_client_seq",
         "last_event_seq",
         "rebuilt",
+        "last_input_ms",
         "_inputs",
         "_busy",
         "_waiting",
@@ -111,8 +112,12 @@ class CallRunner:
         self._inputs = inputs
         #: The ``seq`` of the last event published.
         self.last_event_seq = 0
-        #: Rebuilt after a restart: its client may have had events the store did not keep.
+        #: Rebuilt after a restart (until its client's first input since): its client may have
+        #: had events the store did not keep, and may never come back.
         self.rebuilt = False
+        #: Wall time of the client's last input (or of the runner's making): an idle call is
+        #: cut off (``CallService.sweep``).
+        self.last_input_ms = wall_ms()
         self._busy = False
         #: Inputs that arrived while one was being processed: (item, seq, after, is a tick).
         self._waiting: list[tuple[Input | None, int | None, After | None, bool]] | None = None
@@ -164,6 +169,11 @@ class CallRunner:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def cut_off(self) -> None:
+        """End the call as lost (its client never came back); see the engine's ``cut_off``."""
+        if self._session is not None:
+            self.process(CallEvent("cut_off"))
 
     def republish(self, events: list[Event], stored: list[str]) -> None:
         """After a rebuild: put the events the replay made back on the bus, telling the
@@ -244,6 +254,9 @@ class CallRunner:
         return events
 
     def _processed(self, item: Input | None, wall: int, seq: int | None) -> None:
+        if item is not None:
+            self.last_input_ms = wall
+            self.rebuilt = False
         self._inputs += 1
         if self._observer is not None:
             self._observer.on_input(self.call_id, self._inputs, item, wall, seq)

@@ -182,6 +182,19 @@ class CallService:
     async def close(self) -> None:
         await self.live.close()
 
+    def sweep(self, now_ms: int, idle_s: float, reconnect_s: float) -> int:
+        """Cut off the calls whose client is gone: no input for ``idle_s`` seconds, or, for a
+        call rebuilt after a restart, none since for ``reconnect_s`` (0: never). They end with
+        a report that says so. Returns how many were cut off."""
+        cut = 0
+        for runner in self.live.runners():
+            limit = reconnect_s if runner.rebuilt else idle_s
+            if limit and now_ms - runner.last_input_ms > limit * 1000:
+                log.info("call %s: no input for %.0f s; cut off", runner.call_id, limit)
+                runner.cut_off()
+                cut += 1
+        return cut
+
     async def recover(self) -> int:
         """Rebuild every call that was in progress when the service stopped, from its stored
         inputs; its events come out again with the same ``seq``s and go back on the bus for

@@ -15,7 +15,9 @@ from app.engine.phases import CallType, Phase
 
 Speaker = Literal["agent", "customer"]
 Direction = Literal["inbound", "outbound"]
-EventName = Literal["ringing", "answered", "hold", "unhold", "transfer", "hangup"]
+#: The call events; ``cut_off`` is the shell's own (never from a client): the call was lost —
+#: its client never came back — and ends without anyone hanging up.
+EventName = Literal["ringing", "answered", "hold", "unhold", "transfer", "hangup", "cut_off"]
 AlertState = Literal["provisional", "confirmed", "retracted"]
 MatchKind = Literal["exact", "normalized", "phonetic", "pattern", "rule"]
 

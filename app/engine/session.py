@@ -235,6 +235,8 @@ class CallSession:
             self.behaviour.unhold(t)
         elif event.name == "hangup":
             self._hangup(event.by, t)
+        elif event.name == "cut_off":
+            self._cut_off(t)
         # transfer: nothing in the norms depends on it yet; the platform's record is enough.
         return self.outbox.take()
 
@@ -249,6 +251,18 @@ class CallSession:
         for segment in list(self._open.values()):
             self._finalize(segment, t)
         self.behaviour.hangup(by, t)
+        self._end(t)
+
+    def _cut_off(self, t: int) -> None:
+        """The call was lost (its client never came back): what was said is kept, but nobody
+        hung up, so neither who hung up first nor the closing the call never reached is
+        judged; the report says it was cut off."""
+        for segment in list(self._open.values()):
+            self._finalize(segment, t)
+        self.timeline.cut_off = True
+        self._end(t)
+
+    def _end(self, t: int) -> None:
         self.timeline.deadlines.clear()
         self.prompts.move(Phase.ENDED, t)
         self.outbox.emit("report", t, self.report())

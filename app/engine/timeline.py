@@ -55,6 +55,8 @@ class Timeline:
         #: The call time of each deadline armed, by name, in the order armed (of two due at
         #: once, the one armed first fires first).
         self.deadlines: dict[str, int] = {}
+        #: The call ended cut off (``cut_off``), not hung up.
+        self.cut_off = False
 
     @property
     def ended(self) -> bool:

@@ -114,7 +114,7 @@ class CallViews:
             lost += cost[alert.category] * factor
         score = scoring.start - round(lost)
         score -= scoring.missed * len(missed) + scoring.deviated * len(deviated)
-        return {
+        report: dict[str, Any] = {
             "call_id": self._setup.call_id,
             "script": {"id": self._script.id, "version": self._script.version},
             "call_type": str(self._timeline.call_type),
@@ -137,3 +137,6 @@ class CallViews:
                 for speaker, segment, text, start_ms, end_ms in self._transcript.lines()
             ],
         }
+        if self._timeline.cut_off:
+            report["cut_off"] = True
+        return report

@@ -128,3 +128,27 @@ def test_follow_replays_and_unfollow_stops(scripts: dict[str, CompiledScript]) -
 
     late, gone = run(main())
     assert '"seq":1' in late[0] and '"type":"report"' in late[-1] and gone == []
+
+
+def test_sweep_cuts_off_the_calls_whose_client_is_gone(scripts: dict[str, CompiledScript]) -> None:
+    async def main() -> tuple[list[int], dict[str, Any], bool]:
+        service = service_of(scripts)
+        busy = await service.create(FIELDS, "busy", None)
+        idle = await service.create(FIELDS, "idle", None)
+        back = await service.create(FIELDS, "back", None)
+        now = service.runner(busy).last_input_ms
+        service.runner(idle).last_input_ms = now - 61_000
+        rebuilt = service.runner(back)
+        rebuilt.rebuilt, rebuilt.last_input_ms = True, now - 11_000
+        counts = [
+            service.sweep(now, idle_s=0, reconnect_s=0),  # 0: never
+            service.sweep(now, idle_s=60, reconnect_s=10),
+            service.sweep(now, idle_s=60, reconnect_s=10),  # already ended: nothing more
+        ]
+        report = service.report(await service.find("idle"))  # type: ignore[arg-type]
+        still = service.live.get("busy") is not None
+        await service.close()
+        return counts, report, still
+
+    counts, report, busy_live = run(main())
+    assert counts == [0, 2, 0] and report["cut_off"] is True and busy_live

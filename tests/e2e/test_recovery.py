@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.databases import database_url
 from tests.e2e.client import CallClient, Event, agent, customer
 from tests.e2e.conftest import KEY_A, Server
@@ -188,3 +190,40 @@ def test_an_event_the_client_had_but_the_store_did_not_is_not_sent_twice(tmp_pat
     assert [(a["id"], a["state"]) for a in report["alerts"] if a["rule"] == "forbidden.shirk"] == [
         (alert["id"], "confirmed")
     ]
+
+
+def test_a_call_whose_client_never_comes_back_is_cut_off_with_a_report(tmp_path: Path) -> None:
+    """After a restart, a rebuilt call nobody reconnects to is ended after
+    HUASHU_RECONNECT_TIMEOUT_S; a live call whose client goes quiet, after
+    HUASHU_IDLE_CALL_TIMEOUT_S. Both reports say cut_off; no alert blames the agent."""
+    env = {
+        "HUASHU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'huashu.db'}",
+        "HUASHU_RECONNECT_TIMEOUT_S": "1",
+        "HUASHU_IDLE_CALL_TIMEOUT_S": "3",
+    }
+    greeting = numbered([START, ANSWERED, agent("a1", "上午好，中国移动，很高兴为您服务", 2500)], 1)
+    first = Server(tmp_path / "first.log", env=env)
+    try:
+        first.wait_ready()
+        with CallClient(first.base, "lost-1", KEY_A) as client:
+            client.play(*greeting)
+        first.process.kill()
+        first.process.wait()
+    finally:
+        first.stop()
+    second = Server(tmp_path / "second.log", env=env)
+    try:
+        second.wait_ready()
+        with CallClient(second.base, "quiet-1", KEY_A) as quiet:
+            quiet.play(*greeting)
+            # Nobody comes back for lost-1 (1 s); quiet-1's client says nothing more (3 s).
+            report = quiet.recv_until(lambda e: e["type"] == "report", timeout=15)[-1]
+        assert report["cut_off"] is True
+        headers = {"Authorization": f"Bearer {KEY_A}"}
+        lost = httpx.get(f"{second.base}/v1/calls/lost-1/report", headers=headers, timeout=5)
+        assert lost.status_code == 200 and lost.json()["cut_off"] is True
+        for kept in (report, lost.json()):
+            rules = [a["rule"] for a in kept["alerts"]]
+            assert "behaviour.agent_hung_up_first" not in rules and "closing.missing" not in rules
+    finally:
+        second.stop()

@@ -28,6 +28,30 @@ class TestInputs:
         with pytest.raises(CallStateError):
             d.session.handle(CallEvent("hold", None), d.answer_ms + 2000)
 
+    def test_a_call_cut_off_ends_with_what_was_said_and_no_hangup_judged(
+        self, start_call: Start
+    ) -> None:
+        """The client never came back: the open segment's words are kept, the report says the
+        call was cut off, and neither who hung up nor the closing it never reached is judged."""
+        d = start_call()
+        greet(d)
+        d.say("agent", "a2", "这个不关我的事", 4000, final=False)
+        events = d.event("cut_off", d.answer_ms + 60_000)
+        assert [e["type"] for e in events] == ["alert_update", "phase", "report"]
+        report = events[-1]
+        assert report["cut_off"] is True and report["phases"][-1] == "ended"
+        assert [a["rule"] for a in report["alerts"]] == ["forbidden.shirk"]
+        assert [line["segment"] for line in report["transcript"]][-1] == "a2"
+        assert d.session.report()["cut_off"] is True
+        with pytest.raises(CallStateError):
+            d.session.handle(CallEvent("hold", None), d.answer_ms + 61_000)
+
+    def test_a_report_says_nothing_of_cut_off_for_a_call_hung_up(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        report = d.event("hangup", d.answer_ms + 5000, "customer")[-1]
+        assert report["type"] == "report" and "cut_off" not in report
+
     def test_new_segment_closes_the_open_one(self, start_call: Start) -> None:
         d = start_call()
         greet(d)
