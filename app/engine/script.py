@@ -8,6 +8,7 @@ Every rule carries ``source``: the seed file and section of the norm it enforces
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import time
 from typing import Annotated, Literal
 
@@ -296,7 +297,10 @@ class Script(Frozen):
     description: str = ""
     #: Phases this script uses, in order; others are skipped.
     phases: tuple[Phase, ...] = tuple(Phase)
-    lexicon: str | None = Field(default="forbidden", description="lexicon file id, or none")
+    lexicon: LexiconId | None = Field(default="forbidden", description="lexicon id, or none")
+    #: Further lexicons whose entries apply too (a company keeps the national norms and adds
+    #: its own list); a category both define must be defined alike.
+    lexicons: tuple[LexiconId, ...] = ()
     timing: Timing = Timing()
     scoring: Scoring = Scoring()
     greeting: Greeting | None = None
@@ -313,6 +317,12 @@ class Script(Frozen):
     #: Customer words that set the call type (e.g. complaint: 投诉).
     call_type_signals: dict[CallType, Trigger] = Field(default_factory=dict)
     behaviour: Behaviour
+
+    @property
+    def lexicon_ids(self) -> tuple[str, ...]:
+        """Every lexicon the script uses, in order, each once."""
+        ids = (self.lexicon, *self.lexicons) if self.lexicon is not None else self.lexicons
+        return tuple(dict.fromkeys(ids))
 
     @model_validator(mode="after")
     def _consistent(self) -> Script:
@@ -394,8 +404,11 @@ class LexiconEntry(Frozen):
     suggest: RuleId | None = None
 
 
+LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
 class Lexicon(Frozen):
-    id: str
+    id: LexiconId
     name: str
     version: int = Field(default=1, ge=1)
     categories: dict[str, LexiconCategory] = Field(min_length=1)
@@ -407,3 +420,31 @@ class Lexicon(Frozen):
             if entry.category not in self.categories:
                 raise ValueError(f"entries.{i}: category {entry.category!r} is not in categories")
         return self
+
+
+def merge_lexicons(lexicons: Sequence[Lexicon]) -> Lexicon | None:
+    """The lexicons a script uses as one: their categories and entries, in order. Raises
+    ValueError naming the category that two of them define differently."""
+    if not lexicons:
+        return None
+    if len(lexicons) == 1:
+        return lexicons[0]
+    categories: dict[str, LexiconCategory] = {}
+    defined_by: dict[str, str] = {}
+    for lexicon in lexicons:
+        for key, category in lexicon.categories.items():
+            if key in categories and categories[key] != category:
+                raise ValueError(
+                    f"category {key!r} is defined differently in lexicons "
+                    f"{defined_by[key]!r} and {lexicon.id!r}"
+                )
+            categories.setdefault(key, category)
+            defined_by.setdefault(key, lexicon.id)
+    # Built from lexicons already validated; its id ("a+b") is no lexicon's own.
+    return Lexicon.model_construct(
+        id="+".join(lexicon.id for lexicon in lexicons),
+        name=" + ".join(lexicon.name for lexicon in lexicons),
+        version=1,
+        categories=categories,
+        entries=tuple(entry for lexicon in lexicons for entry in lexicon.entries),
+    )

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from app.engine.script import Lexicon, Script
+from app.engine.script import Lexicon, Script, merge_lexicons
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,7 +29,8 @@ class Library:
     lexicons: dict[str, Lexicon]
 
     def lexicon_for(self, script: Script) -> Lexicon | None:
-        return None if script.lexicon is None else self.lexicons[script.lexicon]
+        """The script's lexicons as one (``merge_lexicons``)."""
+        return merge_lexicons([self.lexicons[i] for i in script.lexicon_ids])
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:
@@ -72,9 +73,17 @@ def load_library(root: Path) -> Library:
         script = parse_model(Script, _read_yaml(path), path)
         if script.id != path.stem:
             raise ScriptLoadError(f"{path}: id: must equal the file name {path.stem!r}")
-        if script.lexicon is not None and script.lexicon not in lexicons:
-            raise ScriptLoadError(f"{path}: lexicon: no lexicon {script.lexicon!r} under lexicons/")
-        check_references(script, lexicons.get(script.lexicon or ""), path)
+        for field, ids in (("lexicon", (script.lexicon,)), ("lexicons", script.lexicons)):
+            for lexicon_id in ids:
+                if lexicon_id is not None and lexicon_id not in lexicons:
+                    raise ScriptLoadError(
+                        f"{path}: {field}: no lexicon {lexicon_id!r} under lexicons/"
+                    )
+        try:
+            merged = merge_lexicons([lexicons[i] for i in script.lexicon_ids])
+        except ValueError as exc:
+            raise ScriptLoadError(f"{path}: lexicons: {exc}") from None
+        check_references(script, merged, path)
         scripts[script.id] = script
     if not scripts:
         raise ScriptLoadError(f"{root}: (dir): no scripts under scripts/")

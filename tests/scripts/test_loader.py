@@ -694,3 +694,49 @@ def test_an_empty_library_is_refused(tmp_path: Path) -> None:
     (tmp_path / "scripts").mkdir()
     with pytest.raises(ScriptLoadError, match=r": \(dir\): no scripts under scripts/"):
         load_library(tmp_path)
+
+
+def _own_lexicon(category: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "id": "acme",
+        "name": "ACME's own list",
+        "categories": {"acme_curt": category or {"name": "curt replies", "severity": "major"}},
+        "entries": [{"phrase": "自己看说明书", "category": "acme_curt", "source": "ACME 2026-11"}],
+    }
+
+
+def test_a_script_uses_several_lexicons_as_one(tmp_path: Path) -> None:
+    _write(tmp_path, {**SCRIPT, "lexicons": ["acme"]}, LEXICON)
+    (tmp_path / "lexicons" / "acme.yaml").write_text(
+        yaml.safe_dump(_own_lexicon(), allow_unicode=True), encoding="utf-8"
+    )
+    library = load_library(tmp_path)
+    script = library.scripts["mini"]
+    assert script.lexicon_ids == ("forbidden", "acme")
+    merged = library.lexicon_for(script)
+    assert merged is not None and merged.id == "forbidden+acme"
+    assert [e.phrase for e in merged.entries][-1] == "自己看说明书"
+    assert set(merged.categories) == {*LEXICON["categories"], "acme_curt"}
+
+
+@pytest.mark.parametrize(
+    ("lexicons", "own", "reason"),
+    [
+        (["nope"], None, "lexicons: no lexicon 'nope'"),
+        (["acme"], "clash", "defined differently in lexicons 'forbidden' and 'acme'"),
+        (["Not An Id"], None, "lexicons.0"),
+    ],
+)
+def test_a_script_naming_a_missing_or_clashing_lexicon_stops_loading(
+    tmp_path: Path, lexicons: list[str], own: str | None, reason: str
+) -> None:
+    _write(tmp_path, {**SCRIPT, "lexicons": lexicons}, LEXICON)
+    category = next(iter(LEXICON["categories"]))
+    clash = {**_own_lexicon(), "categories": {category: {"name": "other", "severity": "minor"}}}
+    clash["entries"] = [{**clash["entries"][0], "category": category}]
+    (tmp_path / "lexicons" / "acme.yaml").write_text(
+        yaml.safe_dump(clash if own else _own_lexicon(), allow_unicode=True), encoding="utf-8"
+    )
+    with pytest.raises(ScriptLoadError) as info:
+        load_library(tmp_path)
+    assert reason in str(info.value)
