@@ -18,10 +18,10 @@ from app.bus import Bus
 from app.calls.repository import CallRecord, CallRepository
 from app.calls.service import CallService
 from app.config import Settings
-from app.engine.compiled import CompiledScript
 from app.errors import NotFound
 from app.ops.metrics import Metrics
 from app.scripts.loader import Library
+from app.scripts.service import ScriptLibrary
 
 if TYPE_CHECKING:
     from app.calls.stream import Connection
@@ -33,9 +33,10 @@ STATE_KEY = "huashu"
 @dataclass(slots=True, eq=False)
 class State:
     settings: Settings
-    library: Library
-    #: The library's scripts, compiled once for every call that uses them.
-    scripts: dict[str, CompiledScript]
+    #: The library as read from ``HUASHU_SCRIPTS_DIR`` (seeds the shared library).
+    files: Library
+    #: The script library: shared and tenants' own scripts and lexicons, every version.
+    library: ScriptLibrary
     metrics: Metrics
     repository: CallRepository
     bus: Bus
@@ -87,12 +88,8 @@ def _calls(state: AppState) -> CallService:
     return state.calls
 
 
-def _library(state: AppState) -> Library:
+def _library(state: AppState) -> ScriptLibrary:
     return state.library
-
-
-def _scripts(state: AppState) -> dict[str, CompiledScript]:
-    return state.scripts
 
 
 def _metrics(state: AppState) -> Metrics:
@@ -104,6 +101,5 @@ KeyPrincipal = Annotated[Principal, Depends(_key_principal)]
 Call = Annotated[CallRecord, Depends(_call_of)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 Calls = Annotated[CallService, Depends(_calls)]
-LibraryDep = Annotated[Library, Depends(_library)]
-Scripts = Annotated[dict[str, CompiledScript], Depends(_scripts)]
+LibraryDep = Annotated[ScriptLibrary, Depends(_library)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]

@@ -33,13 +33,16 @@ from app.calls.service import CallService
 from app.config import Settings
 from app.deps import STATE_KEY, State, state_of
 from app.engine import normalize, phonetic, prompts
-from app.engine.compiled import CompiledScript
 from app.errors import HuashuError
 from app.http import JSON
 from app.ops import router as ops_router
 from app.ops.metrics import Metrics
 from app.scripts import router as scripts_router
 from app.scripts.loader import ScriptLoadError, load_library
+from app.scripts.repository import DocumentRepository, MemoryDocumentRepository
+from app.scripts.service import ScriptLibrary
+from app.store.documents import SqlDocumentRepository
+from app.store.repository import SqlCallRepository
 
 log = logging.getLogger(__name__)
 
@@ -99,24 +102,26 @@ async def keep_sweeping(calls: CallService, settings: Settings) -> None:
 def build_state(settings: Settings) -> State:
     """Every resource the service needs, built once. Raises :class:`ScriptLoadError` for a bad
     script library and ValueError for settings that ask for a backend that does not exist."""
-    library = load_library(settings.scripts_dir)
-    scripts = {
-        sid: CompiledScript(script, library.lexicon_for(script))
-        for sid, script in library.scripts.items()
-    }
+    files = load_library(settings.scripts_dir)
     metrics = Metrics()
     repository = make_repository(settings)
+    documents: DocumentRepository = (
+        SqlDocumentRepository(repository.engine)
+        if isinstance(repository, SqlCallRepository)
+        else MemoryDocumentRepository()
+    )
+    library = ScriptLibrary(documents)
     bus = make_bus(settings)
     return State(
         settings=settings,
+        files=files,
         library=library,
-        scripts=scripts,
         metrics=metrics,
         repository=repository,
         bus=bus,
         identity=Identity(settings.tenants_by_key, repository),
         calls=CallService(
-            scripts, repository, bus, metrics, settings.timezone, mask_digits=settings.mask_digits
+            library, repository, bus, metrics, settings.timezone, mask_digits=settings.mask_digits
         ),
     )
 
@@ -136,6 +141,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             print(f"huashu: cannot open the store: {exc}", file=sys.stderr, flush=True)
             raise
+        seeded = await state.library.seed(state.files)
+        if seeded:
+            log.info("%d scripts and lexicons from %s stored", seeded, settings.scripts_dir)
         recovered = await state.calls.recover()
         if recovered:
             log.info("%d calls in progress rebuilt from the store", recovered)
@@ -184,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router.router)
     app.include_router(calls_router.router)
     app.include_router(scripts_router.router)
+    app.include_router(scripts_router.lexicons)
 
     @app.exception_handler(HuashuError)
     async def domain_error(request: Request, exc: HuashuError) -> JSON:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.engine.phases import CallType, Phase
-from app.engine.script import Script
+from app.engine.script import Lexicon, Script
 
 Severity = Literal["critical", "major", "minor"]
 Speaker = Literal["agent", "customer"]
@@ -245,6 +245,8 @@ class ScriptSummary(Strict):
     phases: list[Phase]
     call_types: list[CallType]
     lexicon: str | None
+    lexicons: list[str] = Field(description="every lexicon it uses, in order")
+    shared: bool = Field(description="from the shared library (not the tenant's own)")
 
 
 class ScriptList(Strict):
@@ -258,10 +260,49 @@ class LexiconSummary(Strict):
     categories: dict[str, str]
 
 
+class LexiconListed(LexiconSummary):
+    name: str
+    shared: bool
+
+
+class LexiconList(Strict):
+    items: list[LexiconListed]
+
+
 class ScriptDetail(Script):
-    """A script as its YAML file holds it (unset fields left out), with its lexicon's summary."""
+    """A script as its YAML file holds it (unset fields left out), with its lexicons'
+    summary (``lexicon_summary``: the first one's, as before several were allowed)."""
 
     lexicon_summary: LexiconSummary | None = None
+    lexicon_summaries: list[LexiconSummary] = Field(default_factory=list)
+
+
+class LexiconDetail(Lexicon):
+    """A lexicon as stored (unset fields left out)."""
+
+
+class Stored(Strict):
+    """What a ``PUT`` stored: the document's id and its new version."""
+
+    id: str
+    version: int
+
+
+class EntryHit(Strict):
+    """One lexicon entry firing on a sample text."""
+
+    entry: int = Field(description="its index in the lexicon's entries")
+    phrase: str
+    rule: str
+    severity: Severity
+    span: tuple[int, int]
+    match: Literal["exact", "normalized", "phonetic", "pattern", "rule"]
+
+
+class LexiconCheckResult(Strict):
+    """Per sample text, in order, the entries that fire on it."""
+
+    results: list[list[EntryHit]]
 
 
 class CheckResult(Strict):

@@ -42,6 +42,8 @@ class CallRecord:
     setup: dict[str, Any] | None = None
     #: The call's own start: its ring time when the platform gave one, else ``created_ms``.
     started_ms: int = 0
+    #: The script and lexicon versions the call runs on (``app.scripts.service.Pins``).
+    pins: dict[str, Any] | None = None
     #: Once ended: the call's last live state (``GET /v1/calls/{id}``) and its report, encoded.
     snapshot: bytes | None = None
     report: bytes | None = None
@@ -243,7 +245,7 @@ class MemoryCallRepository:
         record.ended = True
         record.snapshot = snapshot
         record.report = report
-        record.setup = None  # only an unfinished call is ever rebuilt
+        record.setup = record.pins = None  # only an unfinished call is ever rebuilt
         self._ended[call_id] = None
         while len(self._ended) > self._keep_ended:
             oldest, _ = self._ended.popitem(last=False)

@@ -163,6 +163,22 @@ class CheckRequest(Wire):
     at: AwareDatetime | None = None
 
 
+SampleText = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class LexiconCheckRequest(Wire):
+    """A dry run of a lexicon: sample agent utterances, judged as a live call would judge them
+    inside a script (``script``: one the tenant sees; the first, if not named)."""
+
+    texts: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=4096)]],
+        Field(min_length=1, max_length=100),
+    ]
+    script: Name | None = None
+    call_type: CallType | None = None
+    version: Annotated[int, Field(ge=1)] | None = None
+
+
 def describe(errors: list[Any], prefix: str = "") -> str:
     """One line for a pydantic error list: ``fragment.speaker: must be agent or customer``."""
     parts = []

@@ -18,11 +18,11 @@ from app.calls.replay import TICK, input_body, rebuild, setup_body
 from app.calls.repository import CallQuery, CallRecord, CallRepository, Position
 from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
-from app.engine.compiled import CompiledScript
 from app.engine.messages import Event, Fragment, Input, Listing
 from app.engine.session import CallSession
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
+from app.scripts.service import Pins, ScriptLibrary
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class CallService:
 
     def __init__(
         self,
-        scripts: dict[str, CompiledScript],
+        library: ScriptLibrary,
         repository: CallRepository,
         bus: Bus,
         metrics: Metrics,
@@ -47,7 +47,7 @@ class CallService:
         mask_digits: bool = True,
     ) -> None:
         """``mask_digits``: store long digit runs masked (``app.calls.privacy``)."""
-        self.scripts = scripts
+        self.library = library
         self.mask_digits = mask_digits
         self.repository = repository
         self.bus = bus
@@ -62,12 +62,13 @@ class CallService:
     ) -> CallRecord:
         """A new call, live on this instance. Raises NotFound (``unknown_script``) and
         Conflict (``call_exists``)."""
-        compiled = self.scripts.get(fields.script)
-        if compiled is None:
-            known = ", ".join(sorted(self.scripts))
+        try:
+            compiled, pins = await self.library.compiled(tenant, fields.script)
+        except NotFound:
+            known = ", ".join(d.id for d in await self.library.all("script", tenant))
             raise NotFound(
                 f"unknown script {fields.script!r}; known: {known}", code="unknown_script"
-            )
+            ) from None
         call_id = call_id or f"c-{secrets.token_hex(8)}"
         if await self.repository.get(call_id) is not None:
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
@@ -87,6 +88,7 @@ class CallService:
             call_type=listing.call_type,
             phase=listing.phase,
             setup=setup_body(setup),
+            pins=pins.to_json(),
         )
         await self.repository.add(record)
         self.live.add(CallRunner(call_id, session, self.bus, self))
@@ -201,13 +203,15 @@ class CallService:
         ``resume``. Returns how many calls are live again."""
         recovered = 0
         for record in await self.repository.unfinished():
-            compiled = self.scripts.get(record.script_id)
-            if compiled is None or compiled.script.version != record.script_version:
+            try:
+                if record.pins is None:
+                    raise NotFound("the call was stored without its script's versions")
+                compiled = await self.library.compiled_at(Pins.from_json(record.pins))
+            except NotFound as exc:
                 log.error(
-                    "call %s: script %s version %d is not loaded; the call is left as stored",
+                    "call %s: its script cannot be loaded (%s); the call is left as stored",
                     record.call_id,
-                    record.script_id,
-                    record.script_version,
+                    exc.detail,
                 )
                 continue
             rebuilt = rebuild(compiled, record, await self.repository.inputs(record.call_id))

@@ -288,6 +288,10 @@ class SlotDefault(Frozen):
     source: Source
 
 
+#: A lexicon's id: a file name under ``lexicons/`` and a URL path segment.
+LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
 class Script(Frozen):
     """One call script: e.g. ``cmcc-10086``."""
 
@@ -402,9 +406,6 @@ class LexiconEntry(Frozen):
     phonetic: bool = True
     #: A situation rule whose phrase to suggest instead, e.g. situation.cannot_answer.
     suggest: RuleId | None = None
-
-
-LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 class Lexicon(Frozen):

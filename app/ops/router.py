@@ -24,7 +24,9 @@ async def readyz(state: AppState, principal: KeyPrincipal) -> JSON:
     ready = state.ready
     body = {
         "status": "ready" if ready else "starting",
-        "scripts": sorted(state.scripts) if ready else [],
+        "scripts": [d.id for d in await state.library.all("script", principal.tenant)]
+        if ready
+        else [],
         "store": state.repository.name,
         "bus": state.bus.name,
     }

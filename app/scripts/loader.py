@@ -90,7 +90,7 @@ def load_library(root: Path) -> Library:
     return Library(scripts=scripts, lexicons=lexicons)
 
 
-def check_references(script: Script, lexicon: Lexicon | None, path: Path) -> None:
+def check_references(script: Script, lexicon: Lexicon | None, path: Path | str) -> None:
     """Cross-file checks: a lexicon entry's ``suggest`` must name one of the script's situations."""
     if lexicon is None:
         return

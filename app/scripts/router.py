@@ -1,23 +1,54 @@
-"""The script library over REST: list, get, and the dry run for script authors."""
+"""The script library over REST: scripts and lexicons, listed, read (any version), replaced
+(a new version), and dry-run for script and lexicon authors."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-from app.calls.schemas import CheckRequest, epoch_ms
-from app.deps import KeyPrincipal, LibraryDep, Scripts
+from fastapi import APIRouter, Body, Query
+
+from app.calls.schemas import CheckRequest, LexiconCheckRequest, epoch_ms
+from app.deps import KeyPrincipal, LibraryDep
+from app.engine.compiled import CompiledScript
 from app.engine.offline import check_utterance
+from app.engine.script import Lexicon, Script
 from app.errors import NotFound
 from app.http import JSON
-from app.responses import CheckResult, ScriptDetail, ScriptList, errors
+from app.responses import (
+    CheckResult,
+    LexiconCheckResult,
+    LexiconDetail,
+    LexiconList,
+    ScriptDetail,
+    ScriptList,
+    Stored,
+    errors,
+)
+from app.scripts.repository import SHARED, Document
 
 router = APIRouter(prefix="/v1/scripts", tags=["scripts"], responses=errors(400, 401, 422))
+lexicons = APIRouter(prefix="/v1/lexicons", tags=["lexicons"], responses=errors(400, 401, 422))
+
+#: A version number in a query (``?version=``): the latest when left out.
+Version = Annotated[int | None, Query(ge=1, description="that version; the latest if left out")]
+#: A document as JSON (the schema of scripts_data/scripts/*.yaml or lexicons/*.yaml).
+Document_ = Annotated[dict[str, Any], Body(description="the document, as its YAML file holds it")]
+
+
+def _summary(lexicon: Lexicon) -> dict[str, Any]:
+    return {
+        "id": lexicon.id,
+        "version": lexicon.version,
+        "entries": len(lexicon.entries),
+        "categories": {k: c.name for k, c in lexicon.categories.items()},
+    }
 
 
 @router.get("", responses={200: {"model": ScriptList}})
 async def list_scripts(library: LibraryDep, principal: KeyPrincipal) -> JSON:
     items = []
-    for script in library.scripts.values():
+    for document in await library.all("script", principal.tenant):
+        script = Script.model_validate(document.body)
         call_types = sorted({str(t) for p in script.prompts for t in p.call_types})
         items.append(
             {
@@ -28,35 +59,112 @@ async def list_scripts(library: LibraryDep, principal: KeyPrincipal) -> JSON:
                 "phases": [str(p) for p in script.phases],
                 "call_types": call_types,
                 "lexicon": script.lexicon,
+                "lexicons": list(script.lexicon_ids),
+                "shared": document.tenant == SHARED,
             }
         )
     return JSON({"items": items})
 
 
 @router.get("/{script_id}", responses={200: {"model": ScriptDetail}, **errors(404)})
-async def get_script(script_id: str, library: LibraryDep, principal: KeyPrincipal) -> JSON:
-    script = library.scripts.get(script_id)
-    if script is None:
-        raise NotFound(f"no script {script_id!r}", code="unknown_script")
-    lexicon = library.lexicon_for(script)
+async def get_script(
+    script_id: str, library: LibraryDep, principal: KeyPrincipal, version: Version = None
+) -> JSON:
+    script = await library.script(principal.tenant, script_id, version)
     body = script.model_dump(mode="json", exclude_none=True)
-    if lexicon is not None:
-        body["lexicon_summary"] = {
-            "id": lexicon.id,
-            "version": lexicon.version,
-            "entries": len(lexicon.entries),
-            "categories": {k: c.name for k, c in lexicon.categories.items()},
-        }
+    summaries = []
+    for lexicon_id in script.lexicon_ids:
+        try:
+            summaries.append(_summary(await library.lexicon(principal.tenant, lexicon_id)))
+        except NotFound:
+            pass  # a lexicon the tenant no longer sees: the script lists its id
+    if summaries:
+        body["lexicon_summary"] = summaries[0]
+    body["lexicon_summaries"] = summaries
     return JSON(body)
+
+
+@router.put("/{script_id}", responses={200: {"model": Stored}})
+async def put_script(
+    script_id: str, document: Document_, library: LibraryDep, principal: KeyPrincipal
+) -> JSON:
+    """Replace the script: validated (a 422 names the field), stored as its next version. Calls
+    in progress keep the version they started with; new calls get this one."""
+    stored = await library.put_script(principal.tenant, script_id, document)
+    return JSON({"id": stored.id, "version": stored.version})
 
 
 @router.post("/{script_id}/check", responses={200: {"model": CheckResult}, **errors(404)})
 async def check(
-    script_id: str, body: CheckRequest, scripts: Scripts, principal: KeyPrincipal
+    script_id: str, body: CheckRequest, library: LibraryDep, principal: KeyPrincipal
 ) -> JSON:
     """Dry run: what would this utterance raise, and which required phrases does it say?"""
-    compiled = scripts.get(script_id)
-    if compiled is None:
-        raise NotFound(f"no script {script_id!r}", code="unknown_script")
+    compiled, _ = await library.compiled(principal.tenant, script_id)
     result = check_utterance(compiled, body.text, body.speaker, body.call_type, epoch_ms(body.at))
     return JSON({"alerts": result.alerts, "prompts_done": result.prompts_done})
+
+
+@lexicons.get("", responses={200: {"model": LexiconList}})
+async def list_lexicons(library: LibraryDep, principal: KeyPrincipal) -> JSON:
+    items = []
+    for document in await library.all("lexicon", principal.tenant):
+        lexicon = Lexicon.model_validate(document.body)
+        items.append(
+            {**_summary(lexicon), "name": lexicon.name, "shared": document.tenant == SHARED}
+        )
+    return JSON({"items": items})
+
+
+@lexicons.get("/{lexicon_id}", responses={200: {"model": LexiconDetail}, **errors(404)})
+async def get_lexicon(
+    lexicon_id: str, library: LibraryDep, principal: KeyPrincipal, version: Version = None
+) -> JSON:
+    lexicon = await library.lexicon(principal.tenant, lexicon_id, version)
+    return JSON(lexicon.model_dump(mode="json", exclude_none=True))
+
+
+@lexicons.put("/{lexicon_id}", responses={200: {"model": Stored}})
+async def put_lexicon(
+    lexicon_id: str, document: Document_, library: LibraryDep, principal: KeyPrincipal
+) -> JSON:
+    """Replace (or add) a lexicon: validated (a 422 names the field), stored as its next
+    version. New calls on a script that uses it get it at once; calls in progress keep theirs."""
+    stored: Document = await library.put_lexicon(principal.tenant, lexicon_id, document)
+    return JSON({"id": stored.id, "version": stored.version})
+
+
+@lexicons.post("/{lexicon_id}/check", responses={200: {"model": LexiconCheckResult}, **errors(404)})
+async def check_lexicon(
+    lexicon_id: str, body: LexiconCheckRequest, library: LibraryDep, principal: KeyPrincipal
+) -> JSON:
+    """Dry run of a lexicon: for each sample agent utterance, the entries that fire and
+    where, judged as a live call inside ``script`` would judge them (that script's own
+    lexicons replaced by this one)."""
+    lexicon = await library.lexicon(principal.tenant, lexicon_id, body.version)
+    if body.script is not None:
+        host = await library.script(principal.tenant, body.script)
+    else:
+        scripts = await library.all("script", principal.tenant)
+        if not scripts:
+            raise NotFound("no script to run the lexicon in", code="unknown_script")
+        host = Script.model_validate(scripts[0].body)
+    compiled = CompiledScript(host, lexicon)
+    entries = {entry.phrase: i for i, entry in enumerate(lexicon.entries)}
+    results = []
+    for text in body.texts:
+        fired = []
+        for alert in check_utterance(compiled, text, "agent", body.call_type).alerts:
+            if alert["category"] != "forbidden":
+                continue
+            fired.append(
+                {
+                    "entry": entries[alert["phrase"]],
+                    "phrase": alert["phrase"],
+                    "rule": alert["rule"],
+                    "severity": alert["severity"],
+                    "span": alert["span"],
+                    "match": alert["match"],
+                }
+            )
+        results.append(fired)
+    return JSON({"results": results})

@@ -38,6 +38,8 @@ class CallRow(Base):
     setup: Mapped[dict[str, Any]] = mapped_column(JSON)
     snapshot: Mapped[bytes | None] = mapped_column(LargeBinary)
     report: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Which script and lexicon versions the call runs on (``app.scripts.service.Pins``).
+    pins: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_calls_started_ms", "started_ms", "call_id"),)
 
@@ -87,3 +89,16 @@ class AlertRow(Base):
     category: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
+
+
+class DocumentRow(Base):
+    """A script or lexicon, one row per version (the shared library's tenant is "")."""
+
+    __tablename__ = "documents"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_ms: Mapped[int] = mapped_column(BigInteger)

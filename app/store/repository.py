@@ -43,7 +43,8 @@ class SqlCallRepository:
     name = "sql"
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        #: The database (also the script library's, ``app.store.documents``).
+        self.engine = engine
         self._sessions = sessions(engine)
         self._sqlite = is_sqlite(engine.url.render_as_string(hide_password=False))
         self._writer = Writer(
@@ -89,12 +90,12 @@ class SqlCallRepository:
 
     async def start(self) -> None:
         """Migrate the database forward and start the writer."""
-        await migrate(self._engine)
+        await migrate(self.engine)
         self._writer.start()
 
     async def close(self) -> None:
         await self._writer.close()
-        await self._engine.dispose()
+        await self.engine.dispose()
 
     # -- reads -----------------------------------------------------------------------------
 

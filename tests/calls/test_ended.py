@@ -15,22 +15,17 @@ from app.calls.repository import CallQuery, MemoryCallRepository
 from app.calls.schemas import CallFields
 from app.calls.service import CallService
 from app.calls.subscriber import Subscriber
-from app.config import Settings
-from app.engine.compiled import CompiledScript
 from app.engine.messages import CallEvent, Fragment, Listing
 from app.engine.session import CallSession
 from app.errors import CallStateError
 from app.ops.metrics import Metrics
-from app.scripts.loader import load_library
+from app.scripts.service import ScriptLibrary
+from tests.library import shared_library
 
 
 @pytest.fixture(scope="module")
-def scripts() -> dict[str, CompiledScript]:
-    library = load_library(Settings().scripts_dir)
-    return {
-        sid: CompiledScript(script, library.lexicon_for(script))
-        for sid, script in library.scripts.items()
-    }
+def scripts() -> ScriptLibrary:
+    return shared_library()
 
 
 def tracked_reachable(root: object, stop: set[int]) -> list[object]:
@@ -48,7 +43,7 @@ def tracked_reachable(root: object, stop: set[int]) -> list[object]:
 
 
 def test_an_ended_call_keeps_a_compact_record_that_answers_everything(
-    scripts: dict[str, CompiledScript],
+    scripts: ScriptLibrary,
 ) -> None:
     async def main() -> dict[str, Any]:
         metrics = Metrics()

@@ -13,27 +13,22 @@ from app.calls.repository import CallQuery, MemoryCallRepository
 from app.calls.schemas import CallFields
 from app.calls.service import CallService
 from app.calls.subscriber import Subscriber
-from app.config import Settings
-from app.engine.compiled import CompiledScript
 from app.engine.messages import CallEvent, Fragment
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
-from app.scripts.loader import load_library
+from app.scripts.service import ScriptLibrary
+from tests.library import shared_library
 
 T = TypeVar("T")
 FIELDS = CallFields.model_validate({"script": "cmcc-10086", "agent": {"id": "A1"}})
 
 
 @pytest.fixture(scope="module")
-def scripts() -> dict[str, CompiledScript]:
-    library = load_library(Settings().scripts_dir)
-    return {
-        sid: CompiledScript(script, library.lexicon_for(script))
-        for sid, script in library.scripts.items()
-    }
+def scripts() -> ScriptLibrary:
+    return shared_library()
 
 
-def service_of(scripts: dict[str, CompiledScript]) -> CallService:
+def service_of(scripts: ScriptLibrary) -> CallService:
     return CallService(scripts, MemoryCallRepository(), MemoryBus(), Metrics(), "Asia/Shanghai")
 
 
@@ -41,7 +36,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def test_create_records_the_call_and_makes_it_live(scripts: dict[str, CompiledScript]) -> None:
+def test_create_records_the_call_and_makes_it_live(scripts: ScriptLibrary) -> None:
     async def main() -> dict[str, Any]:
         service = service_of(scripts)
         record = await service.create(FIELDS, None, "tenant-a")
@@ -61,7 +56,7 @@ def test_create_records_the_call_and_makes_it_live(scripts: dict[str, CompiledSc
 
 
 def test_an_unknown_script_or_a_known_id_changes_nothing(
-    scripts: dict[str, CompiledScript],
+    scripts: ScriptLibrary,
 ) -> None:
     async def main() -> int:
         service = service_of(scripts)
@@ -79,7 +74,7 @@ def test_an_unknown_script_or_a_known_id_changes_nothing(
     assert run(main()) == 1
 
 
-def test_the_listing_follows_the_live_call(scripts: dict[str, CompiledScript]) -> None:
+def test_the_listing_follows_the_live_call(scripts: ScriptLibrary) -> None:
     async def main() -> tuple[dict[str, Any], dict[str, Any]]:
         service = service_of(scripts)
         record = await service.create(FIELDS, "c-1", None)
@@ -96,7 +91,7 @@ def test_the_listing_follows_the_live_call(scripts: dict[str, CompiledScript]) -
 
 
 def test_a_report_only_once_ended_and_a_call_live_elsewhere_says_so(
-    scripts: dict[str, CompiledScript],
+    scripts: ScriptLibrary,
 ) -> None:
     async def main() -> None:
         service = service_of(scripts)
@@ -113,7 +108,7 @@ def test_a_report_only_once_ended_and_a_call_live_elsewhere_says_so(
     run(main())
 
 
-def test_follow_replays_and_unfollow_stops(scripts: dict[str, CompiledScript]) -> None:
+def test_follow_replays_and_unfollow_stops(scripts: ScriptLibrary) -> None:
     async def main() -> tuple[list[str], list[str]]:
         service = service_of(scripts)
         record = await service.create(FIELDS, "c-1", None)
@@ -130,7 +125,7 @@ def test_follow_replays_and_unfollow_stops(scripts: dict[str, CompiledScript]) -
     assert '"seq":1' in late[0] and '"type":"report"' in late[-1] and gone == []
 
 
-def test_sweep_cuts_off_the_calls_whose_client_is_gone(scripts: dict[str, CompiledScript]) -> None:
+def test_sweep_cuts_off_the_calls_whose_client_is_gone(scripts: ScriptLibrary) -> None:
     async def main() -> tuple[list[int], dict[str, Any], bool]:
         service = service_of(scripts)
         busy = await service.create(FIELDS, "busy", None)

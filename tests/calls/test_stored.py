@@ -14,14 +14,13 @@ from app.bus.memory import MemoryBus
 from app.calls.schemas import CallFields
 from app.calls.service import CallService
 from app.calls.subscriber import Subscriber
-from app.config import Settings
-from app.engine.compiled import CompiledScript
 from app.engine.messages import CallEvent, Fragment
 from app.ops.metrics import Metrics
-from app.scripts.loader import load_library
+from app.scripts.service import ScriptLibrary
 from app.store.database import make_engine
 from app.store.repository import SqlCallRepository
 from tests.databases import database_url
+from tests.library import shared_library
 
 __all__ = ["database_url"]
 
@@ -31,17 +30,11 @@ FIELDS = CallFields.model_validate(
 
 
 @pytest.fixture(scope="module")
-def scripts() -> dict[str, CompiledScript]:
-    library = load_library(Settings().scripts_dir)
-    return {
-        sid: CompiledScript(script, library.lexicon_for(script))
-        for sid, script in library.scripts.items()
-    }
+def scripts() -> ScriptLibrary:
+    return shared_library()
 
 
-def test_stored_masked_and_rebuilt_alike(
-    scripts: dict[str, CompiledScript], database_url: str
-) -> None:
+def test_stored_masked_and_rebuilt_alike(scripts: ScriptLibrary, database_url: str) -> None:
     async def main() -> dict[str, Any]:
         repository = SqlCallRepository(make_engine(database_url))
         await repository.start()
@@ -86,7 +79,7 @@ def test_stored_masked_and_rebuilt_alike(
 
 
 def test_resume_before_the_buses_window_reads_the_store_first(
-    scripts: dict[str, CompiledScript], database_url: str
+    scripts: ScriptLibrary, database_url: str
 ) -> None:
     async def main() -> tuple[list[int], int | None, list[int]]:
         repository = SqlCallRepository(make_engine(database_url))

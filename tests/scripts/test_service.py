@@ -1,0 +1,147 @@
+"""The script library on each document store (in memory, SQLite, PostgreSQL): versions, tenants'
+own documents over shared ones, seeding, and compiled scripts kept by their pins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from app.config import Settings
+from app.errors import InvalidMessage, NotFound
+from app.scripts.loader import load_library
+from app.scripts.repository import SHARED, DocumentRepository, MemoryDocumentRepository
+from app.scripts.service import Pins, ScriptLibrary
+from app.store.database import make_engine, migrate
+from app.store.documents import SqlDocumentRepository
+from tests.databases import postgres_database
+
+T = TypeVar("T")
+FILES = load_library(Settings().scripts_dir)
+OWN = {
+    "id": "acme",
+    "name": "ACME",
+    "categories": {"acme_curt": {"name": "生硬", "severity": "major"}},
+    "entries": [{"phrase": "自己去看说明书", "category": "acme_curt", "source": "ACME 2026"}],
+}
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "memory":
+        yield "memory"
+    elif request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"
+    else:
+        yield from postgres_database()
+
+
+def with_library(url: str, body: Callable[[ScriptLibrary], Awaitable[T]]) -> T:
+    async def main() -> T:
+        documents: DocumentRepository
+        engine = None
+        if url == "memory":
+            documents = MemoryDocumentRepository()
+        else:
+            engine = make_engine(url)
+            await migrate(engine)
+            documents = SqlDocumentRepository(engine)
+        try:
+            return await body(ScriptLibrary(documents))
+        finally:
+            if engine is not None:
+                await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def test_seed_once_then_only_what_changed(store_url: str) -> None:
+    async def body(library: ScriptLibrary) -> tuple[int, int, list[str]]:
+        first = await library.seed(FILES)
+        again = await library.seed(FILES)
+        return first, again, [d.id for d in await library.all("script", None)]
+
+    first, again, scripts = with_library(store_url, body)
+    assert first == len(FILES.scripts) + len(FILES.lexicons) and again == 0
+    assert scripts == sorted(FILES.scripts)
+
+
+def test_versions_tenants_and_shadowing(store_url: str) -> None:
+    async def body(library: ScriptLibrary) -> dict[str, Any]:
+        await library.seed(FILES)
+        shared = await library.find("lexicon", None, "forbidden")
+        own_1 = await library.put_lexicon("t-a", "acme", OWN)
+        own_2 = await library.put_lexicon("t-a", "acme", {**OWN, "name": "ACME v2"})
+        shadow = await library.put_lexicon("t-a", "forbidden", {**OWN, "id": "forbidden"})
+        seen = {
+            "a": [d.id for d in await library.all("lexicon", "t-a")],
+            "b": [d.id for d in await library.all("lexicon", "t-b")],
+            "open": [d.id for d in await library.all("lexicon", None)],
+        }
+        with pytest.raises(NotFound):
+            await library.find("lexicon", "t-b", "acme")
+        old = await library.lexicon("t-a", "acme", 1)
+        return {
+            "versions": (own_1.version, own_2.version, shadow.version, shared.version),
+            "seen": seen,
+            "old_name": old.name,
+            "a_forbidden": (await library.lexicon("t-a", "forbidden")).name,
+            "b_forbidden": (await library.lexicon("t-b", "forbidden")).version,
+        }
+
+    got = with_library(store_url, body)
+    # A tenant's own version of a shared document is numbered after the shared one's.
+    assert got["versions"] == (1, 2, 2, 1)
+    assert got["seen"] == {"a": ["acme", "forbidden"], "b": ["forbidden"], "open": ["forbidden"]}
+    assert got["old_name"] == "ACME" and got["a_forbidden"] == "ACME" and got["b_forbidden"] == 1
+
+
+def test_writers_at_once_each_get_a_version(store_url: str) -> None:
+    async def body(library: ScriptLibrary) -> list[int]:
+        stored = await asyncio.gather(
+            *(library.put_lexicon(None, "acme", {**OWN, "name": f"n{n}"}) for n in range(5))
+        )
+        return sorted(d.version for d in stored)
+
+    assert with_library(store_url, body) == [1, 2, 3, 4, 5]
+
+
+def test_a_script_naming_an_unknown_or_clashing_lexicon_is_refused(store_url: str) -> None:
+    async def body(library: ScriptLibrary) -> list[str]:
+        await library.seed(FILES)
+        script = (await library.find("script", None, "cmcc-10086")).body
+        details = []
+        for bad in ({**script, "lexicons": ["nope"]}, {**script, "id": "other"}, "not a dict"):
+            with pytest.raises(InvalidMessage) as refused:
+                await library.put_script("t-a", "cmcc-10086", bad)
+            details.append(refused.value.detail)
+        clash = {**OWN, "id": "clash", "categories": {"shirk": {"name": "x", "severity": "minor"}}}
+        clash["entries"] = [{**OWN["entries"][0], "category": "shirk"}]
+        await library.put_lexicon("t-a", "clash", clash)
+        with pytest.raises(InvalidMessage) as refused:
+            await library.put_script("t-a", "cmcc-10086", {**script, "lexicons": ["clash"]})
+        details.append(refused.value.detail)
+        return details
+
+    unknown, wrong_id, not_dict, clash = with_library(store_url, body)
+    assert unknown == "lexicons.0: no lexicon 'nope'"
+    assert wrong_id.startswith("id:") and "object" in not_dict
+    assert "defined differently" in clash
+
+
+def test_a_compiled_script_is_kept_by_its_pins(store_url: str) -> None:
+    async def body(library: ScriptLibrary) -> tuple[bool, bool, Pins, Pins]:
+        await library.seed(FILES)
+        first, pins = await library.compiled("t-a", "cmcc-10086")
+        again, _ = await library.compiled("t-a", "cmcc-10086")
+        await library.put_lexicon("t-a", "forbidden", {**OWN, "id": "forbidden"})
+        newer, new_pins = await library.compiled("t-a", "cmcc-10086")
+        return first is again, newer is not first, pins, new_pins
+
+    same, changed, pins, new_pins = with_library(store_url, body)
+    assert same and changed
+    assert pins.lexicons == ((SHARED, "forbidden", 1),)
+    assert new_pins.lexicons == (("t-a", "forbidden", 2),)
+    assert Pins.from_json(new_pins.to_json()) == new_pins
