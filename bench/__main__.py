@@ -1,5 +1,5 @@
-"""`python -m bench [engine] [load] [capacity] [memory] [store]` (`make bench` runs the first
-four): run the benchmarks, print tables, write bench/results/<name>.json.
+"""`python -m bench [engine] [load] [capacity] [memory] [store] [longcall]` (`make bench` runs
+the first four): run the benchmarks, print tables, write bench/results/<name>.json.
 
 Environment (defaults in brackets):
 - BENCH_CALLS [1000]: concurrent calls for ``load`` (comma-separated sizes);
@@ -10,6 +10,7 @@ Environment (defaults in brackets):
 - BENCH_IDLE [1000,10000]: idle calls for ``memory``;
 - BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
 - BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available);
+- BENCH_FRAGMENTS [20000]: the length of the one call of ``longcall`` (RSS as it goes on);
 - BENCH_STORE [memory]: the store of the Huashu server for ``load``, ``capacity`` and ``memory``
   (``memory``, ``sqlite`` or a PostgreSQL URL); ``store`` compares memory, SQLite and
   PostgreSQL (BENCH_POSTGRES_URL [postgresql+asyncpg://postgres@127.0.0.1:5432/huashu_bench]).
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import engine, load
+from bench import engine, load, longcall
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -145,6 +146,14 @@ def _print_store(results: dict[str, Any]) -> None:
         )
 
 
+def _print_longcall(results: dict[str, Any]) -> None:
+    for name, f in results.items():
+        points = ", ".join(f"{n}: {mb} MB" for n, mb in f["rss_mb_by_fragments"])
+        print(f"{name:<12} {points}")
+        growth = f["kb_per_1000_fragments_after_the_first_checkpoint"]
+        print(f"{'':<12} +{growth} KB per 1,000 fragments")
+
+
 def _procs() -> int:
     return int(_env("BENCH_CLIENTS", "2"))
 
@@ -178,6 +187,10 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
             _procs(),
         ),
         _print_store,
+    ),
+    "longcall": (
+        lambda: longcall.run_longcall(int(_env("BENCH_FRAGMENTS", "20000"))),
+        _print_longcall,
     ),
     "memory": (
         lambda: load.run_memory(

@@ -243,3 +243,37 @@ def test_list_calls_refuses_bad_paging_and_filters(
     answer = http.get("/v1/calls", params=params)
     assert answer.status_code == 422 and answer.json()["error"] == "invalid_message"
     assert next(iter(params)) in answer.json()["detail"]
+
+
+def test_another_tenants_call_answers_as_a_call_that_does_not_exist(
+    server: str, http: httpx.Client
+) -> None:
+    """Every call endpoint: tenant B asking for tenant A's call gets exactly what it gets for a
+    guessed id that does not exist — the same status, error and detail shape — and changes
+    nothing of A's call."""
+    from tests.e2e.conftest import KEY_B
+
+    mine = http.post("/v1/calls", json={"script": "cmcc-10086"}).json()["call_id"]
+    guessed = f"c-{uuid.uuid4().hex[:16]}"
+    requests = [
+        ("get", "/v1/calls/{id}", None),
+        ("get", "/v1/calls/{id}/report", None),
+        ("post", "/v1/calls/{id}/events", {"name": "hangup", "by": "agent"}),
+        (
+            "post",
+            "/v1/calls/{id}/fragments",
+            {"speaker": "agent", "segment": "x", "text": "不关我的事", "final": True},
+        ),
+    ]
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {KEY_B}"}) as other:
+        for method, path, body in requests:
+            answers = [
+                other.request(method, path.format(id=call_id), json=body)
+                for call_id in (mine, guessed)
+            ]
+            assert [a.status_code for a in answers] == [404, 404], path
+            theirs, nobodys = (a.json() for a in answers)
+            assert theirs["error"] == nobodys["error"] == "unknown_call"
+            assert theirs["detail"] == nobodys["detail"].replace(guessed, mine)
+    state = http.get(f"/v1/calls/{mine}").json()
+    assert state["phase"] == "ringing" and state["alerts"] == []
