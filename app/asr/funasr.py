@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.asr.adapter import Adapter, Unreadable, integer
+from app.asr.adapter import Adapter, Unreadable, integer, string
 from app.engine.messages import Fragment
 
 #: Marks the realtime punctuation model puts at the start of the next sentence.
@@ -47,9 +47,7 @@ class FunasrDecoder(Adapter):
 
     def read(self, data: dict[str, Any]) -> list[Fragment]:
         mode = data.get("mode")
-        text = data.get("text", "")
-        if not isinstance(text, str):
-            raise Unreadable("text", "must be a string")
+        text = string(data, "text")
         if mode is None:
             if text:
                 raise Unreadable("mode", "missing")
@@ -97,7 +95,7 @@ def _times(data: dict[str, Any]) -> tuple[int | None, int | None]:
     if data.get("start_time") is not None or data.get("end_time") is not None:
         return integer(data, "start_time"), integer(data, "end_time")
     stamps = data.get("stamp_sents")
-    if not stamps:
+    if stamps is None or stamps == "" or stamps == []:
         return None, None  # absent, or "" when the server could not parse its own stamps
     if not isinstance(stamps, list):
         raise Unreadable("stamp_sents", "must be an array")
