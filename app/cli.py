@@ -1,4 +1,4 @@
-"""The ``huashu`` command: ``serve``, ``check-scripts``."""
+"""The ``huashu`` command: ``serve``, ``check``, ``check-scripts``."""
 
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ def check_scripts(args: argparse.Namespace) -> int:
     return 0
 
 
+def check(args: argparse.Namespace) -> int:
+    from app.check.command import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="huashu", description="Huashu call-script assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(run=serve)
+    p = sub.add_parser(
+        "check",
+        help="check recorded calls offline: summary, calls.csv and report.html",
+        description="Run recorded calls through the engine without a server.",
+    )
+    from app.check.command import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(run=check)
     p = sub.add_parser("check-scripts", help="validate a script directory")
     p.add_argument("dir", nargs="?")
     p.set_defaults(run=check_scripts)
