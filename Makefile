@@ -46,10 +46,10 @@ pytest: setup
 ## Everything CI checks: lint, types, the whole test suite
 test: lint types pytest
 
-## Engine, load at 1,000 calls, capacity and idle memory, Huashu against a bare echo: tables on
-## stdout, JSON in bench/results/ (sizes and repeats: see bench/__main__.py)
+## Engine, load at 1,000 calls, capacity and idle memory, Huashu against a bare echo, and offline
+## checking: tables on stdout, JSON in bench/results/ (sizes and repeats: see bench/__main__.py)
 bench: setup
-	$(BIN)/python -m bench $(or $(BENCH),engine load capacity memory)
+	$(BIN)/python -m bench $(or $(BENCH),engine load capacity memory offline)
 
 ## Rebuild the labelled evaluation corpus (tests/corpus/*.tsv) from the lexicon and hand-written lists
 corpus: setup

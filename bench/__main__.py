@@ -1,5 +1,5 @@
-"""`python -m bench [engine] [load] [capacity] [memory]` (`make bench` runs them all): run the
-benchmarks, print tables, write bench/results/<name>.json.
+"""`python -m bench [engine] [load] [capacity] [memory] [offline]` (`make bench` runs them all):
+run the benchmarks, print tables, write bench/results/<name>.json.
 
 Environment (defaults in brackets):
 - BENCH_CALLS [1000]: concurrent calls for ``load`` (comma-separated sizes);
@@ -9,7 +9,9 @@ Environment (defaults in brackets):
   then bisection (BENCH_BISECT [2] times); BENCH_CAPACITY_REPEATS [1];
 - BENCH_IDLE [1000,10000]: idle calls for ``memory``;
 - BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
-- BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available).
+- BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available);
+- BENCH_OFFLINE_CALLS [4000], BENCH_OFFLINE_WORKERS [2]: ``offline``'s 40-fragment calls and
+  processes (its runs: BENCH_REPEATS).
 """
 
 from __future__ import annotations
@@ -20,10 +22,9 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import Any
-
-from bench import engine, load
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -36,6 +37,12 @@ BENCH_ROWS = (
     "engine_streaming_partial",
     "engine_streaming_final",
 )
+
+
+def _module(name: str) -> Any:
+    """A benchmark's module, imported when it runs: one benchmark's imports do not stop
+    another from running."""
+    return import_module(f"bench.{name}")
 
 
 def _ints(name: str, default: str) -> list[int]:
@@ -129,14 +136,24 @@ def _print_memory(results: dict[str, Any]) -> None:
         print(f"{n:>10}{figures['echo_kb_per_call']:>14}{figures['huashu_kb_per_call']:>16}")
 
 
+def _print_offline(results: dict[str, Any]) -> None:
+    print(
+        f"{results['calls']} calls of {results['fragments_per_call']:.0f} fragments, "
+        f"{results['workers']} processes: {results['calls_per_s']} calls/s "
+        f"(runs {results['calls_per_s_by_run']}); one process: "
+        f"{results['one_process_calls_per_s']} calls/s; CSV and HTML of them all: "
+        f"{results['csv_and_html_s']} s"
+    )
+
+
 def _procs() -> int:
     return int(_env("BENCH_CLIENTS", "2"))
 
 
 RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]]] = {
-    "engine": (engine.run, _print_engine),
+    "engine": (lambda: _module("engine").run(), _print_engine),
     "load": (
-        lambda: load.run_load(
+        lambda: _module("load").run_load(
             _ints("BENCH_CALLS", "1000"),
             float(_env("BENCH_SECONDS", "10")),
             int(_env("BENCH_REPEATS", "3")),
@@ -145,7 +162,7 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
         _print_load,
     ),
     "capacity": (
-        lambda: load.run_capacity(
+        lambda: _module("load").run_capacity(
             _ints("BENCH_STEPS", "250,500,1000,1500,2000,2500,3000,4000,5000,6000,8000"),
             float(_env("BENCH_SECONDS", "10")),
             _procs(),
@@ -155,10 +172,18 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
         _print_capacity,
     ),
     "memory": (
-        lambda: load.run_memory(
+        lambda: _module("load").run_memory(
             _ints("BENCH_IDLE", "1000,10000"), _procs(), int(_env("BENCH_REPEATS", "3"))
         ),
         _print_memory,
+    ),
+    "offline": (
+        lambda: _module("offline").run(
+            int(_env("BENCH_OFFLINE_CALLS", "4000")),
+            int(_env("BENCH_OFFLINE_WORKERS", "2")),
+            int(_env("BENCH_REPEATS", "3")),
+        ),
+        _print_offline,
     ),
 }
 

@@ -1,9 +1,12 @@
-"""What a recorded call is once read, and what checking it found: plain frozen values, cheap to
-send from a worker process back to the parent."""
+"""What a recorded call is once read, and what checking it found: plain frozen values. What a
+check found is a named tuple (of tuples, strings and numbers): it crosses from a worker process
+to the parent for every call, and a tuple unpickles in C where a dataclass runs Python code
+for each field."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.engine.messages import CallSetup, Input
 
@@ -43,8 +46,7 @@ class RecordedCall:
     unjudged: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """One thing a quality team looks at: a standing alert, a required phrase missed, or one
     said but not as the norm words it (deviated)."""
 
@@ -64,8 +66,7 @@ class Finding:
     detail: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CallResult:
+class CallResult(NamedTuple):
     name: str
     source: str
     script: str
@@ -82,4 +83,4 @@ class CallResult:
     #: Why the call could not be checked at all (then it has no score). A call checked with
     #: nothing to judge has no score and no error: its notes say why.
     error: str | None = None
-    said: tuple[str, ...] = field(default=())
+    said: tuple[str, ...] = ()

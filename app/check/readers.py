@@ -30,6 +30,7 @@ import orjson
 from pydantic import ValidationError
 
 from app.asr import DECODERS, DEFAULT_FORMAT, Leg, Refused, decoder_for
+from app.asr.protocol import fast_fragment
 from app.calls.schemas import (
     CLIENT_MESSAGE,
     CallFields,
@@ -165,9 +166,20 @@ def read_protocol(path: Path, options: Options) -> RecordedCall:
             continue
         try:
             data = orjson.loads(line)
+            if isinstance(data, dict) and data.get("type") == "fragment":
+                # Most lines: PROTOCOL's fragment as it stands, checked as the stream does.
+                fast = fast_fragment(data, options.max_text_chars)
+                if fast is not None:
+                    fragment = fast[0]
+                    timed = timed or fragment.end_ms is not None or fragment.start_ms is not None
+                    inputs.append((None, fragment))
+                    continue
             message = CLIENT_MESSAGE.validate_python(data)
         except orjson.JSONDecodeError as exc:
             notes.append(f"line {number}: not JSON: {exc}")
+            continue
+        except Refused as refused:
+            notes.append(f"line {number}: {refused.detail}")
             continue
         except ValidationError as exc:
             kind = data.get("type") if isinstance(data, dict) else None
