@@ -213,7 +213,7 @@ def check_source(source: Source, options: Options) -> list[CallResult]:
     try:
         calls = read(source, options)
     except Unreadable as exc:
-        name = Path(source.path).name
+        name = Path(source.path).stem
         return [CallResult(name, source.path, options.script, "", "", None, error=str(exc))]
     return [check_call(call, _SCRIPTS) for call in calls]
 
