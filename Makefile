@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test pure lint format types pytest bench corpus evaluate clean
+.PHONY: setup run test pure lint format types pytest bench corpus evaluate report-png clean
 
 # setup.py's compiled modules: a compiled module is imported before its source, so a change to one
 # of them must be built again before it is run.
@@ -58,6 +58,11 @@ corpus: setup
 ## Recall and false alarms on the corpus and on the real text in ../shared/data/real
 evaluate: setup
 	$(BIN)/python -m tests.corpus.evaluate
+
+## docs/report.png: huashu check's page for the sample calls and the real SereTOD calls, in
+## headless Chromium (Debian's /usr/bin/chromium)
+report-png: setup
+	$(BIN)/python -m tests.check.browser
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build

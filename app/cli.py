@@ -27,6 +27,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"huashu serve: bad setting (HUASHU_*): {exc}", file=sys.stderr)
         return 2
     from app.main import create_app
+    from app.ops.logs import log_config
 
     # The app is built from these settings: the ones checked here are the ones it uses.
     uvicorn.run(
@@ -39,6 +40,7 @@ def serve(args: argparse.Namespace) -> int:
         ws_max_size=settings.max_message_bytes * 4,
         ws_per_message_deflate=False,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
         access_log=settings.access_log,
     )
     return 0

@@ -22,6 +22,7 @@ connections feed the call's one runner.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -41,6 +42,8 @@ from app.deps import State
 from app.engine.messages import Event, Fragment, Input
 from app.errors import Forbidden, HuashuError, NotFound, OtherTenant, Unauthorized
 from app.ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -209,6 +212,9 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     state.connections.add(connection)
     connections = metrics.connections.labels(fmt)
     connections.inc()
+    # Ids and formats only: what is said on a call is never logged.
+    about = {"call_id": call_id, "format": fmt, "speaker": leg.speaker}
+    log.info("stream opened", extra=about)
     try:
         while True:
             frame = await receive()
@@ -247,6 +253,7 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
         state.connections.discard(connection)
         connections.dec()
         await connection.close()
+        log.info("stream closed", extra=about)
 
 
 def _refuse(connection: Connection, metrics: Metrics, code: str, detail: str) -> None:

@@ -364,10 +364,14 @@ def render_html(results: list[CallResult], title: str, generated: str) -> str:
             f"<td class='n'>{statistics.fmean(scores):.1f}</td><td class='n'>{min(scores)}</td>"
             f"<td class='n'>{findings}</td><td class='n'>{forbidden}</td></tr>"
         )
+    grouped: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for rule, n in sorted(t.not_judged.items()):
+        grouped[(_why(rule), n)].append(rule)
     not_judged = "".join(
-        f'<div class="note">not judged in {n} calls: <span class="rule">{escape(rule)}</span> '
-        f"— {escape(_why(rule))}</div>"
-        for rule, n in sorted(t.not_judged.items())
+        f'<div class="note">not judged in {n} calls — {escape(why)}: '
+        + " ".join(f'<span class="rule">{escape(rule)}</span>' for rule in rules)
+        + "</div>"
+        for (why, n), rules in grouped.items()
     )
     listed = ordered(results)
     calls_html = "".join(_call_html(r) for r in listed[:HTML_CALLS])

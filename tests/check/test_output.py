@@ -86,7 +86,8 @@ def test_the_csv_has_a_row_per_call_and_finding(tmp_path: Path) -> None:
 def test_the_page_shows_scores_findings_and_the_words_said() -> None:
     page = render_html(RESULTS, "Check", "today")
     assert "forbidden.shirk" in page and "这个真不关我的事" in page and "不关我的事!" in page
-    assert "not judged in 1 calls" in page and "behaviour.slow_answer" in page
+    assert "not judged in 1 calls — the input does not say when the phone rang" in page
+    assert "behaviour.slow_answer" in page
     assert page.count("<svg") == 2 and "<title>forbidden.shirk: 2</title>" in page
     by_agent = page.split("<h2>By agent</h2>")[1].split("</table>")[0]
     assert "<td>A1</td><td class='n'>2</td><td class='n'>70.0</td><td class='n'>40</td>" in by_agent
