@@ -83,9 +83,13 @@ def check_call(call: RecordedCall, scripts: dict[str, CompiledScript]) -> CallRe
         t = max(now, at) if at is not None else now
         if answered is None and type(item) is Fragment:
             answered = t  # the engine answers a call at its first words
-        _fire(session, t, note)
+        deadline = session.next_deadline()
+        if deadline is not None and deadline <= t:
+            _fire(session, t, note)
         try:
-            note(session.handle(item, t))
+            events = session.handle(item, t)
+            if events:
+                note(events)
         except HuashuError as exc:
             refused += 1
             if refused <= 3:
