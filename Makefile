@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test pure lint format types pytest bench corpus evaluate clean
+.PHONY: setup run test pure lint format types pytest bench corpus evaluate report-png clean
 
 # The engine's sources: a compiled module is imported before its source, so a change to one must
 # be built again before it is run. Which of them are compiled is setup.py's list (COMPILED).
@@ -46,10 +46,10 @@ pytest: setup
 ## Everything CI checks: lint, types, the whole test suite
 test: lint types pytest
 
-## Engine, load at 1,000 calls, capacity and idle memory, Huashu against a bare echo: tables on
-## stdout, JSON in bench/results/ (sizes and repeats: see bench/__main__.py)
+## Engine, load at 1,000 calls, capacity and idle memory, Huashu against a bare echo, and offline
+## checking: tables on stdout, JSON in bench/results/ (sizes and repeats: see bench/__main__.py)
 bench: setup
-	$(BIN)/python -m bench $(or $(BENCH),engine load capacity memory)
+	$(BIN)/python -m bench $(or $(BENCH),engine load capacity memory offline)
 
 ## Rebuild the labelled evaluation corpus (tests/corpus/*.tsv) from the lexicon and hand-written lists
 corpus: setup
@@ -58,6 +58,11 @@ corpus: setup
 ## Recall and false alarms on the corpus and on the real text in ../shared/data/real
 evaluate: setup
 	$(BIN)/python -m tests.corpus.evaluate
+
+## docs/report.png: huashu check's page for the sample calls and the real SereTOD calls, in
+## headless Chromium (Debian's /usr/bin/chromium)
+report-png: setup
+	$(BIN)/python -m tests.check.browser
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build

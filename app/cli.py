@@ -1,4 +1,4 @@
-"""The ``huashu`` command: ``serve``, ``check-scripts``."""
+"""The ``huashu`` command: ``serve``, ``check``, ``check-scripts``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"huashu serve: bad setting (HUASHU_*): {exc}", file=sys.stderr)
         return 2
     from app.main import create_app
+    from app.ops.logs import log_config
 
     # The app is built from these settings: the ones checked here are the ones it uses.
     uvicorn.run(
@@ -39,6 +40,7 @@ def serve(args: argparse.Namespace) -> int:
         ws_max_size=settings.max_message_bytes * 4,
         ws_per_message_deflate=False,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
         access_log=settings.access_log,
     )
     return 0
@@ -58,6 +60,12 @@ def check_scripts(args: argparse.Namespace) -> int:
     return 0
 
 
+def check(args: argparse.Namespace) -> int:
+    from app.check.command import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="huashu", description="Huashu call-script assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(run=serve)
+    p = sub.add_parser(
+        "check",
+        help="check recorded calls offline: summary, calls.csv and report.html",
+        description="Run recorded calls through the engine without a server.",
+    )
+    from app.check.command import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(run=check)
     p = sub.add_parser("check-scripts", help="validate a script directory")
     p.add_argument("dir", nargs="?")
     p.set_defaults(run=check_scripts)

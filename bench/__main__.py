@@ -1,5 +1,5 @@
-"""`python -m bench [engine] [load] [capacity] [memory] [store] [longcall]` (`make bench` runs
-the first four): run the benchmarks, print tables, write bench/results/<name>.json.
+"""`python -m bench [engine] [load] [capacity] [memory] [offline] [store] [longcall]` (`make
+bench` runs the first five): run the benchmarks, print tables, write bench/results/<name>.json.
 
 Environment (defaults in brackets):
 - BENCH_CALLS [1000]: concurrent calls for ``load`` (comma-separated sizes);
@@ -13,7 +13,9 @@ Environment (defaults in brackets):
 - BENCH_FRAGMENTS [20000]: the length of the one call of ``longcall`` (RSS as it goes on);
 - BENCH_STORE [memory]: the store of the Huashu server for ``load``, ``capacity`` and ``memory``
   (``memory``, ``sqlite`` or a PostgreSQL URL); ``store`` compares memory, SQLite and
-  PostgreSQL (BENCH_POSTGRES_URL [postgresql+asyncpg://postgres@127.0.0.1:5432/huashu_bench]).
+  PostgreSQL (BENCH_POSTGRES_URL [postgresql+asyncpg://postgres@127.0.0.1:5432/huashu_bench]);
+- BENCH_OFFLINE_CALLS [4000], BENCH_OFFLINE_WORKERS [2]: ``offline``'s 40-fragment calls and
+  processes (its runs: BENCH_REPEATS).
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import Any
-
-from bench import engine, load, longcall
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -40,6 +41,12 @@ BENCH_ROWS = (
     "engine_streaming_partial",
     "engine_streaming_final",
 )
+
+
+def _module(name: str) -> Any:
+    """A benchmark's module, imported when it runs: one benchmark's imports do not stop
+    another from running."""
+    return import_module(f"bench.{name}")
 
 
 def _ints(name: str, default: str) -> list[int]:
@@ -154,14 +161,24 @@ def _print_longcall(results: dict[str, Any]) -> None:
         print(f"{'':<12} +{growth} KB per 1,000 fragments")
 
 
+def _print_offline(results: dict[str, Any]) -> None:
+    print(
+        f"{results['calls']} calls of {results['fragments_per_call']:.0f} fragments, "
+        f"{results['workers']} processes: {results['calls_per_s']} calls/s "
+        f"(runs {results['calls_per_s_by_run']}); one process: "
+        f"{results['one_process_calls_per_s']} calls/s; CSV and HTML of them all: "
+        f"{results['csv_and_html_s']} s"
+    )
+
+
 def _procs() -> int:
     return int(_env("BENCH_CLIENTS", "2"))
 
 
 RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]]] = {
-    "engine": (engine.run, _print_engine),
+    "engine": (lambda: _module("engine").run(), _print_engine),
     "load": (
-        lambda: load.run_load(
+        lambda: _module("load").run_load(
             _ints("BENCH_CALLS", "1000"),
             float(_env("BENCH_SECONDS", "10")),
             int(_env("BENCH_REPEATS", "3")),
@@ -170,7 +187,7 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
         _print_load,
     ),
     "capacity": (
-        lambda: load.run_capacity(
+        lambda: _module("load").run_capacity(
             _ints("BENCH_STEPS", "250,500,1000,1500,2000,2500,3000,4000,5000,6000,8000"),
             float(_env("BENCH_SECONDS", "10")),
             _procs(),
@@ -180,7 +197,7 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
         _print_capacity,
     ),
     "store": (
-        lambda: load.run_store(
+        lambda: _module("load").run_store(
             int(_env("BENCH_CALLS", "1000")),
             float(_env("BENCH_SECONDS", "10")),
             int(_env("BENCH_REPEATS", "3")),
@@ -189,14 +206,22 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
         _print_store,
     ),
     "longcall": (
-        lambda: longcall.run_longcall(int(_env("BENCH_FRAGMENTS", "20000"))),
+        lambda: _module("longcall").run_longcall(int(_env("BENCH_FRAGMENTS", "20000"))),
         _print_longcall,
     ),
     "memory": (
-        lambda: load.run_memory(
+        lambda: _module("load").run_memory(
             _ints("BENCH_IDLE", "1000,10000"), _procs(), int(_env("BENCH_REPEATS", "3"))
         ),
         _print_memory,
+    ),
+    "offline": (
+        lambda: _module("offline").run(
+            int(_env("BENCH_OFFLINE_CALLS", "4000")),
+            int(_env("BENCH_OFFLINE_WORKERS", "2")),
+            int(_env("BENCH_REPEATS", "3")),
+        ),
+        _print_offline,
     ),
 }
 

@@ -68,7 +68,9 @@ async def post_fragment(
 ) -> JSON:
     limit_text(body, settings.max_text_chars)
     metrics.message("fragment")
-    return await _submit(calls, call, body.to_input())
+    response = await _submit(calls, call, body.to_input())
+    metrics.fragment_counter(call.script_id, "rest").inc()
+    return response
 
 
 @router.get("/{call_id}/report", responses={200: {"model": Report}, **CALL_ERRORS, **errors(409)})

@@ -92,7 +92,7 @@ class CallService:
         )
         await self.repository.add(record)
         self.live.add(CallRunner(call_id, session, self.bus, self))
-        self.metrics.call_started()
+        self.metrics.call_started(call_id, listing.script_id)
         return record
 
     async def find(self, call_id: str) -> CallRecord | None:
@@ -224,6 +224,7 @@ class CallService:
                 inputs=rebuilt.inputs,
                 last_client_seq=rebuilt.last_client_seq,
             )
+            self.metrics.call_live(record.call_id, record.script_id)
             self.live.add(runner)
             runner.republish(rebuilt.events, stored)
             recovered += 1
@@ -243,7 +244,7 @@ class CallService:
         self.repository.record_input(call_id, n, kind, body, wall_ms, seq)
 
     def on_event(self, call_id: str, event: Event, message: str) -> None:
-        self.metrics.on_event(event)
+        self.metrics.on_event(event, call_id)
         stored = mask_json(message) if self.mask_digits else message
         self.repository.record_event(call_id, event.seq, event.type, stored)
 

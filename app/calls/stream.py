@@ -14,17 +14,24 @@ This is the hot path of the service, so it is plain ASGI: the app hands stream c
 connection and per message and do nothing for a WebSocket). A fragment on a connection that
 already follows its call is handled synchronously, start to end; only the first message and a
 ``resume`` await anything.
+
+``?format=`` picks the connection's decoder (PROTOCOL's JSON, or an ASR engine's own messages,
+``app.asr``); an engine's connection carries one leg of the call, ``?speaker=``. Both legs'
+connections feed the call's one runner.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from app.asr import Decoded, Decoder, Refused, decoder_for
+from prometheus_client import Counter
+
+from app.asr import DEFAULT_FORMAT, Decoded, Decoder, Refused, decoder_for, leg_from_query
 from app.auth import Principal
 from app.calls.repository import CallRecord
 from app.calls.runner import After, CallRunner
@@ -32,8 +39,11 @@ from app.calls.schemas import PingMessage, ResumeMessage, StartMessage
 from app.calls.service import CallService
 from app.calls.subscriber import Subscriber
 from app.deps import State
+from app.engine.messages import Event, Fragment, Input
 from app.errors import Forbidden, HuashuError, NotFound, OtherTenant, Unauthorized
 from app.ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -41,6 +51,10 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 #: The stream's path (after the root path); ``call_id`` as FastAPI's ``{call_id}`` matches it.
 STREAM_PATH = re.compile(r"/v1/calls/([^/]+)/stream")
+
+#: Where a connection's fragments count until its call is known (a fragment is handled only
+#: once it is: this counter never moves, and is in no registry).
+_UNCOUNTED = Counter("huashu_uncounted", "", registry=None)
 
 CLOSE_UNSUPPORTED = 1003
 CLOSE_RESTART = 1012
@@ -104,11 +118,16 @@ class Connection:
         "call_id",
         "principal",
         "decoder",
+        "format",
         "calls",
+        "metrics",
         "subscriber",
         "record",
         "runner",
         "following",
+        "arrived",
+        "fragments",
+        "alert_latency",
     )
 
     def __init__(
@@ -118,16 +137,25 @@ class Connection:
         principal: Principal,
         decoder: Decoder,
         calls: CallService,
+        metrics: Metrics,
+        fmt: str = DEFAULT_FORMAT,
     ) -> None:
         self.websocket = websocket
         self.call_id = call_id
         self.principal = principal
         self.decoder = decoder
+        self.format = fmt
         self.calls = calls
+        self.metrics = metrics
         self.subscriber = Subscriber(websocket.send_text)
         self.record: CallRecord | None = None
         self.runner: CallRunner | None = None
         self.following = False
+        #: When the frame being handled arrived (``time.perf_counter``).
+        self.arrived = 0.0
+        #: The metrics this connection's fragments count in, once its call is known.
+        self.fragments = _UNCOUNTED
+        self.alert_latency = metrics.alert_latency_of(fmt)
 
     def error(self, code: str, detail: str) -> None:
         self.subscriber.reply({"type": "error", "code": code, "detail": detail})
@@ -135,6 +163,7 @@ class Connection:
     def take(self, record: CallRecord) -> None:
         """The connection's call is ``record``; its runner comes from the service."""
         self.record = record
+        self.fragments = self.metrics.fragment_counter(record.script_id, self.format)
         try:
             self.runner = self.calls.runner(record)
         except HuashuError:
@@ -162,8 +191,10 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     websocket = Socket(scope, receive, send)
     if not await websocket.accept():
         return
+    fmt = websocket.query("format") or DEFAULT_FORMAT
     try:
-        decoder = decoder_for(websocket.query("format"), state.settings)
+        leg = leg_from_query(websocket.query("speaker"), websocket.query("offset_ms"))
+        decoder = decoder_for(fmt, state.settings, leg)
     except Refused as refused:
         await websocket.close(CLOSE_UNSUPPORTED, refused.detail[:120])
         return
@@ -174,23 +205,29 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     except HuashuError as exc:
         await websocket.close(*close_for(exc))
         return
-    connection = Connection(websocket, call_id, principal, decoder, calls)
+    connection = Connection(websocket, call_id, principal, decoder, calls, metrics, fmt)
     if record is not None:
         connection.take(record)
     subscriber = connection.subscriber
     state.connections.add(connection)
-    metrics.connections.inc()
+    connections = metrics.connections.labels(fmt)
+    connections.inc()
+    # Ids and formats only: what is said on a call is never logged.
+    about = {"call_id": call_id, "format": fmt, "speaker": leg.speaker}
+    log.info("stream opened", extra=about)
     try:
         while True:
             frame = await receive()
             if frame["type"] != "websocket.receive":
                 break
+            connection.arrived = time.perf_counter()
             # This connection sends what its own frame produced, unless a sender is at work.
             held = subscriber.hold()
             try:
                 try:
                     decoded: Decoded | Refused = decoder.decode(frame)
                 except Refused as refused:
+                    metrics.decode_error(fmt, refused.code)
                     decoded = refused
                 if connection.record is None:
                     close = await _late_call(connection, decoded, state, metrics)
@@ -214,8 +251,9 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
                 break
     finally:
         state.connections.discard(connection)
-        metrics.connections.dec()
+        connections.dec()
         await connection.close()
+        log.info("stream closed", extra=about)
 
 
 def _refuse(connection: Connection, metrics: Metrics, code: str, detail: str) -> None:
@@ -270,15 +308,20 @@ async def _late_call(
 
 def _handle(connection: Connection, decoded: Decoded, metrics: Metrics) -> None:
     """A decoded message for the connection's call, which it follows: synchronous."""
-    kind, seq, message, item = decoded
+    kind, seq, message, item, more = decoded
     metrics.message(kind)
+    if item is None and message is None:
+        return  # an ASR engine's message with nothing for the call: a handshake, a repeat
     after: After | None = None
     if seq is not None or isinstance(message, PingMessage):
         reply = connection.subscriber.reply
         ping = isinstance(message, PingMessage)
+        arrived = connection.arrived
+        store_write = metrics.store_write
 
         def after(duplicate: bool) -> None:
             # Behind the events of everything before: ack and pong mean "processed".
+            store_write.observe(time.perf_counter() - arrived)
             if seq is not None:
                 reply({"type": "ack", "seq": seq})
             if ping:
@@ -300,9 +343,32 @@ def _handle(connection: Connection, decoded: Decoded, metrics: Metrics) -> None:
             _refuse(connection, metrics, exc.code, exc.detail)
         return
     started = time.perf_counter()
-    try:
-        runner.process(item, seq=seq, after=after)
-    except HuashuError as exc:
-        _refuse(connection, metrics, exc.code, exc.detail)
-        return
-    metrics.handling.observe(time.perf_counter() - started)
+    if more:
+        events = _process_all(connection, metrics, runner, (item, *more))
+    else:
+        try:
+            events = runner.process(item, seq=seq, after=after)
+        except HuashuError as exc:
+            _refuse(connection, metrics, exc.code, exc.detail)
+            return
+    done = time.perf_counter()
+    metrics.handling.observe(done - started)
+    if type(item) is Fragment:
+        connection.fragments.inc(1 + len(more))
+    for event in events:
+        if event.type == "alert":
+            connection.alert_latency.observe(done - connection.arrived)
+
+
+def _process_all(
+    connection: Connection, metrics: Metrics, runner: CallRunner, items: tuple[Input, ...]
+) -> list[Event]:
+    """Several inputs of one ASR message (they carry no ``seq``): each in turn; one the call
+    refuses is an error event and the others go on."""
+    events: list[Event] = []
+    for item in items:
+        try:
+            events += runner.process(item)
+        except HuashuError as exc:
+            _refuse(connection, metrics, exc.code, exc.detail)
+    return events

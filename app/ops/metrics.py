@@ -1,7 +1,21 @@
 """Prometheus metrics, in a registry of the app's own (several apps may live in one process).
 
 Per-event work is one counter increment on a cached child: the fan-out path of a fragment does
-no label look-ups beyond a dict get.
+no label look-ups beyond a dict get. Labels are bounded sets: scripts and their rules come from
+the library, formats from ``app.asr.DECODERS``, error codes from the code.
+
+The series, for a dashboard (rates are ``rate(…_total[1m])``):
+
+- calls: ``huashu_calls_started_total{script}``, ``huashu_calls_active{script}``;
+- connections: ``huashu_stream_connections{format}``;
+- fragments: ``huashu_fragments_total{script,format}`` (``rest`` for the REST endpoint);
+- alerts: ``huashu_alerts_total{script,category,rule}``, and how long a fragment took from its
+  arrival to its alert being published, ``huashu_alert_latency_seconds{format}``;
+- bad input: ``huashu_message_errors_total{code}``, and what a connection's decoder could not
+  read, ``huashu_decode_errors_total{format,code}``;
+- the store: ``huashu_store_write_seconds``, from a client message that asks for an ``ack``
+  (or a ``pong``) arriving to it being durable;
+- the process: ``huashu_message_seconds`` (a fragment's processing), ``huashu_gc_pause_seconds``.
 """
 
 from __future__ import annotations
@@ -13,18 +27,31 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from app.engine.messages import Event
 
+#: Sub-millisecond to a second: the engine answers in microseconds, a busy loop in milliseconds.
+LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+#: A group commit takes milliseconds; a database restarting, seconds.
+STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+#: The script of a call the metrics were not told of (one rebuilt by an older process).
+UNKNOWN = "unknown"
+
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.calls_started = Counter(
-            "huashu_calls_started", "Calls created", registry=self.registry
+            "huashu_calls_started", "Calls created, by script", ["script"], registry=self.registry
         )
         self.calls_active = Gauge(
-            "huashu_calls_active", "Calls created and not yet ended", registry=self.registry
+            "huashu_calls_active",
+            "Calls live on this instance and not yet ended, by script",
+            ["script"],
+            registry=self.registry,
         )
         self.connections = Gauge(
-            "huashu_stream_connections", "Open call stream WebSockets", registry=self.registry
+            "huashu_stream_connections",
+            "Open call stream WebSockets, by message format",
+            ["format"],
+            registry=self.registry,
         )
         self.messages = Counter(
             "huashu_messages", "Client messages by type", ["type"], registry=self.registry
@@ -35,8 +62,36 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.decode_errors = Counter(
+            "huashu_decode_errors",
+            "Frames a connection's decoder refused, by format and code",
+            ["format", "code"],
+            registry=self.registry,
+        )
+        self.fragments = Counter(
+            "huashu_fragments",
+            "Fragments given to the engine, by script and format",
+            ["script", "format"],
+            registry=self.registry,
+        )
         self.alerts = Counter(
-            "huashu_alerts", "Alerts raised by category", ["category"], registry=self.registry
+            "huashu_alerts",
+            "Alerts raised, by script, category and rule",
+            ["script", "category", "rule"],
+            registry=self.registry,
+        )
+        self.alert_latency = Histogram(
+            "huashu_alert_latency_seconds",
+            "From a fragment's arrival to the alert it raised being published, by format",
+            ["format"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.store_write = Histogram(
+            "huashu_store_write_seconds",
+            "From a client message asking for an ack or pong arriving to it being durable",
+            buckets=STORE_BUCKETS,
+            registry=self.registry,
         )
         self.events = Counter(
             "huashu_events",
@@ -65,6 +120,12 @@ class Metrics:
         self._events_by_type: dict[str, Counter] = {}
         self._messages_by_type: dict[str, Counter] = {}
         self._errors_by_code: dict[str, Counter] = {}
+        self._decode_errors: dict[tuple[str, str], Counter] = {}
+        self._fragments: dict[tuple[str, str], Counter] = {}
+        self._alerts: dict[tuple[str, str, str], Counter] = {}
+        self._latency: dict[str, Histogram] = {}
+        #: The script of each live call, for the labels of its alerts and its end.
+        self._scripts: dict[str, str] = {}
 
     def gc_phase(self, phase: str, info: dict[str, Any]) -> None:
         """A ``gc.callbacks`` entry: time each collection from its start to its stop."""
@@ -87,17 +148,55 @@ class Metrics:
             counter = self._errors_by_code[code] = self.errors.labels(code)
         counter.inc()
 
-    def call_started(self) -> None:
-        self.calls_started.inc()
-        self.calls_active.inc()
-
-    def on_event(self, event: Event) -> None:
-        """Count one published event; a call's ``report`` is its end."""
-        counter = self._events_by_type.get(event.type)
+    def decode_error(self, fmt: str, code: str) -> None:
+        """A frame the connection's decoder (``fmt``) refused with ``code``."""
+        key = (fmt, code)
+        counter = self._decode_errors.get(key)
         if counter is None:
-            counter = self._events_by_type[event.type] = self.events.labels(event.type)
+            counter = self._decode_errors[key] = self.decode_errors.labels(fmt, code)
         counter.inc()
-        if event.type == "alert":
-            self.alerts.labels(event.body["category"]).inc()
-        elif event.type == "report":
-            self.calls_active.dec()
+
+    def fragment_counter(self, script: str, fmt: str) -> Counter:
+        """The counter of fragments of ``script``'s calls in ``fmt``: a connection keeps it."""
+        key = (script, fmt)
+        counter = self._fragments.get(key)
+        if counter is None:
+            counter = self._fragments[key] = self.fragments.labels(script, fmt)
+        return counter
+
+    def alert_latency_of(self, fmt: str) -> Histogram:
+        """The alert latency histogram of ``fmt``: a connection keeps it."""
+        histogram = self._latency.get(fmt)
+        if histogram is None:
+            histogram = self._latency[fmt] = self.alert_latency.labels(fmt)
+        return histogram
+
+    def call_started(self, call_id: str = "", script: str = UNKNOWN) -> None:
+        self.calls_started.labels(script).inc()
+        self.call_live(call_id, script)
+
+    def call_live(self, call_id: str, script: str) -> None:
+        """A call is live here (created, or rebuilt after a restart) until its report."""
+        if call_id:
+            self._scripts[call_id] = script
+        self.calls_active.labels(script).inc()
+
+    def on_event(self, event: Event, call_id: str = "") -> None:
+        """Count one published event of ``call_id``; a call's ``report`` is its end."""
+        kind = event.type
+        counter = self._events_by_type.get(kind)
+        if counter is None:
+            counter = self._events_by_type[kind] = self.events.labels(kind)
+        counter.inc()
+        if kind == "alert":
+            body = event.body
+            key = (self._scripts.get(call_id, UNKNOWN), body["category"], body["rule"])
+            alerts = self._alerts.get(key)
+            if alerts is None:
+                alerts = self._alerts[key] = self.alerts.labels(*key)
+            alerts.inc()
+        elif kind == "report":
+            script = self._scripts.pop(call_id, None)
+            if script is None:
+                script = event.body.get("script", {}).get("id", UNKNOWN)
+            self.calls_active.labels(script).dec()

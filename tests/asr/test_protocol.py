@@ -56,10 +56,10 @@ def frame(data: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("data", ACCEPTED)
 def test_an_accepted_fragment_is_what_the_model_makes_of_it(data: dict[str, Any]) -> None:
     assert fast_fragment(data, SETTINGS.max_text_chars) is not None
-    kind, seq, message, item = _decode(frame(data), SETTINGS)
+    kind, seq, message, item, more = _decode(frame(data), SETTINGS)
     model = CLIENT_MESSAGE.validate_python(data)
     assert isinstance(model, FragmentMessage)
-    assert (kind, seq, message, item) == ("fragment", model.seq, None, model.to_input())
+    assert (kind, seq, message, item, more) == ("fragment", model.seq, None, model.to_input(), ())
 
 
 @pytest.mark.parametrize("data", HANDED_ON)
