@@ -48,6 +48,13 @@ from app.engine.views import CallViews
 from app.errors import CallStateError
 
 
+#: How many final segments' ids a call remembers, to refuse a fragment for one of them
+#: (``segment_closed``). A long call must not grow with its length: past this, a fragment for a
+#: segment closed that long ago starts a new segment instead (at a few segments a minute, this
+#: is an hour and more of speech).
+CLOSED_KEPT = 1024
+
+
 class CallSession:
     """The engine of one call. See the module docstring for the contract with the shell."""
 
@@ -89,7 +96,9 @@ class CallSession:
         }
         self._agent_stream = self.streams["agent"]
         self._open: dict[Speaker, SegmentState] = {}
-        self._closed: set[str] = set()
+        #: The ids of the segments made final, the last :data:`CLOSED_KEPT` of them (a dict
+        #: kept in the order closed): a fragment for one of them is refused.
+        self._closed: dict[str, None] = {}
         if setup.ring_at_ms is not None:
             self.behaviour.ringing(setup.ring_at_ms)
 
@@ -301,7 +310,10 @@ class CallSession:
         if segment.provisional:
             self.phrases.settle(segment, t)
         del self._open[speaker]
-        self._closed.add(segment.id)
+        closed = self._closed
+        closed[segment.id] = None
+        if len(closed) > CLOSED_KEPT:
+            del closed[next(iter(closed))]
         self.streams[speaker].close_segment(norm)
         self.streams[other].break_continuity()
         if segment.text:

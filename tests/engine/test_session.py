@@ -124,3 +124,19 @@ def test_seq_increases_over_the_call(start_call: Start) -> None:
 
 def test_at_helper() -> None:
     assert at("2026-11-22 10:03:00") == 1795312980000
+
+
+def test_a_long_call_remembers_only_its_last_closed_segments(start_call: Start) -> None:
+    """Refusing a fragment for a closed segment needs its id: only the last CLOSED_KEPT are
+    kept, so a call's memory does not grow with its length."""
+    from app.engine.session import CLOSED_KEPT
+
+    d = start_call()
+    greet(d)
+    for n in range(CLOSED_KEPT + 10):
+        d.say("customer", f"c{n}", "嗯好的", 3000 + n)
+    with pytest.raises(CallStateError):
+        d.say("customer", f"c{CLOSED_KEPT + 9}", "again", 9_000_000)
+    # The oldest have been let go: a fragment for one of them is a new segment, not refused.
+    d.say("customer", "c0", "好的", 9_000_100)
+    assert d.session.transcript.segments[-1] == "c0"
