@@ -47,7 +47,6 @@ from app.engine.timeline import PROMPT_DEADLINE, Deadline, Timeline
 from app.engine.views import CallViews
 from app.errors import CallStateError
 
-
 #: How many final segments' ids a call remembers, to refuse a fragment for one of them
 #: (``segment_closed``). A long call must not grow with its length: past this, a fragment for a
 #: segment closed that long ago starts a new segment instead (at a few segments a minute, this
