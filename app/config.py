@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     port: int = 8000
     max_message_bytes: int = Field(default=65_536, gt=0)
     max_text_chars: int = Field(default=4_096, gt=0)
+    #: A fragment's ``start_ms``/``end_ms`` count from the answer: at most this many hours.
+    max_call_hours: float = Field(default=24, gt=0, le=24 * 7)
+    #: An explicit time (``at``, ``ring_at``) must be within this many days of now.
+    time_window_days: float = Field(default=366, gt=0, le=3660)
     #: With ``store=memory``: ended calls kept in memory for their reports and ``resume``
     #: (those that ended first are dropped first). With a database, ended calls leave memory.
     keep_ended_calls: int = Field(default=10_000, ge=0)

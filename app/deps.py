@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from app.auth import Identity, Principal, bearer
 from app.bus import Bus
 from app.calls.repository import CallRecord, CallRepository
+from app.calls.schemas import Limits
 from app.calls.service import CallService
 from app.config import Settings
 from app.errors import NotFound
@@ -42,6 +43,8 @@ class State:
     bus: Bus
     identity: Identity
     calls: CallService
+    #: The ranges of times and offsets inputs must keep to.
+    limits: Limits
     #: The open call stream connections (closed with 1012 when the instance goes away).
     connections: set[Connection] = field(default_factory=set)
     #: False until start-up is done and again while shutting down (``/readyz``).
@@ -96,6 +99,10 @@ def _metrics(state: AppState) -> Metrics:
     return state.metrics
 
 
+def _limits(state: AppState) -> Limits:
+    return state.limits
+
+
 #: Who asks, by API key: ``tenant`` None when the service is open.
 KeyPrincipal = Annotated[Principal, Depends(_key_principal)]
 Call = Annotated[CallRecord, Depends(_call_of)]
@@ -103,3 +110,4 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 Calls = Annotated[CallService, Depends(_calls)]
 LibraryDep = Annotated[ScriptLibrary, Depends(_library)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
+LimitsDep = Annotated[Limits, Depends(_limits)]

@@ -28,7 +28,7 @@ from app.calls import router as calls_router
 from app.calls import stream
 from app.calls.repository import make_repository
 from app.calls.retention import keep_purging
-from app.calls.schemas import describe
+from app.calls.schemas import Limits, describe
 from app.calls.service import CallService
 from app.config import Settings
 from app.deps import STATE_KEY, State, state_of
@@ -123,6 +123,7 @@ def build_state(settings: Settings) -> State:
         calls=CallService(
             library, repository, bus, metrics, settings.timezone, mask_digits=settings.mask_digits
         ),
+        limits=Limits(settings.max_call_hours, settings.time_window_days),
     )
 
 

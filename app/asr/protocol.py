@@ -9,30 +9,35 @@ two paths to the same answers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.asr import Decoded, Refused
 from app.calls.schemas import (
     CLIENT_MESSAGE,
+    JSON_INT_MAX,
     MESSAGE_TYPES,
     EventMessage,
     FragmentMessage,
+    Limits,
+    StartMessage,
     describe,
     text_too_long,
 )
 from app.config import Settings
-from app.engine.messages import Fragment
+from app.engine.messages import Fragment, Input
+from app.errors import InvalidMessage
 
 _SPEAKERS = ("agent", "customer")
 _VOLUMES = (None, "low", "high")
 
 
 def _offset(value: Any) -> bool:
-    return value is None or (type(value) is int and value >= 0)
+    return value is None or (type(value) is int and 0 <= value <= JSON_INT_MAX)
 
 
 def fast_fragment(data: dict[str, Any], max_chars: int) -> tuple[Fragment, int | None] | None:
@@ -66,11 +71,12 @@ def fast_fragment(data: dict[str, Any], max_chars: int) -> tuple[Fragment, int |
 class ProtocolDecoder:
     """PROTOCOL's JSON. Keeps no state between frames."""
 
-    __slots__ = ("_max_bytes", "_max_chars")
+    __slots__ = ("_max_bytes", "_max_chars", "_limits")
 
     def __init__(self, settings: Settings) -> None:
         self._max_bytes = settings.max_message_bytes
         self._max_chars = settings.max_text_chars
+        self._limits = Limits(settings.max_call_hours, settings.time_window_days)
 
     def decode(self, frame: Mapping[str, Any]) -> Decoded:
         text = frame.get("text")
@@ -89,7 +95,10 @@ class ProtocolDecoder:
         if kind == "fragment":
             fast = fast_fragment(data, self._max_chars)
             if fast is not None:
-                return Decoded("fragment", fast[1], None, fast[0])
+                fragment = fast[0]
+                if fragment.start_ms is not None or fragment.end_ms is not None:
+                    self._in_range(fragment, None)
+                return Decoded("fragment", fast[1], None, fragment)
         elif kind is None:
             raise Refused("invalid_message", "type: missing")
         elif kind not in MESSAGE_TYPES:
@@ -102,4 +111,22 @@ class ProtocolDecoder:
         if isinstance(message, FragmentMessage) and len(message.text) > self._max_chars:
             raise Refused("too_large", text_too_long(len(message.text), self._max_chars))
         item = message.to_input() if isinstance(message, (EventMessage, FragmentMessage)) else None
+        self._in_range(item, message)
         return Decoded(message.type, message.seq, message, item)
+
+    def _in_range(self, item: Input | None, message: BaseModel | None) -> None:
+        """Times and offsets within the settings' ranges (:class:`Limits`)."""
+        limits = self._limits
+        try:
+            if isinstance(item, Fragment):
+                limits.fragment("fragment.", item.start_ms, item.end_ms)
+            elif isinstance(message, EventMessage):
+                limits.instant("event.at", message.at, _now_ms())
+            elif isinstance(message, StartMessage):
+                limits.instant("start.ring_at", message.ring_at, _now_ms())
+        except InvalidMessage as exc:
+            raise Refused("invalid_message", exc.detail) from None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

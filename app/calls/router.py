@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator
 
 from app.calls.repository import CallQuery, Position
+from app.calls.runner import wall_ms
 from app.calls.schemas import CreateCall, EventBody, FragmentBody, epoch_ms, limit_text
-from app.deps import Call, Calls, KeyPrincipal, MetricsDep, SettingsDep
+from app.deps import Call, Calls, KeyPrincipal, LimitsDep, MetricsDep, SettingsDep
 from app.engine.messages import Input
 from app.engine.phases import CallType
 from app.errors import InvalidMessage
@@ -29,8 +30,9 @@ CALL_ERRORS = errors(403, 404)
 
 @router.post("", status_code=201, responses={201: {"model": CallCreated}, **errors(404, 409)})
 async def create_call(
-    body: CreateCall, principal: KeyPrincipal, calls: Calls, request: Request
+    body: CreateCall, principal: KeyPrincipal, calls: Calls, limits: LimitsDep, request: Request
 ) -> JSON:
+    limits.instant("ring_at", body.ring_at, wall_ms())
     record = await calls.create(body, body.call_id, principal.tenant)
     base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
     return JSON(
@@ -54,7 +56,10 @@ async def _submit(calls: Calls, call: Call, item: Input) -> JSON:
 
 
 @router.post("/{call_id}/events", responses={200: {"model": Events}, **CALL_ERRORS, **errors(409)})
-async def post_event(call: Call, body: EventBody, calls: Calls, metrics: MetricsDep) -> JSON:
+async def post_event(
+    call: Call, body: EventBody, calls: Calls, metrics: MetricsDep, limits: LimitsDep
+) -> JSON:
+    limits.instant("at", body.at, wall_ms())
     metrics.message("event")
     return await _submit(calls, call, body.to_input())
 
@@ -64,9 +69,15 @@ async def post_event(call: Call, body: EventBody, calls: Calls, metrics: Metrics
     responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 413)},
 )
 async def post_fragment(
-    call: Call, body: FragmentBody, calls: Calls, metrics: MetricsDep, settings: SettingsDep
+    call: Call,
+    body: FragmentBody,
+    calls: Calls,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+    limits: LimitsDep,
 ) -> JSON:
     limit_text(body, settings.max_text_chars)
+    limits.fragment("", body.start_ms, body.end_ms)
     metrics.message("fragment")
     response = await _submit(calls, call, body.to_input())
     metrics.fragment_counter(call.script_id, "rest").inc()

@@ -11,13 +11,40 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    field_validator,
+)
 
 from app.engine.messages import CallEvent, CallSetup, Fragment
 from app.engine.phases import CallType
-from app.errors import TooLarge
+from app.errors import InvalidMessage, TooLarge
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
+#: The largest integer every JSON reader keeps exact.
+JSON_INT_MAX = 2**53
+#: A count or an offset in ms: an integer, never a boolean (JSON's true is not 1), never a
+#: float, never past what JSON keeps exact. Ranges that depend on the call (an offset within
+#: the call's length) are checked against the settings (:class:`Limits`).
+Count = Annotated[int, Strict(), Field(ge=0, le=JSON_INT_MAX)]
+
+
+def _iso_only(value: Any) -> Any:
+    """pydantic reads a number as seconds (or ms) since 1970: ``"at": 123`` would be a time in
+    1970. A time on the wire is an ISO-8601 string (PROTOCOL)."""
+    if not isinstance(value, str):
+        raise ValueError("an ISO-8601 time string is expected (2026-11-22T10:03:06+08:00)")
+    return value
+
+
+#: An instant on the wire: an ISO-8601 string with its offset.
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 
 
 class Wire(BaseModel):
@@ -43,7 +70,7 @@ class CallFields(Wire):
     direction: Literal["inbound", "outbound"] = "inbound"
     agent: Agent = Agent()
     customer: Customer = Customer()
-    ring_at: AwareDatetime | None = None
+    ring_at: Instant | None = None
     timezone: str | None = None
 
     @field_validator("timezone")
@@ -77,7 +104,7 @@ def epoch_ms(when: datetime | None) -> int | None:
 
 
 class ClientSeq(Wire):
-    seq: Annotated[int, Field(ge=0)] | None = None
+    seq: Count | None = None
 
 
 class StartMessage(CallFields, ClientSeq):
@@ -86,7 +113,7 @@ class StartMessage(CallFields, ClientSeq):
 
 class EventBody(Wire):
     name: Literal["ringing", "answered", "hold", "unhold", "transfer", "hangup"]
-    at: AwareDatetime | None = None
+    at: Instant | None = None
     by: Literal["agent", "customer"] | None = None
 
     def to_input(self) -> CallEvent:
@@ -103,8 +130,8 @@ class FragmentBody(Wire):
     #: At most ``Settings.max_text_chars``: checked by :func:`limit_text` where the limit is known.
     text: str
     final: bool = False
-    start_ms: Annotated[int, Field(ge=0)] | None = None
-    end_ms: Annotated[int, Field(ge=0)] | None = None
+    start_ms: Count | None = None
+    end_ms: Count | None = None
     volume: Literal["low", "high"] | None = None
 
     def to_input(self) -> Fragment:
@@ -139,7 +166,7 @@ class PingMessage(ClientSeq):
 
 class ResumeMessage(ClientSeq):
     type: Literal["resume"]
-    last_event_seq: Annotated[int, Field(ge=0)]
+    last_event_seq: Count
 
 
 ClientMessage = Annotated[
@@ -160,7 +187,7 @@ class CheckRequest(Wire):
     text: Annotated[str, Field(min_length=1, max_length=4096)]
     speaker: Literal["agent", "customer"] = "agent"
     call_type: CallType | None = None
-    at: AwareDatetime | None = None
+    at: Instant | None = None
 
 
 SampleText = Annotated[str, Field(min_length=1, max_length=4096)]
@@ -191,3 +218,32 @@ def describe(errors: list[Any], prefix: str = "") -> str:
             message = "must be " + expected.replace("'", "").replace(" or ", " or ")
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
+
+
+class Limits:
+    """The ranges of times and offsets a call accepts, from the settings: an explicit time
+    (``at``, ``ring_at``) within ``HUASHU_TIME_WINDOW_DAYS`` of now, an offset (``start_ms``,
+    ``end_ms``) within ``HUASHU_MAX_CALL_HOURS``. Out of range is refused naming the field
+    (a year-9999 time must not reach the engine: it cannot place it)."""
+
+    __slots__ = ("max_offset_ms", "window_ms")
+
+    def __init__(self, max_call_hours: float, window_days: float) -> None:
+        self.max_offset_ms = int(max_call_hours * 3_600_000)
+        self.window_ms = int(window_days * 86_400_000)
+
+    def offset(self, field: str, value: int | None) -> None:
+        if value is not None and value > self.max_offset_ms:
+            raise InvalidMessage(
+                f"{field}: at most {self.max_offset_ms} ms from the answer, got {value}"
+            )
+
+    def instant(self, field: str, value: datetime | None, now_ms: int) -> None:
+        when = epoch_ms(value)
+        if when is not None and abs(when - now_ms) > self.window_ms:
+            days = self.window_ms // 86_400_000
+            raise InvalidMessage(f"{field}: must be within {days} days of now")
+
+    def fragment(self, prefix: str, start_ms: int | None, end_ms: int | None) -> None:
+        self.offset(f"{prefix}start_ms", start_ms)
+        self.offset(f"{prefix}end_ms", end_ms)

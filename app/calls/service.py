@@ -251,9 +251,6 @@ class CallService:
     def when_durable(self, callback: Callable[[], None]) -> None:
         self.repository.when_durable(callback)
 
-    def _forget_ending(self, call_id: str) -> None:
-        self._ending.pop(call_id, None)
-
     def on_listing(self, call_id: str, listing: Listing) -> None:
         self.repository.progress(call_id, listing)
 
@@ -265,3 +262,6 @@ class CallService:
         self.live.remove(call_id)
         self._ending[call_id] = (listing, snapshot, report)
         self.repository.when_durable(lambda: self._forget_ending(call_id))
+
+    def _forget_ending(self, call_id: str) -> None:
+        self._ending.pop(call_id, None)

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
 from app.calls.schemas import CheckRequest, LexiconCheckRequest, epoch_ms
-from app.deps import KeyPrincipal, LibraryDep
+from app.deps import KeyPrincipal, LibraryDep, LimitsDep
 from app.engine.compiled import CompiledScript
 from app.engine.offline import check_utterance
 from app.engine.script import Lexicon, Script
@@ -96,9 +97,14 @@ async def put_script(
 
 @router.post("/{script_id}/check", responses={200: {"model": CheckResult}, **errors(404)})
 async def check(
-    script_id: str, body: CheckRequest, library: LibraryDep, principal: KeyPrincipal
+    script_id: str,
+    body: CheckRequest,
+    library: LibraryDep,
+    principal: KeyPrincipal,
+    limits: LimitsDep,
 ) -> JSON:
     """Dry run: what would this utterance raise, and which required phrases does it say?"""
+    limits.instant("at", body.at, int(time.time() * 1000))
     compiled, _ = await library.compiled(principal.tenant, script_id)
     result = check_utterance(compiled, body.text, body.speaker, body.call_type, epoch_ms(body.at))
     return JSON({"alerts": result.alerts, "prompts_done": result.prompts_done})

@@ -68,6 +68,55 @@ BAD: list[tuple[str, Any, str, str]] = [
         "invalid_message",
         "fragment.start_ms",
     ),
+    # Issue 11: out-of-range values, booleans read as numbers, numbers read as times.
+    (
+        "year 9999",
+        {"type": "event", "name": "hold", "at": "9999-12-31T23:59:59+08:00"},
+        "invalid_message",
+        "event.at: must be within",
+    ),
+    (
+        "a number as a time",
+        {"type": "event", "name": "hold", "at": 123},
+        "invalid_message",
+        "event.at",
+    ),
+    (
+        "a float as a time",
+        {"type": "event", "name": "hold", "at": -4.7e-18},
+        "invalid_message",
+        "event.at",
+    ),
+    (
+        "end_ms of 2^64-1",
+        {"type": "fragment", "speaker": "agent", "segment": "x", "text": "你", "end_ms": 2**64 - 1},
+        "invalid_message",
+        "fragment.end_ms",
+    ),
+    (
+        "end_ms past the call's length",
+        {"type": "fragment", "speaker": "agent", "segment": "x", "text": "你", "end_ms": 10**12},
+        "invalid_message",
+        "fragment.end_ms: at most",
+    ),
+    (
+        "true as a seq",
+        {"type": "fragment", "speaker": "agent", "segment": "x", "text": "你", "seq": True},
+        "invalid_message",
+        "fragment.seq",
+    ),
+    (
+        "true as an offset",
+        {"type": "fragment", "speaker": "agent", "segment": "x", "text": "你", "start_ms": True},
+        "invalid_message",
+        "fragment.start_ms",
+    ),
+    (
+        "true as a resume seq",
+        {"type": "resume", "last_event_seq": True},
+        "invalid_message",
+        "last_event_seq",
+    ),
 ]
 
 
@@ -316,3 +365,65 @@ def test_rest_with_a_call_token(server: str, http: httpx.Client) -> None:
         ).status_code
         == 401
     )
+
+
+def test_a_start_far_in_time_is_refused_and_creates_nothing(
+    server: str, http: httpx.Client
+) -> None:
+    call_id = f"far-{next(_ids)}"
+    with CallClient(server, call_id, KEY_A) as client:
+        client.send({**START, "ring_at": "9999-12-31T23:59:59+08:00", "seq": 1})
+        error = client.recv()
+        assert (error["type"], error["code"]) == ("error", "invalid_message")
+        assert "start.ring_at" in error["detail"]
+        assert http.get(f"/v1/calls/{call_id}").status_code == 404  # nothing half made
+        assert client.play({**START, "seq": 2})[0] == {"type": "ack", "seq": 2}
+
+
+def test_the_dry_run_refuses_a_time_it_cannot_place(http: httpx.Client) -> None:
+    for at in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", 1795312980):
+        answer = http.post("/v1/scripts/cmcc-10086/check", json={"text": "你好", "at": at})
+        assert answer.status_code == 422 and "at" in answer.json()["detail"], answer.text
+
+
+REST_RANGES = [
+    ("post", "/v1/calls", {"script": "cmcc-10086", "ring_at": "9999-12-31T23:59:59Z"}, "ring_at"),
+    ("post", "/v1/calls", {"script": "cmcc-10086", "ring_at": 1795312980}, "ring_at"),
+    ("post", "/v1/calls/{id}/events", {"name": "answered", "at": "9999-12-31T23:59:59Z"}, "at"),
+    ("post", "/v1/calls/{id}/events", {"name": "answered", "at": 123}, "at"),
+    (
+        "post",
+        "/v1/calls/{id}/fragments",
+        {"speaker": "agent", "segment": "x", "text": "你", "end_ms": 10**30},
+        "end_ms",
+    ),
+    (
+        "post",
+        "/v1/calls/{id}/fragments",
+        {"speaker": "agent", "segment": "x", "text": "你", "end_ms": 10**12},
+        "end_ms",
+    ),
+    (
+        "post",
+        "/v1/calls/{id}/fragments",
+        {"speaker": "agent", "segment": "x", "text": "你", "start_ms": True},
+        "start_ms",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), REST_RANGES)
+def test_rest_refuses_out_of_range_values_naming_the_field_and_changes_nothing(
+    http: httpx.Client, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    call_id = http.post("/v1/calls", json={"script": "cmcc-10086"}).json()["call_id"]
+    before = http.get(f"/v1/calls/{call_id}").json()
+    answer = http.request(method, path.format(id=call_id), json=body)
+    assert answer.status_code == 422 and answer.json()["error"] == "invalid_message", answer.text
+    assert field in answer.json()["detail"]
+    assert http.get(f"/v1/calls/{call_id}").json() == before
+    # The call goes on: answered and a report, no internal error.
+    assert http.post(f"/v1/calls/{call_id}/events", json={"name": "answered"}).status_code == 200
+    report = http.post(f"/v1/calls/{call_id}/events", json={"name": "hangup", "by": "customer"})
+    assert report.status_code == 200 and report.json()["events"][-1]["type"] == "report"
+    assert http.get(f"/v1/calls/{call_id}/report").status_code == 200
