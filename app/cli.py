@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def _ws_impl() -> str:
+def _ws_impl() -> Any:
+    """uvicorn's sansio WebSocket protocol with the handshake fix (``app.ops.websocket``), or
+    its older one where that is missing."""
     try:
-        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+        from app.ops.websocket import HuashuWebSocketProtocol
     except ImportError:
         return "websockets"
-    return "websockets-sansio"
+    return HuashuWebSocketProtocol
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -27,17 +30,33 @@ def serve(args: argparse.Namespace) -> int:
         print(f"huashu serve: bad setting (HUASHU_*): {exc}", file=sys.stderr)
         return 2
     from app.main import create_app
+    from app.ops.guard import is_loopback
     from app.ops.logs import log_config
 
+    host = args.host or settings.host
+    if not settings.api_keys and not settings.insecure and not is_loopback(host):
+        print(
+            f"huashu serve: refusing to serve {host} with no API keys: anyone who can reach it "
+            "could read customers' calls. Set HUASHU_API_KEYS (tenant:key,...), or serve "
+            "127.0.0.1, or set HUASHU_INSECURE=1 to serve it open anyway.",
+            file=sys.stderr,
+        )
+        return 2
+    if not settings.api_keys:
+        print(
+            "huashu serve: WARNING: no API keys (HUASHU_API_KEYS): the service is open to this "
+            "machine's users and answers loopback clients only.",
+            file=sys.stderr,
+        )
     # The app is built from these settings: the ones checked here are the ones it uses.
     uvicorn.run(
         create_app(settings),
-        host=args.host or settings.host,
+        host=host,
         port=args.port or settings.port,
         loop="uvloop",
         http="httptools",
         ws=_ws_impl(),
-        ws_max_size=settings.max_message_bytes * 4,
+        ws_max_size=max(settings.max_frame_bytes, settings.max_message_bytes),
         ws_per_message_deflate=False,
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),

@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_message_bytes: int = Field(default=65_536, gt=0)
+    #: A WebSocket frame beyond this is not read at all: the socket closes with 1009 (frames
+    #: between ``max_message_bytes`` and this get a ``too_large`` error and stay open).
+    max_frame_bytes: int = Field(default=4 * 1024 * 1024, gt=0, le=64 * 1024 * 1024)
+    #: Events that may wait for a stream peer that does not read; one more and it is closed
+    #: (1008, "too slow"), so a stuck listener holds a bounded amount of memory.
+    max_pending_events: int = Field(default=512, ge=1, le=100_000)
+    #: A REST request body beyond this is refused with 413 before it is read.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, le=64 * 1024 * 1024)
+    #: Serve clients beyond this machine with no API keys configured (open to anyone who can
+    #: reach it). Without keys the service answers only loopback clients unless this is set.
+    insecure: bool = False
     max_text_chars: int = Field(default=4_096, gt=0)
     #: A fragment's ``start_ms``/``end_ms`` count from the answer: at most this many hours.
     max_call_hours: float = Field(default=24, gt=0, le=24 * 7)

@@ -36,6 +36,7 @@ from app.engine import normalize, phonetic, prompts
 from app.errors import HuashuError
 from app.http import JSON
 from app.ops import router as ops_router
+from app.ops.guard import Guard
 from app.ops.metrics import Metrics
 from app.scripts import router as scripts_router
 from app.scripts.loader import ScriptLoadError, load_library
@@ -67,7 +68,14 @@ class Huashu(FastAPI):
     connection lives for the whole call and carries every fragment, and FastAPI's middleware
     and routing add only coroutines, wrappers and memory to it (see ``app.calls.stream``)."""
 
+    #: Set by :func:`create_app` (``app.ops.guard``).
+    guard: Guard
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        admitted = await self.guard.admit(scope, receive, send)
+        if admitted is None:
+            return
+        receive = admitted
         if scope["type"] == "websocket":
             path = scope["path"]
             root = scope.get("root_path", "")
@@ -190,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = Huashu(
         title="Huashu", version=__version__, lifespan=lifespan, default_response_class=JSON
     )
+    app.guard = Guard(settings)
     app.include_router(ops_router.router)
     app.include_router(calls_router.router)
     app.include_router(scripts_router.router)

@@ -84,10 +84,11 @@ class MemoryBus:
         channel = self._channel(call_id)
         channel.append(seq, message, self._window)
         sinks = channel.sinks
-        for sink, floor in sinks.items():
-            if seq > floor:
-                sink.put(message)
+        # A sink may unsubscribe itself (or another) as it is given a message: a copy is walked.
+        for sink, floor in tuple(sinks.items()):
+            if seq > floor and sink in sinks:
                 sinks[sink] = seq
+                sink.put(message)
 
     async def subscribe(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
         # No await in here: the replay and the subscription happen in one step of the event

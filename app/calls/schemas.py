@@ -177,10 +177,19 @@ CLIENT_MESSAGE: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 MESSAGE_TYPES = ("start", "event", "fragment", "ping", "resume")
 
 
+#: A call id: what ``POST /v1/calls`` accepts and the stream's path must hold.
+CALL_ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
+
+
 class CreateCall(CallFields):
-    call_id: (
-        Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")] | None
-    ) = None
+    call_id: Annotated[str, Field(pattern=f"^{CALL_ID_PATTERN}$")] | None = None
+
+    @field_validator("call_id")
+    @classmethod
+    def _not_a_path(cls, value: str | None) -> str | None:
+        if value in (".", ".."):
+            raise ValueError("'.' and '..' are no call ids")
+        return value
 
 
 class CheckRequest(Wire):

@@ -22,6 +22,7 @@ connections feed the call's one runner.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -35,7 +36,7 @@ from app.asr import DEFAULT_FORMAT, Decoded, Decoder, Refused, decoder_for, leg_
 from app.auth import Principal
 from app.calls.repository import CallRecord
 from app.calls.runner import After, CallRunner
-from app.calls.schemas import PingMessage, ResumeMessage, StartMessage
+from app.calls.schemas import CALL_ID_PATTERN, PingMessage, ResumeMessage, StartMessage
 from app.calls.service import CallService
 from app.calls.subscriber import Subscriber
 from app.deps import State
@@ -51,12 +52,16 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 #: The stream's path (after the root path); ``call_id`` as FastAPI's ``{call_id}`` matches it.
 STREAM_PATH = re.compile(r"/v1/calls/([^/]+)/stream")
+#: A call id, as ``POST /v1/calls`` accepts it (``CreateCall.call_id``).
+CALL_ID = re.compile(CALL_ID_PATTERN)
 
 #: Where a connection's fragments count until its call is known (a fragment is handled only
 #: once it is: this counter never moves, and is in no registry).
 _UNCOUNTED = Counter("huashu_uncounted", "", registry=None)
 
 CLOSE_UNSUPPORTED = 1003
+#: A peer that lets more than ``HUASHU_MAX_PENDING_EVENTS`` wait unread (policy violation).
+CLOSE_TOO_SLOW = 1008
 CLOSE_RESTART = 1012
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -139,7 +144,10 @@ class Connection:
         calls: CallService,
         metrics: Metrics,
         fmt: str = DEFAULT_FORMAT,
+        max_pending: int | None = None,
     ) -> None:
+        """``max_pending``: events that may wait for a peer that does not read before it is
+        closed (``HUASHU_MAX_PENDING_EVENTS``)."""
         self.websocket = websocket
         self.call_id = call_id
         self.principal = principal
@@ -147,7 +155,7 @@ class Connection:
         self.format = fmt
         self.calls = calls
         self.metrics = metrics
-        self.subscriber = Subscriber(websocket.send_text)
+        self.subscriber = Subscriber(websocket.send_text, max_pending, self._too_slow)
         self.record: CallRecord | None = None
         self.runner: CallRunner | None = None
         self.following = False
@@ -156,6 +164,21 @@ class Connection:
         #: The metrics this connection's fragments count in, once its call is known.
         self.fragments = _UNCOUNTED
         self.alert_latency = metrics.alert_latency_of(fmt)
+
+    def _too_slow(self) -> None:
+        """The peer let too many events wait: stop following the call and close it (the close
+        frame waits for the socket too; what waits is bounded either way)."""
+        if self.following:
+            self.calls.unfollow(self.call_id, self.subscriber)
+            self.following = False
+        log.warning("stream too slow: closed", extra={"call_id": self.call_id})
+        asyncio.get_running_loop().create_task(self._close_too_slow())
+
+    async def _close_too_slow(self) -> None:
+        try:
+            await self.websocket.close(CLOSE_TOO_SLOW, "too slow: events waited unread")
+        except Exception:  # noqa: BLE001 - the peer may be gone already: nothing to tell it
+            pass
 
     def error(self, code: str, detail: str) -> None:
         self.subscriber.reply({"type": "error", "code": code, "detail": detail})
@@ -191,6 +214,9 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     websocket = Socket(scope, receive, send)
     if not await websocket.accept():
         return
+    if not CALL_ID.fullmatch(call_id) or call_id in (".", ".."):
+        await websocket.close(CLOSE_UNKNOWN_CALL, "not a call id: letters, digits and ._:- only")
+        return
     fmt = websocket.query("format") or DEFAULT_FORMAT
     try:
         leg = leg_from_query(websocket.query("speaker"), websocket.query("offset_ms"))
@@ -205,7 +231,16 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     except HuashuError as exc:
         await websocket.close(*close_for(exc))
         return
-    connection = Connection(websocket, call_id, principal, decoder, calls, metrics, fmt)
+    connection = Connection(
+        websocket,
+        call_id,
+        principal,
+        decoder,
+        calls,
+        metrics,
+        fmt,
+        state.settings.max_pending_events,
+    )
     if record is not None:
         connection.take(record)
     subscriber = connection.subscriber

@@ -22,20 +22,49 @@ class Subscriber:
     frame :meth:`hold`\\ s the sending role instead and sends what the frame produced itself
     (:meth:`release`), so the common path (a fragment in, its alert out) starts no task at all.
     Exactly one sender at a time keeps the order. Without ``send`` (tests) messages just pile
-    up in ``pending``."""
+    up in ``pending``.
 
-    __slots__ = ("_send", "pending", "_task", "_owned", "dead")
+    A peer that does not read makes the sends wait (the server writes no faster than the
+    socket drains): at most ``max_pending`` messages wait for it; one more and it is given up
+    (``dead``, what waits dropped) and ``on_overflow`` is told, once, to close it."""
 
-    def __init__(self, send: Callable[[str], Awaitable[None]] | None = None) -> None:
+    __slots__ = (
+        "_send",
+        "pending",
+        "_task",
+        "_owned",
+        "dead",
+        "_max_pending",
+        "_in_flight",
+        "_on_overflow",
+    )
+
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[None]] | None = None,
+        max_pending: int | None = None,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> None:
         self._send = send
         self.pending: list[str] = []
         self._task: asyncio.Task[None] | None = None
         self._owned = False
-        #: The peer is gone (a send failed): further messages are dropped.
+        #: The peer is gone (a send failed) or too slow: further messages are dropped.
         self.dead = False
+        self._max_pending = max_pending
+        #: Messages of the batch being sent not sent yet (they wait too).
+        self._in_flight = 0
+        self._on_overflow = on_overflow
 
     def put(self, message: str) -> None:
         if self.dead:
+            return
+        limit = self._max_pending
+        if limit is not None and len(self.pending) + self._in_flight >= limit:
+            self.dead = True
+            self.pending = []
+            if self._on_overflow is not None:
+                self._on_overflow()
             return
         self.pending.append(message)
         if not self._owned and self._send is not None:
@@ -82,11 +111,16 @@ class Subscriber:
         try:
             while self.pending and not self.dead and send is not None:
                 batch, self.pending = self.pending, []
+                self._in_flight = len(batch)
                 for message in batch:
                     await send(message)
+                    self._in_flight -= 1
+                    if self.dead:
+                        break
         except Exception:  # noqa: BLE001 - the peer went away: nothing more can reach it
             self.dead = True
             self.pending = []
         finally:
             self._owned = False
             self._task = None
+            self._in_flight = 0

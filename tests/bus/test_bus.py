@@ -157,3 +157,32 @@ def test_a_window_keeps_a_live_calls_last_events_only() -> None:
     # Trimmed to the last 3 when 7 were held; 8-10 came after: between 3 and 6 are kept.
     assert held == [message(seq) for seq in range(5, 11)] and oldest == 5
     assert after_end is None
+
+
+def test_a_sink_may_unsubscribe_itself_or_another_as_it_is_given_an_event(
+    make: Callable[[], Bus],
+) -> None:
+    """A listener found too slow is unsubscribed from inside its own put: the publish that
+    found it goes on to the others, and nobody unsubscribed is given the event."""
+
+    async def main() -> tuple[list[str], list[str], list[str]]:
+        bus = make()
+        first, second, third = Subscriber(), Subscriber(), Subscriber()
+
+        class Quitting(Subscriber):
+            def put(self, message: str) -> None:
+                super().put(message)
+                bus.unsubscribe("c", self)
+                bus.unsubscribe("c", third)
+
+        quitting = Quitting()
+        for sink in (first, quitting, second, third):
+            await bus.subscribe("c", sink)
+        bus.publish("c", 1, message(1))
+        bus.publish("c", 2, message(2))
+        await bus.close()
+        return first.take() + ["|"] + second.take(), quitting.take(), third.take()
+
+    both, quitting, third = run(main())
+    assert both == [message(1), message(2), "|", message(1), message(2)]
+    assert quitting == [message(1)] and third == []

@@ -94,3 +94,29 @@ class TestSubscriber:
             return sent
 
         assert run(main()) == ["a"]
+
+
+def test_a_peer_that_lets_too_much_wait_is_given_up_once() -> None:
+    async def main() -> tuple[list[str], bool, int, list[str]]:
+        sent: list[str] = []
+        gate = asyncio.Event()
+
+        async def send(message: str) -> None:
+            await gate.wait()  # a peer that does not read: every send waits
+            sent.append(message)
+
+        overflows: list[int] = []
+        subscriber = Subscriber(send, max_pending=3, on_overflow=lambda: overflows.append(1))
+        for n in range(10):
+            subscriber.put(str(n))
+            await asyncio.sleep(0)
+        dead = subscriber.dead
+        gate.set()
+        await subscriber.wait_sent(timeout=5)
+        return sent, dead, len(overflows), subscriber.pending
+
+    sent, dead, overflows, pending = run(main())
+    # "0" was being sent (it counts as waiting) while 1 and 2 waited: 3 was one too many. What
+    # was already being sent goes out; nothing more does.
+    assert dead and overflows == 1 and pending == []
+    assert sent == ["0"]

@@ -1,0 +1,179 @@
+"""Hostile clients against a real server: a stuck listener, oversize bodies and frames, ids
+that are no call ids, and a service started open to the network."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from tests.e2e.client import CallClient, agent
+from tests.e2e.conftest import KEY_A, ROOT, Server
+
+_ids = itertools.count()
+START = {"type": "start", "script": "cmcc-10086", "call_type": "consult"}
+ANSWERED = {"type": "event", "name": "answered"}
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with small bounds, to reach them quickly."""
+    running = Server(
+        tmp_path_factory.mktemp("tight") / "server.log",
+        env={
+            "HUASHU_MAX_PENDING_EVENTS": "16",
+            "HUASHU_MAX_BODY_BYTES": "2000",
+            "HUASHU_MAX_FRAME_BYTES": "300000",
+        },
+    )
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+def _silent_listener(port: int, call_id: str) -> socket.socket:
+    """A WebSocket listener that resumes the call from the start and then never reads a byte:
+    a raw socket (a client library would read in the background), with a small receive buffer
+    so that the server's sends back up quickly."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall(
+        (
+            f"GET /v1/calls/{call_id}/stream?token={KEY_A} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += raw.recv(1)
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    payload = json.dumps({"type": "resume", "last_event_seq": 0}).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    raw.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return raw
+
+
+def test_a_listener_that_never_reads_does_not_hold_back_the_call(tight: Server) -> None:
+    call_id = f"stuck-{next(_ids)}"
+    url = tight.base.replace("http", "ws", 1) + f"/v1/calls/{call_id}/stream?token={KEY_A}"
+    with CallClient(tight.base, call_id, KEY_A) as ingest:
+        ingest.play(START, ANSWERED)
+        stuck = _silent_listener(tight.port, call_id)
+        watched: list[str] = []
+        try:
+            with connect(url, max_size=None) as watcher:
+                watcher.send(json.dumps({"type": "resume", "last_event_seq": 0}))
+
+                def watch() -> None:  # a listener that keeps up, reading as events come
+                    try:
+                        while True:
+                            watched.append(json.loads(watcher.recv(timeout=30))["type"])
+                    except (ConnectionClosed, TimeoutError):
+                        pass
+
+                reader = threading.Thread(target=watch)
+                reader.start()
+                started = time.monotonic()
+                alerts = 0
+                # Each alert carries the whole segment text (12 KB here): more than the kernel's
+                # socket buffers hold, so the server's sends to the silent listener wait.
+                for n in range(600):
+                    events = ingest.play(agent(f"a{n}", "这个不关我的事" + "，" * 4000, 1000 + n))
+                    alerts += sum(e["type"] == "alert" for e in events)
+                took = time.monotonic() - started
+                deadline = time.monotonic() + 30
+                while watched.count("alert") < 600 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                watcher.close()
+                reader.join()
+            # Ingest and the listener that reads had every alert, not held back by the other.
+            assert alerts == 600 and watched.count("alert") == 600
+            assert took < 60
+            # The silent listener was given up (what waits for it is bounded); the call goes on.
+            assert "stream too slow" in tight.log
+            assert ingest.play({"type": "ping"}) == []
+        finally:
+            stuck.close()
+
+
+def test_a_rest_body_past_the_limit_is_413_declared_or_streamed(tight: Server) -> None:
+    headers = {"Authorization": f"Bearer {KEY_A}"}
+    big = {"script": "cmcc-10086", "agent": {"name": "x" * 3000}}
+    declared = httpx.post(f"{tight.base}/v1/calls", json=big, headers=headers)
+    assert declared.status_code == 413 and declared.json()["error"] == "too_large"
+
+    def chunks() -> Iterator[bytes]:
+        body = json.dumps(big).encode()
+        for i in range(0, len(body), 500):
+            yield body[i : i + 500]
+
+    streamed = httpx.post(
+        f"{tight.base}/v1/calls",
+        content=chunks(),
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert streamed.status_code == 413 and streamed.json()["error"] == "too_large"
+    small = httpx.post(f"{tight.base}/v1/calls", json={"script": "cmcc-10086"}, headers=headers)
+    assert small.status_code == 201
+
+
+def test_a_frame_past_the_message_limit_is_an_error_and_the_socket_stays(tight: Server) -> None:
+    with CallClient(tight.base, f"frame-{next(_ids)}", KEY_A) as client:
+        client.play(START)
+        client.send({"type": "ping", "pad": "x" * 200_000})  # over 64 KiB, under the frame limit
+        error = client.recv()
+        assert (error["type"], error["code"]) == ("error", "too_large")
+        assert client.play({"type": "ping"}) == []
+
+
+@pytest.mark.parametrize(
+    "call_id", ["%00", "a%0Ab", "%3Cscript%3E", ".", "..", "x" * 129, "a%20b", "y" * 7000]
+)
+def test_a_socket_path_that_is_no_call_id_closes_4404(tight: Server, call_id: str) -> None:
+    url = tight.base.replace("http", "ws", 1) + f"/v1/calls/{call_id}/stream?token={KEY_A}"
+    with connect(url, open_timeout=5, max_size=None) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+
+
+def test_a_handshake_past_the_line_limit_is_answered_not_left_hanging(tight: Server) -> None:
+    """An 8,200-character call id makes the request line longer than the WebSocket parser
+    takes: the handshake is refused at once (it used to get no answer at all)."""
+    url = tight.base.replace("http", "ws", 1) + f"/v1/calls/{'y' * 8200}/stream?token={KEY_A}"
+    started = time.monotonic()
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, open_timeout=10)
+    assert refused.value.response.status_code == 414 and time.monotonic() - started < 5
+
+
+def test_serving_beyond_loopback_with_no_keys_is_refused(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HUASHU_STORE": "memory"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "HUASHU_API_KEYS" in refused.stderr
