@@ -82,6 +82,7 @@ class CallRunner:
         "last_event_seq",
         "rebuilt",
         "last_input_ms",
+        "writers",
         "_inputs",
         "_busy",
         "_waiting",
@@ -118,6 +119,9 @@ class CallRunner:
         #: Wall time of the client's last input (or of the runner's making): an idle call is
         #: cut off (``CallService.sweep``).
         self.last_input_ms = wall_ms()
+        #: The stream connection writing each leg (``agent``, ``customer``) of the call: one
+        #: writer per leg (PROTOCOL); made when a leg is first claimed.
+        self.writers: dict[str, object] | None = None
         self._busy = False
         #: Inputs that arrived while one was being processed: (item, seq, after, is a tick).
         self._waiting: list[tuple[Input | None, int | None, After | None, bool]] | None = None

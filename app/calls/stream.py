@@ -62,6 +62,8 @@ _UNCOUNTED = Counter("huashu_uncounted", "", registry=None)
 CLOSE_UNSUPPORTED = 1003
 #: A peer that lets more than ``HUASHU_MAX_PENDING_EVENTS`` wait unread (policy violation).
 CLOSE_TOO_SLOW = 1008
+#: A second writer of a call's leg, or a writer replaced by a client reconnecting (HTTP 409).
+CLOSE_CONFLICT = 4409
 CLOSE_RESTART = 1012
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -133,6 +135,7 @@ class Connection:
         "arrived",
         "fragments",
         "alert_latency",
+        "resumed",
     )
 
     def __init__(
@@ -164,6 +167,9 @@ class Connection:
         #: The metrics this connection's fragments count in, once its call is known.
         self.fragments = _UNCOUNTED
         self.alert_latency = metrics.alert_latency_of(fmt)
+        #: The connection sent ``resume``: a client reconnecting, which may take over the
+        #: legs a connection it replaces still holds.
+        self.resumed = False
 
     def _too_slow(self) -> None:
         """The peer let too many events wait: stop following the call and close it (the close
@@ -199,11 +205,49 @@ class Connection:
         await self.calls.follow(self.call_id, self.subscriber, after_seq)
         self.following = True
 
+    def may_write(self, runner: CallRunner, leg: str) -> bool:
+        """Whether this connection may send the call's ``leg``: the first to send it writes
+        it; another is refused (``writer_taken``, not acknowledged, closed with 4409), unless
+        it resumed — a client reconnecting — when it takes the leg over and the connection it
+        replaces is closed (4409)."""
+        writers = runner.writers
+        if writers is None:
+            writers = runner.writers = {}
+        owner = writers.get(leg)
+        if owner is self:
+            return True
+        if owner is not None and not self.resumed:
+            self.error(
+                "writer_taken",
+                f"another connection writes this call's {leg} leg: one writer per leg; "
+                "a client reconnecting sends resume first",
+            )
+            asyncio.get_running_loop().create_task(self._close(CLOSE_CONFLICT, "writer_taken"))
+            return False
+        if isinstance(owner, Connection):
+            owner.error("writer_replaced", f"a newer connection writes this call's {leg} leg")
+            asyncio.get_running_loop().create_task(owner._close(CLOSE_CONFLICT, "replaced"))
+        writers[leg] = self
+        return True
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await self.subscriber.wait_sent(timeout=5)
+            await self.websocket.close(code, reason)
+        except Exception:  # noqa: BLE001 - the peer may be gone already
+            pass
+
     async def close(self) -> None:
-        """Stop following the call; what was already queued for this connection is sent."""
+        """Stop following the call and give up the legs it writes; what was already queued
+        for this connection is sent."""
         if self.following:
             self.calls.unfollow(self.call_id, self.subscriber)
             self.following = False
+        runner = self.runner
+        if runner is not None and runner.writers:
+            for leg, owner in list(runner.writers.items()):
+                if owner is self:
+                    del runner.writers[leg]
         await self.subscriber.wait_sent(timeout=5)
 
 
@@ -302,6 +346,7 @@ async def _follow_then_handle(
     """The first message of a connection to a known call, or a ``resume``."""
     if isinstance(decoded.message, ResumeMessage):
         metrics.message(decoded.kind)
+        connection.resumed = True
         await connection.follow(decoded.message.last_event_seq)
         return None
     await connection.follow()
@@ -370,6 +415,22 @@ def _handle(connection: Connection, decoded: Decoded, metrics: Metrics) -> None:
         except HuashuError as exc:
             _refuse(connection, metrics, exc.code, exc.detail)
             return
+    if type(item) is Fragment and not connection.may_write(runner, item.speaker):
+        metrics.refused("writer_taken")
+        return
+    if (
+        isinstance(message, StartMessage)
+        and connection.record is not None
+        and message.script != connection.record.script_id
+    ):
+        _refuse(
+            connection,
+            metrics,
+            "start_mismatch",
+            f"call {connection.call_id!r} runs script {connection.record.script_id!r}, "
+            f"not {message.script!r}",
+        )
+        return
     # start for an existing call and ping carry no input: they wait their turn, nothing more.
     if item is None:
         try:

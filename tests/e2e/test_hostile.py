@@ -177,3 +177,58 @@ def test_serving_beyond_loopback_with_no_keys_is_refused(tmp_path: Path) -> None
         timeout=60,
     )
     assert refused.returncode == 2 and "HUASHU_API_KEYS" in refused.stderr
+
+
+def test_a_second_writer_of_a_leg_is_refused_not_acknowledged_and_dropped(tight: Server) -> None:
+    call_id = f"two-writers-{next(_ids)}"
+    with CallClient(tight.base, call_id, KEY_A) as first:
+        first.play(
+            {**START, "seq": 1}, {**ANSWERED, "seq": 2}, {**agent("a1", "您好", 1000), "seq": 3}
+        )
+        with CallClient(tight.base, call_id, KEY_A) as second:
+            second.send({**agent("b1", "这个不关我的事", 2000), "seq": 1})
+            error = second.recv()
+            assert (error["type"], error["code"]) == ("error", "writer_taken")
+            with pytest.raises(ConnectionClosed) as closed:
+                second.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+        # The first writer goes on; the refused words were never taken in.
+        events = first.play({**agent("a2", "不关我的事", 3000), "seq": 4})
+        assert [e["type"] for e in events] == ["alert", "ack"]
+        # A listener that never writes is welcome (ping and resume are no writing).
+        with CallClient(tight.base, call_id, KEY_A) as listener:
+            assert (
+                listener.play({"type": "resume", "last_event_seq": 0})[-1]["seq"]
+                == events[0]["seq"]
+            )
+    # Once the writer is gone, a new connection may write.
+    with CallClient(tight.base, call_id, KEY_A) as third:
+        assert third.play({**agent("a3", "好的", 4000), "seq": 5}) == [{"type": "ack", "seq": 5}]
+
+
+def test_a_client_that_reconnects_with_resume_takes_over_its_leg(tight: Server) -> None:
+    call_id = f"takeover-{next(_ids)}"
+    with CallClient(tight.base, call_id, KEY_A) as old:
+        old.play(
+            {**START, "seq": 1}, {**ANSWERED, "seq": 2}, {**agent("a1", "您好", 1000), "seq": 3}
+        )
+        # The same client, reconnecting before its old socket is noticed gone.
+        with CallClient(tight.base, call_id, KEY_A) as new:
+            new.play({"type": "resume", "last_event_seq": 0})
+            assert new.play({**agent("a2", "您好", 2000), "seq": 4}) == [{"type": "ack", "seq": 4}]
+            replaced = old.recv()
+            assert (replaced["type"], replaced["code"]) == ("error", "writer_replaced")
+            with pytest.raises(ConnectionClosed) as closed:
+                old.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+
+
+def test_a_second_start_naming_another_script_is_an_error(tight: Server) -> None:
+    call_id = f"restart-{next(_ids)}"
+    with CallClient(tight.base, call_id, KEY_A) as client:
+        assert client.play({**START, "seq": 1}) == [{"type": "ack", "seq": 1}]
+        same = client.play({**START, "seq": 2})
+        assert same == [{"type": "ack", "seq": 2}]  # the same start again: nothing to change
+        other = client.play({**START, "script": "ct-10000", "seq": 3})
+        assert [(e["type"], e.get("code")) for e in other] == [("error", "start_mismatch")]
+        assert "cmcc-10086" in other[0]["detail"]
