@@ -24,4 +24,7 @@ USER huashu
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+# Serving 0.0.0.0 needs HUASHU_API_KEYS (tenant:key,...): without keys huashu serve refuses to
+# start open to the network (HUASHU_INSECURE=1 overrides that). Calls are kept in
+# /srv/huashu/data/huashu.db unless HUASHU_DATABASE_URL names a PostgreSQL database.
 CMD ["huashu", "serve", "--host", "0.0.0.0", "--port", "8000"]
