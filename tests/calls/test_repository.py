@@ -1,5 +1,6 @@
-"""MemoryCallRepository: plain records, filters, the listing a live call keeps up to date, and
-at most ``keep_ended`` ended calls, those that ended first dropped first."""
+"""MemoryCallRepository's own: plain records, the listing a live call keeps up to date, and at
+most ``keep_ended`` ended calls, those that ended first dropped first. Its filters and pages are
+held to the contract every backend keeps (tests/store/test_repository.py)."""
 
 from __future__ import annotations
 
@@ -101,32 +102,6 @@ def test_progress_and_finish_update_what_the_listing_shows() -> None:
     assert (ended["phase"], ended["ended"]) == ("ended", True)
 
 
-QUERIES = [
-    (CallQuery(), ["a1", "a2", "b1"]),
-    (CallQuery(tenant="a"), ["a1", "a2"]),
-    (CallQuery(tenant="a", agent="X"), ["a1"]),
-    (CallQuery(script="other"), []),
-    (CallQuery(has_alerts=True), ["a2"]),
-    (CallQuery(has_alerts=False), ["a1", "b1"]),
-    (CallQuery(since_ms=1_000, until_ms=1_000), ["a1", "a2", "b1"]),
-    (CallQuery(since_ms=1_001), []),
-    (CallQuery(until_ms=999), []),
-]
-
-
-@pytest.mark.parametrize(("query", "expected"), QUERIES)
-def test_filters(query: CallQuery, expected: list[str]) -> None:
-    async def main() -> list[str]:
-        store = MemoryCallRepository()
-        await store.add(record("a1", tenant="a", agent="X"))
-        await store.add(record("a2", tenant="a", agent="Y"))
-        await store.add(record("b1", tenant="b", agent="X"))
-        store.progress("a2", LISTING)
-        return [r.call_id for r in await store.search(query)]
-
-    assert asyncio.run(main()) == expected
-
-
 def test_purge_deletes_only_ended_calls_begun_before_the_limit() -> None:
     async def main() -> tuple[int, list[str], CallRecord | None]:
         store = MemoryCallRepository()
@@ -144,36 +119,3 @@ def test_purge_deletes_only_ended_calls_begun_before_the_limit() -> None:
         )
 
     assert asyncio.run(main()) == (1, ["old-live", "new-ended"], None)
-
-
-def test_by_rule_type_and_page_in_memory() -> None:
-    async def main() -> dict[str, list[list[str]] | list[str]]:
-        store = MemoryCallRepository()
-        for n in range(5):
-            r = record(f"c{n}")
-            r.started_ms = 1_000 + n
-            r.call_type = "complaint" if n % 2 else "consult"
-            await store.add(r)
-        shirk = '{"type":"alert","id":"al-1","rule":"forbidden.shirk","state":"provisional"}'
-        store.record_event("c1", 1, "alert", shirk)
-        store.record_event("c2", 1, "alert", shirk)
-        store.record_event("c2", 2, "alert_update", '{"id":"al-1","state":"retracted"}')
-        pages: list[list[str]] = []
-        after = None
-        while True:
-            page = await store.search(CallQuery(limit=2, after=after))
-            pages.append([r.call_id for r in page])
-            if len(page) < 2:
-                break
-            after = (page[-1].started_ms, page[-1].call_id)
-        return {
-            "shirk": [r.call_id for r in await store.search(CallQuery(rule="forbidden.shirk"))],
-            "complaint": [r.call_id for r in await store.search(CallQuery(call_type="complaint"))],
-            "pages": pages,
-        }
-
-    assert asyncio.run(main()) == {
-        "shirk": ["c1"],
-        "complaint": ["c1", "c3"],
-        "pages": [["c0", "c1"], ["c2", "c3"], ["c4"]],
-    }

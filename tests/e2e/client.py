@@ -15,6 +15,15 @@ Event = dict[str, Any]
 #: Every event a test receives is checked against the documented event models.
 EVENT = TypeAdapter(responses.Event)
 CONTROL = {"ack": {"type", "seq"}, "pong": {"type"}, "error": {"type", "code", "detail"}}
+#: A consultation call rung at 10:00 on 22 November 2026 (Shanghai) and answered 3 s later.
+START = {
+    "type": "start",
+    "script": "cmcc-10086",
+    "call_type": "consult",
+    "agent": {"id": "A1", "work_no": "1001"},
+    "ring_at": "2026-11-22T10:00:00+08:00",
+}
+ANSWERED = {"type": "event", "name": "answered", "at": "2026-11-22T10:00:03+08:00"}
 
 
 class CallClient:

@@ -13,19 +13,11 @@ from websockets.exceptions import ConnectionClosed
 
 from app.asr.vendors import ADAPTERS
 from tests.asr.engines import recorded, stream
-from tests.e2e.client import CallClient, Event
+from tests.e2e.client import ANSWERED, START, CallClient, Event
 from tests.e2e.conftest import KEY_A
 
 FORMATS = [a.format for a in ADAPTERS]
 _ids = itertools.count()
-START = {
-    "type": "start",
-    "script": "cmcc-10086",
-    "call_type": "consult",
-    "agent": {"id": "A1", "work_no": "1001"},
-    "ring_at": "2026-11-22T10:00:00+08:00",
-}
-ANSWERED = {"type": "event", "name": "answered", "at": "2026-11-22T10:00:03+08:00"}
 HANGUP = {"type": "event", "name": "hangup", "by": "customer", "at": "2026-11-22T10:00:30+08:00"}
 
 

@@ -11,18 +11,10 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.client import CallClient, agent, customer
+from tests.e2e.client import ANSWERED, START, CallClient, agent, customer
 from tests.e2e.conftest import KEY_A, KEY_B
 
 _ids = itertools.count()
-START = {
-    "type": "start",
-    "script": "cmcc-10086",
-    "call_type": "consult",
-    "agent": {"id": "A1", "work_no": "1001"},
-    "ring_at": "2026-11-22T10:00:00+08:00",
-}
-ANSWERED = {"type": "event", "name": "answered", "at": "2026-11-22T10:00:03+08:00"}
 
 BAD: list[tuple[str, Any, str, str]] = [
     ("unparsable JSON", '{"type": "fragment", ', "invalid_json", "not JSON"),

@@ -11,18 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.client import CallClient, agent
+from tests.e2e.client import ANSWERED, START, CallClient, agent
 from tests.e2e.conftest import KEY_A, KEY_B, Server
 
 _ids = itertools.count()
-START = {
-    "type": "start",
-    "script": "cmcc-10086",
-    "call_type": "consult",
-    "agent": {"id": "A1", "work_no": "1001"},
-    "ring_at": "2026-11-22T10:00:00+08:00",
-}
-ANSWERED = {"type": "event", "name": "answered", "at": "2026-11-22T10:00:03+08:00"}
 OWN_PHRASE = "自己去看说明书"
 OWN_LEXICON = {
     "id": "acme",

@@ -10,18 +10,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.asr.engines import stream
-from tests.e2e.client import CallClient
+from tests.e2e.client import ANSWERED, START, CallClient
 from tests.e2e.conftest import KEY_A
 
 _ids = itertools.count()
-START = {
-    "type": "start",
-    "script": "cmcc-10086",
-    "call_type": "consult",
-    "agent": {"id": "A1", "work_no": "1001"},
-    "ring_at": "2026-11-22T10:00:00+08:00",
-}
-ANSWERED = {"type": "event", "name": "answered", "at": "2026-11-22T10:00:03+08:00"}
 
 
 def scrape(http: httpx.Client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -1,25 +1,46 @@
-"""SqlCallRepository, one test body against SQLite and against PostgreSQL."""
+"""The call repository's contract, one test body against each backend: SQLite and PostgreSQL
+(``SqlCallRepository``), and, where the contract is the same, the in-memory one."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
 
-from app.calls.repository import CallQuery, CallRecord, StoredInput
+from app.calls.repository import (
+    CallQuery,
+    CallRecord,
+    CallRepository,
+    MemoryCallRepository,
+    StoredInput,
+)
 from app.engine.messages import Listing
 from app.errors import Conflict
 from app.store.database import make_engine
 from app.store.repository import SqlCallRepository
+from tests.databases import postgres_database
 
 T = TypeVar("T")
 
 
-def with_store(url: str, body: Callable[[SqlCallRepository], Awaitable[T]]) -> T:
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """Every backend: ``memory``, or a database URL."""
+    if request.param == "memory":
+        yield "memory"
+    elif request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'huashu.db'}"
+    else:
+        yield from postgres_database()
+
+
+def with_store(url: str, body: Callable[[Any], Awaitable[T]]) -> T:
     async def main() -> T:
-        repository = SqlCallRepository(make_engine(url))
+        repository: CallRepository = (
+            MemoryCallRepository() if url == "memory" else SqlCallRepository(make_engine(url))
+        )
         await repository.start()
         try:
             return await body(repository)
@@ -147,7 +168,7 @@ QUERIES = [
 ]
 
 
-def test_filters(database_url: str) -> None:
+def test_filters(any_store: str) -> None:
     async def body(store: SqlCallRepository) -> list[list[str]]:
         await store.add(record("a1", tenant="a", agent="X", at=1_000))
         await store.add(record("a2", tenant="a", agent="Y", at=2_000))
@@ -156,7 +177,7 @@ def test_filters(database_url: str) -> None:
         await store.durable()
         return [[r.call_id for r in await store.search(q)] for q, _ in QUERIES]
 
-    assert with_store(database_url, body) == [expected for _, expected in QUERIES]
+    assert with_store(any_store, body) == [expected for _, expected in QUERIES]
 
 
 def test_a_second_start_finds_the_calls_of_the_first(database_url: str) -> None:
@@ -189,7 +210,7 @@ def alert(alert_id: str, rule: str, state: str = "provisional") -> str:
     )
 
 
-def test_by_rule_type_and_page(database_url: str) -> None:
+def test_by_rule_type_and_page(any_store: str) -> None:
     async def body(store: SqlCallRepository) -> dict[str, Any]:
         for n in range(5):
             r = record(f"c{n}", at=1_000 + n)
@@ -216,7 +237,7 @@ def test_by_rule_type_and_page(database_url: str) -> None:
             "pages": pages,
         }
 
-    got = with_store(database_url, body)
+    got = with_store(any_store, body)
     assert got["shirk"] == ["c1"]  # c2's was retracted
     assert got["complaint"] == ["c1", "c3"]
     assert got["pages"] == [["c0", "c1"], ["c2", "c3"], ["c4"]]
