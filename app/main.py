@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -135,6 +136,15 @@ def build_state(settings: Settings) -> State:
     )
 
 
+def _methods_on(app: FastAPI, path: str) -> list[str]:
+    """Every method the app's routes serve on ``path``."""
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.fullmatch(path):
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -213,10 +223,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Starlette's own refusals (no such route, wrong method, a body that is not UTF-8) in
         # the same shape as every other error.
         code = HTTP_ERROR_CODES.get(exc.status_code, "bad_request")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only; a path that
+            # several routes serve (GET and POST /v1/calls) allows all of theirs.
+            headers["Allow"] = ", ".join(_methods_on(app, request.url.path))
         return JSON(
             {"error": code, "detail": str(exc.detail)},
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers or None,
         )
 
     @app.exception_handler(RequestValidationError)

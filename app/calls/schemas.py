@@ -29,6 +29,8 @@ from app.errors import InvalidMessage, TooLarge
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 #: The largest integer every JSON reader keeps exact.
 JSON_INT_MAX = 2**53
+#: The largest version number of a script or lexicon (a database's 32-bit integer).
+VERSION_MAX = 2**31 - 1
 #: A count or an offset in ms: an integer, never a boolean (JSON's true is not 1), never a
 #: float, never past what JSON keeps exact. Ranges that depend on the call (an offset within
 #: the call's length) are checked against the settings (:class:`Limits`).
@@ -212,7 +214,7 @@ class LexiconCheckRequest(Wire):
     ]
     script: Name | None = None
     call_type: CallType | None = None
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[int, Field(ge=1, le=VERSION_MAX)] | None = None
 
 
 def describe(errors: list[Any], prefix: str = "") -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from app.calls.schemas import CheckRequest, LexiconCheckRequest, epoch_ms
+from app.calls.schemas import VERSION_MAX, CheckRequest, LexiconCheckRequest, epoch_ms
 from app.deps import KeyPrincipal, LibraryDep, LimitsDep
 from app.engine.compiled import CompiledScript
 from app.engine.offline import check_utterance
@@ -31,7 +31,9 @@ router = APIRouter(prefix="/v1/scripts", tags=["scripts"], responses=errors(400,
 lexicons = APIRouter(prefix="/v1/lexicons", tags=["lexicons"], responses=errors(400, 401, 422))
 
 #: A version number in a query (``?version=``): the latest when left out.
-Version = Annotated[int | None, Query(ge=1, description="that version; the latest if left out")]
+Version = Annotated[
+    int | None, Query(ge=1, le=VERSION_MAX, description="that version; the latest if left out")
+]
 #: A document as JSON (the schema of scripts_data/scripts/*.yaml or lexicons/*.yaml).
 Document_ = Annotated[dict[str, Any], Body(description="the document, as its YAML file holds it")]
 
