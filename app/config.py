@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     #: Serve clients beyond this machine with no API keys configured (open to anyone who can
     #: reach it). Without keys the service answers only loopback clients unless this is set.
     insecure: bool = False
+    #: Per tenant (the open service counts as one): open stream connections, calls live at
+    #: once, client messages a second (``app/ops/quotas.py``). Past one, a connection closes
+    #: with 4429, a call is refused with 429 ``too_many_calls``, a message gets an error
+    #: ``rate_limited`` and is not processed (nor acknowledged: resend it later).
+    max_connections_per_tenant: int = Field(default=10_000, ge=1)
+    max_live_calls_per_tenant: int = Field(default=10_000, ge=1)
+    max_messages_per_s_per_tenant: float = Field(default=50_000, gt=0)
+    #: Browsers' ``Origin`` the stream accepts (comma-separated); unset: any (clients that
+    #: are no browser send none). A handshake from another origin closes with 4403.
+    allowed_origins: str | None = None
     max_text_chars: int = Field(default=4_096, gt=0)
     #: A fragment's ``start_ms``/``end_ms`` count from the answer: at most this many hours.
     max_call_hours: float = Field(default=24, gt=0, le=24 * 7)

@@ -21,6 +21,7 @@ from app.calls.service import CallService
 from app.config import Settings
 from app.errors import NotFound
 from app.ops.metrics import Metrics
+from app.ops.quotas import Quotas
 from app.scripts.loader import Library
 from app.scripts.service import ScriptLibrary
 
@@ -45,6 +46,8 @@ class State:
     calls: CallService
     #: The ranges of times and offsets inputs must keep to.
     limits: Limits
+    #: The per-tenant bounds: connections, live calls, messages a second.
+    quotas: Quotas
     #: The open call stream connections (closed with 1012 when the instance goes away).
     connections: set[Connection] = field(default_factory=set)
     #: False until start-up is done and again while shutting down (``/readyz``).

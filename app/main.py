@@ -39,6 +39,7 @@ from app.http import JSON
 from app.ops import router as ops_router
 from app.ops.guard import Guard
 from app.ops.metrics import Metrics
+from app.ops.quotas import Quotas
 from app.scripts import router as scripts_router
 from app.scripts.loader import ScriptLoadError, load_library
 from app.scripts.repository import DocumentRepository, MemoryDocumentRepository
@@ -121,6 +122,11 @@ def build_state(settings: Settings) -> State:
     )
     library = ScriptLibrary(documents)
     bus = make_bus(settings)
+    quotas = Quotas(
+        settings.max_connections_per_tenant,
+        settings.max_live_calls_per_tenant,
+        settings.max_messages_per_s_per_tenant,
+    )
     return State(
         settings=settings,
         files=files,
@@ -130,9 +136,16 @@ def build_state(settings: Settings) -> State:
         bus=bus,
         identity=Identity(settings.tenants_by_key, repository),
         calls=CallService(
-            library, repository, bus, metrics, settings.timezone, mask_digits=settings.mask_digits
+            library,
+            repository,
+            bus,
+            metrics,
+            settings.timezone,
+            mask_digits=settings.mask_digits,
+            quotas=quotas,
         ),
         limits=Limits(settings.max_call_hours, settings.time_window_days),
+        quotas=quotas,
     )
 
 

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=errors(400, 401
 CALL_ERRORS = errors(403, 404)
 
 
-@router.post("", status_code=201, responses={201: {"model": CallCreated}, **errors(404, 409)})
+@router.post("", status_code=201, responses={201: {"model": CallCreated}, **errors(404, 409, 429)})
 async def create_call(
     body: CreateCall, principal: KeyPrincipal, calls: Calls, limits: LimitsDep, request: Request
 ) -> JSON:

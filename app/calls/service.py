@@ -22,6 +22,7 @@ from app.engine.messages import Event, Fragment, Input, Listing
 from app.engine.session import CallSession
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
+from app.ops.quotas import Quotas
 from app.scripts.service import Pins, ScriptLibrary
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,11 @@ class CallService:
         default_timezone: str,
         *,
         mask_digits: bool = True,
+        quotas: Quotas | None = None,
     ) -> None:
-        """``mask_digits``: store long digit runs masked (``app.calls.privacy``)."""
+        """``mask_digits``: store long digit runs masked (``app.calls.privacy``); ``quotas``:
+        the per-tenant bounds (none: unbounded)."""
+        self.quotas = quotas
         self.library = library
         self.mask_digits = mask_digits
         self.repository = repository
@@ -60,8 +64,10 @@ class CallService:
     async def create(
         self, fields: CallFields, call_id: str | None, tenant: str | None
     ) -> CallRecord:
-        """A new call, live on this instance. Raises NotFound (``unknown_script``) and
-        Conflict (``call_exists``)."""
+        """A new call, live on this instance. Raises NotFound (``unknown_script``),
+        Conflict (``call_exists``) and TooMany (``too_many_calls``)."""
+        if self.quotas is not None:
+            self.quotas.start_call(tenant, self.live.count(tenant))
         try:
             compiled, pins = await self.library.compiled(tenant, fields.script)
         except NotFound:
@@ -91,7 +97,7 @@ class CallService:
             pins=pins.to_json(),
         )
         await self.repository.add(record)
-        self.live.add(CallRunner(call_id, session, self.bus, self))
+        self.live.add(CallRunner(call_id, session, self.bus, self), tenant)
         self.metrics.call_started(call_id, listing.script_id)
         return record
 
@@ -225,7 +231,7 @@ class CallService:
                 last_client_seq=rebuilt.last_client_seq,
             )
             self.metrics.call_live(record.call_id, record.script_id)
-            self.live.add(runner)
+            self.live.add(runner, record.tenant)
             runner.republish(rebuilt.events, stored)
             recovered += 1
         return recovered

@@ -43,6 +43,7 @@ from app.deps import State
 from app.engine.messages import Event, Fragment, Input
 from app.errors import Forbidden, HuashuError, NotFound, OtherTenant, Unauthorized
 from app.ops.metrics import Metrics
+from app.ops.quotas import TooMany
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,27 @@ CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_SLOW = 1008
 #: A second writer of a call's leg, or a writer replaced by a client reconnecting (HTTP 409).
 CLOSE_CONFLICT = 4409
+#: A tenant's bound on open connections is reached (HTTP 429).
+CLOSE_TOO_MANY = 4429
 CLOSE_RESTART = 1012
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_CALL = 4404
+
+
+#: What a message past the tenant's rate is told (it is not processed, nor acknowledged).
+RATE_LIMITED = "too many messages a second for this tenant: not processed; send it again later"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _origins(allowed: str) -> set[str]:
+    return {origin.strip() for origin in allowed.split(",") if origin.strip()}
 
 
 def close_for(error: HuashuError) -> tuple[int, str]:
@@ -81,6 +99,8 @@ def close_for(error: HuashuError) -> tuple[int, str]:
         return CLOSE_FORBIDDEN, error.detail
     if isinstance(error, NotFound):
         return CLOSE_UNKNOWN_CALL, error.detail[:120]
+    if isinstance(error, TooMany):
+        return CLOSE_TOO_MANY, error.detail[:120]
     raise error
 
 
@@ -268,13 +288,21 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     except Refused as refused:
         await websocket.close(CLOSE_UNSUPPORTED, refused.detail[:120])
         return
+    origin = _header(scope, b"origin")
+    allowed = state.settings.allowed_origins
+    if origin is not None and allowed and origin not in _origins(allowed):
+        await websocket.close(CLOSE_FORBIDDEN, "this origin may not open the stream")
+        return
+    quotas = state.quotas
     try:
         principal = await state.identity.authenticate(websocket.query("token"), call_tokens=True)
         record = await calls.find(call_id)
         state.identity.check_call(principal, call_id, record)
+        quotas.connect(principal.tenant)
     except HuashuError as exc:
         await websocket.close(*close_for(exc))
         return
+    tenant = principal.tenant
     connection = Connection(
         websocket,
         call_id,
@@ -300,6 +328,9 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
             if frame["type"] != "websocket.receive":
                 break
             connection.arrived = time.perf_counter()
+            if not quotas.message(tenant):
+                _refuse(connection, metrics, "rate_limited", RATE_LIMITED)
+                continue
             # This connection sends what its own frame produced, unless a sender is at work.
             held = subscriber.hold()
             try:
@@ -329,6 +360,7 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
                 await websocket.close(*close)
                 break
     finally:
+        quotas.disconnect(tenant)
         state.connections.discard(connection)
         connections.dec()
         await connection.close()
@@ -381,7 +413,8 @@ async def _late_call(
     except HuashuError as exc:
         metrics.message(decoded.kind)
         connection.error(exc.code, exc.detail)
-        return CLOSE_UNKNOWN_CALL, exc.detail[:120]
+        code = CLOSE_TOO_MANY if isinstance(exc, TooMany) else CLOSE_UNKNOWN_CALL
+        return code, exc.detail[:120]
     connection.take(record)
     return await _follow_then_handle(connection, decoded, metrics)
 

@@ -232,3 +232,70 @@ def test_a_second_start_naming_another_script_is_an_error(tight: Server) -> None
         other = client.play({**START, "script": "ct-10000", "seq": 3})
         assert [(e["type"], e.get("code")) for e in other] == [("error", "start_mismatch")]
         assert "cmcc-10086" in other[0]["detail"]
+
+
+@pytest.fixture(scope="module")
+def bounded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = Server(
+        tmp_path_factory.mktemp("bounded") / "server.log",
+        env={
+            "HUASHU_MAX_CONNECTIONS_PER_TENANT": "3",
+            "HUASHU_MAX_LIVE_CALLS_PER_TENANT": "2",
+            "HUASHU_MAX_MESSAGES_PER_S_PER_TENANT": "40",
+            "HUASHU_ALLOWED_ORIGINS": "https://desk.example.cn",
+        },
+    )
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_tenants_bounds_hold_and_other_tenants_are_untouched(bounded: Server) -> None:
+    from tests.e2e.conftest import KEY_B
+
+    headers = {"Authorization": f"Bearer {KEY_A}"}
+    made = [
+        httpx.post(f"{bounded.base}/v1/calls", json={"script": "cmcc-10086"}, headers=headers)
+        for _ in range(3)
+    ]
+    assert [m.status_code for m in made] == [201, 201, 429]
+    assert made[2].json()["error"] == "too_many_calls"
+    other = httpx.post(
+        f"{bounded.base}/v1/calls",
+        json={"script": "cmcc-10086"},
+        headers={"Authorization": f"Bearer {KEY_B}"},
+    )
+    assert other.status_code == 201
+    call_id = made[0].json()["call_id"]
+    clients = [CallClient(bounded.base, call_id, KEY_A) for _ in range(3)]
+    try:
+        for client in clients:  # each is past its handshake and counted
+            assert client.sync() == []
+        with pytest.raises(ConnectionClosed) as closed:
+            with CallClient(bounded.base, call_id, KEY_A) as fourth:
+                fourth.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        # Messages past the tenant's rate: an error each, not processed, nor acknowledged.
+        first = clients[0]
+        for n in range(120):
+            first.send({"type": "ping", "seq": n + 1})
+        answers = first.recv_until(lambda e: e.get("code") == "rate_limited", timeout=10)
+        assert answers[-1]["type"] == "error"
+    finally:
+        for client in clients:
+            client.__exit__()
+
+
+def test_a_browser_of_another_origin_may_not_open_the_stream(bounded: Server) -> None:
+    url = bounded.base.replace("http", "ws", 1) + f"/v1/calls/o-1/stream?token={KEY_A}"
+    with connect(url, origin="https://evil.example.com") as ws:  # type: ignore[arg-type]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    with connect(url, origin="https://desk.example.cn") as ws:  # type: ignore[arg-type]
+        ws.send(json.dumps({"type": "ping"}))
+        with pytest.raises(ConnectionClosed) as closed:  # an unknown call: 4404, not 4403
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
