@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 from prometheus_client import Counter
 
 from app.asr import DEFAULT_FORMAT, Decoded, Decoder, Refused, decoder_for, leg_from_query
-from app.auth import Principal
+from app.auth import Principal, bearer
 from app.calls.repository import CallRecord
 from app.calls.runner import After, CallRunner
 from app.calls.schemas import CALL_ID_PATTERN, PingMessage, ResumeMessage, StartMessage
@@ -73,6 +73,8 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_CALL = 4404
 
 
+#: The subprotocol a browser names its credential in: ``bearer.<token>``.
+BEARER_SUBPROTOCOL = "bearer."
 #: What a message past the tenant's rate is told (it is not processed, nor acknowledged).
 RATE_LIMITED = "too many messages a second for this tenant: not processed; send it again later"
 
@@ -119,12 +121,38 @@ class Socket:
         return values[-1] if values else None
 
     async def accept(self) -> bool:
-        """Accept the handshake; False when the client left before it."""
+        """Accept the handshake; False when the client left before it. A client that offered
+        the credential as a subprotocol (``bearer.<token>``) gets it named back, as a
+        WebSocket handshake must."""
         message = await self._receive()
         if message["type"] != "websocket.connect":
             return False
-        await self._send({"type": "websocket.accept"})
+        accept: dict[str, Any] = {"type": "websocket.accept"}
+        offered = self._bearer_subprotocol()
+        if offered is not None:
+            accept["subprotocol"] = offered
+        await self._send(accept)
         return True
+
+    def credential(self) -> str | None:
+        """The client's token or key: ``Authorization: Bearer`` (clients that can set
+        headers), a ``bearer.<token>`` subprotocol (browsers, which cannot), else ``?token=``
+        (PROTOCOL; kept out of the logs). The first two keep it out of URLs altogether."""
+        header = _header(self.scope, b"authorization")
+        if header is not None:
+            found = bearer(header)
+            if found is not None:
+                return found
+        offered = self._bearer_subprotocol()
+        if offered is not None:
+            return offered[len(BEARER_SUBPROTOCOL) :] or None
+        return self.query("token")
+
+    def _bearer_subprotocol(self) -> str | None:
+        for subprotocol in self.scope.get("subprotocols", ()):
+            if subprotocol.startswith(BEARER_SUBPROTOCOL):
+                return str(subprotocol)
+        return None
 
     def receive(self) -> Awaitable[MutableMapping[str, Any]]:
         return self._receive()
@@ -295,7 +323,7 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
         return
     quotas = state.quotas
     try:
-        principal = await state.identity.authenticate(websocket.query("token"), call_tokens=True)
+        principal = await state.identity.authenticate(websocket.credential(), call_tokens=True)
         record = await calls.find(call_id)
         state.identity.check_call(principal, call_id, record)
         quotas.connect(principal.tenant)

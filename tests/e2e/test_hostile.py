@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -299,3 +300,27 @@ def test_a_browser_of_another_origin_may_not_open_the_stream(bounded: Server) ->
         with pytest.raises(ConnectionClosed) as closed:  # an unknown call: 4404, not 4403
             ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+
+
+@pytest.mark.parametrize("how", ["header", "subprotocol"])
+def test_the_credential_may_stay_out_of_the_url(tight: Server, how: str) -> None:
+    url = tight.base.replace("http", "ws", 1) + f"/v1/calls/hdr-{next(_ids)}/stream"
+    good: dict[str, Any] = (
+        {"additional_headers": {"Authorization": f"Bearer {KEY_A}"}}
+        if how == "header"
+        else {"subprotocols": [f"bearer.{KEY_A}"]}
+    )
+    with connect(url, **good) as ws:
+        if how == "subprotocol":
+            assert ws.subprotocol == f"bearer.{KEY_A}"
+        ws.send(json.dumps({**START, "seq": 1}))
+        assert json.loads(ws.recv(timeout=5)) == {"type": "ack", "seq": 1}
+    bad: dict[str, Any] = (
+        {"additional_headers": {"Authorization": "Bearer nope"}}
+        if how == "header"
+        else {"subprotocols": ["bearer.nope"]}
+    )
+    with connect(url, **bad) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert KEY_A not in tight.log  # in a header or a subprotocol, never in a log line
