@@ -1,5 +1,6 @@
-"""`python -m bench [engine] [load] [capacity] [memory] [offline] [store] [longcall]` (`make
-bench` runs the first five): run the benchmarks, print tables, write bench/results/<name>.json.
+"""`python -m bench [engine] [load] [capacity] [memory] [offline] [store] [longcall] [soak]`
+(`make bench` runs the first five): run the benchmarks, print tables, write
+bench/results/<name>.json.
 
 Environment (defaults in brackets):
 - BENCH_CALLS [1000]: concurrent calls for ``load`` (comma-separated sizes);
@@ -10,6 +11,8 @@ Environment (defaults in brackets):
 - BENCH_IDLE [1000,10000]: idle calls for ``memory``;
 - BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
 - BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available);
+- ``soak``: BENCH_CALLS [2000] connections, 5 % stuck listeners and 5 % malformed senders,
+  BENCH_SECONDS [60]; BENCH_RSS_CEILING_MB [1024] is the ceiling it checks;
 - BENCH_FRAGMENTS [20000]: the length of the one call of ``longcall`` (RSS as it goes on);
 - BENCH_STORE [memory]: the store of the Huashu server for ``load``, ``capacity`` and ``memory``
   (``memory``, ``sqlite`` or a PostgreSQL URL); ``store`` compares memory, SQLite and
@@ -171,6 +174,19 @@ def _print_offline(results: dict[str, Any]) -> None:
     )
 
 
+def _print_soak(results: dict[str, Any]) -> None:
+    print(
+        f"{results['well_behaved_calls']} well-behaved calls, {results['stuck_listeners']} stuck "
+        f"listeners, {results['malformed_senders']} malformed senders, {results['seconds']} s"
+    )
+    for name in ("alone", "beside_bad_clients"):
+        print(f"  {name:<20} {results[name]}")
+    print(
+        f"  p99 ×{results['p99_ratio']} (goal ≤ ×2); RSS under {results['rss_ceiling_mb']} MB: "
+        f"{results['rss_under_ceiling']}"
+    )
+
+
 def _procs() -> int:
     return int(_env("BENCH_CLIENTS", "2"))
 
@@ -214,6 +230,15 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
             _ints("BENCH_IDLE", "1000,10000"), _procs(), int(_env("BENCH_REPEATS", "3"))
         ),
         _print_memory,
+    ),
+    "soak": (
+        lambda: _module("soak").run_soak(
+            int(_env("BENCH_CALLS", "2000")),
+            float(_env("BENCH_SECONDS", "60")),
+            _procs(),
+            float(_env("BENCH_RSS_CEILING_MB", "1024")),
+        ),
+        _print_soak,
     ),
     "offline": (
         lambda: _module("offline").run(

@@ -299,18 +299,32 @@ def load_once(
     procs: int,
     rate: float = 4.0,
     store: str | None = None,
+    hostile: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One run: a fresh server of ``kind``, ``calls`` calls at ``rate`` fragments/s each."""
+    """One run: a fresh server of ``kind``, ``calls`` calls at ``rate`` fragments/s each; with
+    ``hostile``, bad clients alongside them for the window (``bench.soak``)."""
     with (
         Server(APPS[kind], store) as server,
         Clients(server, kind, calls, procs, "load", seconds=seconds, rate=rate) as clients,
     ):
         ready = clients.ready()
+        bad = None
+        if hostile is not None:
+            spec = {**hostile, "port": server.port, "seconds": seconds + 2}
+            bad = subprocess.Popen(
+                [sys.executable, "-m", "bench.soak", orjson.dumps(spec).decode()],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+            )
+            assert bad.stdout is not None
+            bad.stdout.readline()  # its clients are connected
         time.sleep(1.0)  # the start-up fragments and timers settle
         gc_before = _gc_pauses(server) if kind == "huashu" else None
         cpu0, t0 = server.cpu_seconds(), time.perf_counter()
         clients.go()
         results = clients.results()
+        if bad is not None:
+            bad.wait(timeout=seconds + 60)
         window = time.perf_counter() - t0
         server_cpu = server.cpu_seconds() - cpu0
         rss = server.rss_bytes()
