@@ -31,6 +31,7 @@ from app.calls.repository import make_repository
 from app.calls.retention import keep_purging
 from app.calls.schemas import Limits, describe
 from app.calls.service import CallService
+from app.calls.socket import CLOSE_RESTART
 from app.config import Settings
 from app.deps import STATE_KEY, State, state_of
 from app.engine import normalize, phonetic, prompts
@@ -211,7 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for connection in list(state.connections):
                 await connection.close()
                 try:
-                    await connection.websocket.close(stream.CLOSE_RESTART, "server going away")
+                    await connection.websocket.close(CLOSE_RESTART, "server going away")
                 except Exception:  # noqa: BLE001 - the peer may be gone already
                     pass
             await state.calls.close()

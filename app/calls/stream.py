@@ -26,30 +26,39 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-from urllib.parse import parse_qs
 
 from prometheus_client import Counter
 
 from app.asr import DEFAULT_FORMAT, Decoded, Decoder, Refused, decoder_for, leg_from_query
-from app.auth import Principal, bearer
+from app.auth import Principal
 from app.calls.repository import CallRecord
 from app.calls.runner import After, CallRunner
 from app.calls.schemas import CALL_ID_PATTERN, PingMessage, ResumeMessage, StartMessage
 from app.calls.service import CallService
+from app.calls.socket import (
+    CLOSE_CONFLICT,
+    CLOSE_FORBIDDEN,
+    CLOSE_TOO_MANY,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNKNOWN_CALL,
+    CLOSE_UNSUPPORTED,
+    Receive,
+    Scope,
+    Send,
+    Socket,
+    close_for,
+    header,
+    origins,
+)
 from app.calls.subscriber import Subscriber
 from app.deps import State
 from app.engine.messages import Event, Fragment, Input
-from app.errors import Forbidden, HuashuError, NotFound, OtherTenant, Unauthorized
+from app.errors import HuashuError
 from app.ops.metrics import Metrics
 from app.ops.quotas import TooMany
 
 log = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 #: The stream's path (after the root path); ``call_id`` as FastAPI's ``{call_id}`` matches it.
 STREAM_PATH = re.compile(r"/v1/calls/([^/]+)/stream")
@@ -60,108 +69,8 @@ CALL_ID = re.compile(CALL_ID_PATTERN)
 #: once it is: this counter never moves, and is in no registry).
 _UNCOUNTED = Counter("huashu_uncounted", "", registry=None)
 
-CLOSE_UNSUPPORTED = 1003
-#: A peer that lets more than ``HUASHU_MAX_PENDING_EVENTS`` wait unread (policy violation).
-CLOSE_TOO_SLOW = 1008
-#: A second writer of a call's leg, or a writer replaced by a client reconnecting (HTTP 409).
-CLOSE_CONFLICT = 4409
-#: A tenant's bound on open connections is reached (HTTP 429).
-CLOSE_TOO_MANY = 4429
-CLOSE_RESTART = 1012
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_UNKNOWN_CALL = 4404
-
-
-#: The subprotocol a browser names its credential in: ``bearer.<token>``.
-BEARER_SUBPROTOCOL = "bearer."
 #: What a message past the tenant's rate is told (it is not processed, nor acknowledged).
 RATE_LIMITED = "too many messages a second for this tenant: not processed; send it again later"
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-def _origins(allowed: str) -> set[str]:
-    return {origin.strip() for origin in allowed.split(",") if origin.strip()}
-
-
-def close_for(error: HuashuError) -> tuple[int, str]:
-    """The close code and reason of an identity or lookup error (PROTOCOL: bad or missing token
-    4401; token for another call or tenant 4403; unknown call 4404)."""
-    if isinstance(error, Unauthorized):
-        return CLOSE_UNAUTHORIZED, "a call token or API key is needed: ?token="
-    if isinstance(error, OtherTenant):
-        return CLOSE_FORBIDDEN, "this call belongs to another tenant"
-    if isinstance(error, Forbidden):
-        return CLOSE_FORBIDDEN, error.detail
-    if isinstance(error, NotFound):
-        return CLOSE_UNKNOWN_CALL, error.detail[:120]
-    if isinstance(error, TooMany):
-        return CLOSE_TOO_MANY, error.detail[:120]
-    raise error
-
-
-class Socket:
-    """The few WebSocket operations the stream needs, straight on the ASGI callables."""
-
-    __slots__ = ("scope", "_receive", "_send")
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.scope = scope
-        self._receive = receive
-        self._send = send
-
-    def query(self, name: str) -> str | None:
-        values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get(name)
-        return values[-1] if values else None
-
-    async def accept(self) -> bool:
-        """Accept the handshake; False when the client left before it. A client that offered
-        the credential as a subprotocol (``bearer.<token>``) gets it named back, as a
-        WebSocket handshake must."""
-        message = await self._receive()
-        if message["type"] != "websocket.connect":
-            return False
-        accept: dict[str, Any] = {"type": "websocket.accept"}
-        offered = self._bearer_subprotocol()
-        if offered is not None:
-            accept["subprotocol"] = offered
-        await self._send(accept)
-        return True
-
-    def credential(self) -> str | None:
-        """The client's token or key: ``Authorization: Bearer`` (clients that can set
-        headers), a ``bearer.<token>`` subprotocol (browsers, which cannot), else ``?token=``
-        (PROTOCOL; kept out of the logs). The first two keep it out of URLs altogether."""
-        header = _header(self.scope, b"authorization")
-        if header is not None:
-            found = bearer(header)
-            if found is not None:
-                return found
-        offered = self._bearer_subprotocol()
-        if offered is not None:
-            return offered[len(BEARER_SUBPROTOCOL) :] or None
-        return self.query("token")
-
-    def _bearer_subprotocol(self) -> str | None:
-        for subprotocol in self.scope.get("subprotocols", ()):
-            if subprotocol.startswith(BEARER_SUBPROTOCOL):
-                return str(subprotocol)
-        return None
-
-    def receive(self) -> Awaitable[MutableMapping[str, Any]]:
-        return self._receive()
-
-    def send_text(self, text: str) -> Awaitable[None]:
-        return self._send({"type": "websocket.send", "text": text})
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 class Connection:
@@ -316,9 +225,9 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     except Refused as refused:
         await websocket.close(CLOSE_UNSUPPORTED, refused.detail[:120])
         return
-    origin = _header(scope, b"origin")
+    origin = header(scope, b"origin")
     allowed = state.settings.allowed_origins
-    if origin is not None and allowed and origin not in _origins(allowed):
+    if origin is not None and allowed and origin not in origins(allowed):
         await websocket.close(CLOSE_FORBIDDEN, "this origin may not open the stream")
         return
     quotas = state.quotas

@@ -15,7 +15,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
-from app.calls.stream import CLOSE_FORBIDDEN
+from app.calls.socket import CLOSE_FORBIDDEN
 from app.config import Settings
 
 
