@@ -63,7 +63,8 @@ def _silent(port: int, call_id: str) -> socket.socket:
 
 
 async def _noisy(port: int, n: int, seconds: float, ready: asyncio.Event) -> None:
-    """A call fed with long alerts (a listener that never reads is attached to it)."""
+    """A call of its own, fed like the well-behaved ones (4 fragments a second, each raising an
+    alert), with a listener attached that never reads."""
     call_id = f"soak-noisy-{n}-{os.getpid()}"
     async with connect(f"ws://127.0.0.1:{port}/v1/calls/{call_id}/stream", max_size=None) as ws:
         await ws.send(json.dumps(START))
