@@ -30,6 +30,9 @@ KNOWN_SLOTS = frozenset(
 #: nothing gives the wish): a template that uses one needs its default in ``slot_defaults``.
 DEFAULTED_SLOTS = frozenset({"title", "wish", "agent_name"})
 Severity = Literal["critical", "major", "minor"]
+#: A lexicon's id (defined before the models that name it, so a subclass in another module
+#: resolves it: responses.ScriptDetail).
+LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 class Frozen(BaseModel):
@@ -402,9 +405,6 @@ class LexiconEntry(Frozen):
     phonetic: bool = True
     #: A situation rule whose phrase to suggest instead, e.g. situation.cannot_answer.
     suggest: RuleId | None = None
-
-
-LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 class Lexicon(Frozen):
