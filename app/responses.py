@@ -140,6 +140,14 @@ class TranscriptLine(Strict):
     end_ms: int | None
 
 
+class NotJudged(Strict):
+    """A rule the call's data did not let the engine judge (segments without times, an agent
+    without a work number)."""
+
+    rule: str
+    reason: str
+
+
 class Report(Strict):
     """The post-call report (``GET /v1/calls/{id}/report`` and the stream's last event)."""
 
@@ -153,6 +161,10 @@ class Report(Strict):
     deviated: list[Deviated]
     alerts: list[AlertBody]
     transcript: list[TranscriptLine]
+    not_judged: list[NotJudged] = Field(
+        default_factory=list,
+        description="rules not judged, or judged in part, for want of data, each with why",
+    )
     cut_off: bool = Field(
         default=False,
         description="present (true) when the call was lost and closed by the service: its "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.engine.cues import covers, vocabulary
 from app.engine.messages import Speaker
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
@@ -22,6 +23,7 @@ from app.engine.script import BehaviourRule, Script, Severity
 from app.engine.segment import SegmentState
 from app.engine.suggestions import Suggestions
 from app.engine.timeline import Deadline, Timeline
+from app.engine.turns import Interruption, Turns
 
 #: The situation suggested after a bare 'what': the polite way to ask again.
 REPEAT = "situation.repeat"
@@ -51,7 +53,15 @@ class BehaviourRules:
         self._prompts = prompts
         self._suggestions = suggestions
         self._hold_at: int | None = None
+        interrupting = self._rules.interrupting
+        self._turns = Turns(interrupting.tolerance_ms)
+        self._back_channel, self._back_channel_longest = vocabulary(interrupting.back_channel)
         self._interruptions = 0
+        #: Where each required prompt was first said: (segment, start_ms, end_ms).
+        self._said_in: dict[str, tuple[str, int | None, int | None]] = {}
+        #: Pauses the norm asks for that the call reached, and how many had no times.
+        self._pauses_due = 0
+        self._pauses_untimed = 0
 
     # -- answer and greeting ---------------------------------------------------------------
 
@@ -122,22 +132,101 @@ class BehaviourRules:
 
     # -- speech ----------------------------------------------------------------------------
 
-    def interrupting(self, agent: SegmentState, customer: SegmentState, t: int) -> None:
-        """The agent began segment ``agent`` while the customer's was open."""
+    def spoken(self, segment: SegmentState, t: int) -> None:
+        """A final ``segment`` with words (normalized, not empty), of either speaker: place it
+        on the timeline, alert the interruptions it completes, and judge the pauses before
+        the prompts it said."""
+        speaker = segment.speaker
+        back_channel = speaker == "agent" and covers(
+            segment.norm.text, self._back_channel, self._back_channel_longest
+        )
+        found = self._turns.add(speaker, segment.id, segment.start_ms, segment.end_ms, back_channel)
+        for interruption in found:
+            self._interrupted(interruption, t)
+        if speaker == "agent" and self._rules.no_pause is not None:
+            self._pauses(segment, t)
+
+    def _interrupted(self, interruption: Interruption, t: int) -> None:
         rule = self._rules.interrupting
-        if agent.start_ms is None or customer.end_ms is None:
-            return
-        if agent.start_ms >= customer.end_ms - rule.tolerance_ms:
-            return
         self._interruptions += 1
-        if self._interruptions >= rule.alert_after:
-            self._alert(
-                rule,
-                t,
-                speaker="agent",
-                segment=agent.id,
-                detail=f"the agent spoke over the customer ({self._interruptions} times)",
+        if self._interruptions < rule.alert_after:
+            return
+        agent, customer = interruption
+        self._alert(
+            rule,
+            t,
+            speaker="agent",
+            segment=agent.segment,
+            detail=(
+                f"the agent began at {agent.start} ms while the customer spoke "
+                f"({customer.start}–{customer.end} ms): {self._interruptions} times"
+            ),
+        )
+
+    def _pauses(self, segment: SegmentState, t: int) -> None:
+        """停顿: each required prompt said in ``segment`` that is due a pause after another must
+        begin that long after the other one's segment ended."""
+        rule = self._rules.no_pause
+        assert rule is not None
+        prompts = self._prompts
+        said_here = [
+            s for s in prompts.states if s.kind == "required" and s.done_segment == segment.id
+        ]
+        for state in said_here:
+            self._said_in.setdefault(state.rule, (segment.id, segment.start_ms, segment.end_ms))
+        for state in said_here:
+            spec = next((p for p in prompts.applicable if p.rule == state.rule), None)
+            if spec is None or spec.due.after is None or spec.due.delay_s <= 0:
+                continue
+            before = self._said_in.get(spec.due.after)
+            if before is None:  # the prompt it follows was never said: no pause to judge
+                continue
+            self._pauses_due += 1
+            same = before[0] == segment.id
+            ended, began = before[2], segment.start_ms
+            if same:
+                pause = 0
+            elif ended is None or began is None:
+                self._pauses_untimed += 1
+                continue
+            else:
+                pause = began - ended
+            needed = int(spec.due.delay_s * 1000)
+            if pause >= needed - rule.tolerance_ms:
+                continue
+            if same:
+                detail = f"{state.rule} said in the same breath as {spec.due.after}"
+            else:
+                detail = (
+                    f"{state.rule} began {pause} ms after {spec.due.after} ended; "
+                    f"the norm's pause is {spec.due.delay_s:g} s"
+                )
+            self._alert(rule, t, speaker="agent", segment=segment.id, detail=detail)
+
+    def not_judged(self) -> list[dict[str, str]]:
+        """The timing rules the call's segment times did not let the engine judge, with why
+        (for the report)."""
+        out: list[dict[str, str]] = []
+        turns = self._turns
+        if turns.untimed:
+            judged = "was not judged" if turns.untimed == turns.segments else "was judged in part"
+            out.append(
+                {
+                    "rule": self._rules.interrupting.rule,
+                    "reason": f"interruption {judged}: {turns.untimed} of {turns.segments} "
+                    "segments had no start_ms/end_ms",
+                }
             )
+        rule = self._rules.no_pause
+        if rule is not None and self._pauses_untimed:
+            out.append(
+                {
+                    "rule": rule.rule,
+                    "reason": f"{self._pauses_untimed} of {self._pauses_due} pauses were not "
+                    "judged: the segments had no start_ms/end_ms",
+                }
+            )
+        return out
 
     def bare_what(self, segment: SegmentState, t: int) -> None:
         """The agent's whole final ``segment`` only asked 'what': alert, and suggest the

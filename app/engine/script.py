@@ -247,12 +247,24 @@ class HoldApology(BehaviourRule):
 
 
 class Interrupting(BehaviourRule):
-    """The agent begins speaking while the customer is still speaking (抢话)."""
+    """The agent begins speaking while the customer is still speaking (抢话), judged on the
+    segments' own times (``start_ms``/``end_ms``), whatever order their finals arrive in."""
 
     #: Alerted from this many interruptions in a call on.
     alert_after: int = Field(ge=1)
     #: Speech beginning this close to the end of the customer's is not an interruption.
-    tolerance_ms: int = Field(ge=0)
+    tolerance_ms: int = Field(ge=0, le=60_000)
+    #: An agent utterance made only of these words (and fillers) is a listener's signal, not
+    #: an interruption: 嗯, 对, 好的.
+    back_channel: tuple[str, ...] = ()
+
+
+class Pause(BehaviourRule):
+    """停顿: a required prompt due ``delay_s`` after another (``due: {after, delay_s}``) must not
+    begin sooner than that after the other one's segment ended, by the segments' times."""
+
+    #: ASR segment times are not exact: a pause this much shorter still counts.
+    tolerance_ms: int = Field(default=0, ge=0, le=10_000)
 
 
 class BareWhat(BehaviourRule):
@@ -282,6 +294,8 @@ class Behaviour(Frozen):
     bare_what: BareWhat
     rushing_off: RushingOff
     agent_hung_up_first: BehaviourRule
+    #: Rules a script may leave out (older scripts do): none means not enforced.
+    no_pause: Pause | None = None
 
 
 class SlotDefault(Frozen):

@@ -80,7 +80,13 @@ class CallSession:
         )
         self.transcript = Transcript()
         self.views = CallViews(
-            setup, script, self.timeline, self.prompts, self.outbox, self.transcript
+            setup,
+            script,
+            self.timeline,
+            self.prompts,
+            self.outbox,
+            self.transcript,
+            self.behaviour.not_judged,
         )
         self._bare_what = compiled.bare_what
         self.streams = {
@@ -137,8 +143,6 @@ class CallSession:
         if segment is None:
             segment = SegmentState(segment_id, speaker, start_ms)
             self._open[speaker] = segment
-            if speaker == "agent" and "customer" in self._open:
-                self.behaviour.interrupting(segment, self._open["customer"], t)
         segment.text = text
         if start_ms is not None:
             segment.start_ms = start_ms
@@ -308,6 +312,7 @@ class CallSession:
             self.transcript.add(segment)
         if not norm.text:
             return
+        self.behaviour.spoken(segment, t)
         self.prompts.heard(norm.text)
         if speaker == "agent":
             self._agent_final(segment, t)

@@ -5,6 +5,7 @@ Views only read the call; none changes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from app.engine.messages import CallSetup, Listing
@@ -28,13 +29,16 @@ class CallViews:
         prompts: RequiredPrompts,
         outbox: Outbox,
         transcript: Transcript,
+        not_judged: Callable[[], list[dict[str, str]]],
     ) -> None:
+        """``not_judged``: the rules the call's data did not let the engine judge, with why."""
         self._setup = setup
         self._script = script
         self._timeline = timeline
         self._prompts = prompts
         self._outbox = outbox
         self._transcript = transcript
+        self._not_judged = not_judged
 
     def listing(self) -> Listing:
         """What a list of calls shows of this one."""
@@ -137,6 +141,7 @@ class CallViews:
                 for speaker, segment, text, start_ms, end_ms in self._transcript.lines()
             ],
         }
+        report["not_judged"] = self._not_judged()
         if self._timeline.cut_off:
             report["cut_off"] = True
         return report

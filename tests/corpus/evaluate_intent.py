@@ -155,9 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     script = library.scripts[args.script]
     compiled = CompiledScript(script, library.lexicon_for(script))
     if OURS.exists():
-        print(report(f"ours ({OURS.relative_to(ROOT)})", evaluate_intents(compiled, OURS), args.show))
+        print(
+            report(f"ours ({OURS.relative_to(ROOT)})", evaluate_intents(compiled, OURS), args.show)
+        )
     # The independent set: figures only, never its sentences (it is not to be tuned to).
-    print(report(f"independent ({INDEPENDENT.relative_to(ROOT)})", evaluate_intents(compiled, INDEPENDENT), None))
+    print(
+        report(
+            f"independent ({INDEPENDENT.relative_to(ROOT)})",
+            evaluate_intents(compiled, INDEPENDENT),
+            None,
+        )
+    )
     return 0
 
 

@@ -188,6 +188,7 @@ SCRIPT: dict[str, Any] = {
             "source": "002 服务禁忌",
             "alert_after": 2,
             "tolerance_ms": 300,
+            "back_channel": ["嗯", "对", "对的", "是的", "好的"],
         },
         "bare_what": {
             "rule": "behaviour.bare_what",
@@ -209,6 +210,12 @@ SCRIPT: dict[str, Any] = {
             "severity": "major",
             "source": "002 服务禁忌",
             "exempt_call_types": ["harassment"],
+        },
+        "no_pause": {
+            "rule": "behaviour.no_pause",
+            "severity": "minor",
+            "source": "002 结束语 停顿2秒",
+            "tolerance_ms": 200,
         },
     },
 }
@@ -257,11 +264,14 @@ def at(text: str) -> int:
     )
 
 
-def compile_with(**behaviour: dict[str, Any]) -> CompiledScript:
+def compile_with(**behaviour: dict[str, Any] | None) -> CompiledScript:
     """The test script, with the fields given changed in its behaviour rules."""
     rules = {**SCRIPT["behaviour"]}
     for name, fields in behaviour.items():
-        rules[name] = {**rules[name], **fields}
+        if fields is None:  # the rule left out
+            rules.pop(name)
+            continue
+        rules[name] = {**rules.get(name, {}), **fields}
     script = Script.model_validate({**SCRIPT, "behaviour": rules})
     return CompiledScript(script, Lexicon.model_validate(LEXICON))
 
@@ -293,6 +303,21 @@ class Driver:
     ) -> list[dict[str, Any]]:
         fragment = Fragment(speaker, segment, text, final, start_ms, end_ms)  # type: ignore[arg-type]
         return self._run(fragment, self.answer_ms + end_ms)
+
+    def arrive(
+        self,
+        speaker: str,
+        segment: str,
+        text: str,
+        start_ms: int | None,
+        end_ms: int | None,
+        arrive_ms: int,
+        final: bool = True,
+    ) -> list[dict[str, Any]]:
+        """A fragment with its own times that arrives at ``arrive_ms`` (since the answer):
+        two ASR channels deliver finals late and out of order."""
+        fragment = Fragment(speaker, segment, text, final, start_ms, end_ms)  # type: ignore[arg-type]
+        return self._run(fragment, self.answer_ms + arrive_ms)
 
     def tick(self, offset_ms: int) -> list[dict[str, Any]]:
         events = self.session.on_timer(self.answer_ms + offset_ms)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.messages import Speaker
 from app.engine.phases import CallType
-from app.engine.segment import SegmentState
 from tests.engine.conftest import Start, compile_with, consult_call, of, start, types
 
 
@@ -80,17 +78,6 @@ class TestSpeech:
         d.say("agent", "a4", "我帮您查到了", 33000)
         assert d.tick(45000) == []
 
-    def test_interrupting_from_the_second_time(self, start_call: Start) -> None:
-        d = start_call()
-        consult_call(d)
-        d.say("customer", "c2", "我还想问", 9000, final=False, start_ms=8000)
-        assert of(d.say("agent", "a3", "好的", 8600, final=False, start_ms=8200), "alert") == []
-        d.say("customer", "c2", "我还想问一下流量", 10000)
-        d.say("agent", "a3", "好的", 10100)
-        d.say("customer", "c3", "那个流量", 12000, final=False, start_ms=11000)
-        (alert,) = of(d.say("agent", "a4", "您说", 11600, final=False, start_ms=11200), "alert")
-        assert alert["rule"] == "behaviour.interrupting"
-
 
 class TestHangup:
     """Who hung up first, and the prompts never said."""
@@ -111,31 +98,8 @@ class TestHangup:
         assert of(events, "alert")[0]["rule"] == "behaviour.agent_hung_up_first"
 
 
-def segment(id: str, speaker: Speaker, start_ms: int | None, end_ms: int | None) -> SegmentState:
-    state = SegmentState(id, speaker, start_ms)
-    state.end_ms = end_ms
-    return state
-
-
 class TestBehaviourRulesAlone:
     """The behaviour rules of a call driven directly, and what the script decides of them."""
-
-    def test_interrupting_counts_past_the_scripts_tolerance(self) -> None:
-        session = start(compile_with()).session  # tolerance 300 ms, alerted from the 2nd time
-        customer = segment("c-1", "customer", 0, 1000)
-        session.behaviour.interrupting(segment("a-1", "agent", 750, None), customer, 1)
-        session.behaviour.interrupting(segment("a-2", "agent", 650, None), customer, 2)
-        assert of([e.to_wire() for e in session.outbox.take()], "alert") == []
-        session.behaviour.interrupting(segment("a-3", "agent", 0, None), customer, 3)
-        (alert,) = [e.to_wire() for e in session.outbox.take()]
-        assert alert["rule"] == "behaviour.interrupting" and alert["segment"] == "a-3"
-        assert alert["detail"] == "the agent spoke over the customer (2 times)"
-
-    def test_interrupting_alerted_from_the_scripts_count(self) -> None:
-        session = start(compile_with(interrupting={"alert_after": 1})).session
-        customer = segment("c-1", "customer", 0, 1000)
-        session.behaviour.interrupting(segment("a-1", "agent", 500, None), customer, 1)
-        assert types([e.to_wire() for e in session.outbox.take()]) == ["alert"]
 
     @pytest.mark.parametrize(("exempt", "alerted"), [(["harassment"], False), ([], True)])
     def test_the_call_types_exempt_from_a_rule_are_the_scripts(
@@ -168,3 +132,217 @@ class TestBehaviourRulesAlone:
         assert inbound.session.next_deadline() == inbound.answer_ms + 15000
         outbound = start_call(answered=False, call_type=None, direction="outbound")
         assert outbound.session.next_deadline() is None
+
+
+#: (speaker, segment, text, start_ms, end_ms, arrives at ms): the finals of two ASR channels,
+#: in the order they arrive.
+Final = tuple[str, str, str, int | None, int | None, int]
+
+CUSTOMER = ("customer", "c9", "我上个月的话费好像多扣了三十块钱", 10_000, 14_000)
+
+
+def customer_at(arrive: int, start: int | None = 10_000, end: int | None = 14_000) -> Final:
+    return ("customer", "c9", "我上个月的话费好像多扣了三十块钱", start, end, arrive)
+
+
+def agent_at(
+    text: str, start: int | None, end: int | None, arrive: int, segment: str = "a9"
+) -> Final:
+    return ("agent", segment, text, start, end, arrive)
+
+
+class TestInterrupting:
+    """抢话 from the segments' own times, whatever order two channels deliver them in; from
+    the script's count on (here 1), past its tolerance (300 ms), never for back-channel words."""
+
+    @pytest.mark.parametrize(
+        ("finals", "alerted"),
+        [
+            # in order: the customer's final, then the agent's that began inside it
+            ([customer_at(14_100), agent_at("我帮您查一下", 12_000, 15_000, 15_100)], ["a9"]),
+            # out of order: the agent's final first, the customer's (which it interrupted) later
+            ([agent_at("我帮您查一下", 12_000, 15_000, 15_100), customer_at(15_200)], ["a9"]),
+            # the agent began within the tolerance of the customer's end: taking the turn
+            ([customer_at(14_100), agent_at("我帮您查一下", 13_800, 15_000, 15_100)], []),
+            # ... and just past it
+            ([customer_at(14_100), agent_at("我帮您查一下", 13_699, 15_000, 15_100)], ["a9"]),
+            # after the customer finished
+            ([customer_at(14_100), agent_at("我帮您查一下", 14_500, 15_000, 15_100)], []),
+            # the agent spoke first and the customer spoke over the agent: not the agent's fault
+            ([agent_at("我帮您查一下", 9_000, 15_000, 15_100), customer_at(15_200)], []),
+            # back-channel words while the customer speaks: listening, in either order
+            ([customer_at(14_100), agent_at("嗯，对对", 11_000, 11_500, 14_200)], []),
+            ([agent_at("好的好的", 11_000, 11_500, 11_600), customer_at(14_100)], []),
+            ([customer_at(14_100), agent_at("嗯", 11_000, 11_500, 14_200)], []),
+            # ... but a back-channel word that goes on is a turn of its own
+            ([customer_at(14_100), agent_at("对，我帮您查", 11_000, 12_500, 14_200)], ["a9"]),
+            # times missing or broken: nothing to judge
+            ([customer_at(14_100), agent_at("我帮您查一下", None, 15_000, 15_100)], []),
+            ([customer_at(14_100, end=None), agent_at("我帮您查一下", 12_000, 15_000, 15_100)], []),
+            ([customer_at(14_100), agent_at("我帮您查一下", 15_000, 12_000, 15_100)], []),
+            # negative and huge times are times like any other
+            (
+                [
+                    customer_at(1_000, start=-2_000, end=900),
+                    agent_at("我帮您查一下", -1_000, 1_500, 1_600),
+                ],
+                ["a9"],
+            ),
+            (
+                [
+                    customer_at(10**12 + 5_000, start=10**12, end=10**12 + 4_000),
+                    agent_at("我帮您查一下", 10**12 + 1_000, 10**12 + 6_000, 10**12 + 6_100),
+                ],
+                ["a9"],
+            ),
+            # two overlapping customer segments (the ASR split one breath): one interruption
+            (
+                [
+                    customer_at(14_100),
+                    ("customer", "c10", "而且流量也不对", 12_000, 16_000, 16_100),
+                    agent_at("我帮您查一下", 13_000, 17_000, 17_100),
+                ],
+                ["a9"],
+            ),
+        ],
+    )
+    def test_interruptions_by_the_segments_times(
+        self, finals: list[Final], alerted: list[str]
+    ) -> None:
+        d = start(compile_with(interrupting={"alert_after": 1}))
+        consult_call(d)
+        events = []
+        for speaker, seg, text, start_ms, end_ms, arrive in finals:
+            events += d.arrive(speaker, seg, text, start_ms, end_ms, arrive)
+        alerts = [a for a in of(events, "alert") if a["rule"] == "behaviour.interrupting"]
+        assert [a["segment"] for a in alerts] == alerted
+        for alert in alerts:
+            assert alert["speaker"] == "agent" and alert["severity"] == "major"
+            assert alert["source"] == "002 服务禁忌"
+
+    def test_the_alert_comes_when_the_later_final_arrives(self) -> None:
+        d = start(compile_with(interrupting={"alert_after": 1}))
+        consult_call(d)
+        # the customer's segment is still open (a partial): nothing is judged on it yet
+        d.arrive("customer", "c9", "我上个月的话费", 10_000, 12_000, 12_100, final=False)
+        assert of(d.arrive("agent", "a9", "我帮您查一下", 11_000, 13_000, 13_100), "alert") == []
+        events = d.arrive(*CUSTOMER, 14_100)
+        (alert,) = of(events, "alert")
+        assert alert["segment"] == "a9" and alert["at_ms"] == 14_000
+        assert alert["detail"] == (
+            "the agent began at 11000 ms while the customer spoke (10000–14000 ms): 1 times"
+        )
+
+    def test_alerted_from_the_scripts_count_on(self, start_call: Start) -> None:
+        d = start_call()  # alert_after: 2
+        consult_call(d)
+        d.arrive("agent", "a9", "我帮您查一下", 11_000, 13_000, 13_100)
+        assert of(d.arrive(*CUSTOMER, 14_100), "alert") == []
+        d.arrive("agent", "a10", "您说的是哪个月", 21_000, 22_000, 22_100)
+        events = d.arrive("customer", "c10", "上个月", 20_000, 23_000, 23_100)
+        (alert,) = of(events, "alert")
+        assert alert["segment"] == "a10" and alert["detail"].endswith("2 times")
+
+    @pytest.mark.parametrize(
+        ("timed", "reason"),
+        [
+            (False, "interruption was not judged: 6 of 6 segments had no start_ms/end_ms"),
+            (True, "interruption was judged in part: 1 of 6 segments had no start_ms/end_ms"),
+        ],
+    )
+    def test_a_call_without_times_says_so_in_its_report(self, timed: bool, reason: str) -> None:
+        d = start(compile_with(interrupting={"alert_after": 1}))
+        lines = [
+            ("agent", "a1", "上午好,中国移动,很高兴为您服务!"),
+            ("customer", "c1", "你好"),
+            ("customer", "c2", "我想问一下我的套餐"),
+            ("agent", "a2", "您的套餐是五十八元套餐"),
+            ("customer", "c3", "好的谢谢"),
+            ("agent", "a3", "请问我刚才给您的解释您明白吗"),
+        ]
+        for k, (speaker, seg, text) in enumerate(lines):
+            times = (k * 2000, k * 2000 + 1500) if timed and k else (None, None)
+            d.arrive(speaker, seg, text, times[0], times[1], k * 2000 + 1600)
+        report = of(d.event("hangup", d.answer_ms + 20_000, "customer"), "report")[0]
+        (not_judged,) = [n for n in report["not_judged"] if n["rule"] == "behaviour.interrupting"]
+        assert not_judged["reason"] == reason
+
+
+CONFIRM = "请问我刚才给您的解释您明白吗"
+RATING = "请稍候为我的服务进行评价"
+
+
+class TestPause:
+    """停顿2秒: the rating prompt must begin two seconds (the prompt's ``due.delay_s``) after
+    the closing question ended, by the segments' times, less the script's tolerance (200 ms)."""
+
+    @pytest.mark.parametrize(
+        ("rating_start", "detail"),
+        [
+            (11_600, None),
+            (11_300, None),  # 1.8 s: within the tolerance
+            (
+                11_299,
+                "rating.prompt began 1799 ms after closing.confirm ended; the norm's pause is 2 s",
+            ),
+            (
+                10_000,
+                "rating.prompt began 500 ms after closing.confirm ended; the norm's pause is 2 s",
+            ),
+            (
+                9_000,
+                "rating.prompt began -500 ms after closing.confirm ended; the norm's pause is 2 s",
+            ),
+        ],
+    )
+    def test_the_pause_by_the_segments_times(
+        self, start_call: Start, rating_start: int, detail: str | None
+    ) -> None:
+        d = start_call()
+        consult_call(d)
+        d.arrive("agent", "a3", CONFIRM, 8_000, 9_500, 9_600)
+        events = d.arrive("agent", "a4", RATING, rating_start, rating_start + 2_000, 14_000)
+        alerts = [a for a in of(events, "alert") if a["rule"] == "behaviour.no_pause"]
+        assert [a["detail"] for a in alerts] == ([detail] if detail else [])
+        if alerts:
+            assert alerts[0]["severity"] == "minor" and alerts[0]["segment"] == "a4"
+            assert alerts[0]["source"] == "002 结束语 停顿2秒"
+
+    def test_both_in_one_breath(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        events = d.arrive("agent", "a3", CONFIRM + "，" + RATING, 8_000, 12_000, 12_100)
+        (alert,) = [a for a in of(events, "alert") if a["rule"] == "behaviour.no_pause"]
+        assert alert["detail"] == "rating.prompt said in the same breath as closing.confirm"
+
+    def test_a_follow_up_without_a_delay_needs_no_pause(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        d.arrive("agent", "a3", CONFIRM, 8_000, 9_500, 9_600)
+        d.arrive("agent", "a4", RATING, 12_000, 13_000, 13_100)
+        events = d.arrive(
+            "agent", "a5", "感谢您使用中国移动，祝您生活愉快，王先生，再见", 13_100, 15_000, 15_100
+        )
+        assert [a for a in of(events, "alert") if a["rule"] == "behaviour.no_pause"] == []
+
+    def test_without_times_the_pause_is_not_judged_and_the_report_says_so(
+        self, start_call: Start
+    ) -> None:
+        d = start_call()
+        consult_call(d)
+        d.arrive("agent", "a3", CONFIRM, 8_000, None, 9_600)
+        events = d.arrive("agent", "a4", RATING, None, None, 10_000)
+        assert [a for a in of(events, "alert") if a["rule"] == "behaviour.no_pause"] == []
+        (not_judged,) = [
+            n for n in d.session.report()["not_judged"] if n["rule"] == "behaviour.no_pause"
+        ]
+        assert not_judged["reason"] == (
+            "1 of 1 pauses were not judged: the segments had no start_ms/end_ms"
+        )
+
+    def test_a_script_without_the_rule_judges_no_pause(self) -> None:
+        d = start(compile_with(no_pause=None))
+        consult_call(d)
+        d.arrive("agent", "a3", CONFIRM, 8_000, 9_500, 9_600)
+        events = d.arrive("agent", "a4", RATING, 9_600, 11_000, 11_100)
+        assert [a for a in of(events, "alert") if a["rule"] == "behaviour.no_pause"] == []
