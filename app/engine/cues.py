@@ -67,7 +67,8 @@ class Cues(Generic[V]):
             end = last + 1
             for index, i, phrase, value in refs:
                 if index < 0:  # a literal reading; ``i`` is its length
-                    hits.append(Found(end - i, end, phrase, value))
+                    if not _inside_digits(text, end - i, end):
+                        hits.append(Found(end - i, end, phrase, value))
                 else:
                     length = len(self._gapped[index][0][i])
                     parts.setdefault((index, i), []).append((end - length, end))
@@ -87,6 +88,14 @@ class Cues(Generic[V]):
         """The first occurrence to end in ``text``, if any."""
         found = self.find(text)
         return found[0] if found else None
+
+
+def _inside_digits(text: str, start: int, end: int) -> bool:
+    """Whether a match of digits at ``[start, end)`` is part of a longer run of digits (the
+    hotline 12345 inside a phone number 13812345678 is no hotline)."""
+    return (text[start].isdigit() and start > 0 and text[start - 1].isdigit()) or (
+        text[end - 1].isdigit() and end < len(text) and text[end].isdigit()
+    )
 
 
 def covers(text: str, vocabulary: frozenset[str], longest: int) -> bool:

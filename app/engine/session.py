@@ -311,12 +311,14 @@ class CallSession:
         if segment.text:
             self.transcript.add(segment)
         if not norm.text:
+            if speaker == "customer" and segment.text.strip():
+                self.suggestions.customer_hesitated(t)
             return
         self.behaviour.spoken(segment, t)
         self.prompts.heard(norm.text)
         if speaker == "agent":
             self._agent_final(segment, t)
-        elif self.suggestions.customer_final(norm.text, t):
+        elif self.suggestions.customer_final(norm, t):
             if self.timeline.phase is Phase.ANSWERING:
                 self.prompts.move(Phase.CLOSING, t)
 

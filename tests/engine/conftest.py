@@ -146,6 +146,20 @@ SCRIPT: dict[str, Any] = {
             "source": "002 其它",
         },
         {
+            "rule": "situation.purpose",
+            "intent": "unclear_purpose",
+            "call_types": ["consult", "callback", "harassment"],
+            "text": "请问您需要咨询哪项业务?",
+            "source": "002 当询问客户目的时 (咨询)",
+        },
+        {
+            "rule": "situation.purpose_complaint",
+            "intent": "unclear_purpose",
+            "call_types": ["complaint"],
+            "text": "请问您反映哪方面的问题?",
+            "source": "002 当询问客户目的时 (投诉)",
+        },
+        {
             "rule": "situation.speak_louder",
             "event": "volume_low",
             "text": "对不起,请您说话声音大一点,好吗",
@@ -164,7 +178,22 @@ SCRIPT: dict[str, Any] = {
         "source": "002 空电话",
     },
     "end_signals": {"phrases": ["没有了", "好的谢谢"], "at_end": 2},
-    "call_type_signals": {"complaint": {"phrases": ["投诉"]}},
+    "intent": {
+        "complaint": {
+            "source": "002 客户代表服务项目—投诉",
+            "threshold": 2,
+            "cues": [
+                {"kind": "explicit", "weight": 2, "phrases": ["投诉"]},
+                {"kind": "demand", "weight": 2, "phrases": ["凭什么", "给{我,}{个,}说法"]},
+            ],
+            "negators": ["不是"],
+        },
+        "unclear_purpose": {
+            "source": "002 当询问客户目的时",
+            "openers": ["喂", "你好", "我想", "问一下"],
+            "generic": ["我", "一下"],
+        },
+    },
     "slot_defaults": {
         "wish": {"text": "生活愉快", "source": "002 结束语"},
         "title": {"text": "先生/女士", "source": "002 结束语"},

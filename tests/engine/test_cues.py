@@ -40,3 +40,10 @@ def test_covers(text: str, covered: bool) -> None:
     words, longest = vocabulary(["嗯", "对", "对的", "是{的,}", "好的"])
     assert "嗯" not in words and longest == 2
     assert covers(normalize_text(text), words, longest) is covered
+
+
+def test_digits_match_only_as_a_whole_run() -> None:
+    cues = Cues([("12345", "hotline")])
+    assert [f.value for f in cues.find("我打12345")] == ["hotline"]
+    assert cues.find("我的号码是13812345678") == []
+    assert cues.find("123456") == [] and cues.find("012345") == []
