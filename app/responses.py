@@ -148,6 +148,14 @@ class NotJudged(Strict):
     reason: str
 
 
+class Deduction(Strict):
+    """One deduction from a report's score: the rule, how many points, and what for."""
+
+    rule: str
+    points: float
+    why: str
+
+
 class Report(Strict):
     """The post-call report (``GET /v1/calls/{id}/report`` and the stream's last event)."""
 
@@ -155,6 +163,10 @@ class Report(Strict):
     script: ScriptRef
     call_type: CallType
     score: int = Field(ge=0, le=100)
+    score_formula: str = Field(default="", description="how the score is made, in words")
+    deductions: list[Deduction] = Field(
+        default_factory=list, description="every deduction from the score: each finding once"
+    )
     phases: list[Phase]
     said: list[Said]
     missed: list[str]

@@ -113,6 +113,10 @@ class Prompt(Frozen):
     rule: RuleId
     phase: Phase
     text: str = Field(min_length=1, description="template; {slots} are filled per call")
+    #: Other texts that say it as well: where the norm writes ``A/B`` for the whole phrase
+    #: (请稍候为我的服务进行评价/感谢您使用中国移动…), either satisfies the rule. Shown after
+    #: the text, as the norm writes them.
+    alternatives: tuple[str, ...] = ()
     source: Source
     kind: Literal["required", "suggested"] = "required"
     call_types: tuple[CallType, ...] = Field(min_length=1)
@@ -132,6 +136,18 @@ class Prompt(Frozen):
         if unknown:
             raise ValueError(f"unknown slot(s) {sorted(unknown)}; known: {sorted(KNOWN_SLOTS)}")
         return text
+
+    @field_validator("alternatives")
+    @classmethod
+    def _alternatives_slots_known(cls, alternatives: tuple[str, ...]) -> tuple[str, ...]:
+        for text in alternatives:
+            cls._slots_known(text)
+        return alternatives
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The text and its alternatives: each one says the phrase."""
+        return (self.text, *self.alternatives)
 
 
 class Trigger(Frozen):
@@ -428,7 +444,7 @@ class Script(Frozen):
         unknown = set(self.slot_defaults) - KNOWN_SLOTS
         if unknown:
             raise ValueError(f"slot_defaults: unknown slot(s) {sorted(unknown)}")
-        templates = [(f"prompt {p.rule}", p.text) for p in self.prompts]
+        templates = [(f"prompt {p.rule}", text) for p in self.prompts for text in p.texts]
         templates += [
             (f"situation {situation.rule}", situation.text) for situation in self.situations
         ]

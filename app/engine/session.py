@@ -284,7 +284,7 @@ class CallSession:
                 if phase is Phase.GREETING:
                     self.behaviour.greeting_missing(t)
                 prompts.move(later, t)
-        if prompts.pending:
+        if prompts.pending or final:  # a final may say a prompt not made yet (judged on its own)
             prompts.check(segment.norm.text, segment.id, final, t)
 
     def _said(self, state: PromptState, t: int) -> None:

@@ -83,19 +83,24 @@ def test_consultation_call_in_the_morning(call: Any) -> None:
     # The rating prompt is due 2 s after the closing question (停顿2秒); the next message, 3 s
     # later in call time, brings it.
     events = c.play(customer("c3", "明白了", 13000), agent("a4", "请稍候为我的服务进行评价", 14000))
+    # 002 writes 请稍候为我的服务进行评价/感谢您使用中国移动…: either one ends the call
     assert brief(events) == [
-        ("prompt", "rating.prompt", "请稍候为我的服务进行评价"),
+        (
+            "prompt",
+            "rating.prompt",
+            "请稍候为我的服务进行评价/感谢您使用中国移动,祝您生活愉快,王先生,再见。",
+        ),
         ("prompt_done", "rating.prompt"),
-        ("prompt", "closing.farewell", "感谢您使用中国移动,祝您生活愉快,王先生,再见。"),
     ]
     assert events[0]["at_ms"] == 13000
     events = c.play(
         agent("a5", "感谢您使用中国移动，祝您工作顺利，王先生，再见", 16000),
         hangup("customer", "2026-11-22T09:30:22"),
     )
-    assert brief(events) == [("prompt_done", "closing.farewell"), ("phase", "ended"), ("report",)]
+    assert brief(events) == [("phase", "ended"), ("report",)]
     report = events[-1]
     assert report["score"] == 100 and report["missed"] == [] and report["alerts"] == []
+    assert report["deductions"] == [] and report["not_judged"] == []
     assert report["phases"] == ["ringing", "greeting", "answering", "closing", "rating", "ended"]
     assert [line["segment"] for line in report["transcript"]] == [
         "a1",
@@ -165,14 +170,18 @@ def test_complaint_call_in_the_evening_with_a_forbidden_phrase(call: Any, http: 
     ]
     c.play(agent("a3", "请问我的答复能否解决您的问题", 10000))
     events = c.play(agent("a4", "请您不要挂机，稍后请对我的服务做出评价，好吗", 13000))
+    # 002's complaint closing ends with the rating prompt or the farewell: either one will do
     assert brief(events)[:2] == [
-        ("prompt", "rating.prompt", "请您不要挂机,稍后请对我的服务做出评价,好吗?"),
+        (
+            "prompt",
+            "rating.prompt",
+            "请您不要挂机,稍后请对我的服务做出评价,好吗?/感谢您使用中国移动。王先生,再见。",
+        ),
         ("prompt_done", "rating.prompt"),
     ]
     events = c.play(hangup("agent", "2026-11-22T19:40:20"))
     assert brief(events) == [
         ("alert", "behaviour.agent_hung_up_first", "confirmed"),
-        ("alert", "closing.missing", "confirmed"),
         ("phase", "ended"),
         ("report",),
     ]
@@ -180,11 +189,10 @@ def test_complaint_call_in_the_evening_with_a_forbidden_phrase(call: Any, http: 
     assert (
         report == events[-1] | {"type": report.get("type")} or report["call_id"] == "e2e-complaint"
     )
-    assert report["call_type"] == "complaint" and report["missed"] == ["closing.farewell"]
+    assert report["call_type"] == "complaint" and report["missed"] == []
     assert [a["rule"] for a in report["alerts"]] == [
         "forbidden.shirk",
         "behaviour.agent_hung_up_first",
-        "closing.missing",
     ]
 
 

@@ -368,16 +368,15 @@ def start(
 ) -> Driver:
     """A call of ``compiled`` rung at ``when`` (Shanghai), answered then unless told not to."""
     begin = at(when)
+    fields: dict[str, Any] = {"work_no": "1001", "customer_title": "王先生", **setup}
     session = CallSession(
         compiled,
         CallSetup(
             call_id="c-1",
-            script_id="test-line",
+            script_id=compiled.script.id,
             call_type=call_type,
-            work_no="1001",
-            customer_title="王先生",
             ring_at_ms=begin,
-            **setup,
+            **fields,
         ),
     )
     driver = Driver(session, begin)
