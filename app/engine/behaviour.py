@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.engine.cues import covers, vocabulary
+from app.engine.cues import Cues, covers, vocabulary
 from app.engine.messages import Speaker
+from app.engine.normalize import normalize_text
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.required import GREETING, RequiredPrompts
@@ -25,8 +26,6 @@ from app.engine.suggestions import Suggestions
 from app.engine.timeline import Deadline, Timeline
 from app.engine.turns import Interruption, Turns
 
-#: The situation suggested after a bare 'what': the polite way to ask again.
-REPEAT = "situation.repeat"
 #: How severe an alert about a required prompt is: as severe as a behaviour rule.
 PROMPT_SEVERITY: Severity = "major"
 #: The prompt areas that must be said before the hangup, with the alert for each.
@@ -62,6 +61,25 @@ class BehaviourRules:
         #: Pauses the norm asks for that the call reached, and how many had no times.
         self._pauses_due = 0
         self._pauses_untimed = 0
+        rules = self._rules
+        what = rules.bare_what
+        self._bare_utterances = frozenset(normalize_text(u) for u in what.utterances)
+        self._what, _ = vocabulary(what.what)
+        self._around, self._around_longest = vocabulary((*what.what, *what.around))
+        self._repeat = tuple(sorted(vocabulary(what.repeat)[0], key=len, reverse=True))
+        self._polite = Cues((p, None) for p in what.polite)
+        #: 客户尚未挂机便与同事交谈: whether the call's last phrase has been said (and the
+        #: customer has not taken the call up again), and whether it was alerted.
+        self._farewell_said = False
+        self._colleague_alerted = False
+        colleague = rules.colleague_talk
+        self._closing_words = vocabulary(colleague.closing if colleague else ())
+        #: 请您稍等 before a hold: where the agent's speech asked the customer to wait (call
+        #: time it began, ended), and the hold still to be judged (its call time).
+        announce = rules.hold_unannounced
+        self._announce = Cues((p, None) for p in (announce.phrases if announce else ()))
+        self._announced: list[tuple[int, int]] = []
+        self._hold_to_judge: int | None = None
 
     # -- answer and greeting ---------------------------------------------------------------
 
@@ -105,6 +123,9 @@ class BehaviourRules:
             if greeting is not None and greeting.status != "done":
                 detail = f"greeting not said within {timing.greeting_late_s:g} s of the answer"
                 self._prompt_alert(t, "greeting.late", greeting.source, detail)
+        elif name == Deadline.HOLD_ANNOUNCE:
+            if self._hold_to_judge is not None:
+                self._judge_hold(self._hold_to_judge, t)
         elif name == Deadline.HOLD_APOLOGY:
             rule = self._rules.hold_no_apology
             self._alert(rule, t, detail=f"no apology ({rule.apology}) after a hold")
@@ -112,9 +133,30 @@ class BehaviourRules:
     # -- holds -----------------------------------------------------------------------------
 
     def hold(self, t: int) -> None:
+        """The customer is put on hold at ``t``: it must have been announced (请您稍等), judged
+        once the grace for a late final is over."""
         self._hold_at = t
         self._timeline.disarm(Deadline.HOLD_APOLOGY)
         self._suggestions.on_event("hold", t)
+        rule = self._rules.hold_unannounced
+        if rule is not None:
+            if self._hold_to_judge is not None:  # a second hold before the first was judged
+                self._judge_hold(self._hold_to_judge, t)
+            self._hold_to_judge = t
+            self._timeline.arm(Deadline.HOLD_ANNOUNCE, t + int(rule.grace_s * 1000))
+
+    def _judge_hold(self, held: int, t: int) -> None:
+        """Whether the hold at ``held`` was announced: agent speech asking to wait that ended
+        at most ``within_s`` before it and began no later than the grace after it."""
+        rule = self._rules.hold_unannounced
+        assert rule is not None
+        self._hold_to_judge = None
+        self._timeline.disarm(Deadline.HOLD_ANNOUNCE)
+        within = int(rule.within_s * 1000)
+        grace = int(rule.grace_s * 1000)
+        if any(end >= held - within and begin <= held + grace for begin, end in self._announced):
+            return
+        self._alert(rule, t, detail="put on hold without asking the customer to wait first")
 
     def unhold(self, t: int) -> None:
         """The hold is over: after a long one, the agent must apologize in time."""
@@ -143,8 +185,90 @@ class BehaviourRules:
         found = self._turns.add(speaker, segment.id, segment.start_ms, segment.end_ms, back_channel)
         for interruption in found:
             self._interrupted(interruption, t)
-        if speaker == "agent" and self._rules.no_pause is not None:
-            self._pauses(segment, t)
+        if speaker == "agent":
+            if self._rules.no_pause is not None:
+                self._pauses(segment, t)
+            if self._announce and self._announce.first(segment.norm.text) is not None:
+                self._announced.append(self._span(segment, t))
+            if self._farewell_said:
+                self._after_farewell(segment, t)
+        elif self._farewell_said and not self._only_closing(segment.norm.text):
+            self._farewell_said = False  # the customer takes the call up again
+
+    def agent_speaking(self, segment: SegmentState, t: int) -> None:
+        """The agent's open ``segment`` as it stands when a hold is judged: words asking the
+        customer to wait count before their final arrives."""
+        if self._announce and self._announce.first(segment.norm.text) is not None:
+            self._announced.append(self._span(segment, t))
+
+    def _span(self, segment: SegmentState, t: int) -> tuple[int, int]:
+        """The call time ``segment`` began and ended: by its own times when it has them, else
+        when it arrived (``t``)."""
+        answered = self._timeline.answered_at
+        if answered is None or segment.start_ms is None or segment.end_ms is None:
+            return t, t
+        return answered + segment.start_ms, answered + segment.end_ms
+
+    # -- the end of the call ---------------------------------------------------------------
+
+    def prompt_said(self, rule: str) -> None:
+        """The agent said the required prompt ``rule``: after the call's last phrase, talk that
+        is not to the customer is talk with a colleague."""
+        colleague = self._rules.colleague_talk
+        if colleague is not None and rule in colleague.after:
+            self._farewell_said = True
+
+    def _after_farewell(self, segment: SegmentState, t: int) -> None:
+        rule = self._rules.colleague_talk
+        assert rule is not None
+        text = segment.norm.text
+        if (
+            self._colleague_alerted
+            or len(text) < rule.min_chars
+            or self._only_closing(text)
+            or any(word in segment.text for word in rule.to_customer)
+            or segment.id == self._farewell_segment()
+        ):
+            return
+        self._colleague_alerted = True
+        self._alert(
+            rule,
+            t,
+            text=segment.text,
+            span=(0, len(segment.text)),
+            speaker="agent",
+            segment=segment.id,
+            match="pattern",
+            detail="the agent talked, not to the customer, after the farewell before the hangup",
+        )
+
+    def _farewell_segment(self) -> str | None:
+        """The segment in which the call's last phrase was said (its own words are no talk
+        with a colleague)."""
+        colleague = self._rules.colleague_talk
+        if colleague is None:
+            return None
+        for rule in colleague.after:
+            state = self._prompts.by_rule(rule)
+            if state is not None and state.status == "done":
+                return state.done_segment
+        return None
+
+    def _only_closing(self, text: str) -> bool:
+        words, longest = self._closing_words
+        return not text or covers(text, words, longest)
+
+    def is_bare_what(self, text: str) -> bool:
+        """Whether the agent's final ``text`` (normalized) only asks 'what'."""
+        if text in self._bare_utterances:
+            return True
+        if not self._what or self._polite.first(text) is not None:
+            return False
+        for demand in self._repeat:
+            text = text.replace(demand, "")
+        return any(word in text for word in self._what) and covers(
+            text, self._around, self._around_longest
+        )
 
     def _interrupted(self, interruption: Interruption, t: int) -> None:
         rule = self._rules.interrupting
@@ -242,7 +366,8 @@ class BehaviourRules:
             segment=segment.id,
             match="pattern",
         ):
-            self._suggestions.by_rule(REPEAT, t)
+            if rule.suggest is not None:
+                self._suggestions.by_rule(rule.suggest, t)
 
     # -- the hangup ------------------------------------------------------------------------
 
@@ -251,6 +376,8 @@ class BehaviourRules:
         prompts were never said."""
         if self._timeline.answered_at is None:
             return
+        if self._hold_to_judge is not None:
+            self._judge_hold(self._hold_to_judge, t)
         if by == "agent":
             rule = self._rules.agent_hung_up_first
             self._alert(rule, t, detail="the agent hung up before the customer")

@@ -289,12 +289,21 @@ class Pause(BehaviourRule):
 
 
 class BareWhat(BehaviourRule):
-    """A whole utterance that only asks "what" of a customer not understood."""
+    """A whole utterance that only asks "what" of a customer not understood (直接询问"什么"):
+    one of ``utterances``, or a ``what`` word with nothing around it but ``around`` words (a
+    pronoun, 说, an interjection), perhaps followed by a ``repeat`` demand (再说一遍); never
+    when it asks politely (``polite``: 对不起, 请)."""
 
     #: The word the norm names, shown as the alert's phrase.
     phrase: str = Field(min_length=1)
     #: The utterances that are one (matched whole, on normalized text).
     utterances: tuple[str, ...] = Field(min_length=1)
+    what: tuple[str, ...] = ()
+    around: tuple[str, ...] = ()
+    repeat: tuple[str, ...] = ()
+    polite: tuple[str, ...] = ()
+    #: The situation to suggest with the alert: the polite way to ask again.
+    suggest: RuleId | None = "situation.repeat"
 
 
 class RushingOff(BehaviourRule):
@@ -303,6 +312,29 @@ class RushingOff(BehaviourRule):
     phrases: tuple[str, ...] = Field(min_length=1)
     #: Longer phrases containing one that are fine (the norms' own 请您挂机后再拨).
     allow: tuple[str, ...] = ()
+
+
+class ColleagueTalk(BehaviourRule):
+    """客户尚未挂机便与同事交谈: once the call's last phrase (``after``) is said and until the
+    hangup, agent speech of ``min_chars`` or more that is neither a closing word (``closing``)
+    nor addressed to the customer (``to_customer``, in the words as written: 您, 先生) is talk
+    with a colleague. The customer speaking again (more than closing words) takes the call up
+    again."""
+
+    after: tuple[RuleId, ...] = Field(min_length=1)
+    min_chars: int = Field(default=4, ge=1, le=100)
+    to_customer: tuple[str, ...] = ()
+    closing: tuple[str, ...] = ()
+
+
+class HoldAnnounce(BehaviourRule):
+    """因查询资料需要请用户稍等: a hold must follow the agent asking the customer to wait
+    (``phrases``: 请您稍等) in speech that ended at most ``within_s`` before it. Judged
+    ``grace_s`` after the hold, so the final of words said as the hold began can arrive."""
+
+    phrases: tuple[str, ...] = Field(min_length=1)
+    within_s: float = Field(default=30, gt=0, le=600)
+    grace_s: float = Field(default=3, ge=0, le=60)
 
 
 class Behaviour(Frozen):
@@ -317,6 +349,8 @@ class Behaviour(Frozen):
     agent_hung_up_first: BehaviourRule
     #: Rules a script may leave out (older scripts do): none means not enforced.
     no_pause: Pause | None = None
+    colleague_talk: ColleagueTalk | None = None
+    hold_unannounced: HoldAnnounce | None = None
 
 
 class IntentCue(Frozen):

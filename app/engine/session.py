@@ -88,7 +88,6 @@ class CallSession:
             self.transcript,
             self.behaviour.not_judged,
         )
-        self._bare_what = compiled.bare_what
         self.streams = {
             "agent": SpeakerStream(compiled.agent_index),
             "customer": SpeakerStream(compiled.customer_index),
@@ -217,6 +216,9 @@ class CallSession:
             elif name == Deadline.NO_RESPONSE:
                 self.suggestions.no_response(due)
             else:
+                speaking = self._open.get("agent")
+                if name == Deadline.HOLD_ANNOUNCE and speaking is not None:
+                    self.behaviour.agent_speaking(speaking, due)
                 self.behaviour.on_deadline(name, due)
 
     # -- call events -----------------------------------------------------------------------
@@ -292,6 +294,7 @@ class CallSession:
         if state.rule == GREETING:
             self.behaviour.greeting_said()
             self.suggestions.greeting_said(t)
+        self.behaviour.prompt_said(state.rule)
 
     def _finalize(self, segment: SegmentState, t: int) -> None:
         """Close a segment: settle its provisional alerts, then act on its final words."""
@@ -323,7 +326,7 @@ class CallSession:
                 self.prompts.move(Phase.CLOSING, t)
 
     def _agent_final(self, segment: SegmentState, t: int) -> None:
-        if segment.norm.text in self._bare_what:
+        if self.behaviour.is_bare_what(segment.norm.text):
             self.behaviour.bare_what(segment, t)
         if self.timeline.phase is Phase.GREETING and self.suggestions.customer_spoke:
             self.behaviour.greeting_missing(t)

@@ -420,7 +420,9 @@ def test_hold_without_apology(call: Any) -> None:
     c = call()
     c.play(*start())
     c.play(
-        agent("a1", "上午好，中国移动，很高兴为您服务", 2000), customer("c1", "帮我查下账单", 3000)
+        agent("a1", "上午好，中国移动，很高兴为您服务", 2000),
+        customer("c1", "帮我查下账单", 3000),
+        agent("a1b", "好的，请您稍等，我帮您查一下", 5500),
     )
     events = c.play({"type": "event", "name": "hold", "at": "2026-11-22T09:30:10+08:00"})
     assert brief(events) == [("prompt", "situation.hold", "对不起,请您稍等,我帮您查询一下")]

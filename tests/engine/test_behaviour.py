@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
+from app.engine.compiled import CompiledScript
+from app.engine.offline import check_utterance
 from app.engine.phases import CallType
-from tests.engine.conftest import Start, compile_with, consult_call, of, start, types
+from app.scripts.loader import load_library
+from tests.corpus.build import ROOT
+from tests.engine.conftest import Driver, Start, compile_with, consult_call, of, start, types
 
 
 class TestAnswer:
@@ -52,6 +58,7 @@ class TestSpeech:
     def test_hold_without_apology(self, start_call: Start) -> None:
         d = start_call()
         consult_call(d)
+        d.say("agent", "a2b", "请您稍等", 6500)
         (hold,) = d.event("hold", d.answer_ms + 7000)
         assert hold["rule"] == "situation.hold"
         (unhold,) = d.event("unhold", d.answer_ms + 30000)
@@ -124,6 +131,7 @@ class TestBehaviourRulesAlone:
     def test_a_short_hold_needs_no_apology(self, start_call: Start) -> None:
         d = start_call()
         consult_call(d)
+        d.say("agent", "a2b", "请您稍等", 6500)
         d.event("hold", d.answer_ms + 7000)
         assert types(d.event("unhold", d.answer_ms + 11999)) == []  # hold_apology_min_s: 5
         assert d.session.next_deadline() is None
@@ -347,3 +355,184 @@ class TestPause:
         d.arrive("agent", "a3", CONFIRM, 8_000, 9_500, 9_600)
         events = d.arrive("agent", "a4", RATING, 9_600, 11_000, 11_100)
         assert [a for a in of(events, "alert") if a["rule"] == "behaviour.no_pause"] == []
+
+
+class TestBareWhat:
+    """A bare 什么 in its common forms; the compliant forms beside it raise nothing."""
+
+    @pytest.mark.parametrize(
+        ("words", "bare"),
+        [
+            ("什么？", True),
+            ("你说什么", True),
+            ("您说啥", True),
+            ("说什么呢", True),
+            ("什么东西", True),
+            ("啊？什么？再说一遍", True),
+            ("你说什么，重复一遍", True),
+            ("你刚才说的什么呀", True),
+            ("什么业务", False),
+            ("您说的是什么业务", False),
+            ("请问您说什么", False),
+            ("不好意思您说什么", False),
+            ("对不起，请您再重复一遍好吗", False),
+            ("为什么", False),
+            ("什么时候", False),
+            ("再说一遍", False),
+            ("", False),
+        ],
+    )
+    def test_bare_what(self, start_call: Start, words: str, bare: bool) -> None:
+        d = start_call()
+        consult_call(d)
+        alerts = of(d.say("agent", "a3", words, 8000), "alert") if words else []
+        assert [a["rule"] for a in alerts] == (["behaviour.bare_what"] if bare else [])
+        if bare:
+            assert alerts[0]["severity"] == "minor" and alerts[0]["match"] == "pattern"
+
+
+class TestHoldUnannounced:
+    """A hold without 请您稍等 first: judged by the segments' times, 3 s (the grace) after the
+    hold, so the final of words said as the hold began still counts."""
+
+    @pytest.mark.parametrize(
+        ("said", "hold_at", "alerted"),
+        [
+            # (text, start_ms, end_ms, arrives_ms) of the agent's words before the hold
+            ([("请您稍等，我帮您查一下", 8_000, 9_500, 9_600)], 10_000, False),
+            ([], 10_000, True),
+            ([("好的我看一下", 8_000, 9_500, 9_600)], 10_000, True),
+            # asked long before (more than 30 s): not this hold's announcement
+            ([("请您稍等", 8_000, 9_000, 9_100)], 45_000, True),
+            # its final arrives after the hold event, within the grace: it counts
+            ([("请您稍等一下", 9_000, 10_200, 12_000)], 10_000, False),
+            # begun after the hold and its grace: too late
+            ([("请您稍等", 14_000, 15_000, 15_100)], 10_000, True),
+            # no times: placed when it arrived
+            ([("您稍等", None, None, 9_000)], 10_000, False),
+        ],
+    )
+    def test_hold_announced(
+        self,
+        start_call: Start,
+        said: list[tuple[str, int | None, int | None, int]],
+        hold_at: int,
+        alerted: bool,
+    ) -> None:
+        d = start_call()
+        consult_call(d)
+        events = []
+        late = [s for s in said if s[3] > hold_at]
+        for text, begin, end, arrive in [s for s in said if s[3] <= hold_at]:
+            events += d.arrive("agent", "a9", text, begin, end, arrive)
+        events += d.event("hold", d.answer_ms + hold_at)
+        for text, begin, end, arrive in late:
+            events += d.arrive("agent", "a9", text, begin, end, arrive)
+        wall = d.session.next_deadline()  # the grace, unless a late final already passed it
+        if wall is not None:
+            events += [e.to_wire() for e in d.session.on_timer(wall)]
+        alerts = [a for a in of(events, "alert") if a["rule"] == "behaviour.hold_unannounced"]
+        assert len(alerts) == (1 if alerted else 0)
+        if alerts:
+            assert alerts[0]["at_ms"] == hold_at + 3_000
+            assert alerts[0]["source"] == "002 其它 请您稍等"
+
+    def test_words_still_a_partial_when_judged_count(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        d.arrive("agent", "a9", "请您稍等", 9_000, 9_800, 9_900, final=False)
+        d.event("hold", d.answer_ms + 10_000)
+        assert d.tick(13_000) == []
+
+    def test_a_hangup_before_the_grace_judges_the_hold(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        d.event("hold", d.answer_ms + 10_000)
+        events = d.event("hangup", d.answer_ms + 11_000, "customer")
+        assert "behaviour.hold_unannounced" in [a["rule"] for a in of(events, "alert")]
+
+
+FAREWELL = "感谢您使用中国移动，祝您生活愉快，王先生，再见"
+
+
+def to_the_farewell(d: Driver) -> None:
+    consult_call(d)
+    d.say("agent", "a3", CONFIRM, 8_000, start_ms=7_000)
+    d.say("agent", "a4", RATING, 11_000, start_ms=10_000)
+    d.say("agent", "a5", FAREWELL, 13_000, start_ms=11_500)
+
+
+class TestColleagueTalk:
+    """客户尚未挂机便与同事交谈: after the farewell, before the hangup."""
+
+    @pytest.mark.parametrize(
+        ("lines", "alerted"),
+        [
+            ([("agent", "小王你帮我看一下那个单子")], ["a9"]),
+            ([("agent", "刚才那个人真是烦死了")], ["a9"]),
+            # to the customer, or closing words, or too short
+            ([("agent", "您还有别的问题吗")], []),
+            ([("agent", "好的，再见")], []),
+            ([("agent", "好的谢谢")], []),
+            ([("agent", "嗯对")], []),
+            # the customer takes the call up again: the agent answers them
+            ([("customer", "还有个事，我的流量怎么查"), ("agent", "发短信到这个号码就行")], []),
+            # ... but the customer's own goodbye does not
+            ([("customer", "好的谢谢"), ("agent", "小王你帮我看一下那个单子")], ["a9"]),
+            # once per call
+            ([("agent", "小王你帮我看一下那个单子"), ("agent", "这个单子怎么填啊")], ["a9"]),
+        ],
+    )
+    def test_after_the_farewell(
+        self, start_call: Start, lines: list[tuple[str, str]], alerted: list[str]
+    ) -> None:
+        d = start_call()
+        to_the_farewell(d)
+        events = []
+        for k, (speaker, text) in enumerate(lines):
+            segment = "a9" if speaker == "agent" and k == 0 else f"{speaker[0]}{10 + k}"
+            if speaker == "agent" and k > 0:
+                segment = f"a{10 + k}" if lines[0][0] == "agent" else "a9"
+            events += d.say(speaker, segment, text, 15_000 + 2_000 * k)
+        alerts = [a for a in of(events, "alert") if a["rule"] == "behaviour.colleague_talk"]
+        assert [a["segment"] for a in alerts] == alerted
+
+    def test_before_the_farewell_it_is_not_judged(self, start_call: Start) -> None:
+        d = start_call()
+        consult_call(d)
+        events = d.say("agent", "a9", "小王你帮我看一下那个单子", 8_000)
+        assert "behaviour.colleague_talk" not in [a["rule"] for a in of(events, "alert")]
+
+
+@functools.cache
+def real_script(script_id: str) -> CompiledScript:
+    library = load_library(ROOT / "scripts_data")
+    script = library.scripts[script_id]
+    return CompiledScript(script, library.lexicon_for(script))
+
+
+class TestRushingOffInTheScripts:
+    """催挂 in the scripts' wordings, and the compliant forms beside them: on every script."""
+
+    @pytest.mark.parametrize("script_id", ["cmcc-10086", "cmcc-12580", "ct-10000"])
+    @pytest.mark.parametrize(
+        ("words", "rushing"),
+        [
+            ("那我先挂了啊", True),
+            ("没什么事我就挂了", True),
+            ("我这边先挂了", True),
+            ("您快点说，后面还有好多人在排队", True),
+            ("还有很多客户在等着呢", True),
+            ("您长话短说", True),
+            ("如不咨询，请您挂机", True),
+            # beside them, compliant
+            ("您挂了以后重启一下手机就好了", False),
+            ("我先不挂，等您查好", False),
+            ("不好意思让您久等了，刚才排队的人比较多", False),
+            ("请您挂机后再拨", False),
+            ("请您不要挂机，稍后请对我的服务做出评价", False),
+        ],
+    )
+    def test_rushing_off(self, script_id: str, words: str, rushing: bool) -> None:
+        rules = [a["rule"] for a in check_utterance(real_script(script_id), words).alerts]
+        assert ("behaviour.rushing_off" in rules) is rushing, rules
