@@ -12,6 +12,7 @@ rating missing) cites the norm of that prompt.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from app.engine.cues import Cues, covers, vocabulary
@@ -20,12 +21,14 @@ from app.engine.normalize import normalize_text
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.required import GREETING, RequiredPrompts
-from app.engine.script import BehaviourRule, Script, Severity
+from app.engine.script import BehaviourRule, Script, Severity, WorkNo
 from app.engine.segment import SegmentState
 from app.engine.suggestions import Suggestions
 from app.engine.timeline import Deadline, Timeline
 from app.engine.turns import Interruption, Turns
 
+#: A number as the normalized speech has it (spoken digits are ASCII digits there).
+DIGITS = re.compile(r"\d+")
 #: How severe an alert about a required prompt is: as severe as a behaviour rule.
 PROMPT_SEVERITY: Severity = "major"
 #: The prompt areas that must be said before the hangup, with the alert for each.
@@ -39,6 +42,7 @@ class BehaviourRules:
         self,
         script: Script,
         inbound: bool,
+        agent_work_no: str | None,
         timeline: Timeline,
         outbox: Outbox,
         prompts: RequiredPrompts,
@@ -80,6 +84,10 @@ class BehaviourRules:
         self._announce = Cues((p, None) for p in (announce.phrases if announce else ()))
         self._announced: list[tuple[int, int]] = []
         self._hold_to_judge: int | None = None
+        #: The opening's facts: the work number it must give, when the call names one.
+        self._work_no = script.work_no
+        self._agent_work_no = agent_work_no
+        self._work_no_unknown = False
 
     # -- answer and greeting ---------------------------------------------------------------
 
@@ -211,12 +219,33 @@ class BehaviourRules:
 
     # -- the end of the call ---------------------------------------------------------------
 
-    def prompt_said(self, rule: str) -> None:
-        """The agent said the required prompt ``rule``: after the call's last phrase, talk that
-        is not to the customer is talk with a colleague."""
+    def prompt_said(self, rule: str, said: str, t: int) -> None:
+        """The agent said the required prompt ``rule`` in ``said`` (normalized): the facts it
+        states must be the call's (the work number); after the call's last phrase, talk that is
+        not to the customer is talk with a colleague."""
         colleague = self._rules.colleague_talk
         if colleague is not None and rule in colleague.after:
             self._farewell_said = True
+        work_no = self._work_no
+        if work_no is not None and rule in work_no.prompts:
+            self._check_work_no(work_no, said, t)
+
+    def _check_work_no(self, fact: WorkNo, said: str, t: int) -> None:
+        """The work number the agent gave (digits in ``said``) must be the call's agent's."""
+        expected = self._agent_work_no
+        if not expected:
+            self._work_no_unknown = True
+            return
+        numbers = DIGITS.findall(said)
+        if expected.lstrip("0") in [n.lstrip("0") for n in numbers]:
+            return
+        if numbers:
+            detail = f"said work number {numbers[-1]}; the agent's is {expected}"
+        else:
+            detail = f"no work number said; the agent's is {expected}"
+        self._outbox.alert(
+            t, "script", fact.rule, fact.severity, fact.source, speaker="agent", detail=detail
+        )
 
     def _after_farewell(self, segment: SegmentState, t: int) -> None:
         rule = self._rules.colleague_talk
@@ -339,6 +368,14 @@ class BehaviourRules:
                     "rule": self._rules.interrupting.rule,
                     "reason": f"interruption {judged}: {turns.untimed} of {turns.segments} "
                     "segments had no start_ms/end_ms",
+                }
+            )
+        if self._work_no is not None and self._work_no_unknown:
+            out.append(
+                {
+                    "rule": self._work_no.rule,
+                    "reason": "the work number said was not checked: the call names no "
+                    "agent work_no",
                 }
             )
         rule = self._rules.no_pause

@@ -70,9 +70,10 @@ class RequiredPrompts:
         setup: CallSetup,
         timeline: Timeline,
         outbox: Outbox,
-        on_said: Callable[[PromptState, int], None],
+        on_said: Callable[[PromptState, str, int], None],
     ) -> None:
-        """``on_said`` is called with each required prompt the agent says, at once."""
+        """``on_said`` is called with each required prompt the agent says, at once, with the
+        speech (normalized) it was found in."""
         self._script = script
         self._setup = setup
         self._timeline = timeline
@@ -197,7 +198,7 @@ class RequiredPrompts:
                     if similarity > best:
                         best, reading = similarity, k
                 if best >= threshold:
-                    self._done(entry, best, segment, t, reading)
+                    self._done(entry, best, segment, t, reading, said)
                     progress = True
         if final:
             self._said_on_its_own(spoken, segment, t)
@@ -255,7 +256,7 @@ class RequiredPrompts:
                 self.move(prompt.phase, t)
             state = self._new_prompt(prompt, t)
             self._push(state, t)
-            self._done(self._open[state.id], best, segment, t, reading)
+            self._done(self._open[state.id], best, segment, t, reading, spoken)
 
     def heard(self, spoken: str) -> None:
         """A final of either speaker (normalized): part of the speech every open prompt is
@@ -278,7 +279,13 @@ class RequiredPrompts:
         return rules
 
     def _done(
-        self, entry: _Open, similarity: float, segment: str, t: int, reading: int = 0
+        self,
+        entry: _Open,
+        similarity: float,
+        segment: str,
+        t: int,
+        reading: int = 0,
+        said: str = "",
     ) -> None:
         state = entry.state
         if state.status == "armed":
@@ -300,7 +307,10 @@ class RequiredPrompts:
                 "similarity": state.similarity,
             },
         )
-        self._on_said(state, t)
+        self._on_said(state, said, t)
+        then = entry.spec.then
+        if then is not None and self._timeline.can_move(then):
+            self.move(then, t)  # first: what follows it belongs to the new phase
         for follow in self.applicable:
             if follow.due.after == state.rule and follow.rule not in self._by_rule:
                 due = t + int(follow.due.delay_s * 1000)
@@ -310,9 +320,6 @@ class RequiredPrompts:
                 else:
                     self._armed[follow_state.id] = follow_state
                     self._timeline.arm(PROMPT_DEADLINE + follow_state.id, due)
-        then = entry.spec.then
-        if then is not None and self._timeline.can_move(then):
-            self.move(then, t)
 
     # -- prompts made and pushed -----------------------------------------------------------
 

@@ -413,6 +413,17 @@ class Intent(Frozen):
     unclear_purpose: PurposeIntent | None = None
 
 
+class WorkNo(Frozen):
+    """The opening's fact: the work number a prompt gives (``{work_no}``) must be the call's
+    agent's (``agent.work_no``); a wrong or missing number is a live alert."""
+
+    rule: RuleId
+    severity: Severity
+    source: Source
+    #: The prompts that state it.
+    prompts: tuple[RuleId, ...] = Field(min_length=1)
+
+
 class SlotDefault(Frozen):
     """What a slot shows when the call does not fill it, and where the norm leaves it open."""
 
@@ -450,6 +461,8 @@ class Script(Frozen):
     call_type_signals: dict[CallType, Trigger] = Field(default_factory=dict)
     #: The customer's intent: a complaint, an unclear purpose (see ``Intent``).
     intent: Intent | None = None
+    #: The work number the opening must state, checked against the call's agent.
+    work_no: WorkNo | None = None
     behaviour: Behaviour
 
     @property

@@ -73,6 +73,7 @@ class CallSession:
         self.behaviour = BehaviourRules(
             script,
             setup.direction == "inbound",
+            setup.work_no,
             self.timeline,
             self.outbox,
             self.prompts,
@@ -289,12 +290,13 @@ class CallSession:
         if prompts.pending or final:  # a final may say a prompt not made yet (judged on its own)
             prompts.check(segment.norm.text, segment.id, final, t)
 
-    def _said(self, state: PromptState, t: int) -> None:
-        """The agent said the required prompt ``state`` (called by :class:`RequiredPrompts`)."""
+    def _said(self, state: PromptState, said: str, t: int) -> None:
+        """The agent said the required prompt ``state`` in ``said`` (normalized speech; called
+        by :class:`RequiredPrompts`)."""
         if state.rule == GREETING:
             self.behaviour.greeting_said()
             self.suggestions.greeting_said(t)
-        self.behaviour.prompt_said(state.rule)
+        self.behaviour.prompt_said(state.rule, said, t)
 
     def _finalize(self, segment: SegmentState, t: int) -> None:
         """Close a segment: settle its provisional alerts, then act on its final words."""

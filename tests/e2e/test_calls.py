@@ -213,6 +213,12 @@ def test_callback_call(call: Any) -> None:
     assert brief(events) == [
         ("prompt_done", "greeting.open"),
         ("phase", "answering"),
+        # 002 回访引导语, suggested once the return visit's opening is said
+        (
+            "prompt",
+            "answering.callback_lead",
+            "您好,您所向我们反映的问题,经我公司查实……/您好,刚才对您的解释有误,此业务是……",
+        ),
         ("phase", "closing"),
         (
             "prompt",

@@ -536,3 +536,60 @@ class TestRushingOffInTheScripts:
     def test_rushing_off(self, script_id: str, words: str, rushing: bool) -> None:
         rules = [a["rule"] for a in check_utterance(real_script(script_id), words).alerts]
         assert ("behaviour.rushing_off" in rules) is rushing, rules
+
+
+class TestOpeningFacts:
+    """000 远程服务: the work number the 10000 opening gives is the call's agent's; a wrong or
+    missing one is a live alert."""
+
+    @pytest.mark.parametrize(
+        ("work_no", "said", "detail"),
+        [
+            ("1001", "您好，中国电信1001号为您服务，请问有什么可以帮助您", None),
+            ("1001", "您好，中国电信幺零零幺号为您服务，请问有什么可以帮助您", None),
+            ("0735", "您好，中国电信735号为您服务，请问有什么可以帮助您", None),
+            (
+                "1001",
+                "您好，中国电信1002号为您服务，请问有什么可以帮助您",
+                "said work number 1002; the agent's is 1001",
+            ),
+            (
+                "1001",
+                "您好，中国电信为您服务，请问有什么可以帮助您",
+                "no work number said; the agent's is 1001",
+            ),
+        ],
+    )
+    def test_the_work_number_said(self, work_no: str, said: str, detail: str | None) -> None:
+        d = start(real_script("ct-10000"), work_no=work_no)
+        events = d.say("agent", "a1", said, 3000, start_ms=500)
+        assert [e["type"] for e in events][:1] == ["prompt_done"]
+        alerts = [a for a in of(events, "alert") if a["rule"] == "greeting.work_no"]
+        assert [a["detail"] for a in alerts] == ([detail] if detail else [])
+        if alerts:
+            assert alerts[0]["category"] == "script" and alerts[0]["severity"] == "major"
+            assert alerts[0]["source"].startswith("000 第二节远程服务规范用语 2")
+
+    def test_a_call_without_a_work_number_says_it_was_not_checked(self) -> None:
+        d = start(real_script("ct-10000"), work_no=None)
+        events = d.say("agent", "a1", "您好，中国电信1001号为您服务，请问有什么可以帮助您", 3000)
+        assert [a for a in of(events, "alert") if a["rule"] == "greeting.work_no"] == []
+        (not_judged,) = [
+            n for n in d.session.report()["not_judged"] if n["rule"] == "greeting.work_no"
+        ]
+        assert "names no agent work_no" in not_judged["reason"]
+
+    def test_the_callback_lead_is_suggested_after_its_opening(self) -> None:
+        d = start(real_script("cmcc-10086"), call_type=CallType.CALLBACK, direction="outbound")
+        events = d.say(
+            "agent", "a1", "这里是中国移动10086，您现在接听的电话是免费的，请问您是王先生吗", 3000
+        )
+        assert [(e["type"], e.get("rule"), e.get("kind")) for e in events] == [
+            ("prompt_done", "greeting.open", None),
+            ("phase", None, None),
+            ("prompt", "answering.callback_lead", "suggested"),
+        ]
+        assert events[2]["text"] == (
+            "您好,您所向我们反映的问题,经我公司查实……/您好,刚才对您的解释有误,此业务是……"
+        )
+        assert events[2]["source"] == "002 规范用语——回访引导语"

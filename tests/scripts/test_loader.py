@@ -241,7 +241,7 @@ def test_greeting_word_at(library: Library, clock: time, word: str) -> None:
             None,
             False,
             "这里是中国移动10086,您现在接听的电话是免费的.请问您是{title}吗?",
-            ["closing.callback", "closing.farewell"],
+            ["answering.callback_lead", "closing.callback", "closing.farewell"],
         ),
         (
             "cmcc-10086",
