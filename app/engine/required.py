@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from app.engine.holidays import holiday_on
 from app.engine.messages import CallSetup, PromptState
 from app.engine.normalize import normalize
 from app.engine.outbox import Outbox
@@ -102,8 +103,8 @@ class RequiredPrompts:
         script = self._script
         setup = self._setup
         local = datetime.fromtimestamp(t / 1000, ZoneInfo(setup.timezone))
-        day = local.strftime("%Y-%m-%d")
-        holiday = next((h.greeting for h in script.holidays if h.falls_on(day)), "")
+        on = holiday_on(script.holidays, local.date()) if script.holidays else None
+        holiday = on.greeting if on is not None else ""
         self._holiday = bool(holiday)
         slots = {name: default.text for name, default in script.slot_defaults.items()}
         if setup.customer_title:

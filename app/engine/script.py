@@ -77,15 +77,26 @@ class Greeting(Frozen):
 
 
 class Holiday(Frozen):
-    """A day with its own greeting: every year (``MM-DD``) or one day (``YYYY-MM-DD``, for the
-    lunar holidays, whose Gregorian date moves), in the call's time zone."""
+    """A holiday with its own greeting (``app.engine.holidays``), every day of it, in the call's
+    time zone: the days of its official period where ``chinese-calendar`` tracks the year
+    (``official``: that library's name for it, e.g. ``National Day``), else its own day —
+    Gregorian ``date`` (``MM-DD``, or ``YYYY-MM-DD`` for one day) or ``lunar`` (``MM-DD`` of
+    the lunar calendar: 春节 01-01, 中秋 08-15) — and the ``fallback_days`` from
+    ``fallback_from`` days before it."""
 
-    date: str = Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$", description="MM-DD or YYYY-MM-DD")
     greeting: str = Field(min_length=1)
+    name: str | None = None
+    date: str | None = Field(default=None, pattern=r"^(\d{4}-)?\d{2}-\d{2}$")
+    lunar: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+    official: str | None = None
+    fallback_days: int = Field(default=1, ge=1, le=15)
+    fallback_from: int = Field(default=0, ge=-7, le=0)
 
-    def falls_on(self, day: str) -> bool:
-        """Whether it is the holiday on ``day`` (``YYYY-MM-DD``)."""
-        return self.date == day or self.date == day[5:]
+    @model_validator(mode="after")
+    def _one_day(self) -> Holiday:
+        if (self.date is None) == (self.lunar is None):
+            raise ValueError("give exactly one of 'date' (Gregorian) or 'lunar'")
+        return self
 
 
 class Due(Frozen):

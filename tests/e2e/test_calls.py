@@ -364,9 +364,13 @@ def test_12580_secretary_client(call: Any) -> None:
     ("when", "text"),
     [
         ("2026-10-01T11:00:00", "您好,国庆节快乐!很高兴为您服务!"),
+        ("2026-10-05T11:00:00", "您好,国庆节快乐!很高兴为您服务!"),  # every day of it
         ("2027-02-06T09:00:00", "您好,春节快乐!很高兴为您服务!"),  # 正月初一, a lunar date
-        ("2026-02-16T23:59:00", "您好!很高兴为您服务!"),  # 除夕: not yet
+        # 除夕 2026: inside the official 春节 period as announced (02-15 to 02-23)
+        ("2026-02-16T23:59:00", "您好,春节快乐!很高兴为您服务!"),
+        ("2026-02-24T09:00:00", "您好!很高兴为您服务!"),  # the period is over
         ("2027-02-17T09:00:00", "您好!很高兴为您服务!"),  # 2026's 春节 date, a year later
+        ("2035-09-16T10:00:00", "您好,中秋节快乐!很高兴为您服务!"),  # 八月十五, computed
     ],
 )
 def test_12580_holiday_greeting(call: Any, when: str, text: str) -> None:
