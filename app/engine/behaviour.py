@@ -29,7 +29,8 @@ from app.engine.turns import Interruption, Turns
 
 #: A number as the normalized speech has it (spoken digits are ASCII digits there).
 DIGITS = re.compile(r"\d+")
-#: How severe an alert about a required prompt is: as severe as a behaviour rule.
+#: How severe an alert about a required prompt is when the script's ``prompt_alerts`` does not
+#: say: as severe as a behaviour rule.
 PROMPT_SEVERITY: Severity = "major"
 #: The prompt areas that must be said before the hangup, with the alert for each.
 MISSING_AT_HANGUP = (("closing", "closing.missing"), ("rating", "rating.missing"))
@@ -49,6 +50,7 @@ class BehaviourRules:
         suggestions: Suggestions,
     ) -> None:
         self._rules = script.behaviour
+        self._prompt_severity = script.prompt_alerts
         self._timing = script.timing
         self._inbound = inbound
         self._timeline = timeline
@@ -447,4 +449,5 @@ class BehaviourRules:
         return True
 
     def _prompt_alert(self, t: int, rule: str, source: str, detail: str | None = None) -> None:
-        self._outbox.alert(t, "script", rule, PROMPT_SEVERITY, source, detail=detail)
+        severity = self._prompt_severity.get(rule, PROMPT_SEVERITY)
+        self._outbox.alert(t, "script", rule, severity, source, detail=detail)

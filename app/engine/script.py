@@ -474,6 +474,10 @@ class Script(Frozen):
     intent: Intent | None = None
     #: The work number the opening must state, checked against the call's agent.
     work_no: WorkNo | None = None
+    #: How severe each alert about a required prompt is (greeting.late, greeting.missing,
+    #: greeting.wrong_time, closing.missing, rating.missing); one not named is major. They cite
+    #: the norm of their prompt.
+    prompt_alerts: dict[RuleId, Severity] = Field(default_factory=dict)
     behaviour: Behaviour
 
     @property

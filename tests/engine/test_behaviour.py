@@ -593,3 +593,13 @@ class TestOpeningFacts:
             "您好,您所向我们反映的问题,经我公司查实……/您好,刚才对您的解释有误,此业务是……"
         )
         assert events[2]["source"] == "002 规范用语——回访引导语"
+
+
+def test_the_severity_of_a_prompt_alert_is_the_scripts() -> None:
+    from app.engine.script import Lexicon, Script
+    from tests.engine.conftest import LEXICON, SCRIPT
+
+    script = Script.model_validate({**SCRIPT, "prompt_alerts": {"greeting.late": "minor"}})
+    d = start(CompiledScript(script, Lexicon.model_validate(LEXICON)))
+    (alert,) = d.tick(5000)
+    assert (alert["rule"], alert["severity"]) == ("greeting.late", "minor")
