@@ -55,9 +55,11 @@ bench: setup
 corpus: setup
 	$(BIN)/python -m tests.corpus.build
 
-## Recall and false alarms on the corpus and on the real text in ../shared/data/real
+## Recall and false alarms on the corpus and on the real text in ../shared/data/real; then the
+## customer-intent precision and recall on our labelled set and on the independent one
 evaluate: setup
 	$(BIN)/python -m tests.corpus.evaluate
+	$(BIN)/python -m tests.corpus.evaluate_intent
 
 ## docs/report.png: huashu check's page for the sample calls and the real SereTOD calls, in
 ## headless Chromium (Debian's /usr/bin/chromium)

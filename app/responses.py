@@ -140,6 +140,22 @@ class TranscriptLine(Strict):
     end_ms: int | None
 
 
+class NotJudged(Strict):
+    """A rule the call's data did not let the engine judge (segments without times, an agent
+    without a work number)."""
+
+    rule: str
+    reason: str
+
+
+class Deduction(Strict):
+    """One deduction from a report's score: the rule, how many points, and what for."""
+
+    rule: str
+    points: float
+    why: str
+
+
 class Report(Strict):
     """The post-call report (``GET /v1/calls/{id}/report`` and the stream's last event)."""
 
@@ -147,12 +163,20 @@ class Report(Strict):
     script: ScriptRef
     call_type: CallType
     score: int = Field(ge=0, le=100)
+    score_formula: str = Field(default="", description="how the score is made, in words")
+    deductions: list[Deduction] = Field(
+        default_factory=list, description="every deduction from the score: each finding once"
+    )
     phases: list[Phase]
     said: list[Said]
     missed: list[str]
     deviated: list[Deviated]
     alerts: list[AlertBody]
     transcript: list[TranscriptLine]
+    not_judged: list[NotJudged] = Field(
+        default_factory=list,
+        description="rules not judged, or judged in part, for want of data, each with why",
+    )
     cut_off: bool = Field(
         default=False,
         description="present (true) when the call was lost and closed by the service: its "

@@ -135,7 +135,7 @@ class PhraseAlerts:
             t,
             "script",
             "greeting.wrong_time",
-            "major",
+            self._compiled.script.prompt_alerts.get("greeting.wrong_time", "major"),
             table.source,
             expected,
             detail=f"said {word}; at this time of day the greeting is {expected}",

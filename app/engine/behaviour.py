@@ -12,20 +12,25 @@ rating missing) cites the norm of that prompt.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from app.engine.cues import Cues, covers, vocabulary
 from app.engine.messages import Speaker
+from app.engine.normalize import normalize_text
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.required import GREETING, RequiredPrompts
-from app.engine.script import BehaviourRule, Script, Severity
+from app.engine.script import BehaviourRule, Script, Severity, WorkNo
 from app.engine.segment import SegmentState
 from app.engine.suggestions import Suggestions
 from app.engine.timeline import Deadline, Timeline
+from app.engine.turns import Interruption, Turns
 
-#: The situation suggested after a bare 'what': the polite way to ask again.
-REPEAT = "situation.repeat"
-#: How severe an alert about a required prompt is: as severe as a behaviour rule.
+#: A number as the normalized speech has it (spoken digits are ASCII digits there).
+DIGITS = re.compile(r"\d+")
+#: How severe an alert about a required prompt is when the script's ``prompt_alerts`` does not
+#: say: as severe as a behaviour rule.
 PROMPT_SEVERITY: Severity = "major"
 #: The prompt areas that must be said before the hangup, with the alert for each.
 MISSING_AT_HANGUP = (("closing", "closing.missing"), ("rating", "rating.missing"))
@@ -38,12 +43,14 @@ class BehaviourRules:
         self,
         script: Script,
         inbound: bool,
+        agent_work_no: str | None,
         timeline: Timeline,
         outbox: Outbox,
         prompts: RequiredPrompts,
         suggestions: Suggestions,
     ) -> None:
         self._rules = script.behaviour
+        self._prompt_severity = script.prompt_alerts
         self._timing = script.timing
         self._inbound = inbound
         self._timeline = timeline
@@ -51,7 +58,38 @@ class BehaviourRules:
         self._prompts = prompts
         self._suggestions = suggestions
         self._hold_at: int | None = None
+        interrupting = self._rules.interrupting
+        self._turns = Turns(interrupting.tolerance_ms)
+        self._back_channel, self._back_channel_longest = vocabulary(interrupting.back_channel)
         self._interruptions = 0
+        #: Where each required prompt was first said: (segment, start_ms, end_ms).
+        self._said_in: dict[str, tuple[str, int | None, int | None]] = {}
+        #: Pauses the norm asks for that the call reached, and how many had no times.
+        self._pauses_due = 0
+        self._pauses_untimed = 0
+        rules = self._rules
+        what = rules.bare_what
+        self._bare_utterances = frozenset(normalize_text(u) for u in what.utterances)
+        self._what, _ = vocabulary(what.what)
+        self._around, self._around_longest = vocabulary((*what.what, *what.around))
+        self._repeat = tuple(sorted(vocabulary(what.repeat)[0], key=len, reverse=True))
+        self._polite = Cues((p, None) for p in what.polite)
+        #: 客户尚未挂机便与同事交谈: whether the call's last phrase has been said (and the
+        #: customer has not taken the call up again), and whether it was alerted.
+        self._farewell_said = False
+        self._colleague_alerted = False
+        colleague = rules.colleague_talk
+        self._closing_words = vocabulary(colleague.closing if colleague else ())
+        #: 请您稍等 before a hold: where the agent's speech asked the customer to wait (call
+        #: time it began, ended), and the hold still to be judged (its call time).
+        announce = rules.hold_unannounced
+        self._announce = Cues((p, None) for p in (announce.phrases if announce else ()))
+        self._announced: list[tuple[int, int]] = []
+        self._hold_to_judge: int | None = None
+        #: The opening's facts: the work number it must give, when the call names one.
+        self._work_no = script.work_no
+        self._agent_work_no = agent_work_no
+        self._work_no_unknown = False
 
     # -- answer and greeting ---------------------------------------------------------------
 
@@ -95,6 +133,9 @@ class BehaviourRules:
             if greeting is not None and greeting.status != "done":
                 detail = f"greeting not said within {timing.greeting_late_s:g} s of the answer"
                 self._prompt_alert(t, "greeting.late", greeting.source, detail)
+        elif name == Deadline.HOLD_ANNOUNCE:
+            if self._hold_to_judge is not None:
+                self._judge_hold(self._hold_to_judge, t)
         elif name == Deadline.HOLD_APOLOGY:
             rule = self._rules.hold_no_apology
             self._alert(rule, t, detail=f"no apology ({rule.apology}) after a hold")
@@ -102,9 +143,30 @@ class BehaviourRules:
     # -- holds -----------------------------------------------------------------------------
 
     def hold(self, t: int) -> None:
+        """The customer is put on hold at ``t``: it must have been announced (请您稍等), judged
+        once the grace for a late final is over."""
         self._hold_at = t
         self._timeline.disarm(Deadline.HOLD_APOLOGY)
         self._suggestions.on_event("hold", t)
+        rule = self._rules.hold_unannounced
+        if rule is not None:
+            if self._hold_to_judge is not None:  # a second hold before the first was judged
+                self._judge_hold(self._hold_to_judge, t)
+            self._hold_to_judge = t
+            self._timeline.arm(Deadline.HOLD_ANNOUNCE, t + int(rule.grace_s * 1000))
+
+    def _judge_hold(self, held: int, t: int) -> None:
+        """Whether the hold at ``held`` was announced: agent speech asking to wait that ended
+        at most ``within_s`` before it and began no later than the grace after it."""
+        rule = self._rules.hold_unannounced
+        assert rule is not None
+        self._hold_to_judge = None
+        self._timeline.disarm(Deadline.HOLD_ANNOUNCE)
+        within = int(rule.within_s * 1000)
+        grace = int(rule.grace_s * 1000)
+        if any(end >= held - within and begin <= held + grace for begin, end in self._announced):
+            return
+        self._alert(rule, t, detail="put on hold without asking the customer to wait first")
 
     def unhold(self, t: int) -> None:
         """The hold is over: after a long one, the agent must apologize in time."""
@@ -122,22 +184,212 @@ class BehaviourRules:
 
     # -- speech ----------------------------------------------------------------------------
 
-    def interrupting(self, agent: SegmentState, customer: SegmentState, t: int) -> None:
-        """The agent began segment ``agent`` while the customer's was open."""
+    def spoken(self, segment: SegmentState, t: int) -> None:
+        """A final ``segment`` with words (normalized, not empty), of either speaker: place it
+        on the timeline, alert the interruptions it completes, and judge the pauses before
+        the prompts it said."""
+        speaker = segment.speaker
+        back_channel = speaker == "agent" and covers(
+            segment.norm.text, self._back_channel, self._back_channel_longest
+        )
+        found = self._turns.add(speaker, segment.id, segment.start_ms, segment.end_ms, back_channel)
+        for interruption in found:
+            self._interrupted(interruption, t)
+        if speaker == "agent":
+            if self._rules.no_pause is not None:
+                self._pauses(segment, t)
+            if self._announce and self._announce.first(segment.norm.text) is not None:
+                self._announced.append(self._span(segment, t))
+            if self._farewell_said:
+                self._after_farewell(segment, t)
+        elif self._farewell_said and not self._only_closing(segment.norm.text):
+            self._farewell_said = False  # the customer takes the call up again
+
+    def agent_speaking(self, segment: SegmentState, t: int) -> None:
+        """The agent's open ``segment`` as it stands when a hold is judged: words asking the
+        customer to wait count before their final arrives."""
+        if self._announce and self._announce.first(segment.norm.text) is not None:
+            self._announced.append(self._span(segment, t))
+
+    def _span(self, segment: SegmentState, t: int) -> tuple[int, int]:
+        """The call time ``segment`` began and ended: by its own times when it has them, else
+        when it arrived (``t``)."""
+        answered = self._timeline.answered_at
+        if answered is None or segment.start_ms is None or segment.end_ms is None:
+            return t, t
+        return answered + segment.start_ms, answered + segment.end_ms
+
+    # -- the end of the call ---------------------------------------------------------------
+
+    def prompt_said(self, rule: str, said: str, t: int) -> None:
+        """The agent said the required prompt ``rule`` in ``said`` (normalized): the facts it
+        states must be the call's (the work number); after the call's last phrase, talk that is
+        not to the customer is talk with a colleague."""
+        colleague = self._rules.colleague_talk
+        if colleague is not None and rule in colleague.after:
+            self._farewell_said = True
+        work_no = self._work_no
+        if work_no is not None and rule in work_no.prompts:
+            self._check_work_no(work_no, said, t)
+
+    def _check_work_no(self, fact: WorkNo, said: str, t: int) -> None:
+        """The work number the agent gave (digits in ``said``) must be the call's agent's."""
+        expected = self._agent_work_no
+        if not expected:
+            self._work_no_unknown = True
+            return
+        numbers = DIGITS.findall(said)
+        if expected.lstrip("0") in [n.lstrip("0") for n in numbers]:
+            return
+        if numbers:
+            detail = f"said work number {numbers[-1]}; the agent's is {expected}"
+        else:
+            detail = f"no work number said; the agent's is {expected}"
+        self._outbox.alert(
+            t, "script", fact.rule, fact.severity, fact.source, speaker="agent", detail=detail
+        )
+
+    def _after_farewell(self, segment: SegmentState, t: int) -> None:
+        rule = self._rules.colleague_talk
+        assert rule is not None
+        text = segment.norm.text
+        if (
+            self._colleague_alerted
+            or len(text) < rule.min_chars
+            or self._only_closing(text)
+            or any(word in segment.text for word in rule.to_customer)
+            or segment.id == self._farewell_segment()
+        ):
+            return
+        self._colleague_alerted = True
+        self._alert(
+            rule,
+            t,
+            text=segment.text,
+            span=(0, len(segment.text)),
+            speaker="agent",
+            segment=segment.id,
+            match="pattern",
+            detail="the agent talked, not to the customer, after the farewell before the hangup",
+        )
+
+    def _farewell_segment(self) -> str | None:
+        """The segment in which the call's last phrase was said (its own words are no talk
+        with a colleague)."""
+        colleague = self._rules.colleague_talk
+        if colleague is None:
+            return None
+        for rule in colleague.after:
+            state = self._prompts.by_rule(rule)
+            if state is not None and state.status == "done":
+                return state.done_segment
+        return None
+
+    def _only_closing(self, text: str) -> bool:
+        words, longest = self._closing_words
+        return not text or covers(text, words, longest)
+
+    def is_bare_what(self, text: str) -> bool:
+        """Whether the agent's final ``text`` (normalized) only asks 'what'."""
+        if text in self._bare_utterances:
+            return True
+        if not self._what or self._polite.first(text) is not None:
+            return False
+        for demand in self._repeat:
+            text = text.replace(demand, "")
+        return any(word in text for word in self._what) and covers(
+            text, self._around, self._around_longest
+        )
+
+    def _interrupted(self, interruption: Interruption, t: int) -> None:
         rule = self._rules.interrupting
-        if agent.start_ms is None or customer.end_ms is None:
-            return
-        if agent.start_ms >= customer.end_ms - rule.tolerance_ms:
-            return
         self._interruptions += 1
-        if self._interruptions >= rule.alert_after:
-            self._alert(
-                rule,
-                t,
-                speaker="agent",
-                segment=agent.id,
-                detail=f"the agent spoke over the customer ({self._interruptions} times)",
+        if self._interruptions < rule.alert_after:
+            return
+        agent, customer = interruption
+        self._alert(
+            rule,
+            t,
+            speaker="agent",
+            segment=agent.segment,
+            detail=(
+                f"the agent began at {agent.start} ms while the customer spoke "
+                f"({customer.start}–{customer.end} ms): {self._interruptions} times"
+            ),
+        )
+
+    def _pauses(self, segment: SegmentState, t: int) -> None:
+        """停顿: each required prompt said in ``segment`` that is due a pause after another must
+        begin that long after the other one's segment ended."""
+        rule = self._rules.no_pause
+        assert rule is not None
+        prompts = self._prompts
+        said_here = [
+            s for s in prompts.states if s.kind == "required" and s.done_segment == segment.id
+        ]
+        for state in said_here:
+            self._said_in.setdefault(state.rule, (segment.id, segment.start_ms, segment.end_ms))
+        for state in said_here:
+            spec = next((p for p in prompts.applicable if p.rule == state.rule), None)
+            if spec is None or spec.due.after is None or spec.due.delay_s <= 0:
+                continue
+            before = self._said_in.get(spec.due.after)
+            if before is None:  # the prompt it follows was never said: no pause to judge
+                continue
+            self._pauses_due += 1
+            same = before[0] == segment.id
+            ended, began = before[2], segment.start_ms
+            if same:
+                pause = 0
+            elif ended is None or began is None:
+                self._pauses_untimed += 1
+                continue
+            else:
+                pause = began - ended
+            needed = int(spec.due.delay_s * 1000)
+            if pause >= needed - rule.tolerance_ms:
+                continue
+            if same:
+                detail = f"{state.rule} said in the same breath as {spec.due.after}"
+            else:
+                detail = (
+                    f"{state.rule} began {pause} ms after {spec.due.after} ended; "
+                    f"the norm's pause is {spec.due.delay_s:g} s"
+                )
+            self._alert(rule, t, speaker="agent", segment=segment.id, detail=detail)
+
+    def not_judged(self) -> list[dict[str, str]]:
+        """The timing rules the call's segment times did not let the engine judge, with why
+        (for the report)."""
+        out: list[dict[str, str]] = []
+        turns = self._turns
+        if turns.untimed:
+            judged = "was not judged" if turns.untimed == turns.segments else "was judged in part"
+            out.append(
+                {
+                    "rule": self._rules.interrupting.rule,
+                    "reason": f"interruption {judged}: {turns.untimed} of {turns.segments} "
+                    "segments had no start_ms/end_ms",
+                }
             )
+        if self._work_no is not None and self._work_no_unknown:
+            out.append(
+                {
+                    "rule": self._work_no.rule,
+                    "reason": "the work number said was not checked: the call names no "
+                    "agent work_no",
+                }
+            )
+        rule = self._rules.no_pause
+        if rule is not None and self._pauses_untimed:
+            out.append(
+                {
+                    "rule": rule.rule,
+                    "reason": f"{self._pauses_untimed} of {self._pauses_due} pauses were not "
+                    "judged: the segments had no start_ms/end_ms",
+                }
+            )
+        return out
 
     def bare_what(self, segment: SegmentState, t: int) -> None:
         """The agent's whole final ``segment`` only asked 'what': alert, and suggest the
@@ -153,7 +405,8 @@ class BehaviourRules:
             segment=segment.id,
             match="pattern",
         ):
-            self._suggestions.by_rule(REPEAT, t)
+            if rule.suggest is not None:
+                self._suggestions.by_rule(rule.suggest, t)
 
     # -- the hangup ------------------------------------------------------------------------
 
@@ -162,6 +415,8 @@ class BehaviourRules:
         prompts were never said."""
         if self._timeline.answered_at is None:
             return
+        if self._hold_to_judge is not None:
+            self._judge_hold(self._hold_to_judge, t)
         if by == "agent":
             rule = self._rules.agent_hung_up_first
             self._alert(rule, t, detail="the agent hung up before the customer")
@@ -194,4 +449,5 @@ class BehaviourRules:
         return True
 
     def _prompt_alert(self, t: int, rule: str, source: str, detail: str | None = None) -> None:
-        self._outbox.alert(t, "script", rule, PROMPT_SEVERITY, source, detail=detail)
+        severity = self._prompt_severity.get(rule, PROMPT_SEVERITY)
+        self._outbox.alert(t, "script", rule, severity, source, detail=detail)

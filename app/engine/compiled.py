@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.engine.index import PhraseIndex, Target
+from app.engine.intent import IntentModel
 from app.engine.matcher import SegmentHit
 from app.engine.normalize import normalize_text
 from app.engine.script import Lexicon, LexiconEntry, Script
@@ -66,6 +67,8 @@ class CompiledScript:
             for entry in (lexicon.entries if lexicon is not None else ())
             if entry.unless_after
         }
+        #: The customer's intent (complaint, unclear purpose): ``app.engine.intent``.
+        self.intent = IntentModel(script.intent)
         self.situation_by_rule = {s.rule: i for i, s in enumerate(script.situations)}
         self.situation_by_event = {
             s.event: i for i, s in enumerate(script.situations) if s.event is not None

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from app.engine.holidays import holiday_on
 from app.engine.messages import CallSetup, PromptState
 from app.engine.normalize import normalize
 from app.engine.outbox import Outbox
@@ -45,9 +46,9 @@ class _Open:
         self.spec = spec
         #: The agent's normalized final speech since it was made, the last ``PROMPT_WINDOW``.
         self.window = ""
-        #: Where the search for its tokens stopped on the agent's last partial: the speech
-        #: searched, how many tokens were found in a row, and where.
-        self.progress: tuple[str, int, int] | None = None
+        #: Where the search for each reading's tokens stopped on the agent's last partial: the
+        #: speech searched, how many tokens were found in a row, and where.
+        self.progress: list[tuple[str, int, int] | None] = [None] * len(spec.texts)
 
 
 class _Later(NamedTuple):
@@ -70,9 +71,10 @@ class RequiredPrompts:
         setup: CallSetup,
         timeline: Timeline,
         outbox: Outbox,
-        on_said: Callable[[PromptState, int], None],
+        on_said: Callable[[PromptState, str, int], None],
     ) -> None:
-        """``on_said`` is called with each required prompt the agent says, at once."""
+        """``on_said`` is called with each required prompt the agent says, at once, with the
+        speech (normalized) it was found in."""
         self._script = script
         self._setup = setup
         self._timeline = timeline
@@ -92,7 +94,7 @@ class RequiredPrompts:
         #: Follow-ups waiting for their pause to end (their deadline), by id.
         self._armed: dict[str, PromptState] = {}
         #: Prompt matchers by id(prompt): filled with this call's slots, built once.
-        self._matchers: dict[int, PromptMatcher] = {}
+        self._matcher_cache: dict[int, tuple[PromptMatcher, ...]] = {}
         self._later: _Later | None = None
 
     def begin(self, t: int) -> None:
@@ -101,8 +103,8 @@ class RequiredPrompts:
         script = self._script
         setup = self._setup
         local = datetime.fromtimestamp(t / 1000, ZoneInfo(setup.timezone))
-        day = local.strftime("%Y-%m-%d")
-        holiday = next((h.greeting for h in script.holidays if h.falls_on(day)), "")
+        on = holiday_on(script.holidays, local.date()) if script.holidays else None
+        holiday = on.greeting if on is not None else ""
         self._holiday = bool(holiday)
         slots = {name: default.text for name, default in script.slot_defaults.items()}
         if setup.customer_title:
@@ -158,11 +160,12 @@ class RequiredPrompts:
         later = self._later
         if later is None or later.phase is not phase or later.applicable is not self.applicable:
             prompts = [
-                (prompt, self._matcher(prompt))
+                (prompt, matcher)
                 for prompt in self.applicable
                 if prompt.due.at == "phase"
                 and can_move(phase, prompt.phase)
                 and prompt.phase is not Phase.ENDED
+                for matcher in self._matchers(prompt)
             ]
             shortest = min((m.total * threshold for _, m in prompts), default=0.0)
             later = self._later = _Later(phase, self.applicable, prompts, shortest)
@@ -190,27 +193,71 @@ class RequiredPrompts:
             # pass, after the others.
             for entry in list(self._open.values()):
                 said = entry.window + spoken
-                matcher = self._matcher(entry.spec)
-                total = matcher.total
-                if len(said) < total * threshold:
-                    continue  # too short to say it yet
-                if not final and total and threshold > 1 - 1 / total:
-                    # On a partial only every token in order will do (one missing loses a
-                    # character at least: below the threshold). Partials usually extend the
-                    # last one, so the search goes on from where it stopped on it.
-                    done = position = 0
-                    if entry.progress is not None:
-                        searched, found, stopped = entry.progress
-                        if said.startswith(searched):
-                            done, position = found, stopped
-                    done, position = matcher.in_order(said, done, position)
-                    entry.progress = (said, done, position)
-                    similarity = 1.0 if done == len(matcher.tokens) else 0.0
-                else:
-                    similarity = matcher.similarity(said)
-                if similarity >= threshold:
-                    self._done(entry, similarity, segment, t)
+                best, reading = 0.0, 0
+                for k, matcher in enumerate(self._matchers(entry.spec)):
+                    similarity = self._said(entry, k, matcher, said, final, threshold)
+                    if similarity > best:
+                        best, reading = similarity, k
+                if best >= threshold:
+                    self._done(entry, best, segment, t, reading, said)
                     progress = True
+        if final:
+            self._said_on_its_own(spoken, segment, t)
+
+    def _said(
+        self,
+        entry: _Open,
+        reading: int,
+        matcher: PromptMatcher,
+        said: str,
+        final: bool,
+        threshold: float,
+    ) -> float:
+        """How much of reading ``reading`` of an open prompt the speech ``said`` says."""
+        total = matcher.total
+        if len(said) < total * threshold:
+            return 0.0  # too short to say it yet
+        if not final and total and threshold > 1 - 1 / total:
+            # On a partial only every token in order will do (one missing loses a character
+            # at least: below the threshold). Partials usually extend the last one, so the
+            # search goes on from where it stopped on it.
+            done = position = 0
+            progress = entry.progress[reading]
+            if progress is not None:
+                searched, found, stopped = progress
+                if said.startswith(searched):
+                    done, position = found, stopped
+            done, position = matcher.in_order(said, done, position)
+            entry.progress[reading] = (said, done, position)
+            return 1.0 if done == len(matcher.tokens) else 0.0
+        return matcher.similarity(said)
+
+    def _said_on_its_own(self, spoken: str, segment: str, t: int) -> None:
+        """Each required phrase is judged on its own: a final of the agent that says a prompt
+        not made yet, because the one it follows was never said (the farewell after a skipped
+        rating prompt), counts it as said; the skipped one stays missed."""
+        threshold = self._script.timing.done_similarity
+        for prompt in self.applicable:
+            if (
+                prompt.kind != "required"
+                or prompt.due.after is None
+                or prompt.rule in self._by_rule
+                or self._timeline.phase is Phase.ENDED
+            ):
+                continue
+            best, reading = 0.0, 0
+            for k, matcher in enumerate(self._matchers(prompt)):
+                if len(spoken) >= matcher.total * threshold:
+                    similarity = matcher.similarity(spoken)
+                    if similarity > best:
+                        best, reading = similarity, k
+            if best < threshold:
+                continue
+            if prompt.phase is not self._timeline.phase and self._timeline.can_move(prompt.phase):
+                self.move(prompt.phase, t)
+            state = self._new_prompt(prompt, t)
+            self._push(state, t)
+            self._done(self._open[state.id], best, segment, t, reading, spoken)
 
     def heard(self, spoken: str) -> None:
         """A final of either speaker (normalized): part of the speech every open prompt is
@@ -227,15 +274,25 @@ class RequiredPrompts:
             if (
                 prompt.kind == "required"
                 and prompt.rule not in rules
-                and self._matcher(prompt).similarity(spoken) >= threshold
+                and any(m.similarity(spoken) >= threshold for m in self._matchers(prompt))
             ):
                 rules.append(prompt.rule)
         return rules
 
-    def _done(self, entry: _Open, similarity: float, segment: str, t: int) -> None:
+    def _done(
+        self,
+        entry: _Open,
+        similarity: float,
+        segment: str,
+        t: int,
+        reading: int = 0,
+        said: str = "",
+    ) -> None:
         state = entry.state
         if state.status == "armed":
             self._push(state, t)
+        if entry.spec.alternatives:  # the report names the words said
+            state.text = fill(entry.spec.texts[reading], self.slots)
         state.status = "done"
         state.similarity = round(similarity, 2)
         state.done_segment = segment
@@ -251,7 +308,10 @@ class RequiredPrompts:
                 "similarity": state.similarity,
             },
         )
-        self._on_said(state, t)
+        self._on_said(state, said, t)
+        then = entry.spec.then
+        if then is not None and self._timeline.can_move(then):
+            self.move(then, t)  # first: what follows it belongs to the new phase
         for follow in self.applicable:
             if follow.due.after == state.rule and follow.rule not in self._by_rule:
                 due = t + int(follow.due.delay_s * 1000)
@@ -261,9 +321,6 @@ class RequiredPrompts:
                 else:
                     self._armed[follow_state.id] = follow_state
                     self._timeline.arm(PROMPT_DEADLINE + follow_state.id, due)
-        then = entry.spec.then
-        if then is not None and self._timeline.can_move(then):
-            self.move(then, t)
 
     # -- prompts made and pushed -----------------------------------------------------------
 
@@ -301,8 +358,10 @@ class RequiredPrompts:
             if spec is None:
                 self._drop(state)
             else:
-                self._open[state.id].spec = spec
-                state.text = fill(spec.text, self.slots)
+                entry = self._open[state.id]
+                entry.spec = spec
+                entry.progress = [None] * len(spec.texts)
+                state.text = self.text_of(spec)
         self._push_phase_prompts(t)
 
     def _new_prompt(self, prompt: Prompt, due_at: int) -> PromptState:
@@ -311,7 +370,7 @@ class RequiredPrompts:
             rule=prompt.rule,
             kind=prompt.kind,
             phase=prompt.phase,
-            text=fill(prompt.text, self.slots),
+            text=self.text_of(prompt),
             source=prompt.source,
             due_at=due_at,
         )
@@ -346,9 +405,16 @@ class RequiredPrompts:
             self._timeline.call_type, self._setup.customer_class, self._holiday
         )
 
-    def _matcher(self, prompt: Prompt) -> PromptMatcher:
-        matcher = self._matchers.get(id(prompt))
-        if matcher is None:
+    def text_of(self, prompt: Prompt) -> str:
+        """What the agent is shown of ``prompt``: its text and its alternatives, filled."""
+        return "/".join(fill(text, self.slots) for text in prompt.texts)
+
+    def _matchers(self, prompt: Prompt) -> tuple[PromptMatcher, ...]:
+        """A matcher for each reading of ``prompt`` (its text, then its alternatives)."""
+        matchers = self._matcher_cache.get(id(prompt))
+        if matchers is None:
             free = frozenset(self._script.free_slots)
-            matcher = self._matchers[id(prompt)] = matcher_for(prompt.text, self.slots, free)
-        return matcher
+            matchers = self._matcher_cache[id(prompt)] = tuple(
+                matcher_for(text, self.slots, free) for text in prompt.texts
+            )
+        return matchers

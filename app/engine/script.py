@@ -30,6 +30,9 @@ KNOWN_SLOTS = frozenset(
 #: nothing gives the wish): a template that uses one needs its default in ``slot_defaults``.
 DEFAULTED_SLOTS = frozenset({"title", "wish", "agent_name"})
 Severity = Literal["critical", "major", "minor"]
+#: A lexicon's id (defined before the models that name it, so a subclass in another module
+#: resolves it: responses.ScriptDetail).
+LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 class Frozen(BaseModel):
@@ -74,15 +77,26 @@ class Greeting(Frozen):
 
 
 class Holiday(Frozen):
-    """A day with its own greeting: every year (``MM-DD``) or one day (``YYYY-MM-DD``, for the
-    lunar holidays, whose Gregorian date moves), in the call's time zone."""
+    """A holiday with its own greeting (``app.engine.holidays``), every day of it, in the call's
+    time zone: the days of its official period where ``chinese-calendar`` tracks the year
+    (``official``: that library's name for it, e.g. ``National Day``), else its own day —
+    Gregorian ``date`` (``MM-DD``, or ``YYYY-MM-DD`` for one day) or ``lunar`` (``MM-DD`` of
+    the lunar calendar: 春节 01-01, 中秋 08-15) — and the ``fallback_days`` from
+    ``fallback_from`` days before it."""
 
-    date: str = Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$", description="MM-DD or YYYY-MM-DD")
     greeting: str = Field(min_length=1)
+    name: str | None = None
+    date: str | None = Field(default=None, pattern=r"^(\d{4}-)?\d{2}-\d{2}$")
+    lunar: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+    official: str | None = None
+    fallback_days: int = Field(default=1, ge=1, le=15)
+    fallback_from: int = Field(default=0, ge=-7, le=0)
 
-    def falls_on(self, day: str) -> bool:
-        """Whether it is the holiday on ``day`` (``YYYY-MM-DD``)."""
-        return self.date == day or self.date == day[5:]
+    @model_validator(mode="after")
+    def _one_day(self) -> Holiday:
+        if (self.date is None) == (self.lunar is None):
+            raise ValueError("give exactly one of 'date' (Gregorian) or 'lunar'")
+        return self
 
 
 class Due(Frozen):
@@ -110,6 +124,10 @@ class Prompt(Frozen):
     rule: RuleId
     phase: Phase
     text: str = Field(min_length=1, description="template; {slots} are filled per call")
+    #: Other texts that say it as well: where the norm writes ``A/B`` for the whole phrase
+    #: (请稍候为我的服务进行评价/感谢您使用中国移动…), either satisfies the rule. Shown after
+    #: the text, as the norm writes them.
+    alternatives: tuple[str, ...] = ()
     source: Source
     kind: Literal["required", "suggested"] = "required"
     call_types: tuple[CallType, ...] = Field(min_length=1)
@@ -130,6 +148,18 @@ class Prompt(Frozen):
             raise ValueError(f"unknown slot(s) {sorted(unknown)}; known: {sorted(KNOWN_SLOTS)}")
         return text
 
+    @field_validator("alternatives")
+    @classmethod
+    def _alternatives_slots_known(cls, alternatives: tuple[str, ...]) -> tuple[str, ...]:
+        for text in alternatives:
+            cls._slots_known(text)
+        return alternatives
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The text and its alternatives: each one says the phrase."""
+        return (self.text, *self.alternatives)
+
 
 class Trigger(Frozen):
     """Words that signal something: matched on normalized text of one speaker's final segment."""
@@ -144,6 +174,8 @@ class Trigger(Frozen):
 
 
 SituationEvent = Literal["hold", "unhold", "volume_low", "volume_high"]
+#: The intents a situation may be suggested on (``Intent``).
+SituationIntent = Literal["unclear_purpose"]
 
 
 class Situation(Frozen):
@@ -154,6 +186,8 @@ class Situation(Frozen):
     speaker: Literal["agent", "customer"] = "customer"
     trigger: Trigger | None = None
     event: SituationEvent | None = None
+    #: Suggested when the customer's words are recognised as this intent.
+    intent: SituationIntent | None = None
     text: str = Field(min_length=1)
     source: Source
     #: Do not suggest the same thing again within this many seconds.
@@ -169,8 +203,9 @@ class Situation(Frozen):
 
     @model_validator(mode="after")
     def _one_cause(self) -> Situation:
-        if (self.trigger is None) == (self.event is None):
-            raise ValueError("give exactly one of 'trigger' or 'event'")
+        causes = (self.trigger, self.event, self.intent)
+        if sum(cause is not None for cause in causes) != 1:
+            raise ValueError("give exactly one of 'trigger', 'event' or 'intent'")
         return self
 
 
@@ -244,21 +279,42 @@ class HoldApology(BehaviourRule):
 
 
 class Interrupting(BehaviourRule):
-    """The agent begins speaking while the customer is still speaking (抢话)."""
+    """The agent begins speaking while the customer is still speaking (抢话), judged on the
+    segments' own times (``start_ms``/``end_ms``), whatever order their finals arrive in."""
 
     #: Alerted from this many interruptions in a call on.
     alert_after: int = Field(ge=1)
     #: Speech beginning this close to the end of the customer's is not an interruption.
-    tolerance_ms: int = Field(ge=0)
+    tolerance_ms: int = Field(ge=0, le=60_000)
+    #: An agent utterance made only of these words (and fillers) is a listener's signal, not
+    #: an interruption: 嗯, 对, 好的.
+    back_channel: tuple[str, ...] = ()
+
+
+class Pause(BehaviourRule):
+    """停顿: a required prompt due ``delay_s`` after another (``due: {after, delay_s}``) must not
+    begin sooner than that after the other one's segment ended, by the segments' times."""
+
+    #: ASR segment times are not exact: a pause this much shorter still counts.
+    tolerance_ms: int = Field(default=0, ge=0, le=10_000)
 
 
 class BareWhat(BehaviourRule):
-    """A whole utterance that only asks "what" of a customer not understood."""
+    """A whole utterance that only asks "what" of a customer not understood (直接询问"什么"):
+    one of ``utterances``, or a ``what`` word with nothing around it but ``around`` words (a
+    pronoun, 说, an interjection), perhaps followed by a ``repeat`` demand (再说一遍); never
+    when it asks politely (``polite``: 对不起, 请)."""
 
     #: The word the norm names, shown as the alert's phrase.
     phrase: str = Field(min_length=1)
     #: The utterances that are one (matched whole, on normalized text).
     utterances: tuple[str, ...] = Field(min_length=1)
+    what: tuple[str, ...] = ()
+    around: tuple[str, ...] = ()
+    repeat: tuple[str, ...] = ()
+    polite: tuple[str, ...] = ()
+    #: The situation to suggest with the alert: the polite way to ask again.
+    suggest: RuleId | None = "situation.repeat"
 
 
 class RushingOff(BehaviourRule):
@@ -267,6 +323,29 @@ class RushingOff(BehaviourRule):
     phrases: tuple[str, ...] = Field(min_length=1)
     #: Longer phrases containing one that are fine (the norms' own 请您挂机后再拨).
     allow: tuple[str, ...] = ()
+
+
+class ColleagueTalk(BehaviourRule):
+    """客户尚未挂机便与同事交谈: once the call's last phrase (``after``) is said and until the
+    hangup, agent speech of ``min_chars`` or more that is neither a closing word (``closing``)
+    nor addressed to the customer (``to_customer``, in the words as written: 您, 先生) is talk
+    with a colleague. The customer speaking again (more than closing words) takes the call up
+    again."""
+
+    after: tuple[RuleId, ...] = Field(min_length=1)
+    min_chars: int = Field(default=4, ge=1, le=100)
+    to_customer: tuple[str, ...] = ()
+    closing: tuple[str, ...] = ()
+
+
+class HoldAnnounce(BehaviourRule):
+    """因查询资料需要请用户稍等: a hold must follow the agent asking the customer to wait
+    (``phrases``: 请您稍等) in speech that ended at most ``within_s`` before it. Judged
+    ``grace_s`` after the hold, so the final of words said as the hold began can arrive."""
+
+    phrases: tuple[str, ...] = Field(min_length=1)
+    within_s: float = Field(default=30, gt=0, le=600)
+    grace_s: float = Field(default=3, ge=0, le=60)
 
 
 class Behaviour(Frozen):
@@ -279,6 +358,81 @@ class Behaviour(Frozen):
     bare_what: BareWhat
     rushing_off: RushingOff
     agent_hung_up_first: BehaviourRule
+    #: Rules a script may leave out (older scripts do): none means not enforced.
+    no_pause: Pause | None = None
+    colleague_talk: ColleagueTalk | None = None
+    hold_unannounced: HoldAnnounce | None = None
+
+
+class IntentCue(Frozen):
+    """Words that signal a complaint, with how much each counts."""
+
+    #: What they are, named in the ``call_type`` event's reason: explicit, demand, threat,
+    #: dissatisfaction, intensifier …
+    kind: str = Field(pattern=r"^[a-z_]+$")
+    weight: float = Field(gt=0, le=10)
+    #: The most the cues of this kind count for together in one utterance (none: no limit).
+    cap: float | None = Field(default=None, gt=0)
+    phrases: tuple[str, ...] = Field(min_length=1)
+
+
+class ComplaintIntent(Frozen):
+    """A customer complains (the call becomes a complaint) when the cues heard in one final
+    utterance weigh ``threshold`` or more. A cue does not count where the customer denies it
+    (a ``negators`` word shortly before it in its clause), where it names a complaint of
+    someone else's (``third_party``) or asks about the complaint channel (``topic``), or where
+    it lies in a past matter the customer says is settled; a past matter neither settled nor
+    unresolved counts at ``past_factor`` of its weight."""
+
+    source: Source
+    threshold: float = Field(gt=0)
+    cues: tuple[IntentCue, ...] = Field(min_length=1)
+    #: Words that deny what follows them within ``negation_window`` characters of its clause.
+    negators: tuple[str, ...] = ()
+    negation_window: int = Field(default=6, ge=0, le=20)
+    #: Clauses that ask rather than deny despite a negator (这不是坑人吗).
+    rhetorical: tuple[str, ...] = ()
+    #: Words that place a cue after them in the past (上次, 之前).
+    past: tuple[str, ...] = ()
+    past_factor: float = Field(default=0.5, ge=0, le=1)
+    #: A past matter is settled (已经解决) ...
+    settled: tuple[str, ...] = ()
+    #: ... unless the customer says it is not (到现在都没).
+    unresolved: tuple[str, ...] = ()
+    #: Asking for someone else or out of curiosity: no cue of the utterance counts.
+    third_party: tuple[str, ...] = ()
+    #: Phrases about complaining (投诉电话, 怎么投诉): a cue inside one is a topic, not an act.
+    topic: tuple[str, ...] = ()
+    #: Words that begin a new clause besides punctuation (但是, 不过).
+    breaks: tuple[str, ...] = ()
+
+
+class PurposeIntent(Frozen):
+    """The customer's purpose is unclear (002 当询问客户目的时) when a final utterance opens a
+    request or greets (``openers``) and says nothing else than such words and ``generic`` ones
+    (问一下, 业务, 个事): the agent should ask which business it is about."""
+
+    source: Source
+    openers: tuple[str, ...] = Field(min_length=1)
+    generic: tuple[str, ...] = ()
+
+
+class Intent(Frozen):
+    """What the customer's words are recognised as, beyond single keywords."""
+
+    complaint: ComplaintIntent | None = None
+    unclear_purpose: PurposeIntent | None = None
+
+
+class WorkNo(Frozen):
+    """The opening's fact: the work number a prompt gives (``{work_no}``) must be the call's
+    agent's (``agent.work_no``); a wrong or missing number is a live alert."""
+
+    rule: RuleId
+    severity: Severity
+    source: Source
+    #: The prompts that state it.
+    prompts: tuple[RuleId, ...] = Field(min_length=1)
 
 
 class SlotDefault(Frozen):
@@ -320,6 +474,14 @@ class Script(Frozen):
     end_signals: Trigger | None = None
     #: Customer words that set the call type (e.g. complaint: 投诉).
     call_type_signals: dict[CallType, Trigger] = Field(default_factory=dict)
+    #: The customer's intent: a complaint, an unclear purpose (see ``Intent``).
+    intent: Intent | None = None
+    #: The work number the opening must state, checked against the call's agent.
+    work_no: WorkNo | None = None
+    #: How severe each alert about a required prompt is (greeting.late, greeting.missing,
+    #: greeting.wrong_time, closing.missing, rating.missing); one not named is major. They cite
+    #: the norm of their prompt.
+    prompt_alerts: dict[RuleId, Severity] = Field(default_factory=dict)
     behaviour: Behaviour
 
     @property
@@ -348,7 +510,7 @@ class Script(Frozen):
         unknown = set(self.slot_defaults) - KNOWN_SLOTS
         if unknown:
             raise ValueError(f"slot_defaults: unknown slot(s) {sorted(unknown)}")
-        templates = [(f"prompt {p.rule}", p.text) for p in self.prompts]
+        templates = [(f"prompt {p.rule}", text) for p in self.prompts for text in p.texts]
         templates += [
             (f"situation {situation.rule}", situation.text) for situation in self.situations
         ]

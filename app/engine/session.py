@@ -79,6 +79,7 @@ class CallSession:
         self.behaviour = BehaviourRules(
             script,
             setup.direction == "inbound",
+            setup.work_no,
             self.timeline,
             self.outbox,
             self.prompts,
@@ -86,9 +87,14 @@ class CallSession:
         )
         self.transcript = Transcript()
         self.views = CallViews(
-            setup, script, self.timeline, self.prompts, self.outbox, self.transcript
+            setup,
+            script,
+            self.timeline,
+            self.prompts,
+            self.outbox,
+            self.transcript,
+            self.behaviour.not_judged,
         )
-        self._bare_what = compiled.bare_what
         self.streams = {
             "agent": SpeakerStream(compiled.agent_index),
             "customer": SpeakerStream(compiled.customer_index),
@@ -145,8 +151,6 @@ class CallSession:
         if segment is None:
             segment = SegmentState(segment_id, speaker, start_ms)
             self._open[speaker] = segment
-            if speaker == "agent" and "customer" in self._open:
-                self.behaviour.interrupting(segment, self._open["customer"], t)
         segment.text = text
         if start_ms is not None:
             segment.start_ms = start_ms
@@ -221,6 +225,9 @@ class CallSession:
             elif name == Deadline.NO_RESPONSE:
                 self.suggestions.no_response(due)
             else:
+                speaking = self._open.get("agent")
+                if name == Deadline.HOLD_ANNOUNCE and speaking is not None:
+                    self.behaviour.agent_speaking(speaking, due)
                 self.behaviour.on_deadline(name, due)
 
     # -- call events -----------------------------------------------------------------------
@@ -288,14 +295,16 @@ class CallSession:
                 if phase is Phase.GREETING:
                     self.behaviour.greeting_missing(t)
                 prompts.move(later, t)
-        if prompts.pending:
+        if prompts.pending or final:  # a final may say a prompt not made yet (judged on its own)
             prompts.check(segment.norm.text, segment.id, final, t)
 
-    def _said(self, state: PromptState, t: int) -> None:
-        """The agent said the required prompt ``state`` (called by :class:`RequiredPrompts`)."""
+    def _said(self, state: PromptState, said: str, t: int) -> None:
+        """The agent said the required prompt ``state`` in ``said`` (normalized speech; called
+        by :class:`RequiredPrompts`)."""
         if state.rule == GREETING:
             self.behaviour.greeting_said()
             self.suggestions.greeting_said(t)
+        self.behaviour.prompt_said(state.rule, said, t)
 
     def _finalize(self, segment: SegmentState, t: int) -> None:
         """Close a segment: settle its provisional alerts, then act on its final words."""
@@ -318,16 +327,19 @@ class CallSession:
         if segment.text:
             self.transcript.add(segment)
         if not norm.text:
+            if speaker == "customer" and segment.text.strip():
+                self.suggestions.customer_hesitated(t)
             return
+        self.behaviour.spoken(segment, t)
         self.prompts.heard(norm.text)
         if speaker == "agent":
             self._agent_final(segment, t)
-        elif self.suggestions.customer_final(norm.text, t):
+        elif self.suggestions.customer_final(norm, t):
             if self.timeline.phase is Phase.ANSWERING:
                 self.prompts.move(Phase.CLOSING, t)
 
     def _agent_final(self, segment: SegmentState, t: int) -> None:
-        if segment.norm.text in self._bare_what:
+        if self.behaviour.is_bare_what(segment.norm.text):
             self.behaviour.bare_what(segment, t)
         if self.timeline.phase is Phase.GREETING and self.suggestions.customer_spoke:
             self.behaviour.greeting_missing(t)

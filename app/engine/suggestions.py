@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from app.engine.compiled import CompiledScript
 from app.engine.index import excused
+from app.engine.normalize import Normalized
 from app.engine.outbox import Outbox
 from app.engine.phases import CallType, Phase, can_retype
 from app.engine.required import RequiredPrompts
-from app.engine.script import SituationEvent
+from app.engine.script import SituationEvent, SituationIntent
 from app.engine.timeline import Deadline, Timeline
 
 #: The rule of a suggestion made by the empty-call handling.
 NO_RESPONSE = "situation.no_response"
+#: The phases in which an unclear purpose is asked after: the call's opening.
+_ASKING_PURPOSE = (Phase.GREETING, Phase.ANSWERING)
 
 
 class Suggestions:
@@ -40,6 +43,8 @@ class Suggestions:
         self._no_response_step = 0
         #: When each situation was last suggested, by rule (for its cooldown).
         self._last: dict[str, int] = {}
+        #: Whether the customer has said what they call about (no more asking their purpose).
+        self._purpose_known = False
 
     def situation(self, index: int, t: int) -> None:
         """Situation ``index`` of the script happened: suggest its phrase (if it applies to the
@@ -67,12 +72,22 @@ class Suggestions:
         if index is not None:
             self.situation(index, t)
 
-    def customer_final(self, spoken: str, t: int) -> bool:
-        """The customer's final words (normalized): suggest what they call for, set the call
-        type they name; return whether they end the answering (an end signal)."""
+    def customer_final(self, norm: Normalized, t: int) -> bool:
+        """The customer's final words (``norm``, normalized): suggest what they call for, set
+        the call type they name or mean (a complaint), ask their purpose while it is unclear;
+        return whether they end the answering (an end signal)."""
         self.customer_spoke = True
         self._timeline.disarm(Deadline.NO_RESPONSE)
+        spoken = norm.text
         end_signal = False
+        judged = self._compiled.intent.judge(norm.raw, norm)
+        if judged.complaint:
+            self.retype(CallType.COMPLAINT, "customer: " + "; ".join(judged.reasons), t)
+        if judged.unclear_purpose:
+            if not self._purpose_known and self._timeline.phase in _ASKING_PURPOSE:
+                self._intent_situation("unclear_purpose", t)
+        else:
+            self._purpose_known = True
         for hit in excused(self._compiled.customer_index.scan(spoken)):
             target = hit.target
             if target.at_end is not None and hit.end < len(spoken) - target.at_end:
@@ -84,6 +99,20 @@ class Suggestions:
             elif target.kind == "end_signal":
                 end_signal = True
         return end_signal
+
+    def customer_hesitated(self, t: int) -> None:
+        """The customer made only sounds (嗯……那个……: words that normalize to nothing): they
+        are on the line, and their purpose is still unclear."""
+        self.customer_spoke = True
+        self._timeline.disarm(Deadline.NO_RESPONSE)
+        if not self._purpose_known and self._timeline.phase in _ASKING_PURPOSE:
+            self._intent_situation("unclear_purpose", t)
+
+    def _intent_situation(self, intent: SituationIntent, t: int) -> None:
+        """Suggest the situations of the script for ``intent`` that apply to the call type."""
+        for index, situation in enumerate(self._compiled.script.situations):
+            if situation.intent == intent:
+                self.situation(index, t)
 
     # -- the empty call --------------------------------------------------------------------
 

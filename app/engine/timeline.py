@@ -24,6 +24,7 @@ class Deadline(StrEnum):
     GREETING_LATE = "greeting_late"
     NO_RESPONSE = "no_response"
     HOLD_APOLOGY = "hold_apology"
+    HOLD_ANNOUNCE = "hold_announce"
 
 
 #: A follow-up prompt's deadline is named this and its id.

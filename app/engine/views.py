@@ -5,16 +5,20 @@ Views only read the call; none changes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from app.engine.messages import CallSetup, Listing
+from app.engine.messages import Alert, CallSetup, Listing
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
-from app.engine.prompts import fill
 from app.engine.required import RequiredPrompts
 from app.engine.script import Script
 from app.engine.segment import Transcript
 from app.engine.timeline import Timeline
+
+#: The alerts that announce, live, a required phrase not said; the report's ``missed`` charges
+#: the phrase, so they are not charged again (one missed step costs once).
+MISSING_ALERTS = ("greeting.missing", "closing.missing", "rating.missing")
 
 
 class CallViews:
@@ -28,13 +32,16 @@ class CallViews:
         prompts: RequiredPrompts,
         outbox: Outbox,
         transcript: Transcript,
+        not_judged: Callable[[], list[dict[str, str]]],
     ) -> None:
+        """``not_judged``: the rules the call's data did not let the engine judge, with why."""
         self._setup = setup
         self._script = script
         self._timeline = timeline
         self._prompts = prompts
         self._outbox = outbox
         self._transcript = transcript
+        self._not_judged = not_judged
 
     def listing(self) -> Listing:
         """What a list of calls shows of this one."""
@@ -67,7 +74,7 @@ class CallViews:
                 {
                     "rule": prompt.rule,
                     "phase": str(prompt.phase),
-                    "text": state.text if state is not None else fill(prompt.text, prompts.slots),
+                    "text": state.text if state is not None else prompts.text_of(prompt),
                     "status": status,
                     "similarity": state.similarity if state is not None else None,
                 }
@@ -103,22 +110,15 @@ class CallViews:
             if c["similarity"] is not None and c["similarity"] < timing.deviation_below
         ]
         alerts = self._outbox.standing_alerts()
-        cost = {
-            "forbidden": scoring.forbidden,
-            "script": scoring.script,
-            "behaviour": scoring.behaviour,
-        }
-        lost = 0.0
-        for alert in alerts:
-            factor = scoring.phonetic_factor if alert.match == "phonetic" else 1.0
-            lost += cost[alert.category] * factor
-        score = scoring.start - round(lost)
-        score -= scoring.missed * len(missed) + scoring.deviated * len(deviated)
+        deductions = self._deductions(alerts, missed, deviated)
+        score = scoring.start - round(sum(d["points"] for d in deductions))
         report: dict[str, Any] = {
             "call_id": self._setup.call_id,
             "script": {"id": self._script.id, "version": self._script.version},
             "call_type": str(self._timeline.call_type),
             "score": max(0, min(scoring.start, score)),
+            "score_formula": self.score_formula(),
+            "deductions": deductions,
             "phases": [str(p) for p in self._timeline.reached],
             "said": [
                 {"rule": c["rule"], "text": c["text"], "similarity": c["similarity"]} for c in said
@@ -137,6 +137,48 @@ class CallViews:
                 for speaker, segment, text, start_ms, end_ms in self._transcript.lines()
             ],
         }
+        report["not_judged"] = self._not_judged()
         if self._timeline.cut_off:
             report["cut_off"] = True
         return report
+
+    def score_formula(self) -> str:
+        """How the report's score is made, with this script's figures (``scoring``)."""
+        s = self._script.scoring
+        return (
+            f"{s.start} − {s.forbidden} per forbidden phrase (× {s.phonetic_factor:g} when "
+            f"matched by sound) − {s.behaviour} per behaviour alert − {s.script} per script "
+            f"alert (not {', '.join(MISSING_ALERTS)}: the missed phrase itself is charged) − "
+            f"{s.missed} per required phrase missed − {s.deviated} per phrase said but deviated "
+            f"(similarity below {self._script.timing.deviation_below:g}); rounded, between 0 "
+            f"and {s.start}"
+        )
+
+    def _deductions(
+        self, alerts: list[Alert], missed: list[str], deviated: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Every deduction from the score, with what it is for: each finding costs once."""
+        scoring = self._script.scoring
+        cost = {
+            "forbidden": scoring.forbidden,
+            "script": scoring.script,
+            "behaviour": scoring.behaviour,
+        }
+        out: list[dict[str, Any]] = []
+        for alert in alerts:
+            if alert.rule in MISSING_ALERTS:
+                continue  # announced a phrase that is missed: the missed phrase is charged
+            factor = scoring.phonetic_factor if alert.match == "phonetic" else 1.0
+            out.append(
+                {
+                    "rule": alert.rule,
+                    "points": cost[alert.category] * factor,
+                    "why": f"alert {alert.id}" + (" (matched by sound)" if factor != 1 else ""),
+                }
+            )
+        out.extend({"rule": rule, "points": scoring.missed, "why": "missed"} for rule in missed)
+        out.extend(
+            {"rule": d["rule"], "points": scoring.deviated, "why": f"deviated ({d['similarity']})"}
+            for d in deviated
+        )
+        return out

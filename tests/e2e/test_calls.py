@@ -83,19 +83,24 @@ def test_consultation_call_in_the_morning(call: Any) -> None:
     # The rating prompt is due 2 s after the closing question (停顿2秒); the next message, 3 s
     # later in call time, brings it.
     events = c.play(customer("c3", "明白了", 13000), agent("a4", "请稍候为我的服务进行评价", 14000))
+    # 002 writes 请稍候为我的服务进行评价/感谢您使用中国移动…: either one ends the call
     assert brief(events) == [
-        ("prompt", "rating.prompt", "请稍候为我的服务进行评价"),
+        (
+            "prompt",
+            "rating.prompt",
+            "请稍候为我的服务进行评价/感谢您使用中国移动,祝您生活愉快,王先生,再见。",
+        ),
         ("prompt_done", "rating.prompt"),
-        ("prompt", "closing.farewell", "感谢您使用中国移动,祝您生活愉快,王先生,再见。"),
     ]
     assert events[0]["at_ms"] == 13000
     events = c.play(
         agent("a5", "感谢您使用中国移动，祝您工作顺利，王先生，再见", 16000),
         hangup("customer", "2026-11-22T09:30:22"),
     )
-    assert brief(events) == [("prompt_done", "closing.farewell"), ("phase", "ended"), ("report",)]
+    assert brief(events) == [("phase", "ended"), ("report",)]
     report = events[-1]
     assert report["score"] == 100 and report["missed"] == [] and report["alerts"] == []
+    assert report["deductions"] == [] and report["not_judged"] == []
     assert report["phases"] == ["ringing", "greeting", "answering", "closing", "rating", "ended"]
     assert [line["segment"] for line in report["transcript"]] == [
         "a1",
@@ -165,14 +170,18 @@ def test_complaint_call_in_the_evening_with_a_forbidden_phrase(call: Any, http: 
     ]
     c.play(agent("a3", "请问我的答复能否解决您的问题", 10000))
     events = c.play(agent("a4", "请您不要挂机，稍后请对我的服务做出评价，好吗", 13000))
+    # 002's complaint closing ends with the rating prompt or the farewell: either one will do
     assert brief(events)[:2] == [
-        ("prompt", "rating.prompt", "请您不要挂机,稍后请对我的服务做出评价,好吗?"),
+        (
+            "prompt",
+            "rating.prompt",
+            "请您不要挂机,稍后请对我的服务做出评价,好吗?/感谢您使用中国移动。王先生,再见。",
+        ),
         ("prompt_done", "rating.prompt"),
     ]
     events = c.play(hangup("agent", "2026-11-22T19:40:20"))
     assert brief(events) == [
         ("alert", "behaviour.agent_hung_up_first", "confirmed"),
-        ("alert", "closing.missing", "confirmed"),
         ("phase", "ended"),
         ("report",),
     ]
@@ -180,11 +189,10 @@ def test_complaint_call_in_the_evening_with_a_forbidden_phrase(call: Any, http: 
     assert (
         report == events[-1] | {"type": report.get("type")} or report["call_id"] == "e2e-complaint"
     )
-    assert report["call_type"] == "complaint" and report["missed"] == ["closing.farewell"]
+    assert report["call_type"] == "complaint" and report["missed"] == []
     assert [a["rule"] for a in report["alerts"]] == [
         "forbidden.shirk",
         "behaviour.agent_hung_up_first",
-        "closing.missing",
     ]
 
 
@@ -205,6 +213,12 @@ def test_callback_call(call: Any) -> None:
     assert brief(events) == [
         ("prompt_done", "greeting.open"),
         ("phase", "answering"),
+        # 002 回访引导语, suggested once the return visit's opening is said
+        (
+            "prompt",
+            "answering.callback_lead",
+            "您好,您所向我们反映的问题,经我公司查实……/您好,刚才对您的解释有误,此业务是……",
+        ),
         ("phase", "closing"),
         (
             "prompt",
@@ -350,9 +364,13 @@ def test_12580_secretary_client(call: Any) -> None:
     ("when", "text"),
     [
         ("2026-10-01T11:00:00", "您好,国庆节快乐!很高兴为您服务!"),
+        ("2026-10-05T11:00:00", "您好,国庆节快乐!很高兴为您服务!"),  # every day of it
         ("2027-02-06T09:00:00", "您好,春节快乐!很高兴为您服务!"),  # 正月初一, a lunar date
-        ("2026-02-16T23:59:00", "您好!很高兴为您服务!"),  # 除夕: not yet
+        # 除夕 2026: inside the official 春节 period as announced (02-15 to 02-23)
+        ("2026-02-16T23:59:00", "您好,春节快乐!很高兴为您服务!"),
+        ("2026-02-24T09:00:00", "您好!很高兴为您服务!"),  # the period is over
         ("2027-02-17T09:00:00", "您好!很高兴为您服务!"),  # 2026's 春节 date, a year later
+        ("2035-09-16T10:00:00", "您好,中秋节快乐!很高兴为您服务!"),  # 八月十五, computed
     ],
 )
 def test_12580_holiday_greeting(call: Any, when: str, text: str) -> None:
@@ -412,7 +430,9 @@ def test_hold_without_apology(call: Any) -> None:
     c = call()
     c.play(*start())
     c.play(
-        agent("a1", "上午好，中国移动，很高兴为您服务", 2000), customer("c1", "帮我查下账单", 3000)
+        agent("a1", "上午好，中国移动，很高兴为您服务", 2000),
+        customer("c1", "帮我查下账单", 3000),
+        agent("a1b", "好的，请您稍等，我帮您查一下", 5500),
     )
     events = c.play({"type": "event", "name": "hold", "at": "2026-11-22T09:30:10+08:00"})
     assert brief(events) == [("prompt", "situation.hold", "对不起,请您稍等,我帮您查询一下")]

@@ -146,6 +146,20 @@ SCRIPT: dict[str, Any] = {
             "source": "002 其它",
         },
         {
+            "rule": "situation.purpose",
+            "intent": "unclear_purpose",
+            "call_types": ["consult", "callback", "harassment"],
+            "text": "请问您需要咨询哪项业务?",
+            "source": "002 当询问客户目的时 (咨询)",
+        },
+        {
+            "rule": "situation.purpose_complaint",
+            "intent": "unclear_purpose",
+            "call_types": ["complaint"],
+            "text": "请问您反映哪方面的问题?",
+            "source": "002 当询问客户目的时 (投诉)",
+        },
+        {
             "rule": "situation.speak_louder",
             "event": "volume_low",
             "text": "对不起,请您说话声音大一点,好吗",
@@ -164,7 +178,22 @@ SCRIPT: dict[str, Any] = {
         "source": "002 空电话",
     },
     "end_signals": {"phrases": ["没有了", "好的谢谢"], "at_end": 2},
-    "call_type_signals": {"complaint": {"phrases": ["投诉"]}},
+    "intent": {
+        "complaint": {
+            "source": "002 客户代表服务项目—投诉",
+            "threshold": 2,
+            "cues": [
+                {"kind": "explicit", "weight": 2, "phrases": ["投诉"]},
+                {"kind": "demand", "weight": 2, "phrases": ["凭什么", "给{我,}{个,}说法"]},
+            ],
+            "negators": ["不是"],
+        },
+        "unclear_purpose": {
+            "source": "002 当询问客户目的时",
+            "openers": ["喂", "你好", "我想", "问一下"],
+            "generic": ["我", "一下"],
+        },
+    },
     "slot_defaults": {
         "wish": {"text": "生活愉快", "source": "002 结束语"},
         "title": {"text": "先生/女士", "source": "002 结束语"},
@@ -188,6 +217,7 @@ SCRIPT: dict[str, Any] = {
             "source": "002 服务禁忌",
             "alert_after": 2,
             "tolerance_ms": 300,
+            "back_channel": ["嗯", "对", "对的", "是的", "好的"],
         },
         "bare_what": {
             "rule": "behaviour.bare_what",
@@ -195,6 +225,10 @@ SCRIPT: dict[str, Any] = {
             "source": "002 服务禁忌",
             "phrase": "什么",
             "utterances": ["什么", "啥", "什么呀", "什么啊", "啊什么", "嗯什么"],
+            "what": ["什么", "啥"],
+            "around": ["你", "说", "的", "呢", "呀", "东西", "刚才"],
+            "repeat": ["再说一遍", "重复一遍"],
+            "polite": ["对不起", "不好意思", "请"],
         },
         "rushing_off": {
             "rule": "behaviour.rushing_off",
@@ -209,6 +243,29 @@ SCRIPT: dict[str, Any] = {
             "severity": "major",
             "source": "002 服务禁忌",
             "exempt_call_types": ["harassment"],
+        },
+        "colleague_talk": {
+            "rule": "behaviour.colleague_talk",
+            "severity": "major",
+            "source": "002 服务禁忌—行为 客户尚未挂机便与同事交谈",
+            "after": ["closing.farewell", "closing.harassment"],
+            "min_chars": 4,
+            "to_customer": ["您", "先生", "再见"],
+            "closing": ["再见", "不客气", "好的", "谢谢"],
+        },
+        "hold_unannounced": {
+            "rule": "behaviour.hold_unannounced",
+            "severity": "major",
+            "source": "002 其它 请您稍等",
+            "phrases": ["稍等", "等一下"],
+            "within_s": 30,
+            "grace_s": 3,
+        },
+        "no_pause": {
+            "rule": "behaviour.no_pause",
+            "severity": "minor",
+            "source": "002 结束语 停顿2秒",
+            "tolerance_ms": 200,
         },
     },
 }
@@ -257,11 +314,14 @@ def at(text: str) -> int:
     )
 
 
-def compile_with(**behaviour: dict[str, Any]) -> CompiledScript:
+def compile_with(**behaviour: dict[str, Any] | None) -> CompiledScript:
     """The test script, with the fields given changed in its behaviour rules."""
     rules = {**SCRIPT["behaviour"]}
     for name, fields in behaviour.items():
-        rules[name] = {**rules[name], **fields}
+        if fields is None:  # the rule left out
+            rules.pop(name)
+            continue
+        rules[name] = {**rules.get(name, {}), **fields}
     script = Script.model_validate({**SCRIPT, "behaviour": rules})
     return CompiledScript(script, Lexicon.model_validate(LEXICON))
 
@@ -294,6 +354,21 @@ class Driver:
         fragment = Fragment(speaker, segment, text, final, start_ms, end_ms)  # type: ignore[arg-type]
         return self._run(fragment, self.answer_ms + end_ms)
 
+    def arrive(
+        self,
+        speaker: str,
+        segment: str,
+        text: str,
+        start_ms: int | None,
+        end_ms: int | None,
+        arrive_ms: int,
+        final: bool = True,
+    ) -> list[dict[str, Any]]:
+        """A fragment with its own times that arrives at ``arrive_ms`` (since the answer):
+        two ASR channels deliver finals late and out of order."""
+        fragment = Fragment(speaker, segment, text, final, start_ms, end_ms)  # type: ignore[arg-type]
+        return self._run(fragment, self.answer_ms + arrive_ms)
+
     def tick(self, offset_ms: int) -> list[dict[str, Any]]:
         events = self.session.on_timer(self.answer_ms + offset_ms)
         self.events.extend(events)
@@ -314,16 +389,15 @@ def start(
 ) -> Driver:
     """A call of ``compiled`` rung at ``when`` (Shanghai), answered then unless told not to."""
     begin = at(when)
+    fields: dict[str, Any] = {"work_no": "1001", "customer_title": "王先生", **setup}
     session = CallSession(
         compiled,
         CallSetup(
             call_id="c-1",
-            script_id="test-line",
+            script_id=compiled.script.id,
             call_type=call_type,
-            work_no="1001",
-            customer_title="王先生",
             ring_at_ms=begin,
-            **setup,
+            **fields,
         ),
     )
     driver = Driver(session, begin)

@@ -55,3 +55,26 @@ def test_in_order_on_growing_speech_agrees_with_the_similarity() -> None:
             done, pos = matcher.in_order(spoken, done, pos)
             assert (done == len(matcher.tokens)) == (matcher.similarity(spoken) == 1.0), spoken
             assert (done, pos) == matcher.in_order(spoken)
+
+
+@pytest.mark.parametrize(
+    ("spoken", "similarity"),
+    [
+        ("感谢您的支持欢迎随时拨打10086", 1.0),
+        ("感谢您的支持欢迎随时拨打12580", 1.0),
+        ("感谢您的支持欢迎随时拨打", 0.71),
+    ],
+)
+def test_alternatives_either_one_counts(spoken: str, similarity: float) -> None:
+    template = "感谢您的支持,欢迎随时拨打{10086|12580}"
+    assert fill(template, {}) == "感谢您的支持,欢迎随时拨打10086/12580"
+    matcher = matcher_for(template, {}, FREE)
+    assert ("10086", "12580") in matcher.tokens
+    assert matcher.similarity(normalize_text(spoken)) == pytest.approx(similarity, abs=0.01)
+
+
+def test_a_slot_value_may_hold_alternatives() -> None:
+    values = {"title": "{先生|女士}", "wish": "生活愉快"}
+    assert fill(FAREWELL, values) == "感谢您使用中国移动,祝您生活愉快,先生/女士,再见。"
+    matcher = matcher_for(FAREWELL, values, FREE)
+    assert matcher.similarity(normalize_text("感谢您使用中国移动祝您顺利女士再见")) == 1.0

@@ -176,7 +176,7 @@ class TestRequiredPromptsAlone:
         outbox = Outbox(None)
         said: list[str] = []
         prompts = RequiredPrompts(
-            compiled.script, call, timeline, outbox, lambda state, t: said.append(state.rule)
+            compiled.script, call, timeline, outbox, lambda state, words, t: said.append(state.rule)
         )
         return prompts, timeline, outbox, said
 

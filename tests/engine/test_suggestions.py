@@ -124,5 +124,5 @@ class TestSuggestionsAlone:
     ) -> None:
         session = start_call().session
         t = session.timeline.place(None, 0)
-        assert session.suggestions.customer_final(normalize(words).text, t) is ends
+        assert session.suggestions.customer_final(normalize(words), t) is ends
         assert session.suggestions.customer_spoke

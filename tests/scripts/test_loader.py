@@ -225,7 +225,7 @@ def test_greeting_word_at(library: Library, clock: time, word: str) -> None:
             None,
             False,
             "{greeting},中国移动,很高兴为您服务!",
-            ["closing.confirm", "rating.prompt", "closing.farewell"],
+            ["closing.confirm", "rating.prompt"],
         ),
         (
             "cmcc-10086",
@@ -233,7 +233,7 @@ def test_greeting_word_at(library: Library, clock: time, word: str) -> None:
             None,
             False,
             "{greeting},中国移动,很高兴为您服务!",
-            ["closing.confirm", "rating.prompt", "closing.farewell"],
+            ["closing.confirm", "rating.prompt"],
         ),
         (
             "cmcc-10086",
@@ -241,7 +241,7 @@ def test_greeting_word_at(library: Library, clock: time, word: str) -> None:
             None,
             False,
             "这里是中国移动10086,您现在接听的电话是免费的.请问您是{title}吗?",
-            ["closing.callback", "closing.farewell"],
+            ["answering.callback_lead", "closing.callback", "closing.farewell"],
         ),
         (
             "cmcc-10086",

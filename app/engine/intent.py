@@ -1,0 +1,175 @@
+"""What the customer means: a complaint, or a purpose not yet said.
+
+A complaint is recognised from how customers say it, not from the word 投诉 alone (002
+客户代表服务项目—投诉): demanding an explanation or compensation, threatening to go to a
+supervisor, a regulator or the press, strong dissatisfaction with how a problem was handled.
+The script's ``intent.complaint`` gives the cues, each with a weight, and the words that take a
+cue back: a denial (我不是要投诉), someone else's complaint or a question about the complaint
+channel (帮朋友问投诉电话), a past complaint the customer says is settled (上次投诉的已经解决了).
+
+An unclear purpose (002 当询问客户目的时) is an utterance that opens a request or greets and says
+nothing else (喂你好, 我想问一下, 我有个事): the agent should ask which business it is about.
+
+:class:`IntentModel` is built once per script version; :meth:`IntentModel.judge` reads one
+final utterance of the customer. Clauses are the utterance's punctuation and the script's break
+words (但是, 不过): a denial holds only inside its clause, so 我不是投诉, 我就想知道凭什么扣钱 is
+still a demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.engine.cues import Cues, Found, covers, vocabulary
+from app.engine.normalize import Normalized, normalize
+from app.engine.script import ComplaintIntent, Intent, PurposeIntent
+
+#: Punctuation that ends a clause in the text as the ASR wrote it (normalization drops it).
+CLAUSE_ENDS = frozenset("，,。.！!？?；;：:、…~～—\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What one utterance says of the customer's intent."""
+
+    complaint: bool = False
+    #: The cues that counted, as ``kind “words”`` (for the call_type event's reason).
+    reasons: tuple[str, ...] = ()
+    score: float = 0.0
+    unclear_purpose: bool = False
+
+
+NOTHING = Judged()
+
+
+class _Complaint:
+    """The complaint cues of a script, compiled."""
+
+    def __init__(self, spec: ComplaintIntent) -> None:
+        self.spec = spec
+        self.cues: Cues[tuple[str, float]] = Cues(
+            (phrase, (cue.kind, cue.weight)) for cue in spec.cues for phrase in cue.phrases
+        )
+        self.caps = {cue.kind: cue.cap for cue in spec.cues if cue.cap is not None}
+        self.negators: Cues[None] = Cues((p, None) for p in spec.negators)
+        self.rhetorical: Cues[None] = Cues((p, None) for p in spec.rhetorical)
+        self.past: Cues[None] = Cues((p, None) for p in spec.past)
+        self.settled: Cues[None] = Cues((p, None) for p in spec.settled)
+        self.unresolved: Cues[None] = Cues((p, None) for p in spec.unresolved)
+        self.third_party: Cues[None] = Cues((p, None) for p in spec.third_party)
+        self.topic: Cues[None] = Cues((p, None) for p in spec.topic)
+        self.breaks: Cues[None] = Cues((p, None) for p in spec.breaks)
+
+    def judge(self, norm: Normalized) -> tuple[float, tuple[str, ...]]:
+        """The weight of the complaint cues that count in ``norm``, and what they are."""
+        text = norm.text
+        hits = self.cues.find(text)
+        if not hits or self.third_party.find(text):
+            return 0.0, ()
+        starts = _clause_starts(norm, self.breaks.find(text))
+        topics = self.topic.find(text)
+        negators = self.negators.find(text)
+        rhetorical = {_clause_of(starts, h.start) for h in self.rhetorical.find(text)}
+        pasts = self.past.find(text)
+        settled = self.settled.find(text)
+        unresolved = bool(self.unresolved.find(text))
+        window = self.spec.negation_window
+        by_kind: dict[str, float] = {}
+        counted: dict[str, float] = {}
+        reasons: list[str] = []
+        for hit in hits:
+            kind, weight = hit.value
+            if hit.phrase in counted:
+                continue
+            if any(t.start <= hit.start and hit.end <= t.end for t in topics):
+                continue  # about complaining, not complaining
+            clause = _clause_of(starts, hit.start)
+            if clause not in rhetorical and any(
+                n.start < hit.start
+                and n.end <= hit.end
+                and hit.start - n.end <= window
+                and _clause_of(starts, n.start) == clause
+                for n in negators
+            ):
+                continue  # denied
+            factor = 1.0
+            if not unresolved:
+                past = any(
+                    p.end <= hit.start and _clause_of(starts, p.start) == clause for p in pasts
+                )
+                if any(
+                    s.start >= hit.start and (past or _clause_of(starts, s.start) == clause)
+                    for s in settled
+                ):
+                    continue  # a past matter, or one in the same breath, said to be settled
+                if past:
+                    factor = self.spec.past_factor
+            counted[hit.phrase] = weight * factor
+            by_kind[kind] = by_kind.get(kind, 0.0) + weight * factor
+            reasons.append(f"{kind} “{text[hit.start : hit.end]}”")
+        score = sum(min(total, self.caps.get(kind, total)) for kind, total in by_kind.items())
+        return score, tuple(reasons)
+
+
+class _Purpose:
+    """The words of an utterance that does not yet say what it is about, compiled."""
+
+    def __init__(self, spec: PurposeIntent) -> None:
+        self.openers: Cues[None] = Cues((p, None) for p in spec.openers)
+        self.words, self.longest = vocabulary((*spec.openers, *spec.generic))
+
+    def unclear(self, text: str) -> bool:
+        return bool(self.openers.find(text)) and covers(text, self.words, self.longest)
+
+
+class IntentModel:
+    """A script's intent recognition, built once per script version and shared by its calls."""
+
+    def __init__(self, spec: Intent | None) -> None:
+        self._complaint = (
+            _Complaint(spec.complaint) if spec is not None and spec.complaint is not None else None
+        )
+        self._purpose = (
+            _Purpose(spec.unclear_purpose)
+            if spec is not None and spec.unclear_purpose is not None
+            else None
+        )
+
+    def judge(self, text: str, norm: Normalized | None = None) -> Judged:
+        """What the customer's final ``text`` (as the ASR wrote it; ``norm``, its
+        normalization, if already made) says of their intent."""
+        if self._complaint is None and self._purpose is None:
+            return NOTHING
+        norm = norm if norm is not None else normalize(text)
+        if not norm.text:
+            return NOTHING
+        if self._complaint is not None:
+            score, reasons = self._complaint.judge(norm)
+            if score >= self._complaint.spec.threshold:
+                return Judged(True, reasons, score)
+        if self._purpose is not None and self._purpose.unclear(norm.text):
+            return Judged(unclear_purpose=True)
+        return NOTHING
+
+
+def _clause_starts(norm: Normalized, breaks: list[Found]) -> list[int]:
+    """Where each clause of ``norm`` begins (normalized offsets, increasing): after
+    punctuation in the text as written, and at each break word."""
+    starts = {0}
+    raw = norm.raw
+    if any(c in CLAUSE_ENDS for c in raw):
+        offsets = norm.offsets
+        for i in range(1, len(offsets)):
+            if any(raw[k] in CLAUSE_ENDS for k in range(offsets[i - 1] + 1, offsets[i])):
+                starts.add(i)
+    starts.update(b.start for b in breaks)
+    return sorted(starts)
+
+
+def _clause_of(starts: list[int], position: int) -> int:
+    """The index of the clause that ``position`` falls in."""
+    clause = 0
+    for k, start in enumerate(starts):
+        if start <= position:
+            clause = k
+    return clause

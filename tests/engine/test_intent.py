@@ -1,0 +1,145 @@
+"""The customer's intent alone (a small model of each mechanism), then in a call."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine.intent import IntentModel
+from app.engine.script import Intent
+from tests.engine.conftest import Start, compile_with, greet, of, start
+
+MODEL = IntentModel(
+    Intent.model_validate(
+        {
+            "complaint": {
+                "source": "002 客户代表服务项目—投诉",
+                "threshold": 2,
+                "cues": [
+                    {"kind": "explicit", "weight": 2, "phrases": ["投诉"]},
+                    {"kind": "demand", "weight": 2, "phrases": ["凭什么", "给{我,}{个,}说法"]},
+                    {"kind": "threat", "weight": 2, "phrases": ["工信部", "找{0,5}领导"]},
+                    {"kind": "repeated", "weight": 1, "cap": 2, "phrases": ["又断", "好几次"]},
+                    {"kind": "intensifier", "weight": 0.5, "cap": 0.5, "phrases": ["到底", "究竟"]},
+                ],
+                "negators": ["不是", "不用", "没打算"],
+                "negation_window": 5,
+                "rhetorical": ["不是{0,8}吗"],
+                "past": ["上次", "之前"],
+                "settled": ["已经解决", "处理好了"],
+                "unresolved": ["到现在", "还没"],
+                "third_party": ["帮{0,4}问"],
+                "topic": ["投诉电话", "怎么投诉"],
+                "breaks": ["但是"],
+            },
+            "unclear_purpose": {
+                "source": "002 当询问客户目的时",
+                "openers": ["喂", "你好", "我想", "问一下", "有个"],
+                "generic": ["我", "一下", "事", "业务", "办", "个"],
+            },
+        }
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint", "reasons"),
+    [
+        ("我要投诉", True, ("explicit “投诉”",)),
+        ("凭什么扣我钱", True, ("demand “凭什么”",)),
+        ("再不处理我就找你们领导", True, ("threat “找你们领导”",)),
+        ("网又断了，好几次了", True, ("repeated “又断”", "repeated “好几次”")),
+        # weak cues alone do not make a complaint; the intensifier counts once
+        ("网又断了", False, ()),
+        ("到底究竟", False, ()),
+        ("网又断了，到底究竟怎么回事", False, ()),  # 1 + 0.5: the intensifiers' cap
+        # denied in its own clause, but not in the next one
+        ("我不是要投诉", False, ()),
+        ("不用找领导", False, ()),
+        ("我不是投诉，我就想知道凭什么扣钱", True, ("demand “凭什么”",)),
+        ("我不是投诉但是凭什么扣钱", True, ("demand “凭什么”",)),
+        # too far from the cue to deny it
+        ("我不是很清楚你们到底凭什么扣钱", True, ("demand “凭什么”",)),
+        # a question that asks rather than denies
+        ("这不是逼我去工信部吗", True, ("threat “工信部”",)),
+        # past: settled, not settled, said to be unresolved
+        ("上次投诉的已经解决了", False, ()),
+        ("我投诉的那个处理好了", False, ()),
+        ("之前投诉过", False, ()),
+        ("之前投诉过，到现在还没人管", True, ("explicit “投诉”",)),
+        # someone else's complaint, a question about the channel
+        ("我帮我朋友问一下怎么投诉", False, ()),
+        ("投诉电话是多少", False, ()),
+        ("我要投诉，你们投诉电话多少", True, ("explicit “投诉”",)),
+        # ASR text: no punctuation, traditional characters, fillers
+        ("嗯那个我要投訴你們", True, ("explicit “投诉”",)),
+        ("", False, ()),
+        ("。。。", False, ()),
+    ],
+)
+def test_complaint(text: str, complaint: bool, reasons: tuple[str, ...]) -> None:
+    judged = MODEL.judge(text)
+    assert judged.complaint is complaint, judged
+    assert judged.reasons == reasons
+
+
+@pytest.mark.parametrize(
+    ("text", "unclear"),
+    [
+        ("喂", True),
+        ("喂，你好", True),
+        ("你好，我想问一下", True),
+        ("我有个事", True),
+        ("我想办个业务", True),
+        ("我想问一下话费", False),  # says what it is about
+        ("好的", False),  # no opener: an answer, not an opening
+        ("我要投诉", False),  # a complaint is a purpose
+        ("", False),
+    ],
+)
+def test_unclear_purpose(text: str, unclear: bool) -> None:
+    assert MODEL.judge(text).unclear_purpose is unclear
+
+
+def test_a_script_without_intent_recognises_nothing() -> None:
+    assert IntentModel(None).judge("我要投诉，凭什么扣我钱").complaint is False
+
+
+class TestInACall:
+    """The scripts' intent drives the call: the call type, the purpose question."""
+
+    def test_a_complaint_without_the_word_retypes_the_call(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        events = d.say("customer", "c1", "你们凭什么扣我钱，今天必须给我个说法", 5000)
+        (retyped,) = of(events, "call_type")
+        assert retyped["call_type"] == "complaint"
+        assert retyped["reason"].startswith("customer: ")
+
+    def test_a_denied_complaint_leaves_the_call_a_consultation(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        assert of(d.say("customer", "c1", "我不是要投诉，就想查下话费", 5000), "call_type") == []
+
+    def test_the_purpose_is_asked_at_the_opening_only(self) -> None:
+        d = start(compile_with())
+        greet(d, customer=False)
+        (prompt,) = of(d.say("customer", "c1", "喂，你好", 3000), "prompt")
+        assert prompt["rule"] == "situation.purpose" and prompt["kind"] == "suggested"
+        assert prompt["text"] == "请问您需要咨询哪项业务?"
+        d.say("customer", "c2", "我想查一下话费", 6000)
+        # the purpose is known now: a later 喂 is a bad line, not an unclear purpose
+        assert of(d.say("customer", "c3", "喂", 20000), "prompt") == []
+
+    def test_only_sounds_from_the_customer_leave_the_purpose_unclear(self) -> None:
+        d = start(compile_with())
+        greet(d, customer=False)
+        (prompt,) = of(d.say("customer", "c1", "嗯……那个……", 3000), "prompt")
+        assert prompt["rule"] == "situation.purpose"
+        assert d.session.next_deadline() is None  # the empty-call steps stop: someone is there
+
+    def test_a_complaint_call_asks_which_problem(self) -> None:
+        d = start(compile_with(), call_type=None)
+        d.session.suggestions.retype(d.session.timeline.call_type.COMPLAINT, "test", d.answer_ms)
+        greet(d, customer=False)
+        (prompt,) = of(d.say("customer", "c1", "我想问一下", 3000), "prompt")
+        assert prompt["text"] == "请问您反映哪方面的问题?"
