@@ -442,10 +442,6 @@ class SlotDefault(Frozen):
     source: Source
 
 
-#: A lexicon's id: a file name under ``lexicons/`` and a URL path segment.
-LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-
-
 class Script(Frozen):
     """One call script: e.g. ``cmcc-10086``."""
 
