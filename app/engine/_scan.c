@@ -17,8 +17,19 @@
  *   ending in text[start:]. The state is one int, so a partial that extends the last one goes
  *   on where the last one stopped, and a call keeps nothing else for it. With ``symbols``, each
  *   character is looked up as symbols[code point] (the phonetic key, phonetic.table()).
- * - Cursor(words, sounds).feed(text, start): both walks at once for one speaker's stream, the
- *   two states kept in the cursor (matcher.SpeakerStream); reset() starts again at the roots.
+ * - Tolerant(...): a trie of symbol sequences walked as a nondeterministic automaton, so a
+ *   pattern may leave room for characters it does not name: a gap node hanging from a node lets
+ *   ``min..max`` characters of anything come before the pattern goes on. Gaps the lexicon asks
+ *   for ({0,6}) cost nothing; gaps derived from a phrase's words (a word slipped between them)
+ *   share one budget per match. Each character is read as its symbols: with a symbol table, one
+ *   or several (a character with two readings is both). Every place in the text starts a match;
+ *   a match in progress is a thread (node, start, characters in its gap, budget spent); hits
+ *   are (index of the last character, value, index of the first). No failure links: threads
+ *   from every start do their work, at most MAX_THREADS at once.
+ * - Cursor(words, sounds).feed(text, start): the words automaton (Aho-Corasick) and the sounds
+ *   automaton (Tolerant) at once for one speaker's stream, both states kept in the cursor
+ *   (matcher.SpeakerStream); reset() starts again at the roots; shift(n) moves the threads'
+ *   starts back by n when the text they index loses its first n characters.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -472,33 +483,364 @@ static PyTypeObject AutomatonType = {
     .tp_methods = Automaton_methods,
 };
 
-/* -- Cursor ------------------------------------------------------------------------------ */
 
-/* One speaker's place in a pair of automata (by character, by sound): each feed goes on where
- * the last one stopped. */
+/* -- Tolerant ---------------------------------------------------------------------------- */
+
+/* A symbol table entry with this bit is an index into ``alts``: a count, then the symbols. */
+#define ALT_FLAG 0x80000000u
+/* Matches in progress at once: a thread past this many is dropped (ordinary speech keeps a
+ * few; the bound keeps a pathological lexicon from costing more than a fixed amount per
+ * character). */
+#define MAX_THREADS 64
+
+typedef struct {
+    int32_t node;
+    int32_t start;
+    uint8_t gap;   /* characters taken in the gap this thread is in (at a gap node) */
+    uint8_t spent; /* characters taken in gaps that count against the budget */
+} Thread;
+
 typedef struct {
     PyObject_HEAD
-    Automaton *words;  /* or NULL */
-    Automaton *sounds; /* or NULL */
-    int32_t word_state;
-    int32_t sound_state;
-} Cursor;
+    uint64_t *keys; /* goto of the character edges, as Automaton's */
+    int32_t *children;
+    uint64_t mask;
+    int shift;
+    Py_ssize_t nodes;
+    int32_t *output;    /* index into values, or -1 */
+    int32_t *gap_child; /* the first gap node hanging from a node, or -1 */
+    int32_t *gap_next;  /* the next gap node of the same parent, or -1 */
+    uint8_t *is_gap;
+    uint8_t *gap_min;
+    uint8_t *gap_max;
+    uint8_t *gap_counts; /* 1: the gap's characters count against the budget */
+    uint32_t *symbols;   /* BMP: a character's symbol, or ALT_FLAG | index into alts; or NULL */
+    uint32_t *alts;
+    Py_ssize_t n_alts;
+    int budget;
+    PyObject *values; /* tuple */
+} Tolerant;
+
+static inline int32_t
+tolerant_child(const Tolerant *a, int32_t node, uint32_t symbol)
+{
+    uint64_t key = ((uint64_t)(uint32_t)node << 32) | symbol;
+    uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> a->shift;
+    for (;;) {
+        uint64_t k = a->keys[i];
+        if (k == key)
+            return a->children[i];
+        if (k == EMPTY)
+            return -1;
+        i = (i + 1) & a->mask;
+    }
+}
+
+/* A buffer of ``count`` bytes, copied. */
+static uint8_t *
+byte_array(PyObject *obj, Py_ssize_t count, const char *what)
+{
+    uint8_t *dest = PyMem_Malloc((size_t)(count > 0 ? count : 1));
+    if (dest == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (copy_buffer(obj, dest, count, what) < 0) {
+        PyMem_Free(dest);
+        return NULL;
+    }
+    return dest;
+}
 
 static int
-optional_automaton(PyObject *obj, Automaton **dest)
+Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
 {
-    if (obj == Py_None) {
-        *dest = NULL;
-        return 0;
-    }
-    if (!PyObject_TypeCheck(obj, &AutomatonType) || ((Automaton *)obj)->keys == NULL) {
-        PyErr_SetString(PyExc_TypeError, "a Cursor walks built Automaton objects (or None)");
+    static char *kwlist[] = {"parents", "labels", "is_gap", "gap_min", "gap_max", "gap_counts",
+                             "output", "values", "symbols", "alts", "budget", NULL};
+    PyObject *parents, *labels, *is_gap, *gap_min, *gap_max, *gap_counts, *output, *values;
+    PyObject *symbols = Py_None, *alts = Py_None;
+    int budget = 0;
+    if (self->nodes != 0) {
+        PyErr_SetString(PyExc_TypeError, "a Tolerant automaton is built once");
         return -1;
     }
-    Py_INCREF(obj);
-    *dest = (Automaton *)obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOO!|OOi", kwlist, &parents, &labels,
+                                     &is_gap, &gap_min, &gap_max, &gap_counts, &output,
+                                     &PyTuple_Type, &values, &symbols, &alts, &budget))
+        return -1;
+    if (budget < 0 || budget > 255) {
+        PyErr_SetString(PyExc_ValueError, "budget: 0 to 255");
+        return -1;
+    }
+    Py_ssize_t n = PyObject_Length(output);
+    if (n < 1) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "an automaton has a root");
+        return -1;
+    }
+    self->nodes = n; /* from here on, dealloc frees what was built */
+    self->budget = budget;
+    int32_t *par = int_array(parents, n, "parents");
+    uint32_t *lab = par ? int_array(labels, n, "labels") : NULL;
+    if (lab == NULL) {
+        PyMem_Free(par);
+        return -1;
+    }
+    self->output = int_array(output, n, "output");
+    self->is_gap = self->output ? byte_array(is_gap, n, "is_gap") : NULL;
+    self->gap_min = self->is_gap ? byte_array(gap_min, n, "gap_min") : NULL;
+    self->gap_max = self->gap_min ? byte_array(gap_max, n, "gap_max") : NULL;
+    self->gap_counts = self->gap_max ? byte_array(gap_counts, n, "gap_counts") : NULL;
+    self->gap_child = self->gap_counts ? PyMem_Malloc(sizeof(int32_t) * (size_t)n) : NULL;
+    self->gap_next = self->gap_child ? PyMem_Malloc(sizeof(int32_t) * (size_t)n) : NULL;
+    if (self->gap_next == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto error;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(values);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        self->gap_child[i] = self->gap_next[i] = -1;
+        if ((i > 0 && (par[i] < 0 || par[i] >= i)) || self->output[i] < -1 ||
+            self->output[i] >= count || self->is_gap[i] > 1 ||
+            (self->is_gap[i] && (i == 0 || self->output[i] >= 0 || self->is_gap[par[i]] ||
+                                 par[i] == 0 || self->gap_min[i] > self->gap_max[i] ||
+                                 self->gap_max[i] == 0))) {
+            PyErr_Format(PyExc_ValueError, "node %zd refers outside the automaton or is no node",
+                         i);
+            goto error;
+        }
+    }
+    if (symbols != Py_None) {
+        self->symbols = int_array(symbols, BMP, "symbols");
+        if (self->symbols == NULL)
+            goto error;
+        if (alts != Py_None) {
+            Py_ssize_t size = PyObject_Length(alts);
+            if (size < 0)
+                goto error;
+            self->n_alts = size;
+            self->alts = int_array(alts, size, "alts");
+            if (self->alts == NULL)
+                goto error;
+        }
+        for (Py_ssize_t c = 0; c < BMP; c++) {
+            uint32_t s = self->symbols[c];
+            if (s & ALT_FLAG) {
+                uint32_t at = s & ~ALT_FLAG;
+                if ((Py_ssize_t)at >= self->n_alts || self->alts[at] == 0 ||
+                    (Py_ssize_t)(at + self->alts[at]) >= self->n_alts) {
+                    PyErr_Format(PyExc_ValueError, "symbols: %zd reads outside alts", c);
+                    goto error;
+                }
+            }
+        }
+    }
+    uint64_t size = 8;
+    int bits = 3;
+    while (size < (uint64_t)n * 2) {
+        size <<= 1;
+        bits++;
+    }
+    self->mask = size - 1;
+    self->shift = 64 - bits;
+    self->keys = PyMem_Malloc(sizeof(uint64_t) * size);
+    self->children = PyMem_Malloc(sizeof(int32_t) * size);
+    if (self->keys == NULL || self->children == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    memset(self->keys, 0xFF, sizeof(uint64_t) * size);
+    /* gap nodes hang from their parent in a list, in order; character edges go in the hash */
+    for (Py_ssize_t i = n - 1; i >= 1; i--) {
+        if (self->is_gap[i]) {
+            self->gap_next[i] = self->gap_child[par[i]];
+            self->gap_child[par[i]] = (int32_t)i;
+            continue;
+        }
+        if (lab[i] & ALT_FLAG) {
+            PyErr_Format(PyExc_ValueError, "node %zd: a label is a symbol below 2**31", i);
+            goto error;
+        }
+        uint64_t key = ((uint64_t)(uint32_t)par[i] << 32) | lab[i];
+        uint64_t s = (key * 0x9E3779B97F4A7C15ull) >> self->shift;
+        while (self->keys[s] != EMPTY) {
+            if (self->keys[s] == key) {
+                PyErr_Format(PyExc_ValueError, "node %zd repeats an edge", i);
+                goto error;
+            }
+            s = (s + 1) & self->mask;
+        }
+        self->keys[s] = key;
+        self->children[s] = (int32_t)i;
+    }
+    PyMem_Free(par);
+    PyMem_Free(lab);
+    Py_INCREF(values);
+    self->values = values;
+    return 0;
+error:
+    PyMem_Free(par);
+    PyMem_Free(lab);
+    return -1;
+}
+
+static void
+Tolerant_dealloc(Tolerant *self)
+{
+    PyMem_Free(self->keys);
+    PyMem_Free(self->children);
+    PyMem_Free(self->output);
+    PyMem_Free(self->gap_child);
+    PyMem_Free(self->gap_next);
+    PyMem_Free(self->is_gap);
+    PyMem_Free(self->gap_min);
+    PyMem_Free(self->gap_max);
+    PyMem_Free(self->gap_counts);
+    PyMem_Free(self->symbols);
+    PyMem_Free(self->alts);
+    Py_XDECREF(self->values);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Add a thread to ``out`` (``*m`` of them): one per (node, gap), the latest start kept (the
+ * shortest match), then the least budget spent. */
+static inline void
+add_thread(Thread *out, int *m, int32_t node, int32_t start, uint8_t gap, uint8_t spent)
+{
+    for (int k = 0; k < *m; k++) {
+        Thread *t = &out[k];
+        if (t->node == node && t->gap == gap) {
+            if (start > t->start || (start == t->start && spent < t->spent)) {
+                t->start = start;
+                t->spent = spent;
+            }
+            return;
+        }
+    }
+    if (*m < MAX_THREADS)
+        out[(*m)++] = (Thread){node, start, gap, spent};
+}
+
+/* Follow every character edge from ``node`` by one of the character's symbols. */
+static inline void
+step(const Tolerant *a, int32_t node, const uint32_t *syms, int ns, Thread *out, int *m,
+     int32_t start, uint8_t spent)
+{
+    for (int s = 0; s < ns; s++) {
+        int32_t child = tolerant_child(a, node, syms[s]);
+        if (child >= 0)
+            add_thread(out, m, child, start, 0, spent);
+    }
+}
+
+/* Walk text[start:n] with the threads ``live`` (``*count``; ``spare`` as large, for the next
+ * step); append (index, value, first index) to *hits (made when first needed). */
+static int
+tolerant_walk(const Tolerant *a, int kind, const void *data, Py_ssize_t start, Py_ssize_t n,
+              Thread **live, int *count, Thread **spare, PyObject **hits)
+{
+    Thread *cur = *live, *next = *spare;
+    int have = *count;
+    for (Py_ssize_t i = start; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        uint32_t one = c;
+        const uint32_t *syms = &one;
+        int ns = 1;
+        if (a->symbols != NULL && c < BMP) {
+            uint32_t s = a->symbols[c];
+            if (s & ALT_FLAG) {
+                const uint32_t *list = a->alts + (s & ~ALT_FLAG);
+                ns = (int)list[0];
+                syms = list + 1;
+            } else {
+                one = s;
+            }
+        }
+        int m = 0;
+        for (int k = 0; k < have; k++) {
+            Thread t = cur[k];
+            int32_t node = t.node;
+            if (a->is_gap[node]) {
+                if (t.gap >= a->gap_min[node])
+                    step(a, node, syms, ns, next, &m, t.start, t.spent);
+                if (t.gap < a->gap_max[node] &&
+                    (!a->gap_counts[node] || t.spent < a->budget))
+                    add_thread(next, &m, node, t.start, (uint8_t)(t.gap + 1),
+                               (uint8_t)(t.spent + a->gap_counts[node]));
+                continue;
+            }
+            step(a, node, syms, ns, next, &m, t.start, t.spent);
+            for (int32_t g = a->gap_child[node]; g >= 0; g = a->gap_next[g]) {
+                if (a->gap_min[g] == 0)
+                    step(a, g, syms, ns, next, &m, t.start, t.spent);
+                if (!a->gap_counts[g] || t.spent < a->budget)
+                    add_thread(next, &m, g, t.start, 1, (uint8_t)(t.spent + a->gap_counts[g]));
+            }
+        }
+        step(a, 0, syms, ns, next, &m, (int32_t)i, 0);
+        for (int k = 0; k < m; k++) {
+            int32_t out = a->output[next[k].node];
+            if (out < 0 || next[k].gap != 0)
+                continue;
+            if (*hits == NULL && (*hits = PyList_New(0)) == NULL)
+                return -1;
+            PyObject *hit = Py_BuildValue("(nOi)", i, PyTuple_GET_ITEM(a->values, out),
+                                          (int)next[k].start);
+            if (hit == NULL || PyList_Append(*hits, hit) < 0) {
+                Py_XDECREF(hit);
+                return -1;
+            }
+            Py_DECREF(hit);
+        }
+        Thread *swap = cur;
+        cur = next;
+        next = swap;
+        have = m;
+    }
+    *live = cur;
+    *spare = next;
+    *count = have;
     return 0;
 }
+
+static PyObject *
+Tolerant_len(Tolerant *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(self->nodes);
+}
+
+static PyMethodDef Tolerant_methods[] = {
+    {"nodes", (PyCFunction)Tolerant_len, METH_NOARGS, PyDoc_STR("the number of nodes")},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TolerantType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "app.engine._scan.Tolerant",
+    .tp_doc = PyDoc_STR("A trie with gaps walked as an NFA, built in Python (native.py)."),
+    .tp_basicsize = sizeof(Tolerant),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Tolerant_init,
+    .tp_dealloc = (destructor)Tolerant_dealloc,
+    .tp_methods = Tolerant_methods,
+};
+
+/* -- Cursor ------------------------------------------------------------------------------ */
+
+/* One speaker's place in a pair of automata (by character: Automaton; by sound: Tolerant):
+ * each feed goes on where the last one stopped. */
+typedef struct {
+    PyObject_HEAD
+    Automaton *words; /* or NULL */
+    Tolerant *sounds; /* or NULL */
+    int32_t word_state;
+    int thread_count;
+    Thread *threads; /* the live threads of ``sounds`` (MAX_THREADS), or NULL without it */
+    Thread *spare;   /* as large: the next step's */
+    Thread *buffers; /* both, one allocation */
+} Cursor;
 
 static int
 Cursor_init(Cursor *self, PyObject *args, PyObject *kwds)
@@ -511,9 +853,33 @@ Cursor_init(Cursor *self, PyObject *args, PyObject *kwds)
     }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", kwlist, &words, &sounds))
         return -1;
-    if (optional_automaton(words, &self->words) < 0)
+    if (words != Py_None &&
+        (!PyObject_TypeCheck(words, &AutomatonType) || ((Automaton *)words)->keys == NULL)) {
+        PyErr_SetString(PyExc_TypeError, "words: a built Automaton (or None)");
         return -1;
-    return optional_automaton(sounds, &self->sounds);
+    }
+    if (sounds != Py_None &&
+        (!PyObject_TypeCheck(sounds, &TolerantType) || ((Tolerant *)sounds)->keys == NULL)) {
+        PyErr_SetString(PyExc_TypeError, "sounds: a built Tolerant automaton (or None)");
+        return -1;
+    }
+    if (words != Py_None) {
+        Py_INCREF(words);
+        self->words = (Automaton *)words;
+    }
+    if (sounds != Py_None) {
+        self->buffers = PyMem_Malloc(sizeof(Thread) * 2 * MAX_THREADS);
+        if (self->buffers == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        Py_INCREF(sounds);
+        self->sounds = (Tolerant *)sounds;
+        self->threads = self->buffers;
+        self->spare = self->buffers + MAX_THREADS;
+    }
+    self->thread_count = 0;
+    return 0;
 }
 
 static void
@@ -521,6 +887,7 @@ Cursor_dealloc(Cursor *self)
 {
     Py_XDECREF(self->words);
     Py_XDECREF(self->sounds);
+    PyMem_Free(self->buffers);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -543,7 +910,8 @@ Cursor_feed(Cursor *self, PyObject *const *args, Py_ssize_t nargs)
     if ((self->words != NULL &&
          walk(self->words, kind, data, start, n, &self->word_state, &words) < 0) ||
         (self->sounds != NULL &&
-         walk(self->sounds, kind, data, start, n, &self->sound_state, &sounds) < 0)) {
+         tolerant_walk(self->sounds, kind, data, start, n, &self->threads, &self->thread_count,
+                       &self->spare, &sounds) < 0)) {
         Py_XDECREF(words);
         Py_XDECREF(sounds);
         return NULL;
@@ -559,14 +927,49 @@ Cursor_feed(Cursor *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 Cursor_reset(Cursor *self, PyObject *Py_UNUSED(ignored))
 {
-    self->word_state = self->sound_state = 0;
+    self->word_state = 0;
+    self->thread_count = 0;
     Py_RETURN_NONE;
+}
+
+/* shift(n): the text the threads index lost its first n characters; a thread begun there
+ * is dropped. The words automaton's state is a node, not a place: it stays. */
+static PyObject *
+Cursor_shift(Cursor *self, PyObject *arg)
+{
+    Py_ssize_t cut = PyLong_AsSsize_t(arg);
+    if (cut == -1 && PyErr_Occurred())
+        return NULL;
+    if (cut < 0) {
+        PyErr_SetString(PyExc_ValueError, "shift by a count of characters");
+        return NULL;
+    }
+    int m = 0;
+    for (int k = 0; k < self->thread_count; k++) {
+        Thread t = self->threads[k];
+        if (t.start >= cut) {
+            t.start -= (int32_t)cut;
+            self->threads[m++] = t;
+        }
+    }
+    self->thread_count = m;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Cursor_live(Cursor *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLong(self->thread_count);
 }
 
 static PyMethodDef Cursor_methods[] = {
     {"feed", (PyCFunction)(void (*)(void))Cursor_feed, METH_FASTCALL,
      PyDoc_STR("feed(text, start) -> None or (word hits, sound hits): walk text[start:]")},
     {"reset", (PyCFunction)Cursor_reset, METH_NOARGS, PyDoc_STR("start again at the roots")},
+    {"shift", (PyCFunction)Cursor_shift, METH_O,
+     PyDoc_STR("shift(n): the text lost its first n characters")},
+    {"live", (PyCFunction)Cursor_live, METH_NOARGS,
+     PyDoc_STR("the matches in progress by sound (threads)")},
     {NULL, NULL, 0, NULL},
 };
 
@@ -595,13 +998,14 @@ PyMODINIT_FUNC
 PyInit__scan(void)
 {
     if (PyType_Ready(&FolderType) < 0 || PyType_Ready(&AutomatonType) < 0 ||
-        PyType_Ready(&CursorType) < 0)
+        PyType_Ready(&TolerantType) < 0 || PyType_Ready(&CursorType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&scan_module);
     if (module == NULL)
         return NULL;
     if (PyModule_AddObjectRef(module, "Folder", (PyObject *)&FolderType) < 0 ||
         PyModule_AddObjectRef(module, "Automaton", (PyObject *)&AutomatonType) < 0 ||
+        PyModule_AddObjectRef(module, "Tolerant", (PyObject *)&TolerantType) < 0 ||
         PyModule_AddObjectRef(module, "Cursor", (PyObject *)&CursorType) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -19,11 +19,11 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from app.engine._scan import Automaton, Cursor, Folder
+from app.engine._scan import Automaton, Cursor, Folder, Tolerant
 
-__all__ = ["Automaton", "Cursor", "Folder", "automaton", "symbols"]
+__all__ = ["Automaton", "Cursor", "Folder", "Gap", "Tolerant", "automaton", "symbols", "tolerant"]
 
 
 def automaton(words: Mapping[str, Any], symbols: array[int] | None = None) -> Automaton:
@@ -74,3 +74,73 @@ def symbols(table: Sequence[int | str]) -> array[int]:
     """A ``str.translate`` table of 65,536 one-character entries as the symbol array
     :func:`automaton` takes."""
     return array("I", (entry if isinstance(entry, int) else ord(entry) for entry in table))
+
+
+class Gap(NamedTuple):
+    """A step of a :func:`tolerant` sequence: ``low`` to ``high`` characters of anything;
+    ``counts``: they are taken from the match's budget (a derived insertion), else free (a gap
+    the lexicon writes)."""
+
+    low: int
+    high: int
+    counts: bool = False
+
+
+#: A step of a tolerant sequence: a symbol, or a gap.
+Step = int | Gap
+
+
+def tolerant(
+    sequences: Mapping[tuple[Step, ...], Any],
+    readings: tuple[array[int], array[int]] | None = None,
+    budget: int = 0,
+) -> Tolerant:
+    """An automaton reporting ``(index of the last character, sequences[seq], index of the
+    first)`` wherever a text reads as a sequence: symbols in order, a gap taking any ``low`` to
+    ``high`` characters (those that count: ``budget`` at most in one match). With ``readings``
+    (:func:`app.engine.phonetic.readings`) each character is read as its symbols, else as its
+    code point. A sequence neither begins nor ends with a gap, nor has two in a row."""
+    parents = array("i", [0])
+    labels = array("I", [0])
+    is_gap = bytearray(1)
+    lows = bytearray(1)
+    highs = bytearray(1)
+    counts = bytearray(1)
+    output = array("i", [-1])
+    children: list[dict[Step, int]] = [{}]
+    values: list[Any] = []
+    for steps, value in sequences.items():
+        if not steps or isinstance(steps[0], Gap) or isinstance(steps[-1], Gap):
+            raise ValueError(f"a sequence begins and ends with a symbol: {steps!r}")
+        node = 0
+        previous_gap = False
+        for item in steps:
+            gap = isinstance(item, Gap)
+            if gap and previous_gap:
+                raise ValueError(f"two gaps in a row: {steps!r}")
+            if (
+                isinstance(item, Gap)
+                and not 0 <= item.low <= item.high
+                or (isinstance(item, Gap) and not 1 <= item.high <= 255)
+            ):
+                raise ValueError(f"a gap of 0 ≤ low ≤ high, 1 ≤ high ≤ 255: {item!r}")
+            previous_gap = gap
+            child = children[node].get(item)
+            if child is None:
+                child = len(parents)
+                children[node][item] = child
+                children.append({})
+                parents.append(node)
+                labels.append(0 if isinstance(item, Gap) else item)
+                is_gap.append(gap)
+                lows.append(item.low if isinstance(item, Gap) else 0)
+                highs.append(item.high if isinstance(item, Gap) else 0)
+                counts.append(bool(item.counts) if isinstance(item, Gap) else 0)
+                output.append(-1)
+            node = child
+        output[node] = len(values)
+        values.append(value)
+    symbols, alts = readings if readings is not None else (None, None)
+    return Tolerant(
+        parents, labels, is_gap, lows, highs, counts, output, tuple(values), symbols, alts, budget
+    )

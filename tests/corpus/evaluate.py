@@ -215,9 +215,7 @@ def _forbidden_alerts(compiled: CompiledScript, text: str, speaker: str = "agent
     return [a for a in alerts if a["category"] == "forbidden"]
 
 
-def evaluate_independent(
-    compiled: CompiledScript, root: Path = INDEPENDENT
-) -> IndependentFigures:
+def evaluate_independent(compiled: CompiledScript, root: Path = INDEPENDENT) -> IndependentFigures:
     """Recall by kind and false alarms on the independent set; a ``split`` row is two
     consecutive agent segments (``first|second``). Alerts of the forbidden category only (its
     README: 催挂 on prescribed harassment phrases is a behaviour rule, not a 禁语)."""
