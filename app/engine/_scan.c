@@ -23,9 +23,11 @@
  *   for ({0,6}) cost nothing; gaps derived from a phrase's words (a word slipped between them)
  *   share one budget per match. Each character is read as its symbols: with a symbol table, one
  *   or several (a character with two readings is both). Every place in the text starts a match;
- *   a match in progress is a thread (node, start, characters in its gap, budget spent); hits
- *   are (index of the last character, value, index of the first). No failure links: threads
- *   from every start do their work, at most MAX_THREADS at once.
+ *   a match in progress is a thread (node, start, characters in its gap, budget spent,
+ *   characters matched by sound only); hits are (index of the last character, value, index of
+ *   the first), only those within the output node's limits (the longest span, the sound-alikes
+ *   a whole or a longer match may have): what Python judges (index._align) is what could
+ *   stand. No failure links: threads from every start do their work, MAX_THREADS at most.
  * - Cursor(words, sounds).feed(text, start): the words automaton (Aho-Corasick) and the sounds
  *   automaton (Tolerant) at once for one speaker's stream, both states kept in the cursor
  *   (matcher.SpeakerStream); reset() starts again at the roots; shift(n) moves the threads'
@@ -492,13 +494,39 @@ static PyTypeObject AutomatonType = {
  * few; the bound keeps a pathological lexicon from costing more than a fixed amount per
  * character). */
 #define MAX_THREADS 64
+/* A limit that limits nothing (spans and counts fit in a byte). */
+#define ANY 255
 
 typedef struct {
     int32_t node;
     int32_t start;
-    uint8_t gap;   /* characters taken in the gap this thread is in (at a gap node) */
-    uint8_t spent; /* characters taken in gaps that count against the budget */
+    uint8_t gap;    /* characters taken in the gap this thread is in (at a gap node) */
+    uint8_t spent;  /* characters taken in gaps that count against the budget */
+    uint8_t sounds; /* characters matched by sound, not the pattern's own character */
 } Thread;
+
+/* A node of a Tolerant automaton: what a step reads of it, together (one cache line, most
+ * often, for all that a thread at it needs). */
+typedef struct {
+    /* its children's symbols, one bit each of 64 (symbol_bit): most threads are at a few
+     * shallow nodes, whose records stay in cache, while their children are spread over the
+     * goto table; a symbol no child has costs no probe of it */
+    uint64_t child_bits;
+    int32_t output;    /* index into values, or -1 */
+    int32_t gap_child; /* the first gap node hanging from it, or -1 */
+    int32_t gap_next;  /* the next gap node of the same parent, or -1 */
+    uint32_t chars;    /* the pattern's own character here, or 0: several, or none */
+    uint32_t stamp;    /* scratch: a thread of the step being built is at it (== generation) */
+    uint8_t slot;      /* ... at this place among the step's threads */
+    uint8_t is_gap;
+    uint8_t gap_min;
+    uint8_t gap_max;
+    uint8_t gap_counts;   /* 1: the gap's characters count against the budget */
+    uint8_t length;       /* at an output node: the characters its pattern names */
+    uint8_t max_span;     /* ... the longest match reported (ANY: no limit) */
+    uint8_t whole_sounds; /* ... sound-alikes a match of ``length`` may have */
+    uint8_t sounds;       /* ... and a longer one */
+} Node;
 
 typedef struct {
     PyObject_HEAD
@@ -507,23 +535,26 @@ typedef struct {
     uint64_t mask;
     int shift;
     Py_ssize_t nodes;
-    int32_t *output;    /* index into values, or -1 */
-    int32_t *gap_child; /* the first gap node hanging from a node, or -1 */
-    int32_t *gap_next;  /* the next gap node of the same parent, or -1 */
-    uint8_t *is_gap;
-    uint8_t *gap_min;
-    uint8_t *gap_max;
-    uint8_t *gap_counts; /* 1: the gap's characters count against the budget */
-    uint32_t *symbols;   /* BMP: a character's symbol, or ALT_FLAG | index into alts; or NULL */
+    Node *node;
+    uint32_t *symbols; /* BMP: a character's symbol, or ALT_FLAG | index into alts; or NULL */
     uint32_t *alts;
     Py_ssize_t n_alts;
     int budget;
-    PyObject *values; /* tuple */
+    PyObject *values;    /* tuple */
+    uint32_t generation; /* of the step being built (walks never run at once: the GIL) */
 } Tolerant;
+
+static inline uint64_t
+symbol_bit(uint32_t symbol)
+{
+    return 1ull << ((symbol * 0x9E3779B1u) >> 26);
+}
 
 static inline int32_t
 tolerant_child(const Tolerant *a, int32_t node, uint32_t symbol)
 {
+    if (!(a->node[node].child_bits & symbol_bit(symbol)))
+        return -1;
     uint64_t key = ((uint64_t)(uint32_t)node << 32) | symbol;
     uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> a->shift;
     for (;;) {
@@ -552,21 +583,70 @@ byte_array(PyObject *obj, Py_ssize_t count, const char *what)
     return dest;
 }
 
+/* The node records from the arrays Python built (native.tolerant); 0, or -1 with an error. */
+static int
+fill_nodes(Tolerant *self, Py_ssize_t n, const int32_t *par, PyObject *is_gap, PyObject *gap_min,
+           PyObject *gap_max, PyObject *gap_counts, PyObject *output, PyObject *chars,
+           PyObject *limits, Py_ssize_t count)
+{
+    int32_t *out = int_array(output, n, "output");
+    uint32_t *own = out ? int_array(chars, n, "chars") : NULL;
+    uint8_t *gap = own ? byte_array(is_gap, n, "is_gap") : NULL;
+    uint8_t *low = gap ? byte_array(gap_min, n, "gap_min") : NULL;
+    uint8_t *high = low ? byte_array(gap_max, n, "gap_max") : NULL;
+    uint8_t *counted = high ? byte_array(gap_counts, n, "gap_counts") : NULL;
+    uint8_t *lim = counted ? byte_array(limits, 4 * n, "limits") : NULL;
+    int ok = lim != NULL;
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        if ((i > 0 && (par[i] < 0 || par[i] >= i)) || out[i] < -1 || out[i] >= count ||
+            gap[i] > 1 || counted[i] > 1 ||
+            (gap[i] && (i == 0 || out[i] >= 0 || gap[par[i]] || par[i] == 0 ||
+                        low[i] > high[i] || high[i] == 0))) {
+            PyErr_Format(PyExc_ValueError, "node %zd refers outside the automaton or is no node",
+                         i);
+            ok = 0;
+            break;
+        }
+        Node *node = &self->node[i];
+        node->output = out[i];
+        node->chars = own[i];
+        node->is_gap = gap[i];
+        node->gap_min = low[i];
+        node->gap_max = high[i];
+        node->gap_counts = counted[i];
+        node->length = lim[4 * i];
+        node->max_span = lim[4 * i + 1];
+        node->whole_sounds = lim[4 * i + 2];
+        node->sounds = lim[4 * i + 3];
+        node->gap_child = node->gap_next = -1;
+    }
+    PyMem_Free(out);
+    PyMem_Free(own);
+    PyMem_Free(gap);
+    PyMem_Free(low);
+    PyMem_Free(high);
+    PyMem_Free(counted);
+    PyMem_Free(lim);
+    return ok ? 0 : -1;
+}
+
 static int
 Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"parents", "labels", "is_gap", "gap_min", "gap_max", "gap_counts",
-                             "output", "values", "symbols", "alts", "budget", NULL};
+                             "output", "values", "chars", "limits", "symbols", "alts",
+                             "budget", NULL};
     PyObject *parents, *labels, *is_gap, *gap_min, *gap_max, *gap_counts, *output, *values;
-    PyObject *symbols = Py_None, *alts = Py_None;
+    PyObject *chars, *limits, *symbols = Py_None, *alts = Py_None;
     int budget = 0;
     if (self->nodes != 0) {
         PyErr_SetString(PyExc_TypeError, "a Tolerant automaton is built once");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOO!|OOi", kwlist, &parents, &labels,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOO!OO|OOi", kwlist, &parents, &labels,
                                      &is_gap, &gap_min, &gap_max, &gap_counts, &output,
-                                     &PyTuple_Type, &values, &symbols, &alts, &budget))
+                                     &PyTuple_Type, &values, &chars, &limits, &symbols, &alts,
+                                     &budget))
         return -1;
     if (budget < 0 || budget > 255) {
         PyErr_SetString(PyExc_ValueError, "budget: 0 to 255");
@@ -582,35 +662,15 @@ Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
     self->budget = budget;
     int32_t *par = int_array(parents, n, "parents");
     uint32_t *lab = par ? int_array(labels, n, "labels") : NULL;
-    if (lab == NULL) {
-        PyMem_Free(par);
-        return -1;
-    }
-    self->output = int_array(output, n, "output");
-    self->is_gap = self->output ? byte_array(is_gap, n, "is_gap") : NULL;
-    self->gap_min = self->is_gap ? byte_array(gap_min, n, "gap_min") : NULL;
-    self->gap_max = self->gap_min ? byte_array(gap_max, n, "gap_max") : NULL;
-    self->gap_counts = self->gap_max ? byte_array(gap_counts, n, "gap_counts") : NULL;
-    self->gap_child = self->gap_counts ? PyMem_Malloc(sizeof(int32_t) * (size_t)n) : NULL;
-    self->gap_next = self->gap_child ? PyMem_Malloc(sizeof(int32_t) * (size_t)n) : NULL;
-    if (self->gap_next == NULL) {
+    self->node = lab ? PyMem_Calloc((size_t)n, sizeof(Node)) : NULL;
+    if (self->node == NULL) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         goto error;
     }
-    Py_ssize_t count = PyTuple_GET_SIZE(values);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        self->gap_child[i] = self->gap_next[i] = -1;
-        if ((i > 0 && (par[i] < 0 || par[i] >= i)) || self->output[i] < -1 ||
-            self->output[i] >= count || self->is_gap[i] > 1 ||
-            (self->is_gap[i] && (i == 0 || self->output[i] >= 0 || self->is_gap[par[i]] ||
-                                 par[i] == 0 || self->gap_min[i] > self->gap_max[i] ||
-                                 self->gap_max[i] == 0))) {
-            PyErr_Format(PyExc_ValueError, "node %zd refers outside the automaton or is no node",
-                         i);
-            goto error;
-        }
-    }
+    if (fill_nodes(self, n, par, is_gap, gap_min, gap_max, gap_counts, output, chars, limits,
+                   PyTuple_GET_SIZE(values)) < 0)
+        goto error;
     if (symbols != Py_None) {
         self->symbols = int_array(symbols, BMP, "symbols");
         if (self->symbols == NULL)
@@ -653,9 +713,10 @@ Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
     memset(self->keys, 0xFF, sizeof(uint64_t) * size);
     /* gap nodes hang from their parent in a list, in order; character edges go in the hash */
     for (Py_ssize_t i = n - 1; i >= 1; i--) {
-        if (self->is_gap[i]) {
-            self->gap_next[i] = self->gap_child[par[i]];
-            self->gap_child[par[i]] = (int32_t)i;
+        Node *parent = &self->node[par[i]];
+        if (self->node[i].is_gap) {
+            self->node[i].gap_next = parent->gap_child;
+            parent->gap_child = (int32_t)i;
             continue;
         }
         if (lab[i] & ALT_FLAG) {
@@ -673,6 +734,7 @@ Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
         }
         self->keys[s] = key;
         self->children[s] = (int32_t)i;
+        parent->child_bits |= symbol_bit(lab[i]);
     }
     PyMem_Free(par);
     PyMem_Free(lab);
@@ -682,7 +744,7 @@ Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
 error:
     PyMem_Free(par);
     PyMem_Free(lab);
-    return -1;
+    return -1; /* what was allocated is freed by dealloc */
 }
 
 static void
@@ -690,13 +752,7 @@ Tolerant_dealloc(Tolerant *self)
 {
     PyMem_Free(self->keys);
     PyMem_Free(self->children);
-    PyMem_Free(self->output);
-    PyMem_Free(self->gap_child);
-    PyMem_Free(self->gap_next);
-    PyMem_Free(self->is_gap);
-    PyMem_Free(self->gap_min);
-    PyMem_Free(self->gap_max);
-    PyMem_Free(self->gap_counts);
+    PyMem_Free(self->node);
     PyMem_Free(self->symbols);
     PyMem_Free(self->alts);
     Py_XDECREF(self->values);
@@ -704,40 +760,52 @@ Tolerant_dealloc(Tolerant *self)
 }
 
 /* Add a thread to ``out`` (``*m`` of them): one per (node, gap), the latest start kept (the
- * shortest match), then the least budget spent. */
+ * shortest match), then the fewest sound-alikes, then the least budget spent. The node's stamp
+ * finds its thread in the step being built without a search (a gap node may have threads of
+ * several gap counts: those are searched for from the first). */
 static inline void
-add_thread(Thread *out, int *m, int32_t node, int32_t start, uint8_t gap, uint8_t spent)
+add_thread(Tolerant *a, Thread *out, int *m, Thread t)
 {
-    for (int k = 0; k < *m; k++) {
-        Thread *t = &out[k];
-        if (t->node == node && t->gap == gap) {
-            if (start > t->start || (start == t->start && spent < t->spent)) {
-                t->start = start;
-                t->spent = spent;
+    Node *node = &a->node[t.node];
+    if (node->stamp == a->generation) {
+        for (int k = node->slot; k < *m; k++) {
+            Thread *o = &out[k];
+            if (o->node == t.node && o->gap == t.gap) {
+                if (t.start > o->start ||
+                    (t.start == o->start &&
+                     (t.sounds < o->sounds || (t.sounds == o->sounds && t.spent < o->spent))))
+                    *o = t;
+                return;
             }
-            return;
         }
+    } else {
+        node->stamp = a->generation;
+        node->slot = (uint8_t)*m;
     }
     if (*m < MAX_THREADS)
-        out[(*m)++] = (Thread){node, start, gap, spent};
+        out[(*m)++] = t;
 }
 
-/* Follow every character edge from ``node`` by one of the character's symbols. */
+/* Follow every character edge from ``t``'s node by one of the character ``c``'s symbols; a
+ * child whose pattern character is not ``c`` was reached by sound. */
 static inline void
-step(const Tolerant *a, int32_t node, const uint32_t *syms, int ns, Thread *out, int *m,
-     int32_t start, uint8_t spent)
+step(Tolerant *a, Thread t, Py_UCS4 c, const uint32_t *syms, int ns, Thread *out, int *m)
 {
     for (int s = 0; s < ns; s++) {
-        int32_t child = tolerant_child(a, node, syms[s]);
-        if (child >= 0)
-            add_thread(out, m, child, start, 0, spent);
+        int32_t child = tolerant_child(a, t.node, syms[s]);
+        if (child < 0)
+            continue;
+        uint32_t own = a->node[child].chars;
+        uint8_t sounds = (uint8_t)(t.sounds + (own != 0 && own != c && t.sounds < ANY));
+        add_thread(a, out, m, (Thread){child, t.start, 0, t.spent, sounds});
     }
 }
 
 /* Walk text[start:n] with the threads ``live`` (``*count``; ``spare`` as large, for the next
- * step); append (index, value, first index) to *hits (made when first needed). */
+ * step); append (index, value, first index) to *hits (made when first needed) for each match
+ * within its output node's limits. */
 static int
-tolerant_walk(const Tolerant *a, int kind, const void *data, Py_ssize_t start, Py_ssize_t n,
+tolerant_walk(Tolerant *a, int kind, const void *data, Py_ssize_t start, Py_ssize_t n,
               Thread **live, int *count, Thread **spare, PyObject **hits)
 {
     Thread *cur = *live, *next = *spare;
@@ -758,35 +826,53 @@ tolerant_walk(const Tolerant *a, int kind, const void *data, Py_ssize_t start, P
             }
         }
         int m = 0;
+        if (++a->generation == 0) { /* wrapped: no stamp may look current */
+            for (Py_ssize_t k = 0; k < a->nodes; k++)
+                a->node[k].stamp = 0;
+            a->generation = 1;
+        }
         for (int k = 0; k < have; k++) {
             Thread t = cur[k];
-            int32_t node = t.node;
-            if (a->is_gap[node]) {
-                if (t.gap >= a->gap_min[node])
-                    step(a, node, syms, ns, next, &m, t.start, t.spent);
-                if (t.gap < a->gap_max[node] &&
-                    (!a->gap_counts[node] || t.spent < a->budget))
-                    add_thread(next, &m, node, t.start, (uint8_t)(t.gap + 1),
-                               (uint8_t)(t.spent + a->gap_counts[node]));
+            const Node *node = &a->node[t.node];
+            if (node->is_gap) {
+                if (t.gap >= node->gap_min)
+                    step(a, t, c, syms, ns, next, &m);
+                if (t.gap < node->gap_max && (!node->gap_counts || t.spent < a->budget)) {
+                    Thread in = t;
+                    in.gap++;
+                    in.spent = (uint8_t)(t.spent + node->gap_counts);
+                    add_thread(a, next, &m, in);
+                }
                 continue;
             }
-            step(a, node, syms, ns, next, &m, t.start, t.spent);
-            for (int32_t g = a->gap_child[node]; g >= 0; g = a->gap_next[g]) {
-                if (a->gap_min[g] == 0)
-                    step(a, g, syms, ns, next, &m, t.start, t.spent);
-                if (!a->gap_counts[g] || t.spent < a->budget)
-                    add_thread(next, &m, g, t.start, 1, (uint8_t)(t.spent + a->gap_counts[g]));
+            step(a, t, c, syms, ns, next, &m);
+            for (int32_t g = node->gap_child; g >= 0; g = a->node[g].gap_next) {
+                const Node *gap = &a->node[g];
+                Thread at = t;
+                at.node = g;
+                if (gap->gap_min == 0)
+                    step(a, at, c, syms, ns, next, &m);
+                if (!gap->gap_counts || t.spent < a->budget) {
+                    at.gap = 1;
+                    at.spent = (uint8_t)(t.spent + gap->gap_counts);
+                    add_thread(a, next, &m, at);
+                }
             }
         }
-        step(a, 0, syms, ns, next, &m, (int32_t)i, 0);
+        step(a, (Thread){0, (int32_t)i, 0, 0, 0}, c, syms, ns, next, &m);
         for (int k = 0; k < m; k++) {
-            int32_t out = a->output[next[k].node];
-            if (out < 0 || next[k].gap != 0)
+            Thread *t = &next[k];
+            const Node *node = &a->node[t->node];
+            if (node->output < 0 || t->gap != 0)
+                continue;
+            Py_ssize_t span = i - t->start + 1;
+            if (span > node->max_span ||
+                t->sounds > (span == node->length ? node->whole_sounds : node->sounds))
                 continue;
             if (*hits == NULL && (*hits = PyList_New(0)) == NULL)
                 return -1;
-            PyObject *hit = Py_BuildValue("(nOi)", i, PyTuple_GET_ITEM(a->values, out),
-                                          (int)next[k].start);
+            PyObject *hit = Py_BuildValue("(nOi)", i, PyTuple_GET_ITEM(a->values, node->output),
+                                          (int)t->start);
             if (hit == NULL || PyList_Append(*hits, hit) < 0) {
                 Py_XDECREF(hit);
                 return -1;

@@ -35,6 +35,8 @@ class Tolerant:
         gap_counts: Buffer,
         output: Buffer,
         values: tuple[Any, ...],
+        chars: Buffer,
+        limits: Buffer,
         symbols: Buffer | None = None,
         alts: Buffer | None = None,
         budget: int = 0,

@@ -228,6 +228,17 @@ def _orders(words: Words) -> list[Words]:
     return out
 
 
+#: Single characters that are words of their own whichever phrase they are in: a word may be
+#: slipped in beside them (我也不知道, 不关我的事). Two other single characters in a row are
+#: taken for one word jieba could not name (a name, a rare word) and left together.
+_LONE_WORDS = PRONOUNS | NEGATIONS | FUNCTION_WORDS | MODAL | _PREPOSITIONS
+
+
+def _room_between(before: str, after: str) -> bool:
+    """Whether a short word may be slipped in between two words of a phrase."""
+    return len(before) > 1 or len(after) > 1 or before in _LONE_WORDS or after in _LONE_WORDS
+
+
 def _swappable(a: tuple[str, str], b: tuple[str, str]) -> bool:
     """Whether two neighbouring words may change places: neither a negation (不想 is not 想不),
     a particle (which goes where it goes) nor a question word (我知道怎么 is not 我怎么知道); a
@@ -237,6 +248,8 @@ def _swappable(a: tuple[str, str], b: tuple[str, str]) -> bool:
             return False
         if flag.startswith(("u", "y", "e", "o")):
             return False
+    if len(a[0]) == 1 and len(b[0]) == 1:
+        return False  # two characters, not two words: a phrase jieba cannot cut into words
     pronouns = [flag.startswith("r") for _, flag in (a, b)]
     if any(pronouns):
         return not all(pronouns) and any(flag.startswith("d") for _, flag in (a, b))
@@ -298,7 +311,7 @@ def _literal_forms(text: str, sound: bool, full: bool) -> list[Form]:
             continue  # the subject left out: the rest must still say what the fault is
         steps: list[str | Gap] = []
         for k, word in enumerate(said):
-            if k:
+            if k and _room_between(said[k - 1], word):
                 steps.append(Gap(0, INSERT_GAP, True))
             steps.extend(word)
         forms.append(

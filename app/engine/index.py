@@ -175,6 +175,8 @@ class PhraseIndex:
                 {key: tuple(refs) for key, refs in sequences.items()},
                 phonetic.readings(),
                 forms.INSERT_BUDGET,
+                {key: _own(refs) for key, refs in sequences.items()},
+                {key: _limits(refs) for key, refs in sequences.items()},
             )
             if sequences
             else None
@@ -228,6 +230,36 @@ class PhraseIndex:
                         continue  # a sound-alike with words slipped in: too loose when short
                     derived = form.derived or inserted > 0
                     hits.append(Hit(first, end, form.label, ref.target, homophones > 0, derived))
+
+
+def _own(refs: list[_Ref]) -> str:
+    """The characters a sequence's forms share: where they differ (two forms that sound
+    alike), none (``\\x00``): a character there is matched as neither's own."""
+    texts = {ref.form.text for ref in refs}
+    if len(texts) == 1:
+        return texts.pop()
+    return "".join(
+        chars[0] if len(set(chars)) == 1 else "\x00" for chars in zip(*texts, strict=True)
+    )
+
+
+def _limits(refs: list[_Ref]) -> native.Limits:
+    """What the automaton may report for a sequence: the loosest of its forms' limits
+    (``PhraseIndex.take`` holds each hit to its own form's)."""
+    span = 0
+    whole = 0
+    loose = 0
+    for ref in refs:
+        form = ref.form
+        length = len(form.text)
+        free = any(isinstance(s, Gap) and not s.counts for s in form.steps)
+        span = max(span, native.ANY if free else length + ref.insertions)
+        if ref.chars_only:
+            continue
+        plain = not form.derived and length > forms.SOUND_MIN
+        whole = max(whole, native.ANY if free else length if plain else ref.homophones)
+        loose = max(loose, native.ANY if free else ref.homophones)
+    return native.Limits(span, whole, loose)
 
 
 def _symbols(form: forms.Form) -> list[int]:

@@ -165,7 +165,7 @@ class SpeakerStream:
                 self._rescan(previous, text)
             self._text = text
         self._norm = norm
-        if not self._hits and not self._kept:  # the common case, in line
+        if not self._hits:  # the common case, in line (hits kept in the tail end in the tail)
             self._all = True
             self._located = NO_HITS
             return NO_HITS

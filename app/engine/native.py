@@ -23,7 +23,17 @@ from typing import Any, NamedTuple
 
 from app.engine._scan import Automaton, Cursor, Folder, Tolerant
 
-__all__ = ["Automaton", "Cursor", "Folder", "Gap", "Tolerant", "automaton", "symbols", "tolerant"]
+__all__ = [
+    "Automaton",
+    "Cursor",
+    "Folder",
+    "Gap",
+    "Limits",
+    "Tolerant",
+    "automaton",
+    "symbols",
+    "tolerant",
+]
 
 
 def automaton(words: Mapping[str, Any], symbols: array[int] | None = None) -> Automaton:
@@ -88,43 +98,65 @@ class Gap(NamedTuple):
 
 #: A step of a tolerant sequence: a symbol, or a gap.
 Step = int | Gap
+#: A limit that limits nothing (``_scan.c``'s ANY).
+ANY = 255
+
+
+class Limits(NamedTuple):
+    """What a match of a tolerant sequence may be, beyond reading as it: at most ``span``
+    characters long; with at most ``whole_sounds`` characters matched by sound only (not the
+    sequence's own character) when it spans just its characters, ``sounds`` when longer."""
+
+    span: int = ANY
+    whole_sounds: int = ANY
+    sounds: int = ANY
 
 
 def tolerant(
     sequences: Mapping[tuple[Step, ...], Any],
     readings: tuple[array[int], array[int]] | None = None,
     budget: int = 0,
+    chars: Mapping[tuple[Step, ...], str] | None = None,
+    limits: Mapping[tuple[Step, ...], Limits] | None = None,
 ) -> Tolerant:
     """An automaton reporting ``(index of the last character, sequences[seq], index of the
     first)`` wherever a text reads as a sequence: symbols in order, a gap taking any ``low`` to
-    ``high`` characters (those that count: ``budget`` at most in one match). With ``readings``
-    (:func:`app.engine.phonetic.readings`) each character is read as its symbols, else as its
-    code point. A sequence neither begins nor ends with a gap, nor has two in a row."""
+    ``high`` characters (those that count: ``budget`` at most in one match), within the
+    sequence's ``limits``. With ``readings`` (:func:`app.engine.phonetic.readings`) each
+    character is read as its symbols, else as its code point. ``chars``: each sequence's own
+    characters (one per symbol), to tell a character matched as itself from one matched by
+    sound (without them, every match by a symbol counts as its own character). A sequence
+    neither begins nor ends with a gap, nor has two in a row."""
     parents = array("i", [0])
     labels = array("I", [0])
     is_gap = bytearray(1)
     lows = bytearray(1)
     highs = bytearray(1)
     counts = bytearray(1)
+    own = array("I", [0])
+    bounds = bytearray(4)  # length, span, whole_sounds, sounds: node by node
     output = array("i", [-1])
     children: list[dict[Step, int]] = [{}]
     values: list[Any] = []
     for steps, value in sequences.items():
         if not steps or isinstance(steps[0], Gap) or isinstance(steps[-1], Gap):
             raise ValueError(f"a sequence begins and ends with a symbol: {steps!r}")
+        said = chars.get(steps) if chars is not None else None
+        symbols_in = sum(not isinstance(step, Gap) for step in steps)
+        if said is not None and len(said) != symbols_in:
+            raise ValueError(f"{said!r}: one character per symbol of {steps!r}")
         node = 0
         previous_gap = False
+        at = 0
         for item in steps:
             gap = isinstance(item, Gap)
-            if gap and previous_gap:
-                raise ValueError(f"two gaps in a row: {steps!r}")
-            if (
-                isinstance(item, Gap)
-                and not 0 <= item.low <= item.high
-                or (isinstance(item, Gap) and not 1 <= item.high <= 255)
-            ):
-                raise ValueError(f"a gap of 0 ≤ low ≤ high, 1 ≤ high ≤ 255: {item!r}")
+            if isinstance(item, Gap):
+                if previous_gap:
+                    raise ValueError(f"two gaps in a row: {steps!r}")
+                if not 0 <= item.low <= item.high or not 1 <= item.high <= 255:
+                    raise ValueError(f"a gap of 0 ≤ low ≤ high, 1 ≤ high ≤ 255: {item!r}")
             previous_gap = gap
+            char = 0 if isinstance(item, Gap) or said is None else ord(said[at])
             child = children[node].get(item)
             if child is None:
                 child = len(parents)
@@ -136,11 +168,33 @@ def tolerant(
                 lows.append(item.low if isinstance(item, Gap) else 0)
                 highs.append(item.high if isinstance(item, Gap) else 0)
                 counts.append(bool(item.counts) if isinstance(item, Gap) else 0)
+                own.append(char)
+                bounds.extend(bytes(4))
                 output.append(-1)
+            elif own[child] != char:
+                own[child] = 0  # several characters by this sound: none is its own
+            if not isinstance(item, Gap):
+                at += 1
             node = child
         output[node] = len(values)
         values.append(value)
+        bound = limits.get(steps, Limits()) if limits is not None else Limits()
+        bounds[4 * node : 4 * node + 4] = bytes(
+            (min(symbols_in, ANY), min(bound.span, ANY), *(min(n, ANY) for n in bound[1:]))
+        )
     symbols, alts = readings if readings is not None else (None, None)
     return Tolerant(
-        parents, labels, is_gap, lows, highs, counts, output, tuple(values), symbols, alts, budget
+        parents,
+        labels,
+        is_gap,
+        lows,
+        highs,
+        counts,
+        output,
+        tuple(values),
+        own,
+        bounds,
+        symbols,
+        alts,
+        budget,
     )

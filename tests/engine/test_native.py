@@ -156,6 +156,30 @@ def test_words_slipped_in_share_one_budget() -> None:
     assert cursor.feed("ab", 0) is None and cursor.feed("abaxxb", 2) == (None, [(5, 0, 2)])
 
 
+def test_a_match_is_reported_within_its_limits() -> None:
+    """The longest span, and how many characters may be matched by sound only (not the
+    sequence's own character), whole or with characters slipped in."""
+    symbols = array("I", range(0x10000))
+    symbols[ord("B")] = ord("b")  # B sounds like b
+    gap = native.Gap(0, 2, True)
+    steps = (ord("a"), gap, ord("b"), ord("c"))
+    limits = native.Limits(span=4, whole_sounds=1, sounds=0)
+    automaton = native.tolerant(
+        {steps: 0}, (symbols, array("I", [0])), 3, {steps: "abc"}, {steps: limits}
+    )
+    cursor = native.Cursor(None, automaton)
+
+    def hits(text: str) -> list[tuple[int, int, int]]:
+        cursor.reset()
+        found = cursor.feed(text, 0)
+        return found[1] or [] if found else []
+
+    assert hits("abc") == [(2, 0, 0)] and hits("axbc") == [(3, 0, 0)]
+    assert hits("axxbc") == []  # five characters: longer than the span
+    assert hits("aBc") == [(2, 0, 0)]  # one sound-alike in a whole match
+    assert hits("axBc") == []  # none with a character slipped in
+
+
 def test_a_cursor_shifts_its_matches_in_progress() -> None:
     """When the text it indexes loses its first characters, a match in progress keeps its
     place; one begun in what was lost is dropped."""
@@ -221,9 +245,26 @@ def test_bad_native_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="gap of"):
         native.tolerant({(1, native.Gap(2, 1), 1): 0})
     zero = bytes(1)
+    chars = array("I", [0])
     with pytest.raises(ValueError, match="budget"):
         Tolerant(
-            one, array("I", [0]), zero, zero, zero, zero, array("i", [-1]), (), None, None, 300
+            one,
+            array("I", [0]),
+            zero,
+            zero,
+            zero,
+            zero,
+            array("i", [-1]),
+            (),
+            chars,
+            bytes(4),
+            None,
+            None,
+            300,
+        )
+    with pytest.raises(ValueError, match="limits"):
+        Tolerant(
+            one, array("I", [0]), zero, zero, zero, zero, array("i", [-1]), (), chars, bytes(3)
         )
     with pytest.raises(ValueError, match="outside"):  # a gap hanging from the root
         Tolerant(
@@ -235,7 +276,11 @@ def test_bad_native_inputs_are_refused() -> None:
             bytes(2),
             array("i", [-1, -1]),
             (),
+            array("I", [0, 0]),
+            bytes(8),
         )
+    with pytest.raises(ValueError, match="one character per symbol"):
+        native.tolerant({(1, 2): 0}, chars={(1, 2): "a"})
     automaton = native.automaton({"ab": 1})
     with pytest.raises(ValueError, match="out of range"):
         automaton.scan("ab", 3, 0)
