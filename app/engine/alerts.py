@@ -9,8 +9,9 @@ hypotheses repeat them.
 Forbidden phrases, as their lexicon entries say:
 
 - one alert per stretch of speech: where hits of several entries overlap, the most specific one
-  stands (on the characters before by sound, as written before reworded, then the longest); one
-  raised on a partial that a more specific one overlaps later is retracted by the final;
+  stands (the one naming more of the words, then on the characters before by sound, as written
+  before reworded); one raised on a partial that a more specific one overlaps later is
+  retracted by the final;
 - ``whole_utterance``: only when the phrase is all the segment says (a curt 不行。), judged on
   the final;
 - ``softened_by``: followed within :data:`SOFTEN_WITHIN` characters by an offer to help (我不知道,
@@ -24,6 +25,7 @@ import sys
 from collections.abc import Sequence
 
 from app.engine.compiled import CompiledScript
+from app.engine.index import named_length
 from app.engine.matcher import SegmentHit
 from app.engine.messages import AlertCategory, MatchKind
 from app.engine.outbox import Outbox
@@ -40,13 +42,14 @@ SOFTEN_WITHIN = 6
 #: Words that may stand around a ``whole_utterance`` phrase: modal particles (不行吧, 不知道呢).
 EDGE_PARTICLES = frozenset("吧呢嘛哈呀啦了的喔哇嘞")
 #: A hit's rank among overlapping hits of other entries: the most specific stands.
-Rank = tuple[bool, bool, int, int]
+Rank = tuple[int, bool, bool, int]
 
 
 def _rank(located: SegmentHit) -> Rank:
-    """On the characters before by sound, as written before reworded, the longer, the earlier."""
+    """The more of the words its pattern names, the more specific; then on the characters
+    before by sound, as written before reworded, the earlier."""
     hit = located.hit
-    return (not hit.phonetic, not hit.derived, hit.end - hit.start, -located.start)
+    return (named_length(hit.pattern), not hit.phonetic, not hit.derived, -located.start)
 
 
 class PhraseAlerts:

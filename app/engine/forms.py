@@ -34,7 +34,9 @@ characters and at least :data:`DERIVED_MIN`; a derived form shorter than
 
 Gapped patterns (``有意见{0,3}找领导``) are the lexicon author's own tolerance and are matched as
 written (by sound), without derived forms. The phrases that qualify a forbidden one (allow,
-soften) are heard with words slipped in and said colloquially, never shorter (``full=False``).
+soften) are heard by sound, said colloquially and with words slipped in, never shorter
+(``full=False``); an allow phrase with an emphatic adverb slipped in excuses nothing
+(:data:`EMPHATIC`): 我不知道您的 excuses 我们不知道您的新地址, not a blunt 我都不知道你的事.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ SOUND_MIN_DERIVED = 4
 SOUND_MIN = 3
 
 NEGATIONS = frozenset("不没别无非未莫甭")
+#: Emphatic adverbs: slipped into an allow phrase, they make the phrase it would excuse blunter,
+#: not ordinary (我都不知道你在说什么 is no 我不知道您是否方便).
+EMPHATIC = frozenset("真都也就还又确根本实在完全压")
 #: Modal verbs: after a negation, one slipped in says something else (不要挂机, 不用管).
 MODAL_VERBS = frozenset("要用会能想可必需应该敢肯愿")
 #: Forms shorter than this may not be both heard by sound and have words slipped in.

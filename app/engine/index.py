@@ -99,6 +99,8 @@ class _Ref:
     #: of it may have (:func:`forms.allowed`).
     insertions: int
     homophones: int
+    #: An allow phrase: no emphatic word may be slipped into it (:data:`forms.EMPHATIC`).
+    plain: bool
 
 
 class PhraseIndex:
@@ -162,7 +164,17 @@ class PhraseIndex:
                 refs[:] = [r for r in refs if r.target != target]
                 insertions, homophones = forms.allowed(form)
                 symbols = tuple(0 if isinstance(k, Gap) else k for k in key)
-                refs.append(_Ref(form, target, not form.sound, symbols, insertions, homophones))
+                refs.append(
+                    _Ref(
+                        form,
+                        target,
+                        not form.sound,
+                        symbols,
+                        insertions,
+                        homophones,
+                        target.kind == "allow",
+                    )
+                )
         self.max_len = max_len
         self.patterns = len(literal) + len(sequences)
         self._words = (
@@ -286,7 +298,7 @@ def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None
     slips in only what may be slipped in. A word slipped in may not say the opposite: no
     negation (不, 没 …), no modal verb right after the form's negation (不 + 要 挂机 is "do
     not hang up", not 不挂机), no verb right before it (我 + 听 不清楚 is "I cannot hear
-    clearly": :func:`forms.makes_a_complement`)."""
+    clearly": :func:`forms.makes_a_complement`); nothing emphatic into an allow phrase."""
     steps = ref.form.steps
     symbols = ref.symbols
     budget = forms.INSERT_BUDGET
@@ -308,7 +320,8 @@ def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None
                 if at + taken > end or (step.counts and taken > budget):
                     break
                 if taken and step.counts:
-                    if text[at + taken - 1] in forms.NEGATIONS:
+                    slipped = text[at + taken - 1]
+                    if slipped in forms.NEGATIONS or (ref.plain and slipped in forms.EMPHATIC):
                         break
                     if after_negation and text[at] in forms.MODAL_VERBS:
                         break
@@ -337,6 +350,21 @@ def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None
 #: Whether a clause ends inside normalized ``[start, end)`` (punctuation, a pause between
 #: segments): an allow phrase said across one is two clauses, and excuses nothing.
 Broken = Callable[[int, int], bool]
+
+
+def named_length(pattern: str) -> int:
+    """How many characters a hit's pattern (its label) names: its words, not its gaps
+    (``{0,3}``) nor the marks between a derived form's words (``…``)."""
+    count = 0
+    depth = 0
+    for char in pattern:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif not depth and char != "…":
+            count += 1
+    return count
 
 
 def excused(hits: list[Hit], broken: Broken | None = None) -> list[Hit]:
