@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.engine.index import PhraseIndex, Target
 from app.engine.matcher import SegmentHit
 from app.engine.normalize import normalize_text
+from app.engine.patterns import expand
 from app.engine.script import Lexicon, LexiconEntry, Script
 
 RUSHING_OFF = "rushing_off:0"
@@ -75,9 +76,10 @@ class CompiledScript:
         #: The longest softening phrase, normalized: how far past a hit to wait for one.
         self.soften_length = max(
             (
-                len(normalize_text(p))
+                pattern.max_len
                 for entry in (lexicon.entries if lexicon is not None else ())
-                for p in entry.softened_by
+                for phrase in entry.softened_by
+                for pattern in expand(phrase)
             ),
             default=0,
         )

@@ -97,7 +97,7 @@ def slashes(phrase: str) -> str:
     the whole clause (ambiguous: a part of a longer piece's words, or the clause?)."""
     if "/" not in phrase and "／" not in phrase:
         return phrase
-    phrase = phrase.replace("／", "/")
+    phrase = re.sub(r"\s*[/／]\s*", "/", phrase)  # spaces around a slash are no clause marks
     out: list[str] = []
     current: list[str] = []
     depth = 0
