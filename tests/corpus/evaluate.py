@@ -16,10 +16,7 @@ The labelled corpus lives in ``tests/corpus/``:
 
 from __future__ import annotations
 
-import json
-import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ from typing import Any
 from app.engine.compiled import CompiledScript
 from app.engine.normalize import normalize_text
 from app.engine.offline import check_segments, check_utterance
+from app.lexicon_check import seretod_agent_turns, stc3_helpdesk_turns
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
@@ -136,32 +134,7 @@ def evaluate_corpus(compiled: CompiledScript, corpus: Path = CORPUS) -> Figures:
     return figures
 
 
-def seretod_agent_turns(real: Path = REAL) -> Iterator[str]:
-    """Agent turns (``[SPEAKER 1]``) of the SereTOD 10086 calls."""
-    for path in sorted((real / "SereTOD2022").glob("mobilecs_example_*.json")):
-        for dialog in json.loads(path.read_text(encoding="utf-8")):
-            turns = dialog["content"] if isinstance(dialog, dict) else dialog
-            for turn in turns:
-                text = turn.get("[SPEAKER 1]", "")
-                if text and text.strip():
-                    yield text
-
-
-def stc3_helpdesk_turns(real: Path = REAL) -> Iterator[str]:
-    """Helpdesk turns of the STC-3 Weibo dialogues (train and test), read from the zip."""
-    with zipfile.ZipFile(real / "stc3-dataset" / "stc3_cn_json.zip") as archive:
-        for name in sorted(archive.namelist()):
-            if not name.endswith(".json"):
-                continue
-            for dialog in json.loads(archive.read(name)):
-                for turn in dialog["turns"]:
-                    if turn["sender"] != "helpdesk":
-                        continue
-                    text = "".join(u for u in turn["utterances"] if u).strip()
-                    if text:
-                        yield text
-
-
+#: The real text by others, read by the same readers as ``huashu lexicon check``.
 REAL_SETS = {"seretod_agent": seretod_agent_turns, "stc3_helpdesk": stc3_helpdesk_turns}
 
 
