@@ -923,9 +923,9 @@ typedef struct {
     Tolerant *sounds; /* or NULL */
     int32_t word_state;
     int thread_count;
-    Thread *threads; /* the live threads of ``sounds`` (MAX_THREADS), or NULL without it */
+    Thread *threads; /* the live threads of ``sounds`` (MAX_THREADS), once something was fed */
     Thread *spare;   /* as large: the next step's */
-    Thread *buffers; /* both, one allocation */
+    Thread *buffers; /* both, one allocation (NULL until the first feed with text) */
 } Cursor;
 
 static int
@@ -954,15 +954,8 @@ Cursor_init(Cursor *self, PyObject *args, PyObject *kwds)
         self->words = (Automaton *)words;
     }
     if (sounds != Py_None) {
-        self->buffers = PyMem_Malloc(sizeof(Thread) * 2 * MAX_THREADS);
-        if (self->buffers == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
         Py_INCREF(sounds);
         self->sounds = (Tolerant *)sounds;
-        self->threads = self->buffers;
-        self->spare = self->buffers + MAX_THREADS;
     }
     self->thread_count = 0;
     return 0;
@@ -993,9 +986,18 @@ Cursor_feed(Cursor *self, PyObject *const *args, Py_ssize_t nargs)
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     PyObject *words = NULL, *sounds = NULL;
+    if (self->sounds != NULL && self->buffers == NULL && start < n) {
+        /* made on the first feed with text: a call's cursors that hear nothing (an idle call,
+         * a silent speaker) hold no thread buffers */
+        self->buffers = PyMem_Malloc(sizeof(Thread) * 2 * MAX_THREADS);
+        if (self->buffers == NULL)
+            return PyErr_NoMemory();
+        self->threads = self->buffers;
+        self->spare = self->buffers + MAX_THREADS;
+    }
     if ((self->words != NULL &&
          walk(self->words, kind, data, start, n, &self->word_state, &words) < 0) ||
-        (self->sounds != NULL &&
+        (self->sounds != NULL && start < n &&
          tolerant_walk(self->sounds, kind, data, start, n, &self->threads, &self->thread_count,
                        &self->spare, &sounds) < 0)) {
         Py_XDECREF(words);
