@@ -15,8 +15,9 @@ Forbidden phrases, as their lexicon entries say:
 - ``whole_utterance``: only when the phrase is all the segment says (a curt 不行。), judged on
   the final;
 - ``softened_by``: followed within :data:`SOFTEN_WITHIN` characters by an offer to help (我不知道,
-  我帮您查一下), the phrase is a finding of the entry's ``softened_severity``; an entry that can be
-  softened is judged once the words after it could hold the offer, or on the final.
+  我帮您查一下), the phrase is a finding of the entry's ``softened_severity``. A partial alerts at
+  once, softened if the offer is already heard; one raised before the offer came is retracted by
+  the final and raised again, softened (the final's words decide, as they do for every alert).
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ def _rank(located: SegmentHit) -> Rank:
     before by sound, as written before reworded, the earlier."""
     hit = located.hit
     return (named_length(hit.pattern), not hit.phonetic, not hit.derived, -located.start)
+
+
+def _softened_by(located: SegmentHit, hits: Sequence[SegmentHit]) -> str | None:
+    """The softening phrase of a forbidden hit's entry said right after it (within
+    :data:`SOFTEN_WITHIN` characters), if one is among ``hits``."""
+    key = located.hit.target.key
+    for other in hits:
+        if (
+            other.hit.target.kind == "soften"
+            and other.hit.target.excuses == key
+            and located.end <= other.start + 1
+            and other.start - located.end <= SOFTEN_WITHIN
+        ):
+            return other.hit.pattern
+    return None
 
 
 class PhraseAlerts:
@@ -96,12 +112,24 @@ class PhraseAlerts:
     def settle(self, segment: SegmentState, t: int) -> None:
         """The segment is final (its ``hits`` those of its final words): confirm each
         provisional alert whose words are still there (and no more specific alert overlaps),
-        retract the others."""
+        retract the others. One of an entry an offer to help softened since it was raised is
+        retracted and raised again, confirmed, softened."""
         superseded = self._superseded if self._segment == segment.id else set()
         if segment.provisional:
-            present = {located.identity for located in segment.hits}
+            present = {located.identity: located for located in segment.hits}
+            softened: list[tuple[SegmentHit, str]] = []
             for identity, alert in segment.provisional.items():
-                self._outbox.settle(alert, identity in present and identity not in superseded, t)
+                located = present.get(identity)
+                stands = located is not None and identity not in superseded
+                if located is not None and stands and alert.detail is None:
+                    offer = self._softenable(located, segment.hits)
+                    if offer is not None:
+                        softened.append((located, offer))
+                        stands = False
+                self._outbox.settle(alert, stands, t)
+            for located, offer in softened:
+                entry = self._entry(located)
+                self._alert(segment, located, entry, offer, True, t, suggest=False)
         if self._segment == segment.id:
             self._segment = None
             self._raised = []
@@ -173,18 +201,21 @@ class PhraseAlerts:
             if not whole or any(c not in EDGE_PARTICLES for c in around):
                 return False
         if entry.softened_by:
-            key = located.hit.target.key
-            for other in hits:
-                if (
-                    other.hit.target.kind == "soften"
-                    and other.hit.target.excuses == key
-                    and located.end <= other.start + 1
-                    and other.start - located.end <= SOFTEN_WITHIN
-                ):
-                    return other.hit.pattern
-            if not final and len(text) - located.end < SOFTEN_WITHIN + self._compiled.soften_length:
-                return None
+            softened = _softened_by(located, hits)
+            if softened is not None:
+                return softened
         return True
+
+    def _entry(self, located: SegmentHit) -> LexiconEntry:
+        lexicon = self._compiled.lexicon
+        assert lexicon is not None  # a forbidden phrase is in the index only with its lexicon
+        return lexicon.entries[int(located.hit.target.ref)]
+
+    def _softenable(self, located: SegmentHit, hits: Sequence[SegmentHit]) -> str | None:
+        """The offer that softens a forbidden hit in these hits, if its entry can be softened."""
+        if located.hit.target.kind != "forbidden" or not self._entry(located).softened_by:
+            return None
+        return _softened_by(located, hits)
 
     def _alert(
         self,
@@ -194,6 +225,8 @@ class PhraseAlerts:
         softened_by: str | None,
         final: bool,
         t: int,
+        *,
+        suggest: bool = True,
     ) -> None:
         lexicon = self._compiled.lexicon
         assert lexicon is not None
@@ -212,7 +245,7 @@ class PhraseAlerts:
             if softened_by is None
             else f"softened: followed by an offer ({softened_by.replace('…', '')})",
         )
-        if entry.suggest is not None:
+        if suggest and entry.suggest is not None:
             self._suggestions.by_rule(entry.suggest, t)
 
     def _rushing_off(self, segment: SegmentState, located: SegmentHit, final: bool, t: int) -> None:

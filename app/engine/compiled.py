@@ -5,7 +5,6 @@ from __future__ import annotations
 from app.engine.index import PhraseIndex, Target
 from app.engine.matcher import SegmentHit
 from app.engine.normalize import normalize_text
-from app.engine.patterns import expand
 from app.engine.script import Lexicon, LexiconEntry, Script
 
 RUSHING_OFF = "rushing_off:0"
@@ -73,16 +72,6 @@ class CompiledScript:
             for entry in (lexicon.entries if lexicon is not None else ())
             if entry.unless_after
         }
-        #: The longest softening phrase, normalized: how far past a hit to wait for one.
-        self.soften_length = max(
-            (
-                pattern.max_len
-                for entry in (lexicon.entries if lexicon is not None else ())
-                for phrase in entry.softened_by
-                for pattern in expand(phrase)
-            ),
-            default=0,
-        )
         self.situation_by_rule = {s.rule: i for i, s in enumerate(script.situations)}
         self.situation_by_event = {
             s.event: i for i, s in enumerate(script.situations) if s.event is not None

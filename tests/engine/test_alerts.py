@@ -375,26 +375,30 @@ class TestSoftened:
         (alert,) = _alerts(company, "我不知道，这个您得去营业厅，他们能帮您查")
         assert alert["severity"] == "critical"
 
-    def test_on_partials_the_words_after_it_are_waited_for(self, company: CompiledScript) -> None:
-        d = start(company)
-        greet(d)
-        assert d.say("agent", "a2", "我不知道", 5000, final=False) == []
-        assert d.say("agent", "a2", "我不知道我帮", 5300, final=False) == []
-        (alert,) = of(d.say("agent", "a2", "我不知道我帮您查", 5600, final=False), "alert")
-        assert alert["severity"] == "minor" and alert["state"] == "provisional"
-        (update,) = of(d.say("agent", "a2", "我不知道我帮您查一下", 6000), "alert_update")
-        assert update["state"] == "confirmed"
-
-    def test_with_nothing_after_it_a_partial_alerts_once_the_words_have_passed(
+    def test_a_partial_alerts_at_once_and_the_final_softens_it(
         self, company: CompiledScript
     ) -> None:
+        """The alert is instant; the offer that follows, heard by the final, makes the
+        critical alert retracted and raised again as the lesser finding."""
         d = start(company)
         greet(d)
-        assert d.say("agent", "a2", "我不知道", 5000, final=False) == []
-        (alert,) = of(
-            d.say("agent", "a2", "我不知道这个套餐什么时候出的呢", 5600, final=False), "alert"
-        )
-        assert alert["severity"] == "critical" and alert["state"] == "provisional"
+        events = d.say("agent", "a2", "我不知道", 5000, final=False)
+        (critical,) = of(events, "alert")
+        assert critical["severity"] == "critical" and critical["state"] == "provisional"
+        assert len(of(events, "prompt")) == 1  # the suggestion, once
+        final = d.say("agent", "a2", "我不知道，我帮您查一下", 6000)
+        assert types(final) == ["alert_update", "alert"]
+        assert final[0] == {**final[0], "id": critical["id"], "state": "retracted"}
+        assert final[1]["severity"] == "minor" and final[1]["state"] == "confirmed"
+        assert [a["severity"] for a in d.session.report()["alerts"]] == ["minor"]
+
+    def test_an_offer_heard_with_it_softens_the_partial(self, company: CompiledScript) -> None:
+        d = start(company)
+        greet(d)
+        (alert,) = of(d.say("agent", "a2", "我不知道我帮您查", 5000, final=False), "alert")
+        assert alert["severity"] == "minor" and alert["state"] == "provisional"
+        (update,) = d.say("agent", "a2", "我不知道我帮您查一下", 6000)
+        assert update == {**update, "type": "alert_update", "state": "confirmed"}
 
 
 class TestOneAlertPerStretchOfSpeech:
@@ -403,18 +407,6 @@ class TestOneAlertPerStretchOfSpeech:
     def test_the_entry_naming_more_of_the_words_stands(self, company: CompiledScript) -> None:
         (alert,) = _alerts(company, "我不知道怎么办")
         assert alert["phrase"] == "我不知道怎么办"
-
-    def test_an_entry_waiting_for_its_softening_yields_to_a_more_specific_one(
-        self, company: CompiledScript
-    ) -> None:
-        d = start(company)
-        greet(d)
-        assert d.say("agent", "a2", "我不知道", 5000, final=False) == []  # waits (softening)
-        events = d.say("agent", "a2", "我不知道怎么办这个那个", 5600, final=False)
-        (alert,) = of(events, "alert")
-        assert alert["phrase"] == "我不知道怎么办"
-        final = d.say("agent", "a2", "我不知道怎么办这个那个", 6000)
-        assert [u["state"] for u in of(final, "alert_update")] == ["confirmed"]
 
     def test_superseded_provisional_alert_is_retracted(self) -> None:
         lexicon = {
