@@ -49,7 +49,8 @@ def test_exact_recall_is_total(figures: Figures) -> None:
 
 
 def test_noisy_and_reworded_recall(figures: Figures) -> None:
-    assert figures.recall["noisy_and_reworded"].value >= 0.97, figures.missed
+    # 0.9787 before issue 13, 0.9867 after: held there
+    assert figures.recall["noisy_and_reworded"].value >= 0.985, figures.missed
 
 
 def test_false_alarms_on_compliant_speech(figures: Figures) -> None:
@@ -71,7 +72,7 @@ def test_false_alarms_on_real_text(compiled: CompiledScript) -> None:
 INDEPENDENT_CAUGHT = {
     "exact": 81,
     "unpunctuated": 41,
-    "inserted": 76,
+    "inserted": 77,
     "dropped": 47,
     "reordered": 24,
     "homophone": 57,

@@ -35,6 +35,9 @@ TargetKind = Literal[
 #: the allow and softening phrases that qualify them; the others (situations, hold apologies,
 #: call types…) are acted on when the segment is final, so a partial does not locate them.
 ON_PARTIAL = frozenset({"forbidden", "rushing_off", "greeting_word", "allow", "soften"})
+#: The kinds of the phrases that qualify a hit of another target (``excuses``): never judged on
+#: their own.
+QUALIFIERS = frozenset({"allow", "soften"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +127,42 @@ class PhraseIndex:
         *,
         phonetic_kinds: frozenset[str] = frozenset(),
         phonetic_min: int = 4,
+        qualifiers_apart: bool = True,
     ) -> None:
+        """``qualifiers_apart`` false: the allow and softening phrases are indexed with the
+        others (the index that holds them apart)."""
         literal: dict[str, list[Target]] = {}
         sequences: dict[tuple[int | Gap, ...], list[_Ref]] = {}
-        max_len = 1
+        max_len: int = 1
         #: Every target, and its number (a kept hit names its target by number: see ``Kept``).
         self.targets: list[Target] = []
         self.target_numbers: dict[Target, int] = {}
+        entries = list(entries)
+        qualifying = [(p, t) for p, t in entries if t.kind in QUALIFIERS and qualifiers_apart]
+        #: The allow and softening phrases, in an index of their own: scanned only when a hit of
+        #: a target they qualify is there (:meth:`qualifiers`). Offers to help (我帮您查一下) are
+        #: the commonest words of ordinary agent talk; scanning for them on every fragment
+        #: would be work for nothing.
+        self._qualifiers = (
+            PhraseIndex(
+                qualifying,
+                phonetic_kinds=phonetic_kinds,
+                phonetic_min=phonetic_min,
+                qualifiers_apart=False,
+            )
+            if qualifying
+            else None
+        )
+        #: The keys of the targets that allow or softening phrases qualify.
+        self.qualified = frozenset(t.excuses for _, t in qualifying if t.excuses is not None)
+        if self._qualifiers is not None:
+            max_len = self._qualifiers.max_len
+            for target in self._qualifiers.targets:
+                self.target_numbers[target] = len(self.targets)
+                self.targets.append(target)
         for phrase, target in entries:
+            if target.kind in QUALIFIERS and qualifiers_apart:
+                continue
             if target not in self.target_numbers:
                 self.target_numbers[target] = len(self.targets)
                 self.targets.append(target)
@@ -175,7 +206,8 @@ class PhraseIndex:
                         target.kind == "allow",
                     )
                 )
-        self.max_len = max_len
+        #: The longest a match can be (a phrase, its gaps, what may be slipped in).
+        self.max_len: int = max_len
         self.patterns = len(literal) + len(sequences)
         self._words = (
             native.automaton({word: (word, tuple(targets)) for word, targets in literal.items()})
@@ -199,14 +231,21 @@ class PhraseIndex:
         return native.Cursor(self._words, self._sounds)
 
     def scan(self, text: str, start: int = 0) -> list[Hit]:
-        """Every hit in ``text[start:]`` (hits may not begin before ``start``)."""
+        """Every hit in ``text[start:]`` (hits may not begin before ``start``), allow and
+        softening phrases' too."""
         if len(text) <= start:
             return []
         hits: list[Hit] = []
         found = self.cursor().feed(text, start)
         if found is not None:
             self.take(found, text, hits)
+        if self._qualifiers is not None:
+            hits.extend(self._qualifiers.scan(text, start))
         return hits
+
+    def qualifiers(self, text: str) -> list[Hit]:
+        """The allow and softening phrases in ``text`` (what a cursor does not look for)."""
+        return self._qualifiers.scan(text) if self._qualifiers is not None else []
 
     def take(self, found: Found, text: str, hits: list[Hit]) -> None:
         """What a cursor found in ``text`` (its feed's answer): append its hits to ``hits``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from app.engine.index import Broken, Hit, PhraseIndex, excused
+from app.engine.index import QUALIFIERS, Broken, Hit, PhraseIndex, excused
 from app.engine.normalize import Normalized
 from app.engine.patterns import CLAUSE_MARKS
 
@@ -35,8 +35,10 @@ def judged(
     left out nothing a final would judge. The same as ``[h for h in excused(hits) if h.end >
     base and (final or h.target.partial)]`` (tested), without excusing what cannot matter: what
     ``excused`` does to a target's hits depends only on that target's hits and the allow
-    phrases that excuse it, so only the hits of the targets judged are given to it."""
-    live = [h for h in hits if h.end > base]
+    phrases that excuse it, so only the hits of the targets judged are given to it. Allow and
+    softening phrases are never judged on their own: a softening hit is kept only beside a hit
+    of the target it softens."""
+    live = [h for h in hits if h.end > base and h.target.kind not in QUALIFIERS]
     complete = True
     if not final:
         partial = [h for h in live if h.target.partial]
@@ -179,6 +181,9 @@ class SpeakerStream:
         if self._kept:
             targets = self._index.targets
             hits = [Hit(s, e, p, targets[t], ph, d) for s, e, p, t, ph, d in self._kept] + hits
+        qualified = self._index.qualified
+        if qualified and any(h.end > base and h.target.key in qualified for h in hits):
+            hits = hits + self._index.qualifiers(self._text)
         skip = self._skip
 
         def broken(start: int, end: int) -> bool:
