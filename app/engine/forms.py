@@ -56,6 +56,8 @@ jieba.setLogLevel(60)
 #: adverb, 自己, 什么, 这边 — a word slipped in, not a clause.
 INSERT_GAP = 2
 INSERT_BUDGET = 3
+#: The room between two words.
+_SLIP = Gap(0, INSERT_GAP, True)
 #: Changes (a word left out, contracted or said colloquially; the order changed) per form.
 MAX_CHANGES = 2
 #: A derived form keeps at least this share of the phrase's characters (and three).
@@ -115,12 +117,29 @@ COLLOQUIAL: tuple[tuple[str, ...], ...] = (
 )
 
 
+#: A gap written into a form's steps as one character of the private-use area (forms are many:
+#: a string of them is a fraction of a tuple of one-character strings and gap tuples).
+_GAP_MARK = 0xE000
+
+
+def _mark(gap: Gap) -> str:
+    return chr(_GAP_MARK + (gap.counts << 12) + (gap.low << 6) + gap.high)
+
+
+def step_of(char: str) -> str | Gap:
+    """A character of :attr:`Form.steps` as the step it stands for: itself, or a gap."""
+    code = ord(char) - _GAP_MARK
+    if not 0 <= code < 0x2000:
+        return char
+    return Gap((code >> 6) & 0x3F, code & 0x3F, bool(code >> 12))
+
+
 @dataclass(frozen=True, slots=True)
 class Form:
     """One form of a phrase, as the sound automaton walks it."""
 
-    #: Characters and gaps, in order.
-    steps: tuple[str | Gap, ...]
+    #: Characters and gaps, in order, as a string: a gap is one mark (:func:`step_of`).
+    steps: str
     #: Its characters (no gaps).
     text: str
     #: What a hit of it names (``Hit.pattern``): the pattern's label for the phrase as written,
@@ -134,9 +153,15 @@ class Form:
     @property
     def length(self) -> int:
         """The most characters a match of it can span."""
-        free = sum(s.high for s in self.steps if isinstance(s, Gap) and not s.counts)
-        budgeted = sum(s.high for s in self.steps if isinstance(s, Gap) and s.counts)
+        gaps = [s for s in self.items if isinstance(s, Gap)]
+        free = sum(s.high for s in gaps if not s.counts)
+        budgeted = sum(s.high for s in gaps if s.counts)
         return len(self.text) + free + min(budgeted, INSERT_BUDGET)
+
+    @property
+    def items(self) -> tuple[str | Gap, ...]:
+        """The steps: characters and gaps."""
+        return tuple(step_of(c) for c in self.steps)
 
 
 @lru_cache(maxsize=8192)
@@ -299,7 +324,7 @@ def _said(words: Words, full: bool) -> list[tuple[Words, bool]]:
 def _literal_forms(text: str, sound: bool, full: bool) -> list[Form]:
     """The forms of a literal (gapless) normalized phrase."""
     if len(text) < SOUND_MIN:
-        return [Form(tuple(text), text, text, False, False)]
+        return [Form(text, text, text, False, False)]
     words = _words(text)
     written = tuple(w for w, _ in words)
     forms: list[Form] = []
@@ -314,14 +339,14 @@ def _literal_forms(text: str, sound: bool, full: bool) -> list[Form]:
             or all(flag.startswith(_FUNCTION_POS) or w in FUNCTION_WORDS for w, flag in said_words)
         ):
             continue  # the subject left out: the rest must still say what the fault is
-        steps: list[str | Gap] = []
+        steps: list[str] = []
         for k, word in enumerate(said):
             if k and _room_between(said[k - 1], word):
-                steps.append(Gap(0, INSERT_GAP, True))
-            steps.extend(word)
+                steps.append(_mark(_SLIP))
+            steps.append(word)
         forms.append(
             Form(
-                tuple(steps),
+                "".join(steps),
                 joined,
                 "…".join(said) if derived else text,
                 derived,
@@ -333,12 +358,12 @@ def _literal_forms(text: str, sound: bool, full: bool) -> list[Form]:
 
 def pattern_form(pattern: Pattern, sound: bool) -> Form:
     """A pattern as written: its parts' characters, its gaps free; by sound if ``sound``."""
-    steps: list[str | Gap] = list(pattern.parts[0])
+    steps = [pattern.parts[0]]
     for (low, high), part in zip(pattern.gaps, pattern.parts[1:], strict=True):
-        steps.append(Gap(low, high, False))
-        steps.extend(part)
+        steps.append(_mark(Gap(low, high, False)))
+        steps.append(part)
     text = "".join(pattern.parts)
-    return Form(tuple(steps), text, pattern.label, False, sound)
+    return Form("".join(steps), text, pattern.label, False, sound)
 
 
 def derive(phrase: str, sound: bool = True, full: bool = True) -> list[Form]:
@@ -352,7 +377,7 @@ def derive(phrase: str, sound: bool = True, full: bool = True) -> list[Form]:
     orders = ["".join(parts)]
     if full and len(parts) == 2:  # two clauses: either may come first
         orders.append(parts[1] + parts[0])
-    forms: dict[tuple[str | Gap, ...], Form] = {}
+    forms: dict[str, Form] = {}
     for n, order in enumerate(orders):
         for pattern in expand(order):
             if not pattern.literal:

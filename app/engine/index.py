@@ -96,8 +96,6 @@ class _Ref:
     target: Target
     #: Matched on characters only: a hit whose characters are not the form's is no hit.
     chars_only: bool
-    #: The sound symbol of each step (0 for a gap).
-    symbols: tuple[int, ...]
     #: The most characters slipped in and the most characters heard only by sound that a hit
     #: of it may have (:func:`forms.allowed`).
     insertions: int
@@ -184,9 +182,10 @@ class PhraseIndex:
                     found.append(forms.pattern_form(pattern, sound and len(text) >= phonetic_min))
             for form in found:
                 max_len = max(max_len, form.length)
+                items = form.items
                 key = tuple(
                     step if isinstance(step, Gap) else symbol
-                    for step, symbol in zip(form.steps, _symbols(form), strict=True)
+                    for step, symbol in zip(items, _symbols(form, items), strict=True)
                 )
                 refs = sequences.setdefault(key, [])
                 same = [r for r in refs if r.target == target]
@@ -194,13 +193,11 @@ class PhraseIndex:
                     continue  # one form per target on these sounds: as written, if one is
                 refs[:] = [r for r in refs if r.target != target]
                 insertions, homophones = forms.allowed(form)
-                symbols = tuple(0 if isinstance(k, Gap) else k for k in key)
                 refs.append(
                     _Ref(
                         form,
                         target,
                         not form.sound,
-                        symbols,
                         insertions,
                         homophones,
                         target.kind == "allow",
@@ -303,7 +300,7 @@ def _limits(refs: list[_Ref]) -> native.Limits:
     for ref in refs:
         form = ref.form
         length = len(form.text)
-        free = any(isinstance(s, Gap) and not s.counts for s in form.steps)
+        free = any(isinstance(s, Gap) and not s.counts for s in form.items)
         span = max(span, native.ANY if free else length + ref.insertions)
         if ref.chars_only:
             continue
@@ -313,12 +310,12 @@ def _limits(refs: list[_Ref]) -> native.Limits:
     return native.Limits(span, whole, loose)
 
 
-def _symbols(form: forms.Form) -> list[int]:
+def _symbols(form: forms.Form, items: tuple[str | Gap, ...]) -> list[int]:
     """The sound symbols of a form's steps (a gap's place holds 0)."""
     said = phonetic.sequence(form.text)
     out: list[int] = []
     at = 0
-    for step in form.steps:
+    for step in items:
         if isinstance(step, Gap):
             out.append(0)
         else:
@@ -338,8 +335,7 @@ def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None
     negation (不, 没 …), no modal verb right after the form's negation (不 + 要 挂机 is "do
     not hang up", not 不挂机), no verb right before it (我 + 听 不清楚 is "I cannot hear
     clearly": :func:`forms.makes_a_complement`); nothing emphatic into an allow phrase."""
-    steps = ref.form.steps
-    symbols = ref.symbols
+    steps = ref.form.items
     budget = forms.INSERT_BUDGET
     memo: dict[tuple[int, int], int] = {}
 
@@ -373,7 +369,7 @@ def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None
             char = text[at]
             if char == step:
                 best = cost(i + 1, at + 1)
-            elif symbols[i] in phonetic.heard(char):
+            elif not set(phonetic.heard(step)).isdisjoint(phonetic.heard(char)):
                 rest = cost(i + 1, at + 1)
                 if rest < _NONE:
                     best = rest + 64

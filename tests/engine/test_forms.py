@@ -53,14 +53,14 @@ class TestDerivedForms:
 
     def test_words_may_be_slipped_in_between_words_only(self) -> None:
         (written,) = [f for f in forms.derive("我不知道") if not f.derived]
-        assert written.steps == ("我", Gap(0, 2, True), "不", Gap(0, 2, True), "知", "道")
+        assert written.items == ("我", Gap(0, 2, True), "不", Gap(0, 2, True), "知", "道")
         assert written.length == 4 + forms.INSERT_BUDGET
 
     def test_characters_jieba_cannot_cut_stay_together(self) -> None:
         """Two single characters that are no words of their own (a name, a rare word) leave no
         room between them."""
         (written,) = [f for f in forms.derive("餐消谢") if not f.derived]
-        assert not any(isinstance(step, Gap) for step in written.steps)
+        assert not any(isinstance(step, Gap) for step in written.items)
 
     def test_a_qualifying_phrase_is_never_said_shorter(self) -> None:
         """Allow and softening phrases: colloquial equivalents and words slipped in, never a
@@ -73,12 +73,12 @@ class TestDerivedForms:
         by_text = {form.text: form for form in forms.derive("我也没办法")}
         assert by_text["我也没办法"].sound and by_text["我没办法"].sound
         (short,) = forms.derive("闭嘴")
-        assert not short.sound and not short.derived and short.steps == ("闭", "嘴")
+        assert not short.sound and not short.derived and short.items == ("闭", "嘴")
         assert not any(form.sound for form in forms.derive("我也没办法", sound=False))
 
     def test_gapped_patterns_are_the_authors_tolerance(self) -> None:
         (form,) = forms.derive("有意见{0,4}去找领导")
-        assert form.steps[3] == Gap(0, 4, False) and not form.derived
+        assert form.items[3] == Gap(0, 4, False) and not form.derived
 
 
 class TestLimits:
