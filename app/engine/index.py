@@ -111,8 +111,12 @@ class PhraseIndex:
       greeting words, situation triggers, signals, hold apologies;
     - by sound (``native.Tolerant``): every pattern of the targets matched by sound
       (``phonetic_kinds``, ``phonetic_min`` characters or more), every gapped pattern, and
-      every form derived from the phrases of targets that ``derive``; a form that must be
-      matched on its characters is checked on them when it hits (hits are rare).
+      every form derived from the phrases of targets that ``derive``; a hit is judged on what
+      it spans (``_align``: what was slipped in, how much by sound) and a form that must be
+      matched on its characters is checked on them (hits are rare).
+
+    Allow and softening phrases are a third index, scanned only beside a hit they qualify
+    (:meth:`qualifiers`).
 
     ``phonetic_kinds``: the target kinds also matched by sound (a shorter sound-alike is too
     often an ordinary word). A deriving target is matched by sound from :data:`forms.SOUND_MIN`

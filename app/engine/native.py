@@ -1,17 +1,20 @@
 """The engine's native pass (``_scan.c``) and how its inputs are built.
 
 The per-fragment work that is all loops — fold each character, then walk an Aho–Corasick
-automaton by character and by sound — runs in one small C module. What it walks is decided here,
-in Python, once per script: :func:`automaton` builds the trie and its failure links and hands
-the C type flat arrays. The C side only stores and walks them.
+automaton by character and a tolerant automaton by sound — runs in one small C module. What it
+walks is decided here, in Python, once per script: :func:`automaton` builds a trie and its
+failure links, :func:`tolerant` a trie of symbol sequences with gap nodes (what may come between
+a phrase's words) and each output's limits, and each hands the C type flat arrays. The C side
+only stores and walks them.
 
 Why not pyahocorasick at run time: matching a fragment took two of its scans (characters and
 sound) and two ``str.translate`` calls (fold, key) besides, each a C call of its own with Python
-objects between them; a fragment's whole matching is now two native calls on the text. Its state
-between fragments is one node number per automaton, so a partial that extends the previous one
-goes on where that one stopped with no iterator kept per call. pyahocorasick stays the reference
-the tests hold this automaton to (``tests/engine/test_native.py``) and the baseline of
-``python -m bench engine``.
+objects between them; a fragment's whole matching is now two native calls on the text. Its
+state between fragments is a node number (Aho–Corasick) and a few matches in progress (the
+tolerant automaton), kept in a cursor, so a partial that extends the previous one goes on where
+that one stopped. pyahocorasick stays the reference the tests hold the Aho–Corasick automaton
+to, a search by hand the tolerant one (``tests/engine/test_native.py``), and pyahocorasick is
+the baseline of ``python -m bench engine``.
 """
 
 from __future__ import annotations
