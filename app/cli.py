@@ -1,4 +1,4 @@
-"""The ``huashu`` command: ``serve``, ``check``, ``check-scripts``."""
+"""The ``huashu`` command: ``serve``, ``check``, ``check-scripts``, ``lexicon check``."""
 
 from __future__ import annotations
 
@@ -85,6 +85,23 @@ def check(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def lexicon_check(args: argparse.Namespace) -> int:
+    from app.config import Settings
+    from app.lexicon_check import MAX_RATE, run
+
+    return run(
+        Path(args.file),
+        args.script,
+        Path(args.scripts) if args.scripts else Settings().scripts_dir,
+        [Path(p) for p in args.compliant],
+        Path(args.real) if args.real else None,
+        MAX_RATE if args.max_rate is None else args.max_rate,
+        args.show,
+        sys.stdout,
+        sys.stderr,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="huashu", description="Huashu call-script assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +121,27 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-scripts", help="validate a script directory")
     p.add_argument("dir", nargs="?")
     p.set_defaults(run=check_scripts)
+    p = sub.add_parser("lexicon", help="tools for lexicon authors")
+    lexicon = p.add_subparsers(dest="lexicon_command", required=True)
+    p = lexicon.add_parser(
+        "check",
+        help="what each entry fires on in compliant text, and its recall on generated forms",
+        description="Exit status 1 when an entry fires on compliant speech above --max-rate.",
+    )
+    p.add_argument("file", help="the lexicon's YAML file")
+    p.add_argument("--script", default="cmcc-10086", help="the library script to compile with")
+    p.add_argument("--scripts", help="the script library (default: HUASHU_SCRIPTS_DIR's)")
+    p.add_argument(
+        "--compliant",
+        action="append",
+        default=[],
+        help="compliant agent utterances, one a line (repeat for several; default: the "
+        "project's corpus beside the repository)",
+    )
+    p.add_argument("--real", help="real call-centre text (default: ../shared/data/real)")
+    p.add_argument("--max-rate", type=float, help="share of a source's utterances (0.002)")
+    p.add_argument("--show", type=int, default=10, help="sentences to list per entry and source")
+    p.set_defaults(run=lexicon_check)
     args = parser.parse_args(argv)
     result: int = args.run(args)
     return result

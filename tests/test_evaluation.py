@@ -1,7 +1,8 @@
 """Holds the matching at its measured quality so no later change can quietly lower it.
 
 The labelled corpus is tests/corpus (built by `make corpus`); the real text by others is read in
-place from ../shared/data/real and this test fails, not skips, when it is absent.
+place from ../shared/data/real and this test fails, not skips, when it is absent; so is the
+independent set, tests/independent (frozen: its figures are held, its sentences never shown).
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ import pytest
 from app.engine.compiled import CompiledScript
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
-from tests.corpus.evaluate import CORPUS, REAL, Figures, evaluate_corpus, evaluate_real, read_tsv
+from tests.corpus.evaluate import (
+    CORPUS,
+    INDEPENDENT,
+    REAL,
+    Figures,
+    IndependentFigures,
+    evaluate_corpus,
+    evaluate_independent,
+    evaluate_real,
+    read_tsv,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +49,8 @@ def test_exact_recall_is_total(figures: Figures) -> None:
 
 
 def test_noisy_and_reworded_recall(figures: Figures) -> None:
-    assert figures.recall["noisy_and_reworded"].value >= 0.97, figures.missed
+    # 0.9787 before issue 13, 0.9867 after: held there
+    assert figures.recall["noisy_and_reworded"].value >= 0.985, figures.missed
 
 
 def test_false_alarms_on_compliant_speech(figures: Figures) -> None:
@@ -52,3 +64,42 @@ def test_false_alarms_on_real_text(compiled: CompiledScript) -> None:
         rate = real.false_alarms[name]
         assert rate.total > 0, name
         assert rate.value <= 0.01, (name, real.alerted[name][:20])
+
+
+#: What the independent set (tests/independent, frozen; written from the norms by someone who
+#: never saw the matcher) gave when issue 13 closed: caught rows per kind. A change may raise
+#: these, never lower them (tests/corpus/NOTES.md has the figures before and after).
+INDEPENDENT_CAUGHT = {
+    "exact": 81,
+    "unpunctuated": 41,
+    "inserted": 77,
+    "dropped": 47,
+    "reordered": 24,
+    "homophone": 57,
+    "traditional": 34,
+    "filler": 37,
+    "split": 35,
+}
+
+
+@pytest.fixture(scope="module")
+def independent(compiled: CompiledScript) -> IndependentFigures:
+    assert INDEPENDENT.is_dir(), f"the independent set is expected at {INDEPENDENT}"
+    return evaluate_independent(compiled)
+
+
+def test_independent_recall_holds_per_kind(independent: IndependentFigures) -> None:
+    """Aggregates only: which rows are missed is not shown (they are not to be tuned to)."""
+    caught = {kind: independent.recall[kind].hits for kind in INDEPENDENT_CAUGHT}
+    assert all(caught[kind] >= n for kind, n in INDEPENDENT_CAUGHT.items()), caught
+
+
+def test_independent_recall_over_all_kinds_but_paraphrase(
+    independent: IndependentFigures,
+) -> None:
+    assert independent.recall["target"].value >= 0.95, str(independent.recall["target"])
+
+
+def test_independent_false_alarms_and_customer_speech(independent: IndependentFigures) -> None:
+    assert independent.false_alarms["all"].value <= 0.005, str(independent.false_alarms["all"])
+    assert independent.customer.hits == 0, str(independent.customer)

@@ -17,8 +17,21 @@
  *   ending in text[start:]. The state is one int, so a partial that extends the last one goes
  *   on where the last one stopped, and a call keeps nothing else for it. With ``symbols``, each
  *   character is looked up as symbols[code point] (the phonetic key, phonetic.table()).
- * - Cursor(words, sounds).feed(text, start): both walks at once for one speaker's stream, the
- *   two states kept in the cursor (matcher.SpeakerStream); reset() starts again at the roots.
+ * - Tolerant(...): a trie of symbol sequences walked as a nondeterministic automaton, so a
+ *   pattern may leave room for characters it does not name: a gap node hanging from a node lets
+ *   ``min..max`` characters of anything come before the pattern goes on. Gaps the lexicon asks
+ *   for ({0,6}) cost nothing; gaps derived from a phrase's words (a word slipped between them)
+ *   share one budget per match. Each character is read as its symbols: with a symbol table, one
+ *   or several (a character with two readings is both). Every place in the text starts a match;
+ *   a match in progress is a thread (node, start, characters in its gap, budget spent,
+ *   characters matched by sound only); hits are (index of the last character, value, index of
+ *   the first), only those within the output node's limits (the longest span, the sound-alikes
+ *   a whole or a longer match may have): what Python judges (index._align) is what could
+ *   stand. No failure links: threads from every start do their work, MAX_THREADS at most.
+ * - Cursor(words, sounds).feed(text, start): the words automaton (Aho-Corasick) and the sounds
+ *   automaton (Tolerant) at once for one speaker's stream, both states kept in the cursor
+ *   (matcher.SpeakerStream); reset() starts again at the roots; shift(n) moves the threads'
+ *   starts back by n when the text they index loses its first n characters.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -472,33 +485,448 @@ static PyTypeObject AutomatonType = {
     .tp_methods = Automaton_methods,
 };
 
-/* -- Cursor ------------------------------------------------------------------------------ */
 
-/* One speaker's place in a pair of automata (by character, by sound): each feed goes on where
- * the last one stopped. */
+/* -- Tolerant ---------------------------------------------------------------------------- */
+
+/* A symbol table entry with this bit is an index into ``alts``: a count, then the symbols. */
+#define ALT_FLAG 0x80000000u
+/* Matches in progress at once: a thread past this many is dropped (ordinary speech keeps a
+ * few; the bound keeps a pathological lexicon from costing more than a fixed amount per
+ * character). */
+#define MAX_THREADS 64
+/* A limit that limits nothing (spans and counts fit in a byte). */
+#define ANY 255
+
+typedef struct {
+    int32_t node;
+    int32_t start;
+    uint8_t gap;    /* characters taken in the gap this thread is in (at a gap node) */
+    uint8_t spent;  /* characters taken in gaps that count against the budget */
+    uint8_t sounds; /* characters matched by sound, not the pattern's own character */
+} Thread;
+
+/* A node of a Tolerant automaton: what a step reads of it, together (one cache line, most
+ * often, for all that a thread at it needs). */
+typedef struct {
+    /* its children's symbols, one bit each of 64 (symbol_bit): most threads are at a few
+     * shallow nodes, whose records stay in cache, while their children are spread over the
+     * goto table; a symbol no child has costs no probe of it */
+    uint64_t child_bits;
+    int32_t output;    /* index into values, or -1 */
+    int32_t gap_child; /* the first gap node hanging from it, or -1 */
+    int32_t gap_next;  /* the next gap node of the same parent, or -1 */
+    uint32_t chars;    /* the pattern's own character here, or 0: several, or none */
+    uint32_t stamp;    /* scratch: a thread of the step being built is at it (== generation) */
+    uint8_t slot;      /* ... at this place among the step's threads */
+    uint8_t is_gap;
+    uint8_t gap_min;
+    uint8_t gap_max;
+    uint8_t gap_counts;   /* 1: the gap's characters count against the budget */
+    uint8_t length;       /* at an output node: the characters its pattern names */
+    uint8_t max_span;     /* ... the longest match reported (ANY: no limit) */
+    uint8_t whole_sounds; /* ... sound-alikes a match of ``length`` may have */
+    uint8_t sounds;       /* ... and a longer one */
+} Node;
+
 typedef struct {
     PyObject_HEAD
-    Automaton *words;  /* or NULL */
-    Automaton *sounds; /* or NULL */
-    int32_t word_state;
-    int32_t sound_state;
-} Cursor;
+    uint64_t *keys; /* goto of the character edges, as Automaton's */
+    int32_t *children;
+    uint64_t mask;
+    int shift;
+    Py_ssize_t nodes;
+    Node *node;
+    uint32_t *symbols; /* BMP: a character's symbol, or ALT_FLAG | index into alts; or NULL */
+    uint32_t *alts;
+    Py_ssize_t n_alts;
+    int budget;
+    PyObject *values;    /* tuple */
+    uint32_t generation; /* of the step being built (walks never run at once: the GIL) */
+} Tolerant;
+
+static inline uint64_t
+symbol_bit(uint32_t symbol)
+{
+    return 1ull << ((symbol * 0x9E3779B1u) >> 26);
+}
+
+static inline int32_t
+tolerant_child(const Tolerant *a, int32_t node, uint32_t symbol)
+{
+    if (!(a->node[node].child_bits & symbol_bit(symbol)))
+        return -1;
+    uint64_t key = ((uint64_t)(uint32_t)node << 32) | symbol;
+    uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> a->shift;
+    for (;;) {
+        uint64_t k = a->keys[i];
+        if (k == key)
+            return a->children[i];
+        if (k == EMPTY)
+            return -1;
+        i = (i + 1) & a->mask;
+    }
+}
+
+/* A buffer of ``count`` bytes, copied. */
+static uint8_t *
+byte_array(PyObject *obj, Py_ssize_t count, const char *what)
+{
+    uint8_t *dest = PyMem_Malloc((size_t)(count > 0 ? count : 1));
+    if (dest == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (copy_buffer(obj, dest, count, what) < 0) {
+        PyMem_Free(dest);
+        return NULL;
+    }
+    return dest;
+}
+
+/* The node records from the arrays Python built (native.tolerant); 0, or -1 with an error. */
+static int
+fill_nodes(Tolerant *self, Py_ssize_t n, const int32_t *par, PyObject *is_gap, PyObject *gap_min,
+           PyObject *gap_max, PyObject *gap_counts, PyObject *output, PyObject *chars,
+           PyObject *limits, Py_ssize_t count)
+{
+    int32_t *out = int_array(output, n, "output");
+    uint32_t *own = out ? int_array(chars, n, "chars") : NULL;
+    uint8_t *gap = own ? byte_array(is_gap, n, "is_gap") : NULL;
+    uint8_t *low = gap ? byte_array(gap_min, n, "gap_min") : NULL;
+    uint8_t *high = low ? byte_array(gap_max, n, "gap_max") : NULL;
+    uint8_t *counted = high ? byte_array(gap_counts, n, "gap_counts") : NULL;
+    uint8_t *lim = counted ? byte_array(limits, 4 * n, "limits") : NULL;
+    int ok = lim != NULL;
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        if ((i > 0 && (par[i] < 0 || par[i] >= i)) || out[i] < -1 || out[i] >= count ||
+            gap[i] > 1 || counted[i] > 1 ||
+            (gap[i] && (i == 0 || out[i] >= 0 || gap[par[i]] || par[i] == 0 ||
+                        low[i] > high[i] || high[i] == 0))) {
+            PyErr_Format(PyExc_ValueError, "node %zd refers outside the automaton or is no node",
+                         i);
+            ok = 0;
+            break;
+        }
+        Node *node = &self->node[i];
+        node->output = out[i];
+        node->chars = own[i];
+        node->is_gap = gap[i];
+        node->gap_min = low[i];
+        node->gap_max = high[i];
+        node->gap_counts = counted[i];
+        node->length = lim[4 * i];
+        node->max_span = lim[4 * i + 1];
+        node->whole_sounds = lim[4 * i + 2];
+        node->sounds = lim[4 * i + 3];
+        node->gap_child = node->gap_next = -1;
+    }
+    PyMem_Free(out);
+    PyMem_Free(own);
+    PyMem_Free(gap);
+    PyMem_Free(low);
+    PyMem_Free(high);
+    PyMem_Free(counted);
+    PyMem_Free(lim);
+    return ok ? 0 : -1;
+}
 
 static int
-optional_automaton(PyObject *obj, Automaton **dest)
+Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
 {
-    if (obj == Py_None) {
-        *dest = NULL;
-        return 0;
-    }
-    if (!PyObject_TypeCheck(obj, &AutomatonType) || ((Automaton *)obj)->keys == NULL) {
-        PyErr_SetString(PyExc_TypeError, "a Cursor walks built Automaton objects (or None)");
+    static char *kwlist[] = {"parents", "labels", "is_gap", "gap_min", "gap_max", "gap_counts",
+                             "output", "values", "chars", "limits", "symbols", "alts",
+                             "budget", NULL};
+    PyObject *parents, *labels, *is_gap, *gap_min, *gap_max, *gap_counts, *output, *values;
+    PyObject *chars, *limits, *symbols = Py_None, *alts = Py_None;
+    int budget = 0;
+    if (self->nodes != 0) {
+        PyErr_SetString(PyExc_TypeError, "a Tolerant automaton is built once");
         return -1;
     }
-    Py_INCREF(obj);
-    *dest = (Automaton *)obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOO!OO|OOi", kwlist, &parents, &labels,
+                                     &is_gap, &gap_min, &gap_max, &gap_counts, &output,
+                                     &PyTuple_Type, &values, &chars, &limits, &symbols, &alts,
+                                     &budget))
+        return -1;
+    if (budget < 0 || budget > 255) {
+        PyErr_SetString(PyExc_ValueError, "budget: 0 to 255");
+        return -1;
+    }
+    Py_ssize_t n = PyObject_Length(output);
+    if (n < 1) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "an automaton has a root");
+        return -1;
+    }
+    self->nodes = n; /* from here on, dealloc frees what was built */
+    self->budget = budget;
+    int32_t *par = int_array(parents, n, "parents");
+    uint32_t *lab = par ? int_array(labels, n, "labels") : NULL;
+    self->node = lab ? PyMem_Calloc((size_t)n, sizeof(Node)) : NULL;
+    if (self->node == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto error;
+    }
+    if (fill_nodes(self, n, par, is_gap, gap_min, gap_max, gap_counts, output, chars, limits,
+                   PyTuple_GET_SIZE(values)) < 0)
+        goto error;
+    if (symbols != Py_None) {
+        self->symbols = int_array(symbols, BMP, "symbols");
+        if (self->symbols == NULL)
+            goto error;
+        if (alts != Py_None) {
+            Py_ssize_t size = PyObject_Length(alts);
+            if (size < 0)
+                goto error;
+            self->n_alts = size;
+            self->alts = int_array(alts, size, "alts");
+            if (self->alts == NULL)
+                goto error;
+        }
+        for (Py_ssize_t c = 0; c < BMP; c++) {
+            uint32_t s = self->symbols[c];
+            if (s & ALT_FLAG) {
+                uint32_t at = s & ~ALT_FLAG;
+                if ((Py_ssize_t)at >= self->n_alts || self->alts[at] == 0 ||
+                    (Py_ssize_t)(at + self->alts[at]) >= self->n_alts) {
+                    PyErr_Format(PyExc_ValueError, "symbols: %zd reads outside alts", c);
+                    goto error;
+                }
+            }
+        }
+    }
+    uint64_t size = 8;
+    int bits = 3;
+    while (size < (uint64_t)n * 2) {
+        size <<= 1;
+        bits++;
+    }
+    self->mask = size - 1;
+    self->shift = 64 - bits;
+    self->keys = PyMem_Malloc(sizeof(uint64_t) * size);
+    self->children = PyMem_Malloc(sizeof(int32_t) * size);
+    if (self->keys == NULL || self->children == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    memset(self->keys, 0xFF, sizeof(uint64_t) * size);
+    /* gap nodes hang from their parent in a list, in order; character edges go in the hash */
+    for (Py_ssize_t i = n - 1; i >= 1; i--) {
+        Node *parent = &self->node[par[i]];
+        if (self->node[i].is_gap) {
+            self->node[i].gap_next = parent->gap_child;
+            parent->gap_child = (int32_t)i;
+            continue;
+        }
+        if (lab[i] & ALT_FLAG) {
+            PyErr_Format(PyExc_ValueError, "node %zd: a label is a symbol below 2**31", i);
+            goto error;
+        }
+        uint64_t key = ((uint64_t)(uint32_t)par[i] << 32) | lab[i];
+        uint64_t s = (key * 0x9E3779B97F4A7C15ull) >> self->shift;
+        while (self->keys[s] != EMPTY) {
+            if (self->keys[s] == key) {
+                PyErr_Format(PyExc_ValueError, "node %zd repeats an edge", i);
+                goto error;
+            }
+            s = (s + 1) & self->mask;
+        }
+        self->keys[s] = key;
+        self->children[s] = (int32_t)i;
+        parent->child_bits |= symbol_bit(lab[i]);
+    }
+    PyMem_Free(par);
+    PyMem_Free(lab);
+    Py_INCREF(values);
+    self->values = values;
+    return 0;
+error:
+    PyMem_Free(par);
+    PyMem_Free(lab);
+    return -1; /* what was allocated is freed by dealloc */
+}
+
+static void
+Tolerant_dealloc(Tolerant *self)
+{
+    PyMem_Free(self->keys);
+    PyMem_Free(self->children);
+    PyMem_Free(self->node);
+    PyMem_Free(self->symbols);
+    PyMem_Free(self->alts);
+    Py_XDECREF(self->values);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Add a thread to ``out`` (``*m`` of them): one per (node, gap), the latest start kept (the
+ * shortest match), then the fewest sound-alikes, then the least budget spent. The node's stamp
+ * finds its thread in the step being built without a search (a gap node may have threads of
+ * several gap counts: those are searched for from the first). */
+static inline void
+add_thread(Tolerant *a, Thread *out, int *m, Thread t)
+{
+    Node *node = &a->node[t.node];
+    if (node->stamp == a->generation) {
+        for (int k = node->slot; k < *m; k++) {
+            Thread *o = &out[k];
+            if (o->node == t.node && o->gap == t.gap) {
+                if (t.start > o->start ||
+                    (t.start == o->start &&
+                     (t.sounds < o->sounds || (t.sounds == o->sounds && t.spent < o->spent))))
+                    *o = t;
+                return;
+            }
+        }
+    } else {
+        node->stamp = a->generation;
+        node->slot = (uint8_t)*m;
+    }
+    if (*m < MAX_THREADS)
+        out[(*m)++] = t;
+}
+
+/* Follow every character edge from ``t``'s node by one of the character ``c``'s symbols; a
+ * child whose pattern character is not ``c`` was reached by sound. */
+static inline void
+step(Tolerant *a, Thread t, Py_UCS4 c, const uint32_t *syms, int ns, Thread *out, int *m)
+{
+    for (int s = 0; s < ns; s++) {
+        int32_t child = tolerant_child(a, t.node, syms[s]);
+        if (child < 0)
+            continue;
+        uint32_t own = a->node[child].chars;
+        uint8_t sounds = (uint8_t)(t.sounds + (own != 0 && own != c && t.sounds < ANY));
+        add_thread(a, out, m, (Thread){child, t.start, 0, t.spent, sounds});
+    }
+}
+
+/* Walk text[start:n] with the threads ``live`` (``*count``; ``spare`` as large, for the next
+ * step); append (index, value, first index) to *hits (made when first needed) for each match
+ * within its output node's limits. */
+static int
+tolerant_walk(Tolerant *a, int kind, const void *data, Py_ssize_t start, Py_ssize_t n,
+              Thread **live, int *count, Thread **spare, PyObject **hits)
+{
+    Thread *cur = *live, *next = *spare;
+    int have = *count;
+    for (Py_ssize_t i = start; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        uint32_t one = c;
+        const uint32_t *syms = &one;
+        int ns = 1;
+        if (a->symbols != NULL && c < BMP) {
+            uint32_t s = a->symbols[c];
+            if (s & ALT_FLAG) {
+                const uint32_t *list = a->alts + (s & ~ALT_FLAG);
+                ns = (int)list[0];
+                syms = list + 1;
+            } else {
+                one = s;
+            }
+        }
+        int m = 0;
+        if (++a->generation == 0) { /* wrapped: no stamp may look current */
+            for (Py_ssize_t k = 0; k < a->nodes; k++)
+                a->node[k].stamp = 0;
+            a->generation = 1;
+        }
+        for (int k = 0; k < have; k++) {
+            Thread t = cur[k];
+            const Node *node = &a->node[t.node];
+            if (node->is_gap) {
+                if (t.gap >= node->gap_min)
+                    step(a, t, c, syms, ns, next, &m);
+                if (t.gap < node->gap_max && (!node->gap_counts || t.spent < a->budget)) {
+                    Thread in = t;
+                    in.gap++;
+                    in.spent = (uint8_t)(t.spent + node->gap_counts);
+                    add_thread(a, next, &m, in);
+                }
+                continue;
+            }
+            step(a, t, c, syms, ns, next, &m);
+            for (int32_t g = node->gap_child; g >= 0; g = a->node[g].gap_next) {
+                const Node *gap = &a->node[g];
+                Thread at = t;
+                at.node = g;
+                if (gap->gap_min == 0)
+                    step(a, at, c, syms, ns, next, &m);
+                if (!gap->gap_counts || t.spent < a->budget) {
+                    at.gap = 1;
+                    at.spent = (uint8_t)(t.spent + gap->gap_counts);
+                    add_thread(a, next, &m, at);
+                }
+            }
+        }
+        step(a, (Thread){0, (int32_t)i, 0, 0, 0}, c, syms, ns, next, &m);
+        for (int k = 0; k < m; k++) {
+            Thread *t = &next[k];
+            const Node *node = &a->node[t->node];
+            if (node->output < 0 || t->gap != 0)
+                continue;
+            Py_ssize_t span = i - t->start + 1;
+            if (span > node->max_span ||
+                t->sounds > (span == node->length ? node->whole_sounds : node->sounds))
+                continue;
+            if (*hits == NULL && (*hits = PyList_New(0)) == NULL)
+                return -1;
+            PyObject *hit = Py_BuildValue("(nOi)", i, PyTuple_GET_ITEM(a->values, node->output),
+                                          (int)t->start);
+            if (hit == NULL || PyList_Append(*hits, hit) < 0) {
+                Py_XDECREF(hit);
+                return -1;
+            }
+            Py_DECREF(hit);
+        }
+        Thread *swap = cur;
+        cur = next;
+        next = swap;
+        have = m;
+    }
+    *live = cur;
+    *spare = next;
+    *count = have;
     return 0;
 }
+
+static PyObject *
+Tolerant_len(Tolerant *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(self->nodes);
+}
+
+static PyMethodDef Tolerant_methods[] = {
+    {"nodes", (PyCFunction)Tolerant_len, METH_NOARGS, PyDoc_STR("the number of nodes")},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TolerantType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "app.engine._scan.Tolerant",
+    .tp_doc = PyDoc_STR("A trie with gaps walked as an NFA, built in Python (native.py)."),
+    .tp_basicsize = sizeof(Tolerant),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Tolerant_init,
+    .tp_dealloc = (destructor)Tolerant_dealloc,
+    .tp_methods = Tolerant_methods,
+};
+
+/* -- Cursor ------------------------------------------------------------------------------ */
+
+/* One speaker's place in a pair of automata (by character: Automaton; by sound: Tolerant):
+ * each feed goes on where the last one stopped. */
+typedef struct {
+    PyObject_HEAD
+    Automaton *words; /* or NULL */
+    Tolerant *sounds; /* or NULL */
+    int32_t word_state;
+    int thread_count;
+    Thread *threads; /* the live threads of ``sounds`` (MAX_THREADS), once something was fed */
+    Thread *spare;   /* as large: the next step's */
+    Thread *buffers; /* both, one allocation (NULL until the first feed with text) */
+} Cursor;
 
 static int
 Cursor_init(Cursor *self, PyObject *args, PyObject *kwds)
@@ -511,9 +939,26 @@ Cursor_init(Cursor *self, PyObject *args, PyObject *kwds)
     }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", kwlist, &words, &sounds))
         return -1;
-    if (optional_automaton(words, &self->words) < 0)
+    if (words != Py_None &&
+        (!PyObject_TypeCheck(words, &AutomatonType) || ((Automaton *)words)->keys == NULL)) {
+        PyErr_SetString(PyExc_TypeError, "words: a built Automaton (or None)");
         return -1;
-    return optional_automaton(sounds, &self->sounds);
+    }
+    if (sounds != Py_None &&
+        (!PyObject_TypeCheck(sounds, &TolerantType) || ((Tolerant *)sounds)->keys == NULL)) {
+        PyErr_SetString(PyExc_TypeError, "sounds: a built Tolerant automaton (or None)");
+        return -1;
+    }
+    if (words != Py_None) {
+        Py_INCREF(words);
+        self->words = (Automaton *)words;
+    }
+    if (sounds != Py_None) {
+        Py_INCREF(sounds);
+        self->sounds = (Tolerant *)sounds;
+    }
+    self->thread_count = 0;
+    return 0;
 }
 
 static void
@@ -521,6 +966,7 @@ Cursor_dealloc(Cursor *self)
 {
     Py_XDECREF(self->words);
     Py_XDECREF(self->sounds);
+    PyMem_Free(self->buffers);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -540,10 +986,20 @@ Cursor_feed(Cursor *self, PyObject *const *args, Py_ssize_t nargs)
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     PyObject *words = NULL, *sounds = NULL;
+    if (self->sounds != NULL && self->buffers == NULL && start < n) {
+        /* made on the first feed with text: a call's cursors that hear nothing (an idle call,
+         * a silent speaker) hold no thread buffers */
+        self->buffers = PyMem_Malloc(sizeof(Thread) * 2 * MAX_THREADS);
+        if (self->buffers == NULL)
+            return PyErr_NoMemory();
+        self->threads = self->buffers;
+        self->spare = self->buffers + MAX_THREADS;
+    }
     if ((self->words != NULL &&
          walk(self->words, kind, data, start, n, &self->word_state, &words) < 0) ||
-        (self->sounds != NULL &&
-         walk(self->sounds, kind, data, start, n, &self->sound_state, &sounds) < 0)) {
+        (self->sounds != NULL && start < n &&
+         tolerant_walk(self->sounds, kind, data, start, n, &self->threads, &self->thread_count,
+                       &self->spare, &sounds) < 0)) {
         Py_XDECREF(words);
         Py_XDECREF(sounds);
         return NULL;
@@ -559,14 +1015,49 @@ Cursor_feed(Cursor *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 Cursor_reset(Cursor *self, PyObject *Py_UNUSED(ignored))
 {
-    self->word_state = self->sound_state = 0;
+    self->word_state = 0;
+    self->thread_count = 0;
     Py_RETURN_NONE;
+}
+
+/* shift(n): the text the threads index lost its first n characters; a thread begun there
+ * is dropped. The words automaton's state is a node, not a place: it stays. */
+static PyObject *
+Cursor_shift(Cursor *self, PyObject *arg)
+{
+    Py_ssize_t cut = PyLong_AsSsize_t(arg);
+    if (cut == -1 && PyErr_Occurred())
+        return NULL;
+    if (cut < 0) {
+        PyErr_SetString(PyExc_ValueError, "shift by a count of characters");
+        return NULL;
+    }
+    int m = 0;
+    for (int k = 0; k < self->thread_count; k++) {
+        Thread t = self->threads[k];
+        if (t.start >= cut) {
+            t.start -= (int32_t)cut;
+            self->threads[m++] = t;
+        }
+    }
+    self->thread_count = m;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Cursor_live(Cursor *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLong(self->thread_count);
 }
 
 static PyMethodDef Cursor_methods[] = {
     {"feed", (PyCFunction)(void (*)(void))Cursor_feed, METH_FASTCALL,
      PyDoc_STR("feed(text, start) -> None or (word hits, sound hits): walk text[start:]")},
     {"reset", (PyCFunction)Cursor_reset, METH_NOARGS, PyDoc_STR("start again at the roots")},
+    {"shift", (PyCFunction)Cursor_shift, METH_O,
+     PyDoc_STR("shift(n): the text lost its first n characters")},
+    {"live", (PyCFunction)Cursor_live, METH_NOARGS,
+     PyDoc_STR("the matches in progress by sound (threads)")},
     {NULL, NULL, 0, NULL},
 };
 
@@ -595,13 +1086,14 @@ PyMODINIT_FUNC
 PyInit__scan(void)
 {
     if (PyType_Ready(&FolderType) < 0 || PyType_Ready(&AutomatonType) < 0 ||
-        PyType_Ready(&CursorType) < 0)
+        PyType_Ready(&TolerantType) < 0 || PyType_Ready(&CursorType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&scan_module);
     if (module == NULL)
         return NULL;
     if (PyModule_AddObjectRef(module, "Folder", (PyObject *)&FolderType) < 0 ||
         PyModule_AddObjectRef(module, "Automaton", (PyObject *)&AutomatonType) < 0 ||
+        PyModule_AddObjectRef(module, "Tolerant", (PyObject *)&TolerantType) < 0 ||
         PyModule_AddObjectRef(module, "Cursor", (PyObject *)&CursorType) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -24,11 +24,17 @@ class CompiledScript:
         entries: list[tuple[str, Target]] = []
         if lexicon is not None:
             for i, entry in enumerate(lexicon.entries):
-                target = Target("forbidden", str(i), "agent", sound=entry.phonetic)
+                derive = entry.reworded
+                target = Target("forbidden", str(i), "agent", sound=entry.phonetic, derive=derive)
                 for phrase in (entry.phrase, *entry.variants):
                     entries.append((phrase, target))
+                # what qualifies a phrase is heard in the same forms as the phrase
                 for phrase in entry.allow:
-                    entries.append((phrase, Target("allow", f"f{i}", "agent", excuses=target.key)))
+                    allow = Target("allow", f"f{i}", "agent", excuses=target.key, derive=derive)
+                    entries.append((phrase, allow))
+                for phrase in entry.softened_by:
+                    soften = Target("soften", f"f{i}", "agent", excuses=target.key, derive=derive)
+                    entries.append((phrase, soften))
         behaviour = script.behaviour
         target = Target("rushing_off", "0", "agent")
         entries.extend((p, target) for p in behaviour.rushing_off.phrases)

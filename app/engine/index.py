@@ -1,27 +1,29 @@
 """The phrase index: every phrase the engine listens for, in automata built once per script.
 
-:class:`PhraseIndex` is built once per script (and its lexicon): one Aho–Corasick automaton over
-every phrase the engine listens for — forbidden phrases, 催挂 phrases, greeting words, situation
-triggers, end signals, call-type signals — each pattern carrying the targets it stands for. A
-fragment is scanned once, whatever it is listened for. :func:`excused` says which of the hits
-found stand (the allow phrases, one match per target on the same words).
+:class:`PhraseIndex` is built once per script (and its lexicon): every phrase the engine listens
+for — forbidden phrases, 催挂 phrases, greeting words, situation triggers, end signals, call-type
+signals — each pattern carrying the targets it stands for. A fragment is scanned once, whatever
+it is listened for. :func:`excused` says which of the hits found stand (the allow phrases, one
+match per target on the same words).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from app.engine import native, phonetic
+from app.engine import forms, native, phonetic
 from app.engine.messages import Speaker
-from app.engine.patterns import Pattern, expand
+from app.engine.native import Gap
+from app.engine.patterns import expand
 
 TargetKind = Literal[
     "forbidden",
     "rushing_off",
     "greeting_word",
     "allow",
+    "soften",
     "situation",
     "end_signal",
     "call_type",
@@ -30,9 +32,12 @@ TargetKind = Literal[
 
 
 #: The target kinds a partial hypothesis is judged on (an alert the moment the words appear), and
-#: the allow phrases that excuse them; the others (situations, hold apologies, call types…) are
-#: acted on when the segment is final, so a partial does not locate them.
-ON_PARTIAL = frozenset({"forbidden", "rushing_off", "greeting_word", "allow"})
+#: the allow and softening phrases that qualify them; the others (situations, hold apologies,
+#: call types…) are acted on when the segment is final, so a partial does not locate them.
+ON_PARTIAL = frozenset({"forbidden", "rushing_off", "greeting_word", "allow", "soften"})
+#: The kinds of the phrases that qualify a hit of another target (``excuses``): never judged on
+#: their own.
+QUALIFIERS = frozenset({"allow", "soften"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +48,14 @@ class Target:
     ref: str
     speaker: Speaker | None = None
     at_end: int | None = None
-    #: For ``allow`` targets: the target key whose hits this phrase excuses.
+    #: For ``allow`` and ``soften`` targets: the target key whose hits this phrase excuses or
+    #: softens.
     excuses: str | None = None
     #: Whether a target of a phonetic kind is matched by sound too.
     sound: bool = True
+    #: Whether its phrases are also matched in the forms derived from their words
+    #: (:mod:`app.engine.forms`): a word slipped in, left out, contracted, reordered.
+    derive: bool = False
     #: ``kind:ref``, the target's identity in a segment (set once: it is asked for per hit).
     key: str = field(init=False, compare=False, repr=False)
     #: Whether a hit of it is acted on before the segment is final (:data:`ON_PARTIAL`).
@@ -60,7 +69,8 @@ class Target:
 class Hit(NamedTuple):
     """A match of ``pattern`` (its label) at normalized ``[start, end)``.
 
-    ``phonetic``: found on the sound-alike key, not on the characters. A named tuple, not a
+    ``phonetic``: found by sound, the characters differ. ``derived``: found in a form derived
+    from the phrase (:mod:`app.engine.forms`), or with words slipped in. A named tuple, not a
     frozen dataclass: one is made per match, and a frozen dataclass sets each field through
     ``object.__setattr__``, which a tuple does not need.
     """
@@ -70,37 +80,47 @@ class Hit(NamedTuple):
     pattern: str
     target: Target
     phonetic: bool = False
+    derived: bool = False
 
 
-#: Occurrences of gapped patterns' parts: (gapped index, part index) → [(start, end)].
-Parts = dict[tuple[int, int], list[tuple[int, int]]]
-#: What a cursor's feed found: (index of the last character, value) by character, by sound.
-Found = tuple[list[tuple[int, Any]] | None, list[tuple[int, Any]] | None]
+#: What a cursor's feed found: (index of the last character, value) by character; (index of
+#: the last character, value, index of the first) by sound.
+Found = tuple[list[tuple[int, Any]] | None, list[tuple[int, Any, int]] | None]
 
 
 @dataclass(frozen=True, slots=True)
-class _Gapped:
-    """A pattern with gaps, matched as parts joined when close enough."""
+class _Ref:
+    """A form in the sound automaton, for one target: how a hit of it is judged."""
 
-    pattern: Pattern
+    form: forms.Form
     target: Target
-    label: str
+    #: Matched on characters only: a hit whose characters are not the form's is no hit.
+    chars_only: bool
+    #: The most characters slipped in and the most characters heard only by sound that a hit
+    #: of it may have (:func:`forms.allowed`).
+    insertions: int
+    homophones: int
+    #: An allow phrase: no emphatic word may be slipped into it (:data:`forms.EMPHATIC`).
+    plain: bool
 
 
 class PhraseIndex:
-    """Two automata, built once, each scanning a text once: one over the phonetic keys of the
-    patterns also matched by sound, one over the other patterns and the parts of gapped
-    patterns (a word's value says which it is; it may be both).
+    """Two automata, built once, each scanning a text once (``native.Cursor``):
 
-    A pattern matched by sound is not in the second automaton: where its characters are, its key
-    is, so the key's hit checks the characters too (one look-up). With a lexicon of thousands of
-    forbidden phrases, the second automaton keeps only the script's few short phrases.
+    - by character (Aho–Corasick): the literal patterns of the targets not matched by sound —
+      greeting words, situation triggers, signals, hold apologies;
+    - by sound (``native.Tolerant``): every pattern of the targets matched by sound
+      (``phonetic_kinds``, ``phonetic_min`` characters or more), every gapped pattern, and
+      every form derived from the phrases of targets that ``derive``; a hit is judged on what
+      it spans (``_align``: what was slipped in, how much by sound) and a form that must be
+      matched on its characters is checked on them (hits are rare).
 
-    Both are :mod:`app.engine.native` automata: the sound one reads each character through the
-    phonetic table as it walks, so no key string is made.
+    Allow and softening phrases are a third index, scanned only beside a hit they qualify
+    (:meth:`qualifiers`).
 
-    ``phonetic_kinds``: the target kinds also matched by sound (``phonetic_min`` characters or
-    more; a shorter sound-alike is too often an ordinary word).
+    ``phonetic_kinds``: the target kinds also matched by sound (a shorter sound-alike is too
+    often an ordinary word). A deriving target is matched by sound from :data:`forms.SOUND_MIN`
+    characters.
     """
 
     def __init__(
@@ -109,64 +129,101 @@ class PhraseIndex:
         *,
         phonetic_kinds: frozenset[str] = frozenset(),
         phonetic_min: int = 4,
+        qualifiers_apart: bool = True,
     ) -> None:
+        """``qualifiers_apart`` false: the allow and softening phrases are indexed with the
+        others (the index that holds them apart)."""
         literal: dict[str, list[Target]] = {}
-        sounds: dict[str, tuple[str, list[Target]]] = {}
-        self._gapped: list[_Gapped] = []
-        #: part → [(gapped index, part index, whether it is the pattern's last part)]
-        parts: dict[str, list[tuple[int, int, bool]]] = {}
-        max_len = 1
+        sequences: dict[tuple[int | Gap, ...], list[_Ref]] = {}
+        max_len: int = 1
         #: Every target, and its number (a kept hit names its target by number: see ``Kept``).
         self.targets: list[Target] = []
         self.target_numbers: dict[Target, int] = {}
+        entries = list(entries)
+        qualifying = [(p, t) for p, t in entries if t.kind in QUALIFIERS and qualifiers_apart]
+        #: The allow and softening phrases, in an index of their own: scanned only when a hit of
+        #: a target they qualify is there (:meth:`qualifiers`). Offers to help (我帮您查一下) are
+        #: the commonest words of ordinary agent talk; scanning for them on every fragment
+        #: would be work for nothing.
+        self._qualifiers = (
+            PhraseIndex(
+                qualifying,
+                phonetic_kinds=phonetic_kinds,
+                phonetic_min=phonetic_min,
+                qualifiers_apart=False,
+            )
+            if qualifying
+            else None
+        )
+        #: The keys of the targets that allow or softening phrases qualify.
+        self.qualified = frozenset(t.excuses for _, t in qualifying if t.excuses is not None)
+        if self._qualifiers is not None:
+            max_len = self._qualifiers.max_len
+            for target in self._qualifiers.targets:
+                self.target_numbers[target] = len(self.targets)
+                self.targets.append(target)
         for phrase, target in entries:
+            if target.kind in QUALIFIERS and qualifiers_apart:
+                continue
             if target not in self.target_numbers:
                 self.target_numbers[target] = len(self.targets)
                 self.targets.append(target)
-            for pattern in expand(phrase):
-                max_len = max(max_len, pattern.max_len)
-                if not pattern.literal:
-                    index = len(self._gapped)
-                    self._gapped.append(_Gapped(pattern, target, pattern.label))
-                    for i, part in enumerate(pattern.parts):
-                        parts.setdefault(part, []).append((index, i, i == len(pattern.parts) - 1))
-                    continue
-                text = pattern.parts[0]
-                targets = literal.setdefault(text, [])
-                if target not in targets:
-                    targets.append(target)
-                if target.kind in phonetic_kinds and target.sound and len(text) >= phonetic_min:
-                    label, sound_targets = sounds.setdefault(phonetic.key(text), (text, []))
-                    if target not in sound_targets:
-                        sound_targets.append(target)
-        self.max_len = max_len
-        self.patterns = len(literal) + len(self._gapped)
-        #: word → (literal: (pattern, targets) | None, part: (length, refs) | None)
-        words: dict[str, list[Any]] = {}
-        #: key → the patterns with that key found by it, and all their targets
-        by_key: dict[str, list[tuple[str, tuple[Target, ...]]]] = {}
-        for text, targets in literal.items():
-            key = phonetic.key(text) if len(text) >= phonetic_min else None
-            if key is not None and key in sounds and any(t in sounds[key][1] for t in targets):
-                by_key.setdefault(key, []).append((text, tuple(targets)))
+            sound = target.sound and (target.kind in phonetic_kinds or target.derive)
+            if target.derive:
+                # what qualifies a phrase (allow, soften) is never said shorter than written
+                full = target.kind not in ("allow", "soften")
+                found = forms.derive(phrase, sound, full)
             else:
-                words.setdefault(text, [None, None])[0] = (text, tuple(targets))
-        for part, refs in parts.items():
-            words.setdefault(part, [None, None])[1] = (len(part), tuple(refs))
+                found = []
+                for pattern in expand(phrase):
+                    text = "".join(pattern.parts)
+                    if pattern.literal and not (sound and len(text) >= phonetic_min):
+                        targets = literal.setdefault(text, [])
+                        if target not in targets:
+                            targets.append(target)
+                        max_len = max(max_len, len(text))
+                        continue
+                    found.append(forms.pattern_form(pattern, sound and len(text) >= phonetic_min))
+            for form in found:
+                max_len = max(max_len, form.length)
+                items = form.items
+                key = tuple(
+                    step if isinstance(step, Gap) else symbol
+                    for step, symbol in zip(items, _symbols(form, items), strict=True)
+                )
+                refs = sequences.setdefault(key, [])
+                same = [r for r in refs if r.target == target]
+                if same and (form.derived or not same[0].form.derived):
+                    continue  # one form per target on these sounds: as written, if one is
+                refs[:] = [r for r in refs if r.target != target]
+                insertions, homophones = forms.allowed(form)
+                refs.append(
+                    _Ref(
+                        form,
+                        target,
+                        not form.sound,
+                        insertions,
+                        homophones,
+                        target.kind == "allow",
+                    )
+                )
+        #: The longest a match can be (a phrase, its gaps, what may be slipped in).
+        self.max_len: int = max_len
+        self.patterns = len(literal) + len(sequences)
         self._words = (
-            native.automaton({word: tuple(value) for word, value in words.items()})
-            if words
+            native.automaton({word: (word, tuple(targets)) for word, targets in literal.items()})
+            if literal
             else None
         )
         self._sounds = (
-            native.automaton(
-                {
-                    sound: (label, tuple(targets), tuple(by_key.get(sound, ())))
-                    for sound, (label, targets) in sounds.items()
-                },
-                phonetic.symbols(),
+            native.tolerant(
+                {key: tuple(refs) for key, refs in sequences.items()},
+                phonetic.readings(),
+                forms.INSERT_BUDGET,
+                {key: _own(refs) for key, refs in sequences.items()},
+                {key: _limits(refs) for key, refs in sequences.items()},
             )
-            if sounds
+            if sequences
             else None
         )
 
@@ -175,95 +232,207 @@ class PhraseIndex:
         return native.Cursor(self._words, self._sounds)
 
     def scan(self, text: str, start: int = 0) -> list[Hit]:
-        """Every hit in ``text[start:]`` (hits may not begin before ``start``)."""
+        """Every hit in ``text[start:]`` (hits may not begin before ``start``), allow and
+        softening phrases' too."""
         if len(text) <= start:
             return []
         hits: list[Hit] = []
         found = self.cursor().feed(text, start)
         if found is not None:
-            parts: Parts = {}
-            self.take(found, text, hits, parts)
-            if parts:
-                hits.extend(self.join_parts(parts))
+            self.take(found, text, hits)
+        if self._qualifiers is not None:
+            hits.extend(self._qualifiers.scan(text, start))
         return hits
 
-    def take(self, found: Found, text: str, hits: list[Hit], parts: Parts) -> bool:
-        """What a cursor found in ``text`` (its feed's answer): append the literal and phonetic
-        hits to ``hits`` and the occurrences of gapped patterns' parts to ``parts``. Returns
-        whether a gapped pattern's last part was found (only then can a gapped hit be new)."""
+    def qualifiers(self, text: str) -> list[Hit]:
+        """The allow and softening phrases in ``text`` (what a cursor does not look for)."""
+        return self._qualifiers.scan(text) if self._qualifiers is not None else []
+
+    def take(self, found: Found, text: str, hits: list[Hit]) -> None:
+        """What a cursor found in ``text`` (its feed's answer): append its hits to ``hits``."""
         words, sounds = found
-        completed = False
         if words is not None:
-            for last, (lit, part) in words:
+            for last, (pattern, targets) in words:
                 end = last + 1
-                if lit is not None:
-                    pattern, targets = lit
-                    begin = end - len(pattern)
-                    for target in targets:
-                        hits.append(Hit(begin, end, pattern, target))
-                if part is not None:
-                    length, refs = part
-                    for index, i, last_part in refs:
-                        # A part after the first is of use only after an occurrence of the
-                        # first, which ends before it begins: found earlier in this scan.
-                        if i == 0 or (index, 0) in parts:
-                            parts.setdefault((index, i), []).append((end - length, end))
-                            completed = completed or last_part
-        if sounds is not None:
-            for last, (label, targets, patterns) in sounds:
-                end = last + 1
-                begin = end - len(label)
-                if patterns:  # the characters themselves, in the order a scan finds them
-                    said = text[begin:end]
-                    for pattern, pattern_targets in patterns:
-                        if pattern == said:
-                            for target in pattern_targets:
-                                hits.append(Hit(begin, end, pattern, target))
-                            break
+                begin = end - len(pattern)
                 for target in targets:
-                    hits.append(Hit(begin, end, label, target, phonetic=True))
-        return completed
+                    hits.append(Hit(begin, end, pattern, target))
+        if sounds is not None:
+            for last, refs, first in sounds:
+                end = last + 1
+                for ref in refs:
+                    form = ref.form
+                    if end - first == len(form.text) and text[first:end] == form.text:
+                        hits.append(Hit(first, end, form.label, ref.target, False, form.derived))
+                        continue
+                    if ref.chars_only and end - first == len(form.text):
+                        continue
+                    judged = _align(text, first, end, ref)
+                    if judged is None:
+                        continue
+                    homophones, inserted = judged
+                    if inserted > ref.insertions or (ref.chars_only and homophones):
+                        continue
+                    # the phrase as written, said whole, may be misheard anywhere (as before
+                    # words could be slipped in); reworded or with words slipped in, barely
+                    plain = not inserted and not form.derived and len(form.text) > forms.SOUND_MIN
+                    if homophones > (len(form.text) if plain else ref.homophones):
+                        continue
+                    if homophones and inserted and len(form.text) < forms.LOOSE_MIN:
+                        continue  # a sound-alike with words slipped in: too loose when short
+                    derived = form.derived or inserted > 0
+                    hits.append(Hit(first, end, form.label, ref.target, homophones > 0, derived))
 
-    def join_parts(self, found: Parts) -> list[Hit]:
-        """Gapped-pattern hits from the parts found: (gapped index, part index) → spans."""
-        hits = []
-        for index in sorted({ref[0] for ref in found if ref[1] == 0}):
-            gapped = self._gapped[index]
-            chains = found[(index, 0)]
-            for i, (low, high) in enumerate(gapped.pattern.gaps, start=1):
-                nexts = found.get((index, i), [])
-                chains = [(s, e2) for s, e in chains for s2, e2 in nexts if low <= s2 - e <= high]
-                if not chains:
+
+def _own(refs: list[_Ref]) -> str:
+    """The characters a sequence's forms share: where they differ (two forms that sound
+    alike), none (``\\x00``): a character there is matched as neither's own."""
+    texts = {ref.form.text for ref in refs}
+    if len(texts) == 1:
+        return texts.pop()
+    return "".join(
+        chars[0] if len(set(chars)) == 1 else "\x00" for chars in zip(*texts, strict=True)
+    )
+
+
+def _limits(refs: list[_Ref]) -> native.Limits:
+    """What the automaton may report for a sequence: the loosest of its forms' limits
+    (``PhraseIndex.take`` holds each hit to its own form's)."""
+    span = 0
+    whole = 0
+    loose = 0
+    for ref in refs:
+        form = ref.form
+        length = len(form.text)
+        free = any(isinstance(s, Gap) and not s.counts for s in form.items)
+        span = max(span, native.ANY if free else length + ref.insertions)
+        if ref.chars_only:
+            continue
+        plain = not form.derived and length > forms.SOUND_MIN
+        whole = max(whole, native.ANY if free else length if plain else ref.homophones)
+        loose = max(loose, native.ANY if free else ref.homophones)
+    return native.Limits(span, whole, loose)
+
+
+def _symbols(form: forms.Form, items: tuple[str | Gap, ...]) -> list[int]:
+    """The sound symbols of a form's steps (a gap's place holds 0)."""
+    said = phonetic.sequence(form.text)
+    out: list[int] = []
+    at = 0
+    for step in items:
+        if isinstance(step, Gap):
+            out.append(0)
+        else:
+            out.append(said[at])
+            at += 1
+    return out
+
+
+#: An alignment's cost that no alignment has.
+_NONE = 1 << 20
+
+
+def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None:
+    """The best reading of ``text[start:end]`` as the form of ``ref``: (characters heard only by
+    sound, characters slipped in), fewest sound-alikes first; None when there is none that
+    slips in only what may be slipped in. A word slipped in may not say the opposite: no
+    negation (不, 没 …), no modal verb right after the form's negation (不 + 要 挂机 is "do
+    not hang up", not 不挂机), no verb right before it (我 + 听 不清楚 is "I cannot hear
+    clearly": :func:`forms.makes_a_complement`); nothing emphatic into an allow phrase."""
+    steps = ref.form.items
+    budget = forms.INSERT_BUDGET
+    memo: dict[tuple[int, int], int] = {}
+
+    def cost(i: int, at: int) -> int:
+        """Sound-alikes × 64 + characters slipped in, from step ``i`` at ``at`` to the end."""
+        if i == len(steps):
+            return 0 if at == end else _NONE
+        remembered = memo.get((i, at))
+        if remembered is not None:
+            return remembered
+        best = _NONE
+        step = steps[i]
+        if isinstance(step, Gap):
+            after_negation = i > 0 and steps[i - 1] in forms.NEGATIONS
+            before_negation = i + 1 < len(steps) and steps[i + 1] in forms.NEGATIONS
+            for taken in range(step.low, step.high + 1):
+                if at + taken > end or (step.counts and taken > budget):
                     break
-            label = gapped.label
-            last_end = -1
-            for s, e in sorted(set(chains), key=lambda c: (c[0], c[0] - c[1])):
-                if s >= last_end:  # the shortest start, the longest reach; no overlaps
-                    hits.append(Hit(s, e, label, gapped.target))
-                    last_end = e
-        return hits
+                if taken and step.counts:
+                    slipped = text[at + taken - 1]
+                    if slipped in forms.NEGATIONS or (ref.plain and slipped in forms.EMPHATIC):
+                        break
+                    if after_negation and text[at] in forms.MODAL_VERBS:
+                        break
+                    if before_negation and forms.makes_a_complement(text[at : at + taken]):
+                        continue
+                rest = cost(i + 1, at + taken)
+                if rest < _NONE:
+                    best = min(best, rest + (taken if step.counts else 0))
+        elif at < end:
+            char = text[at]
+            if char == step:
+                best = cost(i + 1, at + 1)
+            elif not set(phonetic.heard(step)).isdisjoint(phonetic.heard(char)):
+                rest = cost(i + 1, at + 1)
+                if rest < _NONE:
+                    best = rest + 64
+        memo[(i, at)] = best
+        return best
+
+    total = cost(0, start)
+    if total >= _NONE:
+        return None
+    return total // 64, total % 64
 
 
-def excused(hits: list[Hit]) -> list[Hit]:
-    """Drop hits inside an ``allow`` phrase that excuses their target, and hits of a target that
-    overlap a longer or earlier hit of the same target (one phrase and its variant on the same
-    words are one match)."""
+#: Whether a clause ends inside normalized ``[start, end)`` (punctuation, a pause between
+#: segments): an allow phrase said across one is two clauses, and excuses nothing.
+Broken = Callable[[int, int], bool]
+
+
+def named_length(pattern: str) -> int:
+    """How many characters a hit's pattern (its label) names: its words, not its gaps
+    (``{0,3}``) nor the marks between a derived form's words (``…``)."""
+    count = 0
+    depth = 0
+    for char in pattern:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif not depth and char != "…":
+            count += 1
+    return count
+
+
+def excused(hits: list[Hit], broken: Broken | None = None) -> list[Hit]:
+    """Drop hits inside an ``allow`` phrase that excuses their target (said in one clause, if
+    ``broken`` says where clauses end: 我不知道您是否方便 excuses, 我不知道，您去营业厅问吧 does
+    not), and hits of a target that overlap a longer or earlier hit of the same target (one
+    phrase and its variant on the same words are one match: the one on the characters before
+    one by sound, as written before derived). ``soften`` hits are kept (the alert judges
+    them)."""
     if len(hits) < 2:  # nothing to overlap or excuse (but an allow hit itself goes)
         return [h for h in hits if h.target.kind != "allow"] if hits else hits
     allows = [h for h in hits if h.target.kind == "allow"]
     if not allows and len({h.target.key for h in hits}) == len(hits):
         # no two of one target, nothing excused: all stand, in the order the loop keeps them
-        return sorted(hits, key=lambda h: (h.end, h.start, h.start - h.end, h.phonetic))
+        return sorted(hits, key=lambda h: (h.end, h.start, h.start - h.end, h.phonetic, h.derived))
     kept: list[Hit] = []
     last_end: dict[str, int] = {}
-    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end, h.phonetic)):
+    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end, h.phonetic, h.derived)):
         if hit.target.kind == "allow":
             continue
         key = hit.target.key
         if hit.start < last_end.get(key, -1):
             continue
         if allows and any(
-            a.target.excuses == key and a.start <= hit.start and hit.end <= a.end for a in allows
+            a.target.excuses == key
+            and a.start <= hit.start
+            and hit.end <= a.end
+            and (broken is None or not broken(a.start, a.end))
+            for a in allows
         ):
             continue
         kept.append(hit)

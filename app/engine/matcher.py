@@ -2,7 +2,9 @@
 
 :class:`SpeakerStream` keeps one speaker's continuous speech: the normalized tail of the previous
 consecutive segments, so a phrase split over two segments still matches (and is reported on the
-later one), and the current segment's hypothesis.
+later one), and the current segment's hypothesis. Where a segment begins by repeating the last
+one or two characters of the one before (我也没 | 没办法, 你问我 | 我问谁), the repeat is a
+stutter across the join and is read once, as normalization reads it inside one segment.
 """
 
 from __future__ import annotations
@@ -10,28 +12,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from app.engine.index import Hit, Parts, PhraseIndex, excused
+from app.engine.index import QUALIFIERS, Broken, Hit, PhraseIndex, excused
 from app.engine.normalize import Normalized
+from app.engine.patterns import CLAUSE_MARKS
 
 #: A segment's hits when it has none (shared: nobody changes a stream's hits).
 NO_HITS: tuple[SegmentHit, ...] = ()
 #: A hit a stream keeps in its tail after a final, as plain values: (start, end, pattern,
-#: target number in ``PhraseIndex.targets``, phonetic). CPython's collector untracks an exact
-#: tuple of such values — never a named tuple, nor a tuple holding a ``Target`` — so what a call
-#: keeps between fragments gives young collections nothing to promote and middle ones nothing
-#: to walk (BENCHMARKS.md, long windows).
-Kept = tuple[int, int, str, int, bool]
+#: target number in ``PhraseIndex.targets``, phonetic, derived). CPython's collector untracks an
+#: exact tuple of such values — never a named tuple, nor a tuple holding a ``Target`` — so what a
+#: call keeps between fragments gives young collections nothing to promote and middle ones
+#: nothing to walk (BENCHMARKS.md, long windows).
+Kept = tuple[int, int, str, int, bool, bool]
 
 
-def judged(hits: list[Hit], base: int, final: bool) -> tuple[list[Hit], bool]:
+def judged(
+    hits: list[Hit], base: int, final: bool, broken: Broken | None = None
+) -> tuple[list[Hit], bool]:
     """What a hypothesis is judged on, from the hits in tail + hypothesis (the hypothesis
     begins at ``base``): those :func:`excused` keeps that end in the hypothesis — of every kind
     on a final, of the kinds judged on partials (``ON_PARTIAL``) otherwise — and whether that
     left out nothing a final would judge. The same as ``[h for h in excused(hits) if h.end >
     base and (final or h.target.partial)]`` (tested), without excusing what cannot matter: what
     ``excused`` does to a target's hits depends only on that target's hits and the allow
-    phrases that excuse it, so only the hits of the targets judged are given to it."""
-    live = [h for h in hits if h.end > base]
+    phrases that excuse it, so only the hits of the targets judged are given to it. Allow and
+    softening phrases are never judged on their own: a softening hit is kept only beside a hit
+    of the target it softens."""
+    live = [h for h in hits if h.end > base and h.target.kind not in QUALIFIERS]
     complete = True
     if not final:
         partial = [h for h in live if h.target.partial]
@@ -42,7 +49,7 @@ def judged(hits: list[Hit], base: int, final: bool) -> tuple[list[Hit], bool]:
     if len(live) < len(hits):
         targets = {h.target.key for h in live}
         hits = [h for h in hits if h.target.key in targets or h.target.excuses in targets]
-    return [h for h in excused(hits) if h.end > base], complete
+    return [h for h in excused(hits, broken) if h.end > base], complete
 
 
 class SegmentHit(NamedTuple):
@@ -86,8 +93,9 @@ class SpeakerStream:
 
     The tail holds the last ``max_len - 1`` normalized characters of this speaker's previous
     consecutive final segments; a final segment of the other speaker breaks the continuity
-    (:meth:`break_continuity`). Hits are found in tail + the current hypothesis, exactly as a
-    fresh scan of that text would find them, without scanning it all again each time:
+    (:meth:`break_continuity`). Hits are found in tail + the current hypothesis (less a stutter
+    at the join: :func:`joined`), exactly as a fresh scan of that text would find them, without
+    scanning it all again each time:
 
     - a hypothesis that extends the one scanned last (the usual partial, and the first partial
       after a final of the same speaker: it extends the tail) is fed to the automata where they
@@ -101,13 +109,12 @@ class SpeakerStream:
         "_index",
         "_keep",
         "tail",
+        "_skip",
         "_text",
         "_cursor",
         "_scanned",
         "_hits",
         "_kept",
-        "_parts",
-        "_gapped",
         "_norm",
         "_located",
         "_all",
@@ -117,16 +124,16 @@ class SpeakerStream:
         self._index = index
         self._keep = max(index.max_len - 1, 0)
         self.tail = ""
+        #: Characters of the current hypothesis left out of _text: a stutter across the join.
+        self._skip = 0
         self._text = ""  # tail + the current hypothesis, as last scanned
         #: Where the automata stopped: at the end of _text when _scanned (else nothing was).
         self._cursor = index.cursor()
         self._scanned = False
-        #: Literal and phonetic hits in _text: those in the tail kept from earlier segments
-        #: (plain values, ``Kept``), then those found since (one list, emptied, never replaced).
+        #: Hits in _text: those in the tail kept from earlier segments (plain values, ``Kept``),
+        #: then those found since (one list, emptied, never replaced).
         self._kept: tuple[Kept, ...] = ()
         self._hits: list[Hit] = []
-        self._parts: Parts = {}  # parts of gapped patterns in _text
-        self._gapped: list[Hit] = []  # gapped-pattern hits joined from _parts
         self._norm: Normalized | None = None  # the hypothesis last located, and its hits
         self._located: Sequence[SegmentHit] = NO_HITS
         self._all = True  # whether _located holds the hits of every kind (see scan_segment)
@@ -143,20 +150,24 @@ class SpeakerStream:
                 return self._located
             return self._locate(norm, final)
         tail = self.tail
-        text = tail + norm.text if tail else norm.text
+        if tail:
+            skip = joined(tail, norm.text)
+            text = tail + norm.text[skip:] if skip else tail + norm.text
+        else:
+            skip = 0
+            text = norm.text
+        self._skip = skip
         previous = self._text
         if text != previous:
             if self._scanned and text.startswith(previous):
                 found = self._cursor.feed(text, len(previous))
-                # a gapped pattern's last part found: a gapped hit may be complete
-                if found is not None and self._index.take(found, text, self._hits, self._parts):
-                    self._gapped = self._index.join_parts(self._parts)
+                if found is not None:
+                    self._index.take(found, text, self._hits)
             else:
                 self._rescan(previous, text)
-                self._gapped = self._index.join_parts(self._parts) if self._parts else []
             self._text = text
         self._norm = norm
-        if not (self._hits or self._gapped):  # the common case, in line
+        if not self._hits:  # the common case, in line (hits kept in the tail end in the tail)
             self._all = True
             self._located = NO_HITS
             return NO_HITS
@@ -166,23 +177,39 @@ class SpeakerStream:
         """The hits of the text scanned last that end in the segment ``norm`` (of every kind,
         or on a partial of the kinds judged on partials), located in it."""
         base = len(self.tail)
-        hits = self._hits + self._gapped if self._gapped else self._hits
+        hits = self._hits
         if self._kept:
             targets = self._index.targets
-            hits = [Hit(s, e, p, targets[t], ph) for s, e, p, t, ph in self._kept] + hits
-        judged_hits, self._all = judged(hits, base, final)
+            hits = [Hit(s, e, p, targets[t], ph, d) for s, e, p, t, ph, d in self._kept] + hits
+        qualified = self._index.qualified
+        if qualified and any(h.end > base and h.target.key in qualified for h in hits):
+            hits = hits + self._index.qualifiers(self._text)
+        skip = self._skip
+
+        def broken(start: int, end: int) -> bool:
+            """A clause ends inside ``[start, end)`` of the text scanned: the join with the
+            segment before, or a clause mark in the text as sent (offsets are worked out only
+            here, for an allow phrase around a hit)."""
+            if start < base:
+                return True
+            offsets = norm.offsets
+            first = offsets[start - base + skip]
+            last = offsets[end - base + skip - 1]
+            return any(c in CLAUSE_MARKS for c in norm.raw[first:last])
+
+        judged_hits, self._all = judged(hits, base, final, broken)
         if not judged_hits:
             self._located = NO_HITS
             return NO_HITS
         located: list[SegmentHit] = []
         seen: dict[str, int] = {}
+        shift = skip - base  # from _text to the segment's normalized text
         for hit in judged_hits:
             key = hit.target.key
             occurrence = seen.get(key, 0)
             seen[key] = occurrence + 1
-            located.append(
-                SegmentHit(hit, occurrence, max(hit.start - base, 0), hit.end - base, norm)
-            )
+            start = hit.start + shift if hit.start >= base else 0
+            located.append(SegmentHit(hit, occurrence, start, hit.end + shift, norm))
         self._located = located if located else NO_HITS
         return self._located
 
@@ -196,39 +223,39 @@ class SpeakerStream:
             self._kept = tuple(k for k in self._kept if k[0] < rescan)
         if self._hits:
             self._hits[:] = [h for h in self._hits if h.start < rescan]
-        if self._parts:
-            self._parts = _parts_within(self._parts, 0, rescan)
         self._cursor.reset()
         found = self._cursor.feed(text, rescan)
         if found is not None:
-            self._index.take(found, text, self._hits, self._parts)
+            self._index.take(found, text, self._hits)
         self._scanned = True
 
     def close_segment(self, norm: Normalized) -> None:
         """The segment is final: its text becomes part of the tail. The search goes on from
         where it stopped (if the final was scanned): what was found in the new tail is kept."""
-        text = self.tail + norm.text
+        tail = self.tail
+        skip = joined(tail, norm.text) if tail else 0
+        text = tail + norm.text[skip:]
         tail = text[-self._keep :] if self._keep else ""
         if text == self._text and self._scanned:
             cut = len(text) - len(tail)
             if self._hits:  # kept as plain values (``Kept``), in the tail's places
                 numbers = self._index.target_numbers
                 self._kept += tuple(
-                    (h.start, h.end, h.pattern, numbers[h.target], h.phonetic) for h in self._hits
+                    (h.start, h.end, h.pattern, numbers[h.target], h.phonetic, h.derived)
+                    for h in self._hits
                 )
                 self._hits.clear()
             if cut:  # the automata go on: a match still to come holds at most the tail's text
                 if self._kept:
                     self._kept = tuple(
-                        (s - cut, e - cut, p, t, ph) for s, e, p, t, ph in self._kept if s >= cut
+                        (s - cut, e - cut, p, t, ph, d)
+                        for s, e, p, t, ph, d in self._kept
+                        if s >= cut
                     )
-                if self._parts:
-                    self._parts = _parts_within(self._parts, cut, len(text), shift=cut)
-                    # the chains left are some of those there were: none if there were none
-                    if self._gapped:
-                        self._gapped = self._index.join_parts(self._parts) if self._parts else []
+                self._cursor.shift(cut)
             self._text = tail
             self.tail = tail
+            self._skip = 0
             self._norm = None
             self._located = NO_HITS
         else:
@@ -241,26 +268,31 @@ class SpeakerStream:
             self.tail = ""
 
     def _reset(self) -> None:
-        """Back to nothing scanned (the hit list is emptied in place, the maps made anew only
-        if they hold something: most segments find nothing)."""
+        """Back to nothing scanned (the hit list is emptied in place: most segments find
+        nothing)."""
         self._text = ""
+        self._skip = 0
         self._scanned = False
         self._kept = ()
         if self._hits:
             self._hits.clear()
-        if self._parts:
-            self._parts = {}
-        if self._gapped:
-            self._gapped = []
         self._norm = None
         self._located = NO_HITS
 
 
-def _parts_within(parts: Parts, low: int, high: int, shift: int = 0) -> Parts:
-    """The part occurrences that start in ``[low, high)``, moved back by ``shift``."""
-    kept: Parts = {}
-    for ref, spans in parts.items():
-        inside = [(s - shift, e - shift) for s, e in spans if low <= s < high]
-        if inside:
-            kept[ref] = inside
-    return kept
+def joined(tail: str, text: str) -> int:
+    """How many first characters of ``text`` repeat the end of ``tail``: a stutter across the
+    join of two segments, read once as normalization reads one inside a segment (a repeated
+    character, else a repeated pair; never digits)."""
+    if not text:
+        return 0
+    if text[0] == tail[-1] and not text[0].isdigit():
+        return 1
+    if (
+        len(text) >= 2
+        and len(tail) >= 2
+        and text[:2] == tail[-2:]
+        and not (text[0].isdigit() or text[1].isdigit())
+    ):
+        return 2
+    return 0

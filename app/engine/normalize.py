@@ -28,8 +28,10 @@ import opencc
 from app.engine import native
 
 #: Characters folded to another before matching: the polite and plain "you" are the same word to
-#: the norms (禁语 are written with both), so 您 and 你 must match each other.
-FOLDS = {"您": "你"}
+#: the norms (禁语 are written with both), so 您 and 你 must match each other. 著 is the
+#: traditional 着 (管不著, 說著), which OpenCC leaves as it is character by character (著 is also
+#: the simplified 著 of 著名, rare in service talk: folded on both sides, it costs nothing).
+FOLDS = {"您": "你", "著": "着"}
 #: ASR fillers that never carry meaning on their own. Not 额 (额度).
 FILLERS = frozenset("嗯呃啊哦噢唉诶")
 #: Filler words of more than one character. 那个 is also a real word (那个套餐), but dropping it

@@ -51,3 +51,30 @@ def check_utterance(
     alerts = [e.body for e in events if e.type == "alert" and e.body.get("segment") == "check"]
     done = session.said_rules(text)
     return CheckResult(alerts, done)
+
+
+def check_segments(
+    compiled: CompiledScript,
+    texts: list[str],
+    speaker: Speaker = "agent",
+    call_type: CallType | None = None,
+    at_ms: int | None = None,
+) -> list[dict[str, Any]]:
+    """The alerts on the words of ``texts`` said as consecutive final segments of one speaker
+    (a phrase split over them is reported on the later), in a call set up as
+    :func:`check_utterance` sets it up."""
+    at = DEFAULT_AT_MS if at_ms is None else at_ms
+    session = CallSession(
+        compiled,
+        CallSetup(call_id="check", script_id=compiled.script.id, call_type=call_type),
+    )
+    session.handle(CallEvent("answered", at), at)
+    if speaker == "agent":
+        session.handle(Fragment("customer", "check-c", "你好", True, 0, 0), at)
+    ids = {f"check-{i}" for i in range(len(texts))}
+    alerts: list[dict[str, Any]] = []
+    for i, text in enumerate(texts):
+        for event in session.handle(Fragment(speaker, f"check-{i}", text, True, i, i), at):
+            if event.type == "alert" and event.body.get("segment") in ids:
+                alerts.append(event.body)
+    return alerts

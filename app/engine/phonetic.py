@@ -1,35 +1,59 @@
-"""Sound-alike keys: each Chinese character becomes one code point standing for its syllable.
+"""Sound-alike keys: each Chinese character becomes a symbol standing for its syllable.
 
 ASR hears the sound, not the character: 我不知到 and 我不之道 are 我不知道 heard right and
-written wrong. A phonetic key replaces every Chinese character of normalized text by a private-use
-code point for its toneless syllable, with the confusions of Mandarin ASR and southern accents
-folded together (zh/z, ch/c, sh/s, n/l, an/ang, en/eng, in/ing). Other characters stay as they
-are (moved out of the BMP, one to one), so a key is aligned one-to-one with the normalized
-text and its offsets.
+written wrong. A character's symbol is its toneless syllable, with the confusions of Mandarin ASR
+and southern accents folded together (zh/z, ch/c, sh/s, n/l, an/ang, en/eng, in/ing), as a
+private-use code point. Other characters stay as they are (moved out of the BMP, one to one).
 
-The table is built once per process from pypinyin, for the common characters. Patterns are keyed
-with ``str.translate`` when a script is compiled; fragments are never keyed: the sound automaton
-reads each character through the same table as it walks (:func:`symbols`, ``app/engine/_scan.c``).
+A character of several readings is read as each of them when it is heard (the text side): 的 is
+de and di, 地 di and de, 得 de and dei, 着 zhe, zhao and zhuo — so 说的很清楚 and 说地很清楚 sound
+like 说得很清楚. Only readings that words use count (a reading in two or more of pypinyin's
+phrases, or the character's first): pypinyin also lists readings of old texts and names (提 as
+shi), and a sound-alike through one of those is no ASR error. A phrase (the pattern side) is
+read once, in context (pypinyin's phrase readings: 还不挂机 is hai, not huan), by
+:func:`sequence`.
+
+The tables are built once per process from pypinyin, for the common characters. Fragments are
+never keyed: the sound automaton reads each character through :func:`readings` as it walks
+(``app/engine/_scan.c``).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from array import array
+from collections import Counter
 
-from pypinyin import Style, lazy_pinyin
-
-from app.engine import native
+from pypinyin import Style, lazy_pinyin, pinyin
+from pypinyin.constants import PHRASES_DICT
 
 #: Private-use area: syllable ids become code points here, so keys are plain strings.
 _BASE = 0xF0000
 #: Every other character of the BMP moves to the last plane, so a key has the same characters
 #: wherever it came from.
 _OTHER = 0x100000
+#: A symbol-table entry with this bit is an index into the alternatives (``_scan.c``).
+ALT_FLAG = 0x80000000
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 _FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
+_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000))
+#: A reading other than a character's first counts when this many phrases use it.
+_USED_IN = 2
 
-_table: list[int | str] | None = None
-_symbols: array[int] | None = None
+
+def _toneless(reading: str) -> str:
+    decomposed = unicodedata.normalize("NFD", reading)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ü", "v")
+
+
+def _used_readings() -> Counter[tuple[str, str]]:
+    """How many of pypinyin's phrases read each (character, toneless reading)."""
+    used: Counter[tuple[str, str]] = Counter()
+    for phrase, readings in PHRASES_DICT.items():
+        if len(phrase) == len(readings):
+            for char, reading in zip(phrase, readings, strict=True):
+                used[(char, _toneless(reading[0]))] += 1
+    return used
 
 
 def fold_syllable(syllable: str) -> str:
@@ -47,51 +71,134 @@ def fold_syllable(syllable: str) -> str:
     return syllable
 
 
-def _build() -> list[int | str]:
-    """A list indexed by code point (identity entries included: ``str.translate`` never misses,
-    and a miss in a dict table costs a raised and cleared ``KeyError`` per character)."""
-    ranges = [(0x3400, 0x4DC0), (0x4E00, 0xA000)]
-    chars = [chr(c) for start, end in ranges for c in range(start, end)]
-    readings = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda _: "?")
-    ids: dict[str, int] = {}
-    table: dict[int, str] = {}
-    keys: dict[int, str] = {}  # one string per syllable, shared by its characters
-    for char, reading in zip(chars, readings, strict=True):
+class _Tables:
+    """Built once: the syllable ids, each character's default symbol (for :func:`key`), and
+    every reading of each character as the automaton's symbol table."""
+
+    def __init__(self) -> None:
+        chars = [chr(c) for start, end in _RANGES for c in range(start, end)]
+        defaults = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda _: "?")
+        every = pinyin(chars, style=Style.NORMAL, heteronym=True, errors=lambda _: "?")
+        self.ids: dict[str, int] = {}
+        keys: dict[int, str] = {}  # one string per syllable, shared by its characters
+        table: dict[int, str] = {}
+        symbols = array("I", (_OTHER + c for c in range(0x10000)))
+        alts = array("I", [0])  # index 0 is never an entry's: ALT_FLAG | 0 would be no list
+        lists: dict[tuple[int, ...], int] = {}
+        used = _used_readings()
+        for char, default, readings in zip(chars, defaults, every, strict=True):
+            code = self.code(default)
+            if code is None:
+                continue
+            table[ord(char)] = keys.setdefault(code, chr(code))
+            heard = [code]
+            for reading in readings:
+                if used[(char, reading)] < _USED_IN:
+                    continue
+                other = self.code(reading)
+                if other is not None and other not in heard:
+                    heard.append(other)
+            if len(heard) == 1:
+                symbols[ord(char)] = code
+                continue
+            at = lists.get(tuple(heard))
+            if at is None:
+                at = lists[tuple(heard)] = len(alts)
+                alts.append(len(heard))
+                alts.extend(heard)
+            symbols[ord(char)] = ALT_FLAG | at
+        self.table: list[int | str] = [table.get(c, _OTHER + c) for c in range(0x10000)]
+        self.symbols = symbols
+        self.alts = alts
+
+    def code(self, reading: str) -> int | None:
+        """The symbol of a toneless reading (None: not a syllable)."""
         if not reading or not reading.isascii() or not reading.isalpha():
-            continue
+            return None
         syllable = fold_syllable(reading)
-        code = ids.setdefault(syllable, len(ids))
-        table[ord(char)] = keys.setdefault(code, chr(_BASE + code))
-    return [table.get(c, _OTHER + c) for c in range(0x10000)]
+        return _BASE + self.ids.setdefault(syllable, len(self.ids))
+
+
+_tables: _Tables | None = None
 
 
 def warm_up() -> None:
-    global _table, _symbols
-    if _table is None:
-        _table = _build()
-        _symbols = native.symbols(_table)
+    global _tables
+    if _tables is None:
+        _tables = _Tables()
+
+
+def _built() -> _Tables:
+    if _tables is None:
+        warm_up()
+    assert _tables is not None
+    return _tables
 
 
 def table() -> list[int | str]:
-    """The table for ``str.translate`` that :func:`key` uses."""
-    if _table is None:
-        warm_up()
-    assert _table is not None
-    return _table
+    """The table for ``str.translate`` that :func:`key` uses (each character's first reading)."""
+    return _built().table
 
 
-def symbols() -> array[int]:
-    """The table as the symbols a native automaton reads (:func:`app.engine.native.automaton`):
-    an automaton of keys given these matches a text by its sound as it walks the text."""
-    if _symbols is None:
-        warm_up()
-    assert _symbols is not None
-    return _symbols
+def readings() -> tuple[array[int], array[int]]:
+    """The symbol table a sound automaton reads a text through (``_scan.Tolerant``): 65,536
+    entries, each a character's symbol or ``ALT_FLAG | i`` where ``alternatives[i]`` is a count
+    and that many symbols follow (a character of several readings)."""
+    tables = _built()
+    return tables.symbols, tables.alts
 
 
 def key(normalized: str) -> str:
-    """The phonetic key of normalized text: same length, one code point per character."""
-    if _table is None:
-        warm_up()
-    assert _table is not None
-    return normalized.translate(_table)
+    """The phonetic key of normalized text: same length, one code point per character (each
+    character's first reading)."""
+    return normalized.translate(_built().table)
+
+
+def sequence(normalized: str) -> list[int]:
+    """A phrase's symbols, read in context: a run of Chinese characters is read by pypinyin as
+    words (一会儿, 还不挂机), each character one symbol; anything else is its own symbol, as the
+    text side reads it. One symbol per character."""
+    tables = _built()
+    out: list[int] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        text = "".join(run)
+        read = lazy_pinyin(text, style=Style.NORMAL, errors=lambda _: "?")
+        if len(read) != len(run):
+            read = ["?"] * len(run)
+        for char, reading in zip(run, read, strict=True):
+            code = tables.code(reading)
+            heard = _heard(tables, char)
+            # the reading in context when the character is heard so; else its first reading
+            out.append(code if code is not None and code in heard else heard[0])
+        run.clear()
+
+    for char in normalized:
+        c = ord(char)
+        if c < 0x10000 and tables.table[c] != _OTHER + c:
+            run.append(char)
+            continue
+        flush()
+        out.append(_OTHER + c if c < 0x10000 else c)
+    flush()
+    return out
+
+
+def heard(char: str) -> list[int]:
+    """Every symbol a character is heard as (the text side)."""
+    return _heard(_built(), char)
+
+
+def _heard(tables: _Tables, char: str) -> list[int]:
+    """Every symbol a character is heard as."""
+    c = ord(char)
+    if c >= 0x10000:
+        return [c]
+    symbol = tables.symbols[c]
+    if not symbol & ALT_FLAG:
+        return [symbol]
+    at = symbol & ~ALT_FLAG
+    return list(tables.alts[at + 1 : at + 1 + tables.alts[at]])

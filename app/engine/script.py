@@ -14,12 +14,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.engine.patterns import PatternError, expand
 from app.engine.phases import CallType, Phase
 
 RULE_AREAS = "greeting|answering|closing|rating|forbidden|behaviour|situation"
 RuleId = Annotated[str, Field(pattern=rf"^({RULE_AREAS})\.[a-z0-9_.]+$")]
 #: The seed file number and section a rule comes from, e.g. "002 服务禁忌—禁语".
 Source = Annotated[str, Field(min_length=3)]
+#: A lexicon's id, as a script names it (defined before ``Script``, which uses it: a forward
+#: reference would leave ``Script`` incomplete until rebuilt, and its subclasses unbuildable).
+LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 SLOT_RE = re.compile(r"\{([a-z_]+)\}")
 
 #: Slots the engine knows how to fill from the call. A template may use only these.
@@ -30,9 +34,6 @@ KNOWN_SLOTS = frozenset(
 #: nothing gives the wish): a template that uses one needs its default in ``slot_defaults``.
 DEFAULTED_SLOTS = frozenset({"title", "wish", "agent_name"})
 Severity = Literal["critical", "major", "minor"]
-#: A lexicon's id (defined before the models that name it, so a subclass in another module
-#: resolves it: responses.ScriptDetail).
-LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 class Frozen(BaseModel):
@@ -543,12 +544,16 @@ class LexiconCategory(Frozen):
 
 
 class LexiconEntry(Frozen):
-    """One forbidden phrase (禁语) as the norm writes it, with the forms it is matched in."""
+    """One forbidden phrase (禁语) as the norm writes it, with the forms it is matched in.
+
+    Every phrase field takes the pattern syntax of :mod:`app.engine.patterns` (``{a,b}``,
+    ``{0,3}``, whole-clause ``A/B``); a phrase that cannot be read — unbalanced braces, an
+    empty or ambiguous "/" alternative — is refused at load, never stored as a literal."""
 
     phrase: str = Field(min_length=1)
     category: str = Field(pattern=r"^[a-z_]+$")
     source: Source
-    #: Other literal forms of the same phrase (e.g. both readings of 没有(不记住)密码).
+    #: Other forms of the same phrase (e.g. both readings of 没有(不记住)密码).
     variants: tuple[str, ...] = ()
     #: Longer phrases containing a match that are fine (a hit inside one is not an alert).
     allow: tuple[str, ...] = ()
@@ -562,8 +567,30 @@ class LexiconEntry(Frozen):
     boundary: bool = False
     #: Also matched by sound (homophones); off where a sound-alike is ordinary speech.
     phonetic: bool = True
+    #: Also matched as agents reword it, the forms derived from its words
+    #: (:mod:`app.engine.forms`): a short word slipped in, a particle left out, a word
+    #: contracted, the subject said last. Off where every word matters as written.
+    reworded: bool = True
+    #: Only an alert when the phrase is the whole utterance (a curt reply on its own: 不行。,
+    #: 不知道。), particles and fillers around it aside; judged on the segment's final words.
+    whole_utterance: bool = False
+    #: Phrases that, said after it in the same utterance, soften it: an offer to help (我不知道,
+    #: 我帮您查一下) makes it a finding of ``softened_severity`` with the suggestion, not an
+    #: alert of the category's severity.
+    softened_by: tuple[str, ...] = ()
+    softened_severity: Severity = "minor"
     #: A situation rule whose phrase to suggest instead, e.g. situation.cannot_answer.
     suggest: RuleId | None = None
+
+    @field_validator("phrase", "variants", "allow", "unless_after", "softened_by")
+    @classmethod
+    def _readable(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        for phrase in (value,) if isinstance(value, str) else value:
+            try:
+                expand(phrase)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 class Lexicon(Frozen):

@@ -16,20 +16,35 @@ The labelled corpus lives in ``tests/corpus/``:
 
 from __future__ import annotations
 
-import json
-import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.engine.compiled import CompiledScript
-from app.engine.offline import check_utterance
+from app.engine.normalize import normalize_text
+from app.engine.offline import check_segments, check_utterance
+from app.lexicon_check import seretod_agent_turns, stc3_helpdesk_turns
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
 REAL = ROOT.parent / "shared" / "data" / "real"
+#: The frozen evaluation set written from the norms by someone who never saw the matcher
+#: (its README). Read in place; only aggregate figures are ever printed from it: its sentences
+#: are not to be read while the matching is designed, so no report shows one.
+INDEPENDENT = ROOT / "tests" / "independent"
+#: Its kinds that count towards the recall target (free paraphrase does not).
+INDEPENDENT_TARGET_KINDS = (
+    "exact",
+    "unpunctuated",
+    "inserted",
+    "dropped",
+    "reordered",
+    "homophone",
+    "traditional",
+    "filler",
+    "split",
+)
 
 
 def alerts_on_words(compiled: CompiledScript, text: str) -> list[dict[str, Any]]:
@@ -119,32 +134,7 @@ def evaluate_corpus(compiled: CompiledScript, corpus: Path = CORPUS) -> Figures:
     return figures
 
 
-def seretod_agent_turns(real: Path = REAL) -> Iterator[str]:
-    """Agent turns (``[SPEAKER 1]``) of the SereTOD 10086 calls."""
-    for path in sorted((real / "SereTOD2022").glob("mobilecs_example_*.json")):
-        for dialog in json.loads(path.read_text(encoding="utf-8")):
-            turns = dialog["content"] if isinstance(dialog, dict) else dialog
-            for turn in turns:
-                text = turn.get("[SPEAKER 1]", "")
-                if text and text.strip():
-                    yield text
-
-
-def stc3_helpdesk_turns(real: Path = REAL) -> Iterator[str]:
-    """Helpdesk turns of the STC-3 Weibo dialogues (train and test), read from the zip."""
-    with zipfile.ZipFile(real / "stc3-dataset" / "stc3_cn_json.zip") as archive:
-        for name in sorted(archive.namelist()):
-            if not name.endswith(".json"):
-                continue
-            for dialog in json.loads(archive.read(name)):
-                for turn in dialog["turns"]:
-                    if turn["sender"] != "helpdesk":
-                        continue
-                    text = "".join(u for u in turn["utterances"] if u).strip()
-                    if text:
-                        yield text
-
-
+#: The real text by others, read by the same readers as ``huashu lexicon check``.
 REAL_SETS = {"seretod_agent": seretod_agent_turns, "stc3_helpdesk": stc3_helpdesk_turns}
 
 
@@ -160,6 +150,79 @@ def evaluate_real(
             for alert in alerts:
                 figures.alerted[name].append((text, alert["rule"]))
     return figures
+
+
+def read_tsv_with_header(path: Path, columns: int) -> list[tuple[str, ...]]:
+    """A TSV whose first line names its columns (the independent set's files)."""
+    rows = read_tsv(path, columns)
+    return rows[1:]
+
+
+@dataclass
+class IndependentFigures:
+    """Aggregates only (see :data:`INDEPENDENT`)."""
+
+    #: By kind, and ``target`` (every kind but paraphrase): the utterance raised a forbidden alert.
+    recall: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
+    #: The same, counting only an alert of the row's own phrase.
+    own_phrase: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
+    #: By kind and ``all``: compliant utterances that raised a forbidden alert.
+    false_alarms: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
+    #: The forbidden utterances said by the customer that raised an alert (must be none).
+    customer: Rate = field(default_factory=Rate)
+    #: Forbidden utterances that raised more than one forbidden alert.
+    several: Rate = field(default_factory=Rate)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recall": {k: round(v.value, 4) for k, v in sorted(self.recall.items())},
+            "own_phrase": {k: round(v.value, 4) for k, v in sorted(self.own_phrase.items())},
+            "false_alarms": {k: round(v.value, 4) for k, v in sorted(self.false_alarms.items())},
+            "customer": round(self.customer.value, 4),
+        }
+
+
+def _forbidden_alerts(compiled: CompiledScript, text: str, speaker: str = "agent") -> list[Any]:
+    segments = text.split("|")
+    alerts = check_segments(compiled, segments, speaker)  # type: ignore[arg-type]
+    return [a for a in alerts if a["category"] == "forbidden"]
+
+
+def evaluate_independent(compiled: CompiledScript, root: Path = INDEPENDENT) -> IndependentFigures:
+    """Recall by kind and false alarms on the independent set; a ``split`` row is two
+    consecutive agent segments (``first|second``). Alerts of the forbidden category only (its
+    README: 催挂 on prescribed harassment phrases is a behaviour rule, not a 禁语)."""
+    figures = IndependentFigures()
+    for kind, _norm, phrase, text in read_tsv_with_header(root / "forbidden.tsv", 4):
+        alerts = _forbidden_alerts(compiled, text)
+        own = normalize_text(phrase)
+        hit = bool(alerts)
+        own_hit = any(normalize_text(a["phrase"]) == own for a in alerts)
+        figures.recall[kind].add(hit)
+        figures.own_phrase[kind].add(own_hit)
+        figures.several.add(len(alerts) > 1)
+        if kind in INDEPENDENT_TARGET_KINDS:
+            figures.recall["target"].add(hit)
+            figures.own_phrase["target"].add(own_hit)
+        figures.customer.add(bool(_forbidden_alerts(compiled, text, "customer")))
+    for kind, text in read_tsv_with_header(root / "compliant.tsv", 2):
+        alerted = bool(_forbidden_alerts(compiled, text))
+        figures.false_alarms[kind].add(alerted)
+        figures.false_alarms["all"].add(alerted)
+    return figures
+
+
+def report_independent(figures: IndependentFigures) -> str:
+    lines = ["independent set (tests/independent; aggregates only):"]
+    lines.append("  recall by kind (any forbidden alert / an alert of the row's own phrase):")
+    for kind, rate in sorted(figures.recall.items()):
+        lines.append(f"    {kind:<20}{rate}   own phrase {figures.own_phrase[kind]}")
+    lines.append("  false alarms on its compliant utterances (a forbidden alert):")
+    for kind, rate in sorted(figures.false_alarms.items()):
+        lines.append(f"    {kind:<20}{rate}")
+    lines.append(f"  forbidden utterances said by the customer that alerted: {figures.customer}")
+    lines.append(f"  forbidden utterances with more than one alert: {figures.several}")
+    return "\n".join(lines)
 
 
 def report(figures: Figures, show: int = 40) -> str:
@@ -206,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"(no real data at {real}: real-text figures left out)", file=sys.stderr)
     print(report(figures, show=args.show))
+    if INDEPENDENT.is_dir():
+        print(report_independent(evaluate_independent(compiled)))
     return 0
 
 

@@ -13,9 +13,19 @@ from app.engine.matcher import SegmentHit
 from app.engine.messages import CallSetup
 from app.engine.normalize import normalize
 from app.engine.phases import CallType
+from app.engine.script import Lexicon, Script
 from app.engine.segment import SegmentState
 from app.engine.session import CallSession
-from tests.engine.conftest import Start, compile_with, consult_call, greet, of, start, types
+from tests.engine.conftest import (
+    SCRIPT,
+    Start,
+    compile_with,
+    consult_call,
+    greet,
+    of,
+    start,
+    types,
+)
 from tests.engine.test_index import SHIRK
 
 
@@ -242,3 +252,186 @@ class TestPhraseAlertsAlone:
         d = start(compiled, call_type=CallType.HARASSMENT)
         greet(d)
         assert len(of(d.say("agent", "a3", "请您挂机", 8000), "alert")) == alerts
+
+
+#: A company's own list, as one would write it: '/' alternatives, curt replies forbidden only
+#: on their own, a phrase an offer to help softens, phrases overlapping the norms' own.
+COMPANY: dict[str, Any] = {
+    "id": "acme",
+    "name": "ACME 客服忌语",
+    "categories": {
+        "curt": {"name": "生硬", "severity": "major"},
+        "shirk": {"name": "推诿", "severity": "critical"},
+    },
+    "entries": [
+        {
+            "phrase": "不行/不可以/办不了",
+            "category": "curt",
+            "source": "ACME 忌语表 1",
+            "whole_utterance": True,
+        },
+        {
+            "phrase": "不知道/不清楚",
+            "category": "curt",
+            "source": "ACME 忌语表 2",
+            "whole_utterance": True,
+        },
+        {
+            "phrase": "我不知道",
+            "category": "shirk",
+            "source": "ACME 忌语表 3",
+            "softened_by": ["{我,我们}{帮你,给你}{查,问}", "帮你{查,问}一下"],
+            "suggest": "situation.cannot_answer",
+        },
+        {
+            "phrase": "我不知道怎么办",
+            "category": "shirk",
+            "source": "ACME 忌语表 4",
+            "reworded": False,
+        },
+        {"phrase": "烦死了", "category": "curt", "source": "ACME 忌语表 5"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def company() -> CompiledScript:
+    return CompiledScript(Script.model_validate(SCRIPT), Lexicon.model_validate(COMPANY))
+
+
+def _alerts(compiled: CompiledScript, text: str) -> list[dict[str, Any]]:
+    d = start(compiled)
+    greet(d)
+    return of(d.say("agent", "a2", text, 5000), "alert")
+
+
+class TestWholeUtterance:
+    """A curt reply forbidden only on its own: not inside an ordinary sentence."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "不行。",
+            "嗯，不行吧！",
+            "不行，不行",
+            "办不了",
+            "那个……不清楚啊",
+            "不 知 道",
+            "不可以呢",
+        ],
+    )
+    def test_on_its_own(self, company: CompiledScript, text: str) -> None:
+        (alert,) = _alerts(company, text)
+        assert alert["rule"] == "forbidden.curt" and alert["severity"] == "major"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "不行的话我帮您换一个套餐",
+            "这个不行，我帮您看看别的",
+            "这个业务线上办不了，需要去营业厅",
+            "您不清楚的地方随时问我",
+            "不可以用别人的身份证办理",
+            "您知道不知道您的服务密码",
+        ],
+    )
+    def test_quiet_inside_a_sentence(self, company: CompiledScript, text: str) -> None:
+        assert _alerts(company, text) == []
+
+    def test_judged_on_the_final(self, company: CompiledScript) -> None:
+        d = start(company)
+        greet(d)
+        assert d.say("agent", "a2", "不行", 5000, final=False) == []
+        assert d.say("agent", "a2", "不行的话", 5300, final=False) == []
+        assert of(d.say("agent", "a2", "不行的话我帮您换一个", 5600), "alert") == []
+        (alert,) = of(d.say("agent", "a3", "不行", 6000), "alert")
+        assert alert["state"] == "confirmed"
+
+    def test_not_across_the_join_with_the_segment_before(self, company: CompiledScript) -> None:
+        d = start(company)
+        greet(d)
+        d.say("agent", "a2", "这个套餐办", 5000)
+        assert of(d.say("agent", "a3", "不了", 5500), "alert") == []
+
+
+class TestSoftened:
+    """004 forbids saying 我不知道 bluntly: followed by an offer to find out, it is a lesser
+    finding with the suggestion."""
+
+    def test_an_offer_after_it_softens_it(self, company: CompiledScript) -> None:
+        d = start(company)
+        greet(d)
+        events = d.say("agent", "a2", "我不知道，我帮您查一下", 5000)
+        (alert,) = of(events, "alert")
+        assert alert["severity"] == "minor" and alert["rule"] == "forbidden.shirk"
+        assert "softened" in alert["detail"]
+        assert [p["rule"] for p in of(events, "prompt")] == ["situation.cannot_answer"]
+
+    def test_said_bluntly_it_is_critical(self, company: CompiledScript) -> None:
+        (alert,) = _alerts(company, "我不知道。")
+        assert alert["severity"] == "critical" and "detail" not in alert
+
+    def test_an_offer_said_long_after_does_not_soften(self, company: CompiledScript) -> None:
+        (alert,) = _alerts(company, "我不知道，这个您得去营业厅，他们能帮您查")
+        assert alert["severity"] == "critical"
+
+    def test_a_partial_alerts_at_once_and_the_final_softens_it(
+        self, company: CompiledScript
+    ) -> None:
+        """The alert is instant; the offer that follows, heard by the final, makes the
+        critical alert retracted and raised again as the lesser finding."""
+        d = start(company)
+        greet(d)
+        events = d.say("agent", "a2", "我不知道", 5000, final=False)
+        (critical,) = of(events, "alert")
+        assert critical["severity"] == "critical" and critical["state"] == "provisional"
+        assert len(of(events, "prompt")) == 1  # the suggestion, once
+        final = d.say("agent", "a2", "我不知道，我帮您查一下", 6000)
+        assert types(final) == ["alert_update", "alert"]
+        assert final[0] == {**final[0], "id": critical["id"], "state": "retracted"}
+        assert final[1]["severity"] == "minor" and final[1]["state"] == "confirmed"
+        assert [a["severity"] for a in d.session.report()["alerts"]] == ["minor"]
+
+    def test_an_offer_heard_with_it_softens_the_partial(self, company: CompiledScript) -> None:
+        d = start(company)
+        greet(d)
+        (alert,) = of(d.say("agent", "a2", "我不知道我帮您查", 5000, final=False), "alert")
+        assert alert["severity"] == "minor" and alert["state"] == "provisional"
+        (update,) = d.say("agent", "a2", "我不知道我帮您查一下", 6000)
+        assert update == {**update, "type": "alert_update", "state": "confirmed"}
+
+
+class TestOneAlertPerStretchOfSpeech:
+    """Entries that overlap on the same words raise one alert: the most specific."""
+
+    def test_the_entry_naming_more_of_the_words_stands(self, company: CompiledScript) -> None:
+        (alert,) = _alerts(company, "我不知道怎么办")
+        assert alert["phrase"] == "我不知道怎么办"
+
+    def test_superseded_provisional_alert_is_retracted(self) -> None:
+        lexicon = {
+            **COMPANY,
+            "entries": [
+                {"phrase": "不关我事", "category": "shirk", "source": "ACME 1"},
+                {"phrase": "不关我事你找别人", "category": "shirk", "source": "ACME 2"},
+            ],
+        }
+        compiled = CompiledScript(Script.model_validate(SCRIPT), Lexicon.model_validate(lexicon))
+        d = start(compiled)
+        greet(d)
+        (short,) = of(d.say("agent", "a2", "这个不关我事", 5000, final=False), "alert")
+        (long,) = of(d.say("agent", "a2", "这个不关我事你找别人", 5300, final=False), "alert")
+        assert long["phrase"] == "不关我事你找别人"
+        updates = of(d.say("agent", "a2", "这个不关我事你找别人", 5600), "alert_update")
+        states = {u["id"]: u["state"] for u in updates}
+        assert states == {short["id"]: "retracted", long["id"]: "confirmed"}
+
+
+def test_three_character_phrases_are_heard_by_sound(company: CompiledScript) -> None:
+    (alert,) = _alerts(company, "真是凡死了")
+    assert alert["match"] == "phonetic" and alert["phrase"] == "烦死了"
+
+
+def test_a_reworded_match_is_a_pattern_match(company: CompiledScript) -> None:
+    (alert,) = _alerts(company, "这个我真的不知道。")
+    assert alert["match"] == "pattern" and alert["span"] == [2, 8]

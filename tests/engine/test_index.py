@@ -187,3 +187,64 @@ def test_excused_shortcuts_keep_what_the_full_rule_keeps() -> None:
     for _ in range(5_000):
         hits = random_hits(rng, targets, most=5, reach=8, longest=4)
         assert excused(hits) == _excused_reference(hits), hits
+
+
+class TestRewordings:
+    """Phrases of deriving targets heard as agents reword them, and what was slipped in may not
+    say something else."""
+
+    def index(self) -> PhraseIndex:
+        derive = dict(derive=True)
+        shirk = Target("forbidden", "0", "agent", **derive)  # type: ignore[arg-type]
+        return PhraseIndex(
+            [
+                ("我不知道", shirk),
+                ("我不清楚", Target("forbidden", "1", "agent", derive=True)),
+                ("干嘛还不挂机", Target("forbidden", "2", "agent", derive=True)),
+                ("我不知道您是否", Target("allow", "f0", "agent", excuses=shirk.key, derive=True)),
+            ],
+            phonetic_kinds=frozenset({"forbidden"}),
+        )
+
+    @pytest.mark.parametrize(
+        ("text", "derived", "phonetic"),
+        [
+            ("我不知道", False, False),
+            ("我真的不知道", True, False),  # two characters slipped in
+            ("我们也不知道", True, False),  # two places, three in all
+            ("我不晓得", True, False),  # colloquial
+            ("干嘛你还不挂鸡", True, True),  # one slipped in, one sound-alike: five and more
+        ],
+    )
+    def test_heard(self, text: str, derived: bool, phonetic: bool) -> None:
+        (hit,) = excused(self.index().scan(normalize(text).text))
+        assert (hit.derived, hit.phonetic) == (derived, phonetic)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "我们这边都不知道",  # four slipped in: over the budget
+            "我也不知到",  # a sound-alike and a word slipped in: too loose in four characters
+            "我听不清楚",  # a verb before the negation: cannot hear clearly
+            "请您不要挂机",  # a modal after it: do not hang up
+            "我不是不知道",  # a negation slipped in
+            "我知道",
+        ],
+    )
+    def test_not_heard(self, text: str) -> None:
+        hits = excused(self.index().scan(normalize(text).text))
+        assert [h for h in hits if h.target.kind == "forbidden"] == [], text
+
+    def test_an_emphatic_word_in_an_allow_phrase_excuses_nothing(self) -> None:
+        index = self.index()
+        assert excused(index.scan(normalize("我们不知道您是否方便").text)) == []
+        (hit,) = excused(index.scan(normalize("我都不知道您是否方便").text))
+        assert hit.target.ref == "0"
+
+    def test_an_allow_phrase_across_a_clause_mark_excuses_nothing(self) -> None:
+        index = self.index()
+        text = normalize("我不知道，您是否方便去营业厅").text
+        hits = index.scan(text)
+        assert excused(hits) == []  # no clause marks known: the allow stands
+        (hit,) = excused(hits, lambda start, end: True)
+        assert hit.target.ref == "0"

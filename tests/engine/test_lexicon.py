@@ -146,3 +146,48 @@ def test_script_phrases_raise_nothing(script: str, rule: str, text: str) -> None
     call_type = CallType(rule.split(":")[1])
     alerts = check_utterance(COMPILED[script], text, call_type=call_type).alerts
     assert [a for a in alerts if a["category"] in ("forbidden", "behaviour")] == [], text
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("你问我", "我问谁"),  # the norm's own clauses, the join repeating 我
+        ("我也没", "没办法"),
+        ("我查", "查不到"),
+        ("我不", "不知道"),
+        ("我管", "管不着"),
+        ("你问我你问我", "我问谁"),
+    ],
+)
+def test_a_stutter_across_two_segments_is_read_once(first: str, second: str) -> None:
+    """Normalization reads 我我 as 我 inside a segment; across the join of two, so does the
+    stream."""
+    session = CallSession(
+        COMPILED["cmcc-10086"],
+        CallSetup(call_id="split", script_id="cmcc-10086", call_type=CallType.CONSULT),
+    )
+    at = DEFAULT_AT_MS
+    session.handle(CallEvent("answered", at), at)
+    session.handle(Fragment("customer", "c", "你好", True, 0, 0), at)
+    session.handle(Fragment("agent", "a1", first, True, 100, 200), at)
+    events = session.handle(Fragment("agent", "a2", second, True, 300, 400), at)
+    alerts = [e.body for e in events if e.type == "alert" and e.body["category"] == "forbidden"]
+    assert [a["segment"] for a in alerts] == ["a2"], (first, second)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我真的不知道",
+        "我这边也没办法",
+        "你到底想咋样",
+        "这合同怎么签的",
+        "有完没完你",
+        "不關我的事",
+        "你问我那我问谁",
+    ],
+)
+def test_rewordings_alert_for_the_agent_only(text: str) -> None:
+    compiled = COMPILED["cmcc-10086"]
+    assert [a["category"] for a in check_utterance(compiled, text).alerts] == ["forbidden"], text
+    assert check_utterance(compiled, text, "customer").alerts == [], text
