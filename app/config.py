@@ -60,8 +60,8 @@ class Settings(BaseSettings):
     #: once, client messages a second (``app/ops/quotas.py``). Past one, a connection closes
     #: with 4429, a call is refused with 429 ``too_many_calls``, a message gets an error
     #: ``rate_limited`` and is not processed (nor acknowledged: resend it later).
-    max_connections_per_tenant: int = Field(default=10_000, ge=1)
-    max_live_calls_per_tenant: int = Field(default=10_000, ge=1)
+    max_connections_per_tenant: int = Field(default=50_000, ge=1)
+    max_live_calls_per_tenant: int = Field(default=50_000, ge=1)
     max_messages_per_s_per_tenant: float = Field(default=50_000, gt=0)
     #: Browsers' ``Origin`` the stream accepts (comma-separated); unset: any (clients that
     #: are no browser send none). A handshake from another origin closes with 4403.

@@ -125,6 +125,9 @@ class CallRepository(Protocol):
 
     #: What ``/readyz`` calls this backend.
     name: str
+    #: Whether it keeps a call's inputs and events (to rebuild and resume it): when not, the
+    #: service does not make their stored form at all.
+    keeps_inputs: bool
 
     async def add(self, record: CallRecord) -> None:
         """Store a new call; raises :class:`Conflict` (``call_exists``) for a known id."""
@@ -195,6 +198,7 @@ class MemoryCallRepository:
     let go, those that ended first first. Live calls are never let go."""
 
     name = "memory"
+    keeps_inputs = False
 
     def __init__(self, keep_ended: int = 10_000) -> None:
         self._calls: dict[str, CallRecord] = {}

@@ -241,6 +241,8 @@ class CallService:
     def on_input(
         self, call_id: str, n: int, item: Input | None, wall_ms: int, seq: int | None
     ) -> None:
+        if not self.repository.keeps_inputs:
+            return
         if item is None:
             self.repository.record_input(call_id, n, TICK, None, wall_ms, seq)
             return
@@ -251,8 +253,10 @@ class CallService:
 
     def on_event(self, call_id: str, event: Event, message: str) -> None:
         self.metrics.on_event(event, call_id)
-        stored = mask_json(message) if self.mask_digits else message
-        self.repository.record_event(call_id, event.seq, event.type, stored)
+        if self.repository.keeps_inputs or event.type in ("alert", "alert_update"):
+            # (the in-memory store keeps no events, but its alerts for listing calls by rule)
+            stored = mask_json(message) if self.mask_digits else message
+            self.repository.record_event(call_id, event.seq, event.type, stored)
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self.repository.when_durable(callback)

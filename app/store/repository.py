@@ -41,6 +41,7 @@ ALERTS: Table = AlertRow.__table__  # type: ignore[assignment]
 
 class SqlCallRepository:
     name = "sql"
+    keeps_inputs = True
 
     def __init__(self, engine: AsyncEngine) -> None:
         #: The database (also the script library's, ``app.store.documents``).
