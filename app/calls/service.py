@@ -253,10 +253,13 @@ class CallService:
 
     def on_event(self, call_id: str, event: Event, message: str) -> None:
         self.metrics.on_event(event, call_id)
-        if self.repository.keeps_inputs or event.type in ("alert", "alert_update"):
-            # (the in-memory store keeps no events, but its alerts for listing calls by rule)
+        if self.repository.keeps_inputs:
             stored = mask_json(message) if self.mask_digits else message
             self.repository.record_event(call_id, event.seq, event.type, stored)
+        elif event.type in ("alert", "alert_update"):
+            # The in-memory store keeps no events, only each alert's rule and state (to list
+            # calls by rule): nothing of it is stored text, nothing to mask.
+            self.repository.record_event(call_id, event.seq, event.type, message)
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self.repository.when_durable(callback)
