@@ -211,6 +211,8 @@ class MemoryCallRepository:
     async def add(self, record: CallRecord) -> None:
         if record.call_id in self._calls:
             raise Conflict(f"call {record.call_id!r} already exists", code="call_exists")
+        # What rebuilds a call after a restart is of no use to a store a restart empties.
+        record.setup = record.pins = None
         self._calls[record.call_id] = record
         self._tokens[record.token] = record.call_id
 
