@@ -33,9 +33,10 @@ from typing import Any, TextIO
 import yaml
 
 from app.engine.compiled import CompiledScript
+from app.engine.lexicon import Lexicon, LexiconEntry
 from app.engine.offline import check_segments
 from app.engine.patterns import CLAUSE_MARKS, clauses, expand, slashes
-from app.engine.script import Lexicon, LexiconEntry, Script
+from app.engine.script import Script
 
 #: The repository this module is in (its corpus and ../shared are found beside it, if there).
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.engine.lexicon import Lexicon
 from app.engine.phases import CallType, Phase
-from app.engine.script import Lexicon, Script
+from app.engine.script import Script
 
 Severity = Literal["critical", "major", "minor"]
 Speaker = Literal["agent", "customer"]

@@ -27,9 +27,9 @@ import ahocorasick
 
 from app.engine import normalize, phonetic, prompts
 from app.engine.compiled import CompiledScript
+from app.engine.lexicon import Lexicon, LexiconEntry
 from app.engine.messages import CallEvent, CallSetup, Fragment
 from app.engine.phases import CallType
-from app.engine.script import Lexicon, LexiconEntry
 from app.engine.session import CallSession
 from app.scripts.loader import load_library
 

@@ -27,13 +27,14 @@ from collections.abc import Sequence
 
 from app.engine.compiled import CompiledScript
 from app.engine.index import named_length
+from app.engine.lexicon import LexiconEntry
 from app.engine.matcher import SegmentHit
 from app.engine.messages import AlertCategory, MatchKind
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.prompts import on_word_boundaries
 from app.engine.required import GREETING, RequiredPrompts
-from app.engine.script import LexiconEntry, Severity
+from app.engine.script import Severity
 from app.engine.segment import SegmentState
 from app.engine.suggestions import Suggestions
 from app.engine.timeline import Timeline

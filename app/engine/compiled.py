@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from app.engine.index import PhraseIndex, Target
 from app.engine.intent import IntentModel
+from app.engine.lexicon import Lexicon, LexiconEntry
 from app.engine.matcher import SegmentHit
 from app.engine.normalize import normalize_text
-from app.engine.script import Lexicon, LexiconEntry, Script
+from app.engine.script import Script
 
 RUSHING_OFF = "rushing_off:0"
 #: What is also matched by sound: the words an agent must not say. Triggers of prompts and

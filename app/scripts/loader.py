@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from app.engine.script import Lexicon, Script, merge_lexicons
+from app.engine.lexicon import Lexicon, merge_lexicons
+from app.engine.script import Script
 
 M = TypeVar("M", bound=BaseModel)
 

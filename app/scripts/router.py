@@ -11,8 +11,9 @@ from fastapi import APIRouter, Body, Query
 from app.calls.schemas import VERSION_MAX, CheckRequest, LexiconCheckRequest, epoch_ms
 from app.deps import KeyPrincipal, LibraryDep, LimitsDep
 from app.engine.compiled import CompiledScript
+from app.engine.lexicon import Lexicon
 from app.engine.offline import check_utterance
-from app.engine.script import Lexicon, Script
+from app.engine.script import Script
 from app.errors import NotFound
 from app.http import JSON
 from app.responses import (

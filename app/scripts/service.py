@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.engine.compiled import CompiledScript
-from app.engine.script import Lexicon, Script, merge_lexicons
+from app.engine.lexicon import Lexicon, merge_lexicons
+from app.engine.script import Script
 from app.errors import InvalidMessage, NotFound
 from app.scripts.loader import Library, ScriptLoadError, check_references
 from app.scripts.repository import SHARED, Document, DocumentRepository, Kind

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.engine.compiled import CompiledScript
+from app.engine.lexicon import Lexicon
 from app.engine.messages import CallEvent, CallSetup, Event, Fragment
 from app.engine.phases import CallType
-from app.engine.script import Lexicon, Script
+from app.engine.script import Script
 from app.engine.session import CallSession
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

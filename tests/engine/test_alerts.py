@@ -9,11 +9,12 @@ import pytest
 
 from app.engine.compiled import CompiledScript
 from app.engine.index import Hit
+from app.engine.lexicon import Lexicon
 from app.engine.matcher import SegmentHit
 from app.engine.messages import CallSetup
 from app.engine.normalize import normalize
 from app.engine.phases import CallType
-from app.engine.script import Lexicon, Script
+from app.engine.script import Script
 from app.engine.segment import SegmentState
 from app.engine.session import CallSession
 from tests.engine.conftest import (

@@ -596,7 +596,8 @@ class TestOpeningFacts:
 
 
 def test_the_severity_of_a_prompt_alert_is_the_scripts() -> None:
-    from app.engine.script import Lexicon, Script
+    from app.engine.lexicon import Lexicon
+    from app.engine.script import Script
     from tests.engine.conftest import LEXICON, SCRIPT
 
     script = Script.model_validate({**SCRIPT, "prompt_alerts": {"greeting.late": "minor"}})

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from app.engine.compiled import CompiledScript
+from app.engine.lexicon import Lexicon, LexiconEntry
 from app.engine.offline import check_utterance
-from app.engine.script import Lexicon, LexiconEntry, Script
+from app.engine.script import Script
 from app.scripts.loader import ScriptLoadError, load_library
 from tests.engine.conftest import SCRIPT
 
