@@ -36,8 +36,16 @@ class Settings(BaseSettings):
     #: A call rebuilt after a restart whose client has not come back within this long is cut
     #: off the same way (0: never).
     reconnect_timeout_s: float = Field(default=300, ge=0, le=86_400)
-    #: Reserved for the multi-instance bus; one process, in-memory bus for now.
+    #: Several instances (or ``--workers``): Redis for the live event streams and the calls'
+    #: ownership leases (``redis://host:6379/0``). Unset: one process, in-process bus.
     redis_url: str | None = None
+    #: What every Redis key of this deployment starts with (several deployments on one Redis).
+    redis_prefix: str = Field(default="huashu:", min_length=1, max_length=64)
+    #: Events a live call's Redis stream keeps, about (older ones are the store's to replay).
+    redis_stream_maxlen: int = Field(default=4096, ge=16, le=1_000_000)
+    #: How long an instance's hold on a call outlives the instance: after its death, another
+    #: instance takes the call over this long after the last renewal at most.
+    lease_ttl_s: float = Field(default=5.0, ge=0.5, le=300)
     #: ``tenant-a:key1,tenant-b:key2``; unset means open (for local use only).
     api_keys: str | None = None
     timezone: str = "Asia/Shanghai"

@@ -5,9 +5,10 @@
 by several instances (Redis Streams, one stream per call) implements the same interface and is
 chosen in :func:`make_bus` — the one place a backend is registered.
 
-The runner publishes each event once, already encoded; the bus hands the same string to every
-subscriber of the call, in the order published, and keeps the call's events for ``resume`` and
-late subscribers.
+A call is published by one instance at a time (its owner, ``app.calls.ownership``): ``own``
+and ``release`` tell the bus when that changes. The runner publishes each event once, already
+encoded; the bus hands the same string to every subscriber of the call, in the order
+published, and keeps the call's events for ``resume`` and late subscribers.
 """
 
 from __future__ import annotations
@@ -54,6 +55,20 @@ class Bus(Protocol):
         """The call's encoded events after ``after_seq`` that the bus holds, in order."""
         ...
 
+    def own(self, call_id: str, fence: str = "") -> None:
+        """This instance publishes the call from now on, under its lease's fencing token
+        ``fence``: an append from an instance whose lease was taken over is refused."""
+        ...
+
+    def release(self, call_id: str) -> None:
+        """This instance no longer publishes the call (handed off to another instance): its
+        subscribers here go on following the call from wherever it is published."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every event published so far reaches every instance's subscribers."""
+        ...
+
     def ended(self, call_id: str) -> None:
         """The call has published its last event (its report): the bus may let its events go
         once its retention says so."""
@@ -65,12 +80,24 @@ class Bus(Protocol):
 
 
 def make_bus(settings: Settings) -> Bus:
-    """The bus the settings ask for. Only the in-process bus exists yet; a Redis backend is
-    registered here (chosen by ``HUASHU_REDIS_URL``) when it lands."""
+    """The bus the settings ask for: Redis Streams when ``HUASHU_REDIS_URL`` is set (several
+    instances), else this process's memory."""
     from app.bus.memory import MemoryBus
 
     if settings.redis_url is not None:
-        raise ValueError("HUASHU_REDIS_URL is set, but the Redis bus is not built yet: unset it")
+        from app.bus.redis import RedisBus
+
+        if settings.store == "memory":
+            raise ValueError(
+                "HUASHU_REDIS_URL needs a database (HUASHU_STORE=database) that every instance "
+                "shares: a call moving to another instance is rebuilt from it"
+            )
+        return RedisBus(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            window=settings.event_window,
+            maxlen=settings.redis_stream_maxlen,
+        )
     if settings.store == "memory":  # the bus is the only copy of the events: it keeps them
         return MemoryBus(keep_ended=settings.keep_ended_calls)
     return MemoryBus(keep_ended=0, window=settings.event_window)

@@ -45,6 +45,11 @@ class _Channel:
     def oldest(self) -> int | None:
         return self.seqs[0] if self.seqs else None
 
+    def last_seq(self) -> int:
+        """The highest seq any subscriber was handed or the log holds (0: none)."""
+        held = self.seqs[-1] if self.seqs else 0
+        return max(held, max(self.sinks.values(), default=0))
+
     def after(self, after_seq: int) -> list[str]:
         """The encoded events after ``after_seq``, in order."""
         first = bisect.bisect_right(self.seqs, after_seq)
@@ -80,9 +85,40 @@ class MemoryBus:
             channel = self._channels[call_id] = _Channel()
         return channel
 
+    def channel(self, call_id: str) -> _Channel | None:
+        return self._channels.get(call_id)
+
+    def own(self, call_id: str, fence: str = "") -> None:
+        """Every call is this process's: nothing to do."""
+
+    def release(self, call_id: str) -> None:
+        """Every call is this process's: nothing to do."""
+
+    async def flush(self) -> None:
+        """Everything published is where it goes already."""
+
     def publish(self, call_id: str, seq: int, message: str) -> None:
         channel = self._channel(call_id)
         channel.append(seq, message, self._window)
+        self._hand(channel, seq, message)
+
+    def deliver(self, call_id: str, seq: int, message: str) -> None:
+        """Hand an event published elsewhere to the call's subscribers here, without keeping
+        it (``app.bus.redis``: the stream keeps it)."""
+        channel = self._channels.get(call_id)
+        if channel is not None:
+            self._hand(channel, seq, message)
+
+    def forget(self, call_id: str) -> None:
+        """Let go of the call's channel (its events and subscribers)."""
+        self._channels.pop(call_id, None)
+
+    def attach(self, call_id: str, sink: Sink, floor: int) -> None:
+        """Subscribe ``sink`` to events after ``floor``, replaying nothing."""
+        self._channel(call_id).sinks[sink] = floor
+
+    @staticmethod
+    def _hand(channel: _Channel, seq: int, message: str) -> None:
         sinks = channel.sinks
         # A sink may unsubscribe itself (or another) as it is given a message: a copy is walked.
         for sink, floor in tuple(sinks.items()):

@@ -1,5 +1,5 @@
-"""The bus contract, one test body for every backend (only the in-process one exists yet; the
-Redis backend joins ``BACKENDS`` and runs the same bodies against a real Redis)."""
+"""The bus contract, one test body for every backend: the in-process one, and Redis Streams on
+the machine's real Redis (``HUASHU_TEST_REDIS_URL``; each test under keys of its own)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ import pytest
 
 from app.bus import Bus
 from app.bus.memory import MemoryBus
+from app.bus.redis import RedisBus
 from app.calls.subscriber import Subscriber
+from tests.redis import REDIS, prefix
 
 T = TypeVar("T")
 
-BACKENDS: dict[str, Callable[[], Bus]] = {"memory": MemoryBus}
+BACKENDS: dict[str, Callable[[], Bus]] = {
+    "memory": MemoryBus,
+    "redis": lambda: RedisBus(REDIS, prefix=prefix()),
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -1,0 +1,337 @@
+"""The bus shared by several instances: Redis Streams, one stream per call.
+
+A call is published by one instance at a time, its owner (``app.calls.ownership``). The owner
+hands each event to its own subscribers at once, in line with the engine, exactly as the
+in-process bus does (it keeps one, :class:`app.bus.memory.MemoryBus`, for that), and appends it
+to the call's stream in the background: publishing never waits for Redis. Every other instance
+with subscribers to the call reads the stream (one blocking ``XREAD`` per instance over every
+call it follows) and hands each entry to its subscribers.
+
+An event's stream entry id is ``0-<seq>``. The script that appends refuses an id at or below the
+stream's last one, so an event published twice — by a call rebuilt after its owner died, which
+publishes again what the old owner had — is in the stream once, and each subscriber, which
+never takes a seq at or below the last it had, gets each seq once. The same script refuses an
+append from an owner whose lease was taken over (its fencing token is no longer the call's).
+
+A stream is trimmed to about ``maxlen`` entries while the call is live (the store keeps them
+all: ``resume`` further back reads it) and expires ``ended_ttl_s`` after the call's report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.bus import Sink
+from app.bus.memory import MemoryBus
+
+log = logging.getLogger(__name__)
+
+#: KEYS: the call's stream, its fence counter. ARGV: seq, message, fence ('' for none),
+#: maxlen. Returns 1 appended, 0 already there (a seq at or below the last), -1 fenced off.
+APPEND = """
+if ARGV[3] ~= '' then
+  local fence = redis.call('GET', KEYS[2])
+  if fence and fence ~= ARGV[3] then return -1 end
+end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then
+  local top = tonumber(string.match(last[1], '%-(%d+)$'))
+  if top >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '0-' .. ARGV[1], 'm', ARGV[2])
+return 1
+"""
+
+#: How long a blocking read waits before it looks again at which calls it follows.
+READ_BLOCK_MS = 1000
+#: Entries a read takes at most, over every stream it reads.
+READ_COUNT = 512
+
+
+class Outgoing(NamedTuple):
+    """What waits to be sent to Redis: an event to append, or (``seq`` 0) a call's end."""
+
+    call_id: str
+    seq: int
+    message: str = ""
+    fence: str = ""
+
+
+def _seq_of(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-", 1)[1])
+
+
+def _entries(answer: Any) -> list[tuple[int, str]]:
+    """A stream range's entries (redis-py's answer) as (seq, message)."""
+    return [(_seq_of(entry_id), fields[b"m"].decode()) for entry_id, fields in answer or ()]
+
+
+class RedisBus:
+    """The :class:`app.bus.Bus` of several instances sharing one Redis."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "huashu:",
+        window: int | None = 256,
+        maxlen: int = 4096,
+        ended_ttl_s: int = 600,
+        max_unsent: int = 1_000_000,
+    ) -> None:
+        """``window``: events of a call published here kept in memory for ``resume`` (None:
+        all); ``maxlen``: entries a live call's stream keeps, about; ``ended_ttl_s``: how long a
+        stream outlives its call's end; ``max_unsent``: appends that may wait for Redis (it is
+        down) before the oldest are dropped — the store keeps every event all the same."""
+        self._redis: Redis = Redis.from_url(url)
+        self._reader: Redis = Redis.from_url(url, single_connection_client=True)
+        self._reader_id: int | None = None
+        self._prefix = prefix
+        self._maxlen = maxlen
+        self._ended_ttl_s = ended_ttl_s
+        self._max_unsent = max_unsent
+        self._append = self._redis.register_script(APPEND)
+        #: This instance's subscribers, and the events of the calls it publishes.
+        self._local = MemoryBus(keep_ended=0, window=window)
+        #: The calls this instance publishes, with the fencing token of its lease on each.
+        self._owned: dict[str, str] = {}
+        #: The calls this instance follows from their stream: the last seq read of each.
+        self._following: dict[str, int] = {}
+        #: Appends and expiries waiting to be sent, in order.
+        self._unsent: list[Outgoing] = []
+        self._wake_writer = asyncio.Event()
+        self._wake_reader = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def _stream(self, call_id: str) -> str:
+        return f"{self._prefix}stream:{call_id}"
+
+    def _fence(self, call_id: str) -> str:
+        return f"{self._prefix}fence:{call_id}"
+
+    # -- the Bus ---------------------------------------------------------------------------
+
+    def own(self, call_id: str, fence: str = "") -> None:
+        """This instance publishes the call from now on (its lease's fencing token: ``fence``);
+        it stops reading the call's stream."""
+        self._owned[call_id] = fence
+        self._following.pop(call_id, None)
+
+    def release(self, call_id: str) -> None:
+        """This instance no longer publishes the call (it was handed off): its subscribers
+        here follow the stream from the last seq they were handed."""
+        if self._owned.pop(call_id, None) is None:
+            return
+        channel = self._local.channel(call_id)
+        if channel is not None and channel.sinks:
+            self._follow(call_id, channel.last_seq())
+
+    def publish(self, call_id: str, seq: int, message: str) -> None:
+        if call_id not in self._owned:
+            self._owned[call_id] = ""
+            self._following.pop(call_id, None)
+        self._local.publish(call_id, seq, message)
+        self._queue(Outgoing(call_id, seq, message, self._owned[call_id]))
+
+    async def subscribe(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
+        if call_id in self._owned:
+            await self._local.subscribe(call_id, sink, after_seq)
+            return
+        self._start()
+        stream = self._stream(call_id)
+        if after_seq is None:
+            newest = _entries(await self._redis.xrevrange(stream, "+", "-", count=1))
+            last = max(newest[0][0] if newest else 0, self._following.get(call_id, 0))
+            handed: list[str] = []
+        else:
+            last = after_seq
+            handed = []
+            while True:  # until what was read is as far as this instance has read the call
+                for seq, message in _entries(
+                    await self._redis.xrange(stream, f"({_id(last)}", "+")
+                ):
+                    handed.append(message)
+                    last = seq
+                if call_id in self._owned or self._following.get(call_id, 0) <= last:
+                    break
+        if call_id in self._owned:  # became this instance's while reading: the local log
+            await self._local.subscribe(call_id, sink, after_seq)
+            return
+        for message in handed:
+            sink.put(message)
+        self._local.attach(call_id, sink, last)
+        if call_id not in self._following:  # else the read goes on from where it is
+            self._follow(call_id, last)
+
+    def unsubscribe(self, call_id: str, sink: Sink) -> None:
+        self._local.unsubscribe(call_id, sink)
+        channel = self._local.channel(call_id)
+        if call_id not in self._owned and (channel is None or not channel.sinks):
+            # Followed from elsewhere, by nobody now: nothing of it is kept here.
+            self._following.pop(call_id, None)
+            self._local.forget(call_id)
+
+    async def oldest(self, call_id: str) -> int | None:
+        if call_id in self._owned:
+            return await self._local.oldest(call_id)
+        first = _entries(await self._redis.xrange(self._stream(call_id), "-", "+", count=1))
+        return first[0][0] if first else None
+
+    async def replay(self, call_id: str, after_seq: int = 0) -> list[str]:
+        if call_id in self._owned:
+            return await self._local.replay(call_id, after_seq)
+        answer = await self._redis.xrange(self._stream(call_id), f"({_id(after_seq)}", "+")
+        return [message for _, message in _entries(answer)]
+
+    def ended(self, call_id: str) -> None:
+        self._local.ended(call_id)
+        self._owned.pop(call_id, None)
+        self._queue(Outgoing(call_id, 0))
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every event published so far is in Redis, ``timeout`` seconds at most
+        (Redis may be down: what is not sent by then is logged, and the store has it)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._unsent and not self._closed:
+            if asyncio.get_running_loop().time() > deadline:
+                log.error("bus: %d events not sent to Redis in %.0f s", len(self._unsent), timeout)
+                return
+            self._start()
+            self._wake_writer.set()
+            await asyncio.sleep(0.002)
+
+    async def close(self) -> None:
+        await self.flush()
+        self._closed = True
+        for task in (self._writer, self._reading):
+            if task is not None:
+                task.cancel()
+        for task in (self._writer, self._reading):
+            if task is not None:
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - going away
+                    pass
+        await self._local.close()
+        await self._reader.aclose()
+        await self._redis.aclose()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _queue(self, item: Outgoing) -> None:
+        unsent = self._unsent
+        if len(unsent) >= self._max_unsent:
+            log.error("bus: Redis is behind by %d events; the oldest is dropped", len(unsent))
+            del unsent[0]
+        unsent.append(item)
+        self._start()
+        self._wake_writer.set()
+
+    def _start(self) -> None:
+        if self._closed:
+            return
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write(), name="bus-w")
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.get_running_loop().create_task(self._read(), name="bus-r")
+
+    async def _write(self) -> None:
+        """Send what waits, in order, one pipeline at a time; on an error, again after a pause,
+        nothing lost (appends are idempotent by seq)."""
+        pause = 0.05
+        while True:
+            await self._wake_writer.wait()
+            self._wake_writer.clear()
+            while self._unsent:
+                batch = self._unsent[:1024]
+                try:
+                    await self._send(batch)
+                except (RedisError, OSError) as exc:
+                    log.warning("bus: Redis write failed (%s); again in %.2f s", exc, pause)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 2.0)
+                    continue
+                pause = 0.05
+                del self._unsent[: len(batch)]
+
+    async def _send(self, batch: Iterable[Outgoing]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for call_id, seq, message, fence in batch:
+                stream = self._stream(call_id)
+                if seq == 0:
+                    pipe.expire(stream, self._ended_ttl_s)
+                    continue
+                await self._append(
+                    keys=[stream, self._fence(call_id)],
+                    args=[seq, message, fence, self._maxlen],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        for result in results:
+            if result == -1:
+                log.error("bus: an event was refused: this instance lost the call's lease")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _follow(self, call_id: str, last: int) -> None:
+        new = call_id not in self._following
+        self._following[call_id] = last
+        if new:
+            self._start()
+            self._wake_reader.set()
+            if self._reader_id is not None:  # a read is blocked on the other calls: end it
+                asyncio.get_running_loop().create_task(self._unblock())
+
+    async def _unblock(self) -> None:
+        try:
+            if self._reader_id is not None:
+                await self._redis.client_unblock(self._reader_id)
+        except (RedisError, OSError):
+            pass
+
+    async def _read(self) -> None:
+        """Hand the entries of every followed call's stream to its subscribers here."""
+        reader = self._reader
+        self._reader_id = int(await reader.client_id())
+        pause = 0.05
+        while True:
+            if not self._following:
+                self._wake_reader.clear()
+                await self._wake_reader.wait()
+                continue
+            streams: Any = {
+                self._stream(call_id): _id(last) for call_id, last in self._following.items()
+            }
+            try:
+                found: Any = await reader.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS)
+            except (RedisError, OSError) as exc:
+                log.warning("bus: Redis read failed (%s); again in %.2f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+                continue
+            pause = 0.05
+            skip = len(self._stream(""))
+            for stream, entries in found or ():
+                call_id = stream[skip:].decode()
+                for seq, message in _entries(entries):
+                    last = self._following.get(call_id)
+                    if last is None or seq <= last:
+                        continue
+                    self._following[call_id] = seq
+                    self._local.deliver(call_id, seq, message)
+
+
+def _id(seq: int) -> str:
+    return f"0-{max(seq, 0)}"

@@ -1,0 +1,226 @@
+"""The Redis bus between instances: two buses on one real Redis, as two instances are."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from app.bus.redis import RedisBus
+from app.calls.subscriber import Subscriber
+from tests.bus.test_bus import message, run
+from tests.redis import REDIS, prefix
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+def pair() -> tuple[RedisBus, RedisBus, str]:
+    keys = prefix()
+    return RedisBus(REDIS, prefix=keys), RedisBus(REDIS, prefix=keys), keys
+
+
+async def close(*buses: RedisBus) -> None:
+    for bus in buses:
+        await bus.close()
+
+
+def test_events_published_on_one_instance_reach_the_others_subscribers_in_order() -> None:
+    async def main() -> tuple[list[str], list[str]]:
+        a, b, _ = pair()
+        here, there = Subscriber(), Subscriber()
+        await a.subscribe("c", here)
+        a.publish("c", 1, message(1))  # a publishes the call: it is a's
+        await a.flush()  # "from now on", elsewhere, is from what Redis has
+        await b.subscribe("c", there)
+        for seq in range(2, 41):
+            a.publish("c", seq, message(seq))
+        await until(lambda: len(there.pending) == 39)
+        await close(a, b)
+        return here.take(), there.take()
+
+    here, there = run(main())
+    assert here == [message(seq) for seq in range(1, 41)]
+    assert there == [message(seq) for seq in range(2, 41)]  # from its subscription on
+
+
+def test_a_subscriber_elsewhere_resumes_from_a_seq_with_nothing_lost_or_repeated() -> None:
+    async def main() -> list[str]:
+        a, b, _ = pair()
+        for seq in range(1, 11):
+            a.publish("c", seq, message(seq))
+        await a.flush()
+        late = Subscriber()
+        publishing = asyncio.get_running_loop().create_task(publish_slowly(a, 11, 30))
+        await b.subscribe("c", late, after_seq=4)
+        await publishing
+        await until(lambda: late.pending[-1:] == [message(30)])
+        await close(a, b)
+        return late.take()
+
+    assert run(main()) == [message(seq) for seq in range(5, 31)]
+
+
+async def publish_slowly(bus: RedisBus, first: int, last: int) -> None:
+    for seq in range(first, last + 1):
+        bus.publish("c", seq, message(seq))
+        await asyncio.sleep(0.001)
+
+
+def test_a_call_taken_over_publishes_again_and_every_subscriber_gets_each_seq_once() -> None:
+    """The old owner published 1-6 and died; the new one rebuilds the call and publishes 1-6
+    again (the same events, re-derived), then 7-8. A subscriber on a third instance and the
+    stream itself hold each seq once."""
+
+    async def main() -> tuple[list[str], list[str], list[int]]:
+        keys = prefix()
+        old, new, third = (RedisBus(REDIS, prefix=keys) for _ in range(3))
+        watcher = Subscriber()
+        old.publish("c", 1, message(1))
+        await third.subscribe("c", watcher, after_seq=0)
+        for seq in range(2, 7):
+            old.publish("c", seq, message(seq))
+        await old.flush()
+        await until(lambda: len(watcher.pending) == 6)
+        new.own("c")
+        for seq in range(1, 9):
+            new.publish("c", seq, message(seq))
+        await new.flush()
+        await until(lambda: len(watcher.pending) == 8)
+        replayed = await third.replay("c")
+        redis = Redis.from_url(REDIS)
+        ids = [
+            int(entry_id.split(b"-")[1]) for entry_id, _ in await redis.xrange(keys + "stream:c")
+        ]
+        await redis.aclose()
+        await close(old, new, third)
+        return watcher.take(), replayed, ids
+
+    watched, replayed, ids = run(main())
+    assert watched == replayed == [message(seq) for seq in range(1, 9)]
+    assert ids == list(range(1, 9))
+
+
+def test_an_owner_whose_lease_was_taken_over_is_refused() -> None:
+    """The fencing token: once the call's fence is another holder's, the old holder's
+    appends do not reach the stream."""
+
+    async def main() -> list[str]:
+        keys = prefix()
+        redis = Redis.from_url(REDIS)
+        await redis.set(keys + "fence:c", "1")
+        zombie, owner, reader = (RedisBus(REDIS, prefix=keys) for _ in range(3))
+        zombie.own("c", "1")
+        zombie.publish("c", 1, message(1))
+        await zombie.flush()
+        await redis.set(keys + "fence:c", "2")  # another instance took the call over
+        owner.own("c", "2")
+        zombie.publish("c", 2, "stale")
+        await zombie.flush()
+        owner.publish("c", 2, message(2))
+        await owner.flush()
+        replayed = await reader.replay("c")
+        await redis.aclose()
+        await close(zombie, owner, reader)
+        return replayed
+
+    assert run(main()) == [message(1), message(2)]
+
+
+def test_subscribers_follow_a_call_handed_to_another_instance() -> None:
+    async def main() -> list[str]:
+        a, b, _ = pair()
+        supervisor = Subscriber()  # connected to a, which runs the call
+        a.publish("c", 1, message(1))
+        await a.subscribe("c", supervisor)
+        a.publish("c", 2, message(2))
+        await a.flush()
+        a.release("c")  # handed to b
+        b.own("c")
+        for seq in (3, 4, 5):
+            b.publish("c", seq, message(seq))
+        await until(lambda: len(supervisor.pending) == 4)
+        await close(a, b)
+        return supervisor.take()
+
+    assert run(main()) == [message(seq) for seq in range(2, 6)]
+
+
+def test_a_stuck_subscriber_elsewhere_slows_neither_publishing_nor_the_others() -> None:
+    async def main() -> tuple[int, int, float]:
+        a, b, _ = pair()
+        a.publish("c", 1, message(1))
+        await a.flush()
+        stuck, reader = Subscriber(), Subscriber()  # stuck: nobody ever sends its events
+        await b.subscribe("c", stuck)
+        await b.subscribe("c", reader)
+        started = asyncio.get_running_loop().time()
+        for seq in range(2, 2002):
+            a.publish("c", seq, message(seq))
+        published = asyncio.get_running_loop().time() - started
+        await until(lambda: len(reader.pending) == 2000, timeout=10)
+        await close(a, b)
+        return len(stuck.pending), len(reader.pending), published
+
+    stuck, reader, published = run(main())
+    assert reader == 2000 and stuck == 2000  # bounded by the connection, not the bus
+    assert published < 1.0  # publishing never waited on Redis or on a reader
+
+
+def test_an_ended_calls_stream_expires() -> None:
+    async def main() -> int:
+        keys = prefix()
+        bus = RedisBus(REDIS, prefix=keys, ended_ttl_s=30)
+        bus.publish("c", 1, message(1))
+        bus.ended("c")
+        await bus.flush()
+        redis = Redis.from_url(REDIS)
+        ttl = int(await redis.ttl(keys + "stream:c"))
+        await redis.aclose()
+        await bus.close()
+        return ttl
+
+    assert 0 < run(main()) <= 30
+
+
+def test_redis_down_loses_nothing_published_once_it_is_back(tmp_path: Path) -> None:
+    """Appends wait (publishing does not) while Redis cannot be reached, and go once it can:
+    a real Redis server of the test's own, started only after the events were published."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+
+    async def main() -> list[str]:
+        bus = RedisBus(url, prefix="t:")
+        for seq in (1, 2, 3):
+            bus.publish("c", seq, message(seq))
+        await asyncio.sleep(0.3)  # the writer has tried, and failed, by now
+        server = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            await asyncio.wait_for(bus.flush(), 10)
+            reader = RedisBus(url, prefix="t:")
+            replayed = await reader.replay("c")
+            await close(bus, reader)
+        finally:
+            server.terminate()
+            server.wait()
+        return replayed
+
+    assert run(main()) == [message(seq) for seq in (1, 2, 3)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
