@@ -27,6 +27,7 @@ from app.auth import Identity
 from app.bus import make_bus
 from app.calls import router as calls_router
 from app.calls import stream
+from app.calls.ownership import make_ownership
 from app.calls.repository import make_repository
 from app.calls.retention import keep_purging
 from app.calls.schemas import Limits, describe
@@ -110,6 +111,22 @@ async def keep_sweeping(calls: CallService, settings: Settings) -> None:
             log.exception("cutting off idle calls failed")
 
 
+async def keep_adopting(calls: CallService, settings: Settings) -> None:
+    """With several instances: take over the calls in progress that no instance holds (their
+    instance died and no client came back to another), so that they are cut off in time, not
+    left in the store for ever."""
+    every = max(settings.lease_ttl_s * 2, 5.0)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            adopted = await calls.recover()
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("taking over orphaned calls failed")
+            continue
+        if adopted:
+            log.info("%d calls whose instance is gone taken over", adopted)
+
+
 def build_state(settings: Settings) -> State:
     """Every resource the service needs, built once. Raises :class:`ScriptLoadError` for a bad
     script library and ValueError for settings that ask for a backend that does not exist."""
@@ -123,6 +140,7 @@ def build_state(settings: Settings) -> State:
     )
     library = ScriptLibrary(documents)
     bus = make_bus(settings)
+    ownership = make_ownership(settings)
     quotas = Quotas(
         settings.max_connections_per_tenant,
         settings.max_live_calls_per_tenant,
@@ -144,6 +162,8 @@ def build_state(settings: Settings) -> State:
             settings.timezone,
             mask_digits=settings.mask_digits,
             quotas=quotas,
+            ownership=ownership,
+            claim_wait_s=settings.lease_ttl_s * 2,
         ),
         limits=Limits(settings.max_call_hours, settings.time_window_days),
         quotas=quotas,
@@ -177,7 +197,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seeded = await state.library.seed(state.files)
         if seeded:
             log.info("%d scripts and lexicons from %s stored", seeded, settings.scripts_dir)
-        recovered = await state.calls.recover()
+        calls = state.calls
+        calls.ownership.start(calls.hand_off, calls.lost)
+        recovered = await calls.recover()
         if recovered:
             log.info("%d calls in progress rebuilt from the store", recovered)
         # Dictionaries and tables load now, not on the first call's first fragment.
@@ -200,12 +222,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeping = asyncio.get_running_loop().create_task(
             keep_sweeping(state.calls, settings), name="huashu-idle-calls"
         )
+        adopting = (
+            asyncio.get_running_loop().create_task(
+                keep_adopting(state.calls, settings), name="huashu-orphans"
+            )
+            if calls.ownership.shared
+            else None
+        )
         state.ready = True
         try:
             yield {STATE_KEY: state}
         finally:
             state.ready = False
             sweeping.cancel()
+            if adopting is not None:
+                adopting.cancel()
             if purging is not None:
                 purging.cancel()
             gc.callbacks.remove(state.metrics.gc_phase)
@@ -215,8 +246,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await connection.websocket.close(CLOSE_RESTART, "server going away")
                 except Exception:  # noqa: BLE001 - the peer may be gone already
                     pass
-            await state.calls.close()
+            # With several instances each call is handed off (inputs durable, events on the
+            # bus, lease released): the clients just closed with 1012 resume elsewhere.
+            handed = await calls.hand_off_all()
+            if handed:
+                log.info("%d calls handed off", handed)
+            await calls.close()
             await state.bus.close()
+            await calls.ownership.close()
             await state.repository.close()
 
     app = Huashu(

@@ -60,6 +60,14 @@ class CallObserver(Protocol):
         ...
 
 
+class Writer(Protocol):
+    """A connection writing one of the call's legs."""
+
+    def displaced(self, reason: str) -> None:
+        """The call no longer runs here: tell the client to reconnect, and close."""
+        ...
+
+
 #: What ``after`` is told: True when the item's client ``seq`` had already been processed and the
 #: item was skipped (acknowledge it again, send nothing else).
 After = Callable[[bool], None]
@@ -86,6 +94,7 @@ class CallRunner:
         "_inputs",
         "_busy",
         "_waiting",
+        "moved",
     )
 
     def __init__(
@@ -121,7 +130,9 @@ class CallRunner:
         self.last_input_ms = wall_ms()
         #: The stream connection writing each leg (``agent``, ``customer``) of the call: one
         #: writer per leg (PROTOCOL); made when a leg is first claimed.
-        self.writers: dict[str, object] | None = None
+        self.writers: dict[str, Writer] | None = None
+        #: Why the call no longer runs here (handed to another instance), once it does not.
+        self.moved: str | None = None
         self._busy = False
         #: Inputs that arrived while one was being processed: (item, seq, after, is a tick).
         self._waiting: list[tuple[Input | None, int | None, After | None, bool]] | None = None
@@ -173,6 +184,18 @@ class CallRunner:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def move(self, why: str) -> None:
+        """The call runs on another instance from now on: stop its timer, let its session go,
+        and displace its writers; every later input is refused with ``call_elsewhere``."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._session = None
+        self.moved = why
+        for writer in list((self.writers or {}).values()):
+            writer.displaced(why)
+        self.writers = None
 
     def cut_off(self) -> None:
         """End the call as lost (its client never came back); see the engine's ``cut_off``."""
@@ -227,6 +250,8 @@ class CallRunner:
         try:
             if session is None:
                 if item is not None and not duplicate:
+                    if self.moved is not None:
+                        raise CallStateError(self.moved, code="call_elsewhere")
                     raise CallStateError("the call has ended", code="call_ended")
                 events = []
             elif item is None:

@@ -4,15 +4,18 @@ live runners and the bus meet. Routers and the stream call this; nothing else re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 
 from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
+from app.calls.ownership import Ownership, SoleOwnership
 from app.calls.privacy import mask_json, mask_text
 from app.calls.replay import TICK, input_body, rebuild, setup_body
 from app.calls.repository import CallQuery, CallRecord, CallRepository, Position
@@ -47,10 +50,20 @@ class CallService:
         *,
         mask_digits: bool = True,
         quotas: Quotas | None = None,
+        ownership: Ownership | None = None,
+        claim_wait_s: float = 10.0,
     ) -> None:
         """``mask_digits``: store long digit runs masked (``app.calls.privacy``); ``quotas``:
-        the per-tenant bounds (none: unbounded)."""
+        the per-tenant bounds (none: unbounded); ``ownership``: which calls this instance runs
+        (none: all of them, one instance); ``claim_wait_s``: how long a call may be waited
+        for while another instance hands it off or its dead holder's lease runs out."""
         self.quotas = quotas
+        self.ownership = ownership or SoleOwnership()
+        self.claim_wait_s = claim_wait_s
+        #: Background work the service started (kept: the loop holds tasks weakly).
+        self._background: set[asyncio.Task[None]] = set()
+        #: Calls being taken over here: the first claim rebuilds, the others wait for it.
+        self._claiming: dict[str, asyncio.Future[CallRunner]] = {}
         self.library = library
         self.mask_digits = mask_digits
         self.repository = repository
@@ -97,6 +110,10 @@ class CallService:
             pins=pins.to_json(),
         )
         await self.repository.add(record)
+        fence = await self.ownership.acquire(call_id)
+        if fence is None:  # another instance made the same call a moment ago
+            raise Conflict(f"call {call_id!r} already exists", code="call_exists")
+        self.bus.own(call_id, fence)
         self.live.add(CallRunner(call_id, session, self.bus, self), tenant)
         self.metrics.call_started(call_id, listing.script_id)
         return record
@@ -137,10 +154,74 @@ class CallService:
             )
         return runner
 
+    async def claim(self, record: CallRecord, resumed: bool = False) -> CallRunner:
+        """The runner of a call about to be written to: the live one here, or, for a call
+        another instance runs (or ran, and died), the call taken over — its holder asked to
+        hand it off (it refuses while a writer of its own is connected, unless this one
+        ``resumed``: a client reconnecting), or its lease waited out — and rebuilt here from
+        the store. Raises ``call_elsewhere`` when the holder refuses or does not let go in
+        ``claim_wait_s``."""
+        runner = self.live.get(record.call_id)
+        if runner is not None or record.ended or not self.ownership.shared:
+            return self.runner(record)
+        claiming = self._claiming.get(record.call_id)
+        if claiming is not None:
+            return await asyncio.shield(claiming)
+        claiming = self._claiming[record.call_id] = asyncio.get_running_loop().create_future()
+        try:
+            runner = await self._take_over(record, resumed)
+        except BaseException as exc:
+            claiming.set_exception(exc)
+            claiming.exception()  # retrieved: only the waiting claims raise it again
+            raise
+        else:
+            claiming.set_result(runner)
+            return runner
+        finally:
+            del self._claiming[record.call_id]
+
+    async def _take_over(self, record: CallRecord, resumed: bool) -> CallRunner:
+        call_id = record.call_id
+        deadline = time.monotonic() + self.claim_wait_s
+        asked = False
+        while True:
+            fence = await self.ownership.acquire(call_id)
+            if fence is not None:
+                break
+            if not asked:
+                await self.ownership.ask(call_id, resumed)
+                asked = True
+            elif await self.ownership.refused(call_id):
+                raise CallStateError(
+                    f"call {call_id!r} is written on another instance: a call has one "
+                    "writer; a client reconnecting sends resume first",
+                    code="call_elsewhere",
+                )
+            if time.monotonic() > deadline:
+                raise CallStateError(
+                    f"call {call_id!r} is live on another instance, which did not let it go "
+                    f"in {self.claim_wait_s:g} s",
+                    code="call_elsewhere",
+                )
+            await asyncio.sleep(0.02)
+        current = await self.repository.get(call_id)
+        if current is None or current.ended:  # it ended while it was handed over
+            await self.ownership.release(call_id)
+            return CallRunner(call_id, None, self.bus)
+        runner = await self._rebuild(current, fence)
+        if runner is None:
+            await self.ownership.release(call_id)
+            raise CallStateError(
+                f"call {call_id!r} cannot be rebuilt here: its script is missing",
+                code="call_elsewhere",
+            )
+        log.info("call %s: taken over from another instance", call_id)
+        return runner
+
     async def submit(self, record: CallRecord, item: Input) -> list[Event]:
         """Process one input of the call (REST); its events, already published, once the
         input and its events are durable (the answer is the acknowledgement)."""
-        events = await self.runner(record).submit(item)
+        events = await (await self.claim(record)).submit(item)
         await self.repository.durable()
         return events
 
@@ -204,37 +285,96 @@ class CallService:
         return cut
 
     async def recover(self) -> int:
-        """Rebuild every call that was in progress when the service stopped, from its stored
-        inputs; its events come out again with the same ``seq``s and go back on the bus for
-        ``resume``. Returns how many calls are live again."""
+        """Rebuild every call that was in progress when the service stopped (or, with several
+        instances, whose instance is gone: no instance holds it), from its stored inputs; its
+        events come out again with the same ``seq``s and go back on the bus for ``resume``.
+        Returns how many calls are live here again."""
+        unfinished = await self.repository.unfinished()
+        records = [record for record in unfinished if self.live.get(record.call_id) is None]
+        free = set(await self.ownership.free([record.call_id for record in records]))
         recovered = 0
-        for record in await self.repository.unfinished():
-            try:
-                if record.pins is None:
-                    raise NotFound("the call was stored without its script's versions")
-                compiled = await self.library.compiled_at(Pins.from_json(record.pins))
-            except NotFound as exc:
-                log.error(
-                    "call %s: its script cannot be loaded (%s); the call is left as stored",
-                    record.call_id,
-                    exc.detail,
-                )
+        for record in records:
+            if record.call_id not in free:
                 continue
-            rebuilt = rebuild(compiled, record, await self.repository.inputs(record.call_id))
-            stored = await self.repository.events(record.call_id)
-            runner = CallRunner(
-                record.call_id,
-                rebuilt.session,
-                self.bus,
-                self,
-                inputs=rebuilt.inputs,
-                last_client_seq=rebuilt.last_client_seq,
-            )
-            self.metrics.call_live(record.call_id, record.script_id)
-            self.live.add(runner, record.tenant)
-            runner.republish(rebuilt.events, stored)
+            fence = await self.ownership.acquire(record.call_id)
+            if fence is None:
+                continue
+            if await self._rebuild(record, fence) is None:
+                await self.ownership.release(record.call_id)
+                continue
             recovered += 1
         return recovered
+
+    async def _rebuild(self, record: CallRecord, fence: str) -> CallRunner | None:
+        """The call, live here again from its stored inputs (None: its script is gone)."""
+        try:
+            if record.pins is None:
+                raise NotFound("the call was stored without its script's versions")
+            compiled = await self.library.compiled_at(Pins.from_json(record.pins))
+        except NotFound as exc:
+            log.error(
+                "call %s: its script cannot be loaded (%s); the call is left as stored",
+                record.call_id,
+                exc.detail,
+            )
+            return None
+        rebuilt = rebuild(compiled, record, await self.repository.inputs(record.call_id))
+        stored = await self.repository.events(record.call_id)
+        runner = CallRunner(
+            record.call_id,
+            rebuilt.session,
+            self.bus,
+            self,
+            inputs=rebuilt.inputs,
+            last_client_seq=rebuilt.last_client_seq,
+        )
+        self.metrics.call_live(record.call_id, record.script_id)
+        self.live.add(runner, record.tenant)
+        self.bus.own(record.call_id, fence)
+        runner.republish(rebuilt.events, stored)
+        return runner
+
+    async def hand_off(self, call_id: str, resumed: bool) -> None:
+        """Another instance asks for the call (``resumed``: for a client reconnecting). It is
+        let go — its inputs durable, its events on the bus, its lease released — unless a
+        writer of its own is connected here and the asker is not a client reconnecting."""
+        runner = self.live.get(call_id)
+        if runner is None:
+            return
+        if runner.writers and not resumed:
+            await self.ownership.refuse(call_id)
+            return
+        await self._let_go(runner, "the call moved to another instance: reconnect and resume")
+
+    async def hand_off_all(self) -> int:
+        """Let every call go (the instance is stopping): another instance takes each over.
+        Returns how many were let go."""
+        if not self.ownership.shared:
+            return 0
+        runners = self.live.runners()
+        await asyncio.gather(*(self._let_go(runner, "server going away") for runner in runners))
+        return len(runners)
+
+    async def _let_go(self, runner: CallRunner, why: str) -> None:
+        call_id = runner.call_id
+        self.live.remove(call_id)
+        runner.move(why)
+        self.metrics.call_gone(call_id)
+        await self.repository.durable()
+        await self.bus.flush()
+        self.bus.release(call_id)
+        await self.ownership.release(call_id)
+
+    def lost(self, call_id: str) -> None:
+        """This instance no longer holds the call (its lease ran out and another took it):
+        stop running it here, at once."""
+        runner = self.live.get(call_id)
+        if runner is None:
+            return
+        self.live.remove(call_id)
+        runner.move("the call's lease was lost: reconnect and resume")
+        self.metrics.call_gone(call_id)
+        self.bus.release(call_id)
 
     # -- CallObserver ----------------------------------------------------------------------
 
@@ -273,8 +413,17 @@ class CallService:
             report = mask_json(report.decode()).encode()
         self.repository.finish(call_id, listing, snapshot, report)
         self.live.remove(call_id)
+        if self.ownership.shared:
+            self.repository.when_durable(
+                lambda: self._spawn(self.ownership.release(call_id, ended=True))
+            )
         self._ending[call_id] = (listing, snapshot, report)
         self.repository.when_durable(lambda: self._forget_ending(call_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _forget_ending(self, call_id: str) -> None:
         self._ending.pop(call_id, None)

@@ -38,6 +38,7 @@ from app.calls.service import CallService
 from app.calls.socket import (
     CLOSE_CONFLICT,
     CLOSE_FORBIDDEN,
+    CLOSE_RESTART,
     CLOSE_TOO_MANY,
     CLOSE_TOO_SLOW,
     CLOSE_UNKNOWN_CALL,
@@ -93,6 +94,7 @@ class Connection:
         "fragments",
         "alert_latency",
         "resumed",
+        "moved",
     )
 
     def __init__(
@@ -127,6 +129,8 @@ class Connection:
         #: The connection sent ``resume``: a client reconnecting, which may take over the
         #: legs a connection it replaces still holds.
         self.resumed = False
+        #: Why this connection's call was taken from it (it is closing), once it was.
+        self.moved: str | None = None
 
     def _too_slow(self) -> None:
         """The peer let too many events wait: stop following the call and close it (the close
@@ -186,6 +190,14 @@ class Connection:
             asyncio.get_running_loop().create_task(owner._close(CLOSE_CONFLICT, "replaced"))
         writers[leg] = self
         return True
+
+    def displaced(self, reason: str) -> None:
+        """The call runs on another instance now: say so, and close with 1012 (reconnect,
+        ``resume``, resend what was not acknowledged)."""
+        self.runner = None
+        self.moved = reason
+        self.error("call_moved", reason)
+        asyncio.get_running_loop().create_task(self._close(CLOSE_RESTART, "call moved"))
 
     async def _close(self, code: int, reason: str) -> None:
         try:
@@ -281,7 +293,11 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
                 elif isinstance(decoded, Refused):
                     _refuse(connection, metrics, decoded.code, decoded.detail)
                     close = None
-                elif connection.following and not isinstance(decoded.message, ResumeMessage):
+                elif (
+                    connection.following
+                    and connection.runner is not None
+                    and not isinstance(decoded.message, ResumeMessage)
+                ):
                     _handle(connection, decoded, metrics)  # the common fragment: no await
                     close = None
                 else:
@@ -312,13 +328,29 @@ def _refuse(connection: Connection, metrics: Metrics, code: str, detail: str) ->
 async def _follow_then_handle(
     connection: Connection, decoded: Decoded, metrics: Metrics
 ) -> tuple[int, str] | None:
-    """The first message of a connection to a known call, or a ``resume``."""
+    """The first message of a connection to a known call, a ``resume``, or a message for a
+    call that does not run on this instance (yet)."""
     if isinstance(decoded.message, ResumeMessage):
         metrics.message(decoded.kind)
         connection.resumed = True
         await connection.follow(decoded.message.last_event_seq)
         return None
-    await connection.follow()
+    if not connection.following:
+        await connection.follow()
+    record = connection.record
+    writes = decoded.item is not None or isinstance(decoded.message, StartMessage)
+    if connection.runner is None and writes and record is not None:
+        if connection.moved is not None:
+            metrics.message(decoded.kind)
+            _refuse(connection, metrics, "call_moved", connection.moved)
+            return None
+        # A call another instance runs (or ran): take it over, or say why not.
+        try:
+            connection.runner = await connection.calls.claim(record, connection.resumed)
+        except HuashuError as exc:
+            metrics.message(decoded.kind)
+            _refuse(connection, metrics, exc.code, exc.detail)
+            return None
     _handle(connection, decoded, metrics)
     return None
 
@@ -379,6 +411,9 @@ def _handle(connection: Connection, decoded: Decoded, metrics: Metrics) -> None:
 
     runner = connection.runner
     if runner is None:
+        if item is None and isinstance(message, PingMessage) and after is not None:
+            after(False)  # a listener of a call run elsewhere: it wrote nothing to wait for
+            return
         assert connection.record is not None
         try:
             runner = connection.calls.runner(connection.record)

@@ -181,6 +181,12 @@ class Metrics:
             self._scripts[call_id] = script
         self.calls_active.labels(script).inc()
 
+    def call_gone(self, call_id: str) -> None:
+        """A call live here moved to another instance before its end."""
+        script = self._scripts.pop(call_id, None)
+        if script is not None:
+            self.calls_active.labels(script).dec()
+
     def on_event(self, event: Event, call_id: str = "") -> None:
         """Count one published event of ``call_id``; a call's ``report`` is its end."""
         kind = event.type
