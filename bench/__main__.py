@@ -1,4 +1,5 @@
-"""`python -m bench [engine] [load] [capacity] [memory] [offline] [store] [longcall] [soak]`
+"""`python -m bench [engine] [load] [capacity] [memory] [offline] [store] [longcall] [soak]
+[workers] [redis]`
 (`make bench` runs the first five): run the benchmarks, print tables, write
 bench/results/<name>.json.
 
@@ -17,6 +18,12 @@ Environment (defaults in brackets):
 - BENCH_STORE [memory]: the store of the Huashu server for ``load``, ``capacity`` and ``memory``
   (``memory``, ``sqlite`` or a PostgreSQL URL); ``store`` compares memory, SQLite and
   PostgreSQL (BENCH_POSTGRES_URL [postgresql+asyncpg://postgres@127.0.0.1:5432/huashu_bench]);
+- ``workers``: capacity of one process (in-process bus) against ``--workers 2`` (Redis between
+  them), both on SQLite; BENCH_STEPS, BENCH_BISECT, BENCH_CAPACITY_REPEATS as ``capacity``;
+- ``redis``: alert latency with the Redis bus against the in-process one at BENCH_CALLS[0]
+  calls on one instance, then a listener on another instance against one on the same
+  (BENCH_PROBE_CALLS [200] calls; PostgreSQL at BENCH_POSTGRES_URL, Redis at BENCH_REDIS_URL
+  [redis://127.0.0.1:6379/0]);
 - BENCH_OFFLINE_CALLS [4000], BENCH_OFFLINE_WORKERS [2]: ``offline``'s 40-fragment calls and
   processes (its runs: BENCH_REPEATS).
 """
@@ -191,6 +198,16 @@ def _procs() -> int:
     return int(_env("BENCH_CLIENTS", "2"))
 
 
+def _print_json(results: dict[str, Any]) -> None:
+    """The figures without the run-by-run detail (that is in the JSON file)."""
+    brief = {k: v for k, v in results.items() if k != "runs"}
+    if "across_instances" in brief:
+        brief["across_instances"] = {
+            k: v for k, v in brief["across_instances"].items() if k != "runs"
+        }
+    print(json.dumps(brief, indent=2, ensure_ascii=False))
+
+
 RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]]] = {
     "engine": (lambda: _module("engine").run(), _print_engine),
     "load": (
@@ -239,6 +256,26 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
             float(_env("BENCH_RSS_CEILING_MB", "1024")),
         ),
         _print_soak,
+    ),
+    "workers": (
+        lambda: _module("scale").run_workers(
+            _ints("BENCH_STEPS", "250,500,1000,1500,2000,2500,3000,4000,5000,6000,8000"),
+            float(_env("BENCH_SECONDS", "10")),
+            _procs(),
+            int(_env("BENCH_BISECT", "2")),
+            int(_env("BENCH_CAPACITY_REPEATS", "1")),
+        ),
+        _print_json,
+    ),
+    "redis": (
+        lambda: _module("scale").run_redis(
+            _ints("BENCH_CALLS", "1000")[0],
+            float(_env("BENCH_SECONDS", "10")),
+            int(_env("BENCH_REPEATS", "3")),
+            _procs(),
+            int(_env("BENCH_PROBE_CALLS", "200")),
+        ),
+        _print_json,
     ),
     "offline": (
         lambda: _module("offline").run(

@@ -83,16 +83,22 @@ class Server:
     app: str
     #: The store of a Huashu server (see ``__enter__``); None: ``BENCH_STORE``.
     store: str | None = None
+    #: uvicorn worker processes (more than one: Huashu needs ``HUASHU_REDIS_URL`` in ``env``).
+    workers: int = 1
+    #: Settings of the server's own, over the benchmark's environment.
+    env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        env = {**os.environ}
+        env = {**os.environ, **self.env}
         env.pop("HUASHU_API_KEYS", None)
         # The store under test: memory (default), sqlite (a fresh file) or a PostgreSQL URL
         # (a database of the benchmark's own, made afresh).
         store = self.store or os.environ.get("BENCH_STORE", "memory")
-        if store == "memory":
+        if "HUASHU_DATABASE_URL" in self.env:  # a database another server made: shared
+            env["HUASHU_STORE"] = "database"
+        elif store == "memory":
             env["HUASHU_STORE"] = "memory"
         else:
             env["HUASHU_STORE"] = "database"
@@ -121,6 +127,7 @@ class Server:
                 "262144",
                 "--backlog",
                 "4096",
+                *(["--workers", str(self.workers)] if self.workers > 1 else []),
             ],
             cwd=ROOT,
             env=env,
@@ -149,11 +156,16 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
+    def pids(self) -> list[int]:
+        """The server's processes: uvicorn's, and its workers when it has several."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [self.pid, *(int(child) for child in children)]
+
     def cpu_seconds(self) -> float:
-        return _cpu_of(self.pid)
+        return sum(_cpu_of(pid) for pid in self.pids())
 
     def rss_bytes(self) -> int:
-        return _rss_of(self.pid)
+        return sum(_rss_of(pid) for pid in self.pids())
 
 
 def _cpu_of(pid: int) -> float:
@@ -300,11 +312,14 @@ def load_once(
     rate: float = 4.0,
     store: str | None = None,
     hostile: dict[str, Any] | None = None,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One run: a fresh server of ``kind``, ``calls`` calls at ``rate`` fragments/s each; with
-    ``hostile``, bad clients alongside them for the window (``bench.soak``)."""
+    ``hostile``, bad clients alongside them for the window (``bench.soak``); ``workers`` and
+    ``env``: the server's processes and settings of its own."""
     with (
-        Server(APPS[kind], store) as server,
+        Server(APPS[kind], store, workers, env or {}) as server,
         Clients(server, kind, calls, procs, "load", seconds=seconds, rate=rate) as clients,
     ):
         ready = clients.ready()
@@ -424,14 +439,15 @@ def _passes(row: dict[str, Any]) -> bool:
 
 
 def capacity(
-    kind: str, steps: list[int], seconds: float, procs: int, bisect: int
+    kind: str, steps: list[int], seconds: float, procs: int, bisect: int, **server: Any
 ) -> dict[str, Any]:
     """The largest N whose p99 stays under 50 ms with no lost alert: step up until a step fails,
-    then bisect ``bisect`` times between the last pass and the first failure."""
+    then bisect ``bisect`` times between the last pass and the first failure. ``server``:
+    ``load_once``'s options for the server (store, workers, env)."""
     rows = []
 
     def passes(n: int) -> bool:
-        row = load_once(kind, n, seconds, procs)
+        row = load_once(kind, n, seconds, procs, **server)
         _progress(row)
         rows.append(row)
         return _passes(row)
