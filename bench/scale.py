@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.client import _start_messages
 from bench.load import (
     Server,
     _fresh_database,
@@ -135,7 +136,7 @@ async def _probe(a: int, b: int, calls: int, seconds: float, every_s: float) -> 
 
     readers = [asyncio.create_task(listen(*listener)) for listener in listeners]
     readers += [asyncio.create_task(drain(ws)) for ws in ingests]
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(2.0)  # past the greeting's timers
     rounds = int(seconds / every_s)
     for r in range(rounds):
         tick = time.perf_counter()
@@ -148,8 +149,6 @@ async def _probe(a: int, b: int, calls: int, seconds: float, every_s: float) -> 
                 "segment": segment,
                 "text": PHRASE,
                 "final": True,
-                "start_ms": 3000 + r * 600,
-                "end_ms": 3500 + r * 600,
             }
             await ws.send(orjson.dumps(fragment).decode())
         await asyncio.sleep(max(every_s - (time.perf_counter() - tick), 0))
@@ -175,14 +174,9 @@ async def _probe(a: int, b: int, calls: int, seconds: float, every_s: float) -> 
 
 async def _ingest(port: int, n: int) -> ClientConnection:
     ws = await connect(f"ws://127.0.0.1:{port}/v1/calls/probe-{n}/stream", max_size=None)
-    start = {
-        "type": "start",
-        "script": "cmcc-10086",
-        "call_type": "consult",
-        "agent": {"id": f"A{n}", "work_no": "1001"},
-    }
-    await ws.send(orjson.dumps(start).decode())
-    await ws.send(orjson.dumps({"type": "event", "name": "answered"}).decode())
+    # As the load bench's calls: answered, greeted, the customer has spoken (the steady state).
+    for message in _start_messages(idle=False):
+        await ws.send(orjson.dumps(message).decode())
     await ws.send(orjson.dumps({"type": "ping"}).decode())
     async for raw in ws:  # the pong: the call is in the store, where B finds it
         if orjson.loads(raw).get("type") == "pong":

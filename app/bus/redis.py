@@ -24,7 +24,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from app.bus import Sink
@@ -52,6 +52,8 @@ return 1
 READ_BLOCK_MS = 1000
 #: Entries a read takes at most, over every stream it reads.
 READ_COUNT = 512
+#: Connections an instance opens to Redis for commands, at most (reads have one of their own).
+POOL_SIZE = 32
 
 
 class Outgoing(NamedTuple):
@@ -91,7 +93,7 @@ class RedisBus:
         all); ``maxlen``: entries a live call's stream keeps, about; ``ended_ttl_s``: how long a
         stream outlives its call's end; ``max_unsent``: appends that may wait for Redis (it is
         down) before the oldest are dropped — the store keeps every event all the same."""
-        self._redis: Redis = Redis.from_url(url)
+        self._redis: Redis = Redis(connection_pool=pool(url))
         self._reader: Redis = Redis.from_url(url, single_connection_client=True)
         self._reader_id: int | None = None
         self._prefix = prefix
@@ -331,6 +333,12 @@ class RedisBus:
                         continue
                     self._following[call_id] = seq
                     self._local.deliver(call_id, seq, message)
+
+
+def pool(url: str) -> BlockingConnectionPool:
+    """Connections to Redis: a bounded pool whose users wait for a free connection (redis-py's
+    default pool refuses the 101st concurrent command instead)."""
+    return BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=30)
 
 
 def _id(seq: int) -> str:

@@ -25,6 +25,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.bus.redis import pool
 from app.config import Settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class Ownership(Protocol):
         """Let the call go (``ended``: for good; its keys may go too)."""
         ...
 
+    async def release_all(self, call_ids: list[str]) -> None:
+        """Let these calls go (the instance is stopping)."""
+        ...
+
     def start(self, on_request: OnRequest, on_lost: OnLost) -> None:
         """Begin renewing this instance's leases and hearing requests for its calls."""
         ...
@@ -99,6 +104,9 @@ class SoleOwnership:
     async def release(self, call_id: str, ended: bool = False) -> None:
         """Nothing is held."""
 
+    async def release_all(self, call_ids: list[str]) -> None:
+        """Nothing is held."""
+
     def start(self, on_request: OnRequest, on_lost: OnLost) -> None:
         """Nothing to renew, nobody to hear."""
 
@@ -122,10 +130,17 @@ redis.call('SET', KEYS[1], lease, 'PX', ARGV[2])
 return lease
 """
 
-#: KEYS: the lease; ARGV: the lease this instance holds, ttl ms. 1 renewed, 0 lost.
+#: KEYS: the lease, the fence counter; ARGV: the lease this instance holds, its fence, ttl ms.
+#: 1 renewed, 0 lost. A lease that ran out (this instance was too busy to renew it in time) is
+#: taken again when nobody took the call meanwhile: the fence counter is still this lease's.
 RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+if not held and redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
   return 1
 end
 return 0
@@ -154,7 +169,7 @@ class RedisOwnership:
 
     def __init__(self, url: str, *, prefix: str = "huashu:", ttl_s: float = 5.0) -> None:
         self.instance_id = secrets.token_hex(6)
-        self._redis: Redis = Redis.from_url(url)
+        self._redis: Redis = Redis(connection_pool=pool(url))
         self._prefix = prefix
         self._ttl_ms = int(ttl_s * 1000)
         self._acquire = self._redis.register_script(ACQUIRE)
@@ -222,6 +237,19 @@ class RedisOwnership:
             args=[lease or "", "1" if ended else "0", FENCE_AFTER_END_S],
         )
 
+    async def release_all(self, call_ids: list[str]) -> None:
+        """:meth:`release` for many calls, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for call_id in call_ids:
+                lease = self._held.pop(call_id, None)
+                if lease is not None:
+                    await self._release(
+                        keys=[self._lease(call_id), self._fence(call_id)],
+                        args=[lease, "0", FENCE_AFTER_END_S],
+                        client=pipe,
+                    )
+            await pipe.execute()
+
     def start(self, on_request: OnRequest, on_lost: OnLost) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -239,7 +267,9 @@ class RedisOwnership:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for call_id, lease in held:
                         await self._renew(
-                            keys=[self._lease(call_id)], args=[lease, self._ttl_ms], client=pipe
+                            keys=[self._lease(call_id), self._fence(call_id)],
+                            args=[lease, lease.split("|", 1)[1], self._ttl_ms],
+                            client=pipe,
                         )
                     renewed = await pipe.execute()
             except (RedisError, OSError) as exc:

@@ -352,7 +352,15 @@ class CallService:
         if not self.ownership.shared:
             return 0
         runners = self.live.runners()
-        await asyncio.gather(*(self._let_go(runner, "server going away") for runner in runners))
+        for runner in runners:
+            self.live.remove(runner.call_id)
+            runner.move("server going away")
+            self.metrics.call_gone(runner.call_id)
+        await self.repository.durable()
+        await self.bus.flush()
+        for runner in runners:
+            self.bus.release(runner.call_id)
+        await self.ownership.release_all([runner.call_id for runner in runners])
         return len(runners)
 
     async def _let_go(self, runner: CallRunner, why: str) -> None:
