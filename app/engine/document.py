@@ -25,3 +25,10 @@ class Frozen(BaseModel):
     #: Why the data says what it says where the norm is ambiguous (any part of a script or a
     #: lexicon may carry one; the engine never reads it).
     note: str | None = None
+
+
+def exactly_one(choices: str, *given: object) -> None:
+    """For a validator: refuse a document unless exactly one of ``given`` is set (not None),
+    naming ``choices`` as the document writes them."""
+    if sum(value is not None for value in given) != 1:
+        raise ValueError(f"give exactly one of {choices}")

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from app.engine.behaviour_rules import Behaviour
-from app.engine.document import Frozen, LexiconId, RuleId, Severity, Source
+from app.engine.document import Frozen, LexiconId, RuleId, Severity, Source, exactly_one
 from app.engine.phases import CallType, Phase
 
 SLOT_RE = re.compile(r"\{([a-z_]+)\}")
@@ -80,8 +80,7 @@ class Holiday(Frozen):
 
     @model_validator(mode="after")
     def _one_day(self) -> Holiday:
-        if (self.date is None) == (self.lunar is None):
-            raise ValueError("give exactly one of 'date' (Gregorian) or 'lunar'")
+        exactly_one("'date' (Gregorian) or 'lunar'", self.date, self.lunar)
         return self
 
 
@@ -99,8 +98,7 @@ class Due(Frozen):
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Due:
-        if (self.at is None) == (self.after is None):
-            raise ValueError("give exactly one of 'at: phase' or 'after: <rule id>'")
+        exactly_one("'at: phase' or 'after: <rule id>'", self.at, self.after)
         return self
 
 
@@ -189,9 +187,7 @@ class Situation(Frozen):
 
     @model_validator(mode="after")
     def _one_cause(self) -> Situation:
-        causes = (self.trigger, self.event, self.intent)
-        if sum(cause is not None for cause in causes) != 1:
-            raise ValueError("give exactly one of 'trigger', 'event' or 'intent'")
+        exactly_one("'trigger', 'event' or 'intent'", self.trigger, self.event, self.intent)
         return self
 
 
