@@ -415,6 +415,22 @@ Automaton_dealloc(Automaton *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* Append ``hit`` (a new reference, or NULL after an error) to the list *hits, made when first
+ * needed (most texts hit nothing); 0, or -1 with an error. */
+static int
+append_hit(PyObject **hits, PyObject *hit)
+{
+    if (hit == NULL)
+        return -1;
+    if (*hits == NULL && (*hits = PyList_New(0)) == NULL) {
+        Py_DECREF(hit);
+        return -1;
+    }
+    int failed = PyList_Append(*hits, hit);
+    Py_DECREF(hit);
+    return failed;
+}
+
 /* Walk text[start:n] from *state; append (index, value) to *hits (made when first needed). */
 static int
 walk(const Automaton *self, int kind, const void *data, Py_ssize_t start, Py_ssize_t n,
@@ -437,14 +453,9 @@ walk(const Automaton *self, int kind, const void *data, Py_ssize_t start, Py_ssi
         }
         int32_t m = self->output[node] >= 0 ? node : self->link[node];
         while (m >= 0) {
-            if (*hits == NULL && (*hits = PyList_New(0)) == NULL)
+            PyObject *value = PyTuple_GET_ITEM(self->values, self->output[m]);
+            if (append_hit(hits, Py_BuildValue("(nO)", i, value)) < 0)
                 return -1;
-            PyObject *hit = Py_BuildValue("(nO)", i, PyTuple_GET_ITEM(self->values, self->output[m]));
-            if (hit == NULL || PyList_Append(*hits, hit) < 0) {
-                Py_XDECREF(hit);
-                return -1;
-            }
-            Py_DECREF(hit);
             m = self->link[m];
         }
     }
@@ -878,15 +889,9 @@ tolerant_walk(Tolerant *a, int kind, const void *data, Py_ssize_t start, Py_ssiz
             if (span > node->max_span ||
                 t->sounds > (span == node->length ? node->whole_sounds : node->sounds))
                 continue;
-            if (*hits == NULL && (*hits = PyList_New(0)) == NULL)
+            PyObject *value = PyTuple_GET_ITEM(a->values, node->output);
+            if (append_hit(hits, Py_BuildValue("(nOi)", i, value, (int)t->start)) < 0)
                 return -1;
-            PyObject *hit = Py_BuildValue("(nOi)", i, PyTuple_GET_ITEM(a->values, node->output),
-                                          (int)t->start);
-            if (hit == NULL || PyList_Append(*hits, hit) < 0) {
-                Py_XDECREF(hit);
-                return -1;
-            }
-            Py_DECREF(hit);
         }
         Thread *swap = cur;
         cur = next;
