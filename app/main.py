@@ -142,7 +142,6 @@ def build_state(settings: Settings) -> State:
             bus,
             metrics,
             settings.timezone,
-            mask_digits=settings.mask_digits,
             quotas=quotas,
         ),
         limits=Limits(settings.max_call_hours, settings.time_window_days),
