@@ -160,7 +160,6 @@ def build_state(settings: Settings) -> State:
             bus,
             metrics,
             settings.timezone,
-            mask_digits=settings.mask_digits,
             quotas=quotas,
             ownership=ownership,
             claim_wait_s=settings.lease_ttl_s * 2,

@@ -24,10 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import orjson
-
 from app.asr import Decoded, Leg, Refused
-from app.asr.protocol import ProtocolDecoder
+from app.asr.protocol import ProtocolDecoder, json_object
 from app.config import Settings
 from app.engine.messages import Fragment, Speaker
 
@@ -177,24 +175,14 @@ class Adapter:
 
     def decode(self, frame: Mapping[str, Any]) -> Decoded:
         fmt = self.format
-        text = frame.get("text")
-        if text is None:
-            raise Refused("binary_not_supported", f"{fmt}: send the engine's JSON as text frames")
-        if len(text) * 4 > self._max_bytes and len(text.encode()) > self._max_bytes:
-            raise Refused("too_large", f"{fmt}: a message is at most {self._max_bytes} bytes")
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise Refused("invalid_json", f"{fmt}: not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise Refused("invalid_message", f"{fmt}: message: must be a JSON object")
+        data = json_object(frame, self._max_bytes, fmt)
         if "type" in data:
             if data["type"] == "fragment":
                 raise Refused(
                     "invalid_message",
                     f"{fmt}: type: fragments come from the engine's messages on this connection",
                 )
-            return self._protocol.decode(frame)
+            return self._protocol.decode_object(data)
         try:
             items = self.read(data)
         except Unreadable as exc:

@@ -40,6 +40,29 @@ def _offset(value: Any) -> bool:
     return value is None or (type(value) is int and 0 <= value <= JSON_INT_MAX)
 
 
+def json_object(frame: Mapping[str, Any], max_bytes: int, fmt: str | None = None) -> dict[str, Any]:
+    """The JSON object a text frame carries, or :class:`Refused`. ``fmt``: the ASR format of
+    the connection, which every error then names first (None: PROTOCOL's own messages)."""
+    at = "" if fmt is None else f"{fmt}: "
+    text = frame.get("text")
+    if text is None:
+        if fmt is None:
+            raise Refused("binary_not_supported", "send JSON as text frames, not binary")
+        raise Refused("binary_not_supported", f"{at}send the engine's JSON as text frames")
+    # A character is at most 4 bytes of UTF-8: only a long text is measured.
+    if len(text) * 4 > max_bytes and len(text.encode()) > max_bytes:
+        raise Refused("too_large", f"{at}a message is at most {max_bytes} bytes")
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise Refused("invalid_json", f"{at}not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        if fmt is None:
+            raise Refused("invalid_message", "a message is a JSON object with a 'type'")
+        raise Refused("invalid_message", f"{at}message: must be a JSON object")
+    return data
+
+
 def fast_fragment(data: dict[str, Any], max_chars: int) -> tuple[Fragment, int | None] | None:
     """The fragment and its seq when ``data`` is a fragment exactly as PROTOCOL writes it;
     None for anything else (the pydantic model then accepts it or says what is wrong)."""
@@ -79,18 +102,10 @@ class ProtocolDecoder:
         self._limits = Limits(settings.max_call_hours, settings.time_window_days)
 
     def decode(self, frame: Mapping[str, Any]) -> Decoded:
-        text = frame.get("text")
-        if text is None:
-            raise Refused("binary_not_supported", "send JSON as text frames, not binary")
-        # A character is at most 4 bytes of UTF-8: only a long text is measured.
-        if len(text) * 4 > self._max_bytes and len(text.encode()) > self._max_bytes:
-            raise Refused("too_large", f"a message is at most {self._max_bytes} bytes")
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise Refused("invalid_json", f"not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise Refused("invalid_message", "a message is a JSON object with a 'type'")
+        return self.decode_object(json_object(frame, self._max_bytes))
+
+    def decode_object(self, data: dict[str, Any]) -> Decoded:
+        """One message already read from its frame (:func:`json_object`)."""
         kind = data.get("type")
         if kind == "fragment":
             fast = fast_fragment(data, self._max_chars)

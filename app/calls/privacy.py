@@ -29,6 +29,11 @@ def mask_text(text: str) -> str:
     return _RUN.sub(_stars, text)
 
 
+def mask_encoded(encoded: bytes) -> bytes:
+    """UTF-8 encoded JSON masked as :func:`mask_json` masks it."""
+    return mask_json(encoded.decode()).encode()
+
+
 def mask_json(encoded: str) -> str:
     """Encoded JSON with the digit runs masked inside its strings only (numbers, such as
     times in ms, are left alone)."""

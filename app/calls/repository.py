@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from app.calls.privacy import mask_encoded
 from app.config import Settings
 from app.engine.messages import Listing
 from app.errors import Conflict
@@ -121,7 +122,9 @@ class CallQuery:
 class CallRepository(Protocol):
     """Call records. Reads are awaited; the two writes a live call makes as it goes
     (:meth:`progress`, :meth:`finish`) return at once — a store queues them for its writer —
-    so the engine's output never waits on storage."""
+    so the engine's output never waits on storage. A store is handed what the call said and
+    sent as it is, and with ``HUASHU_MASK_DIGITS`` masks the long digit runs of whatever text
+    it keeps (``app.calls.privacy``)."""
 
     #: What ``/readyz`` calls this backend.
     name: str
@@ -145,19 +148,24 @@ class CallRepository(Protocol):
         """The live call's listing fields changed (phase, call type, alerts standing)."""
         ...
 
-    def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
-        """The call has ended: its final listing, last live state and report."""
+    def finish(
+        self, call_id: str, listing: Listing, snapshot: bytes, report: bytes
+    ) -> tuple[bytes, bytes]:
+        """The call has ended: its final listing, last live state and report. Returns the
+        last two as stored, what a read of the call gives once the write is durable."""
         ...
 
     def record_input(
         self, call_id: str, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
     ) -> None:
-        """The call's engine processed its ``n``-th input (see :class:`StoredInput`)."""
+        """The call's engine processed its ``n``-th input (see :class:`StoredInput`); only
+        a store that ``keeps_inputs`` is handed them."""
         ...
 
     def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
-        """The call published event ``seq`` (``message``: as stored); an ``alert`` or an
-        ``alert_update`` also keeps the call's alerts as they stand."""
+        """The call published event ``seq`` (``message``: as sent); an ``alert`` or an
+        ``alert_update`` also keeps the call's alerts as they stand. A store that does not
+        ``keeps_inputs`` is handed only those two."""
         ...
 
     def when_durable(self, callback: Callable[[], None]) -> None:
@@ -195,12 +203,15 @@ class CallRepository(Protocol):
 
 class MemoryCallRepository:
     """Records in a dict; ended calls beyond ``keep_ended`` (``HUASHU_KEEP_ENDED_CALLS``) are
-    let go, those that ended first first. Live calls are never let go."""
+    let go, those that ended first first. Live calls are never let go. The only text kept is an
+    ended call's last state and report (masked with ``mask_digits``): of an alert, only its
+    rule and state, so nothing is masked per message."""
 
     name = "memory"
     keeps_inputs = False
 
-    def __init__(self, keep_ended: int = 10_000) -> None:
+    def __init__(self, keep_ended: int = 10_000, mask_digits: bool = True) -> None:
+        self._mask_digits = mask_digits
         self._calls: dict[str, CallRecord] = {}
         self._tokens: dict[str, str] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
@@ -243,10 +254,14 @@ class MemoryCallRepository:
         if record is not None:
             record.follow(listing)
 
-    def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+    def finish(
+        self, call_id: str, listing: Listing, snapshot: bytes, report: bytes
+    ) -> tuple[bytes, bytes]:
+        if self._mask_digits:
+            snapshot, report = mask_encoded(snapshot), mask_encoded(report)
         record = self._calls.get(call_id)
         if record is None:
-            return
+            return snapshot, report
         record.follow(listing)
         record.ended = True
         record.snapshot = snapshot
@@ -256,6 +271,7 @@ class MemoryCallRepository:
         while len(self._ended) > self._keep_ended:
             oldest, _ = self._ended.popitem(last=False)
             self._drop(oldest)
+        return snapshot, report
 
     # Nothing to rebuild after a restart: inputs and events are not kept here (the bus keeps
     # the events for resume), and everything is as durable as it will be at once.
@@ -320,8 +336,8 @@ def make_repository(settings: Settings) -> CallRepository:
     """The repository the settings ask for: the database at ``HUASHU_DATABASE_URL``, or with
     ``HUASHU_STORE=memory`` none (everything in this process, lost with it)."""
     if settings.store == "memory":
-        return MemoryCallRepository(keep_ended=settings.keep_ended_calls)
+        return MemoryCallRepository(settings.keep_ended_calls, settings.mask_digits)
     from app.store.database import make_engine
     from app.store.repository import SqlCallRepository
 
-    return SqlCallRepository(make_engine(settings.database_url))
+    return SqlCallRepository(make_engine(settings.database_url), settings.mask_digits)

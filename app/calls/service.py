@@ -16,12 +16,11 @@ import orjson
 from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
 from app.calls.ownership import Ownership, SoleOwnership
-from app.calls.privacy import mask_json, mask_text
 from app.calls.replay import TICK, input_body, rebuild, setup_body
 from app.calls.repository import CallQuery, CallRecord, CallRepository, Position
 from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
-from app.engine.messages import Event, Fragment, Input, Listing
+from app.engine.messages import Event, Input, Listing
 from app.engine.session import CallSession
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
@@ -48,15 +47,15 @@ class CallService:
         metrics: Metrics,
         default_timezone: str,
         *,
-        mask_digits: bool = True,
         quotas: Quotas | None = None,
         ownership: Ownership | None = None,
         claim_wait_s: float = 10.0,
     ) -> None:
-        """``mask_digits``: store long digit runs masked (``app.calls.privacy``); ``quotas``:
-        the per-tenant bounds (none: unbounded); ``ownership``: which calls this instance runs
-        (none: all of them, one instance); ``claim_wait_s``: how long a call may be waited
-        for while another instance hands it off or its dead holder's lease runs out."""
+        """``quotas``: the per-tenant bounds (none: unbounded); ``ownership``: which calls
+        this instance runs (none: all of them, one instance); ``claim_wait_s``: how long a call
+        may be waited for while another instance hands it off or its dead holder's lease runs
+        out. What is stored of customers' words is the repository's to mask
+        (``app.calls.privacy``)."""
         self.quotas = quotas
         self.ownership = ownership or SoleOwnership()
         self.claim_wait_s = claim_wait_s
@@ -65,7 +64,6 @@ class CallService:
         #: Calls being taken over here: the first claim rebuilds, the others wait for it.
         self._claiming: dict[str, asyncio.Future[CallRunner]] = {}
         self.library = library
-        self.mask_digits = mask_digits
         self.repository = repository
         self.bus = bus
         self.metrics = metrics
@@ -395,18 +393,13 @@ class CallService:
             self.repository.record_input(call_id, n, TICK, None, wall_ms, seq)
             return
         kind, body = input_body(item)
-        if self.mask_digits and isinstance(item, Fragment):
-            body["text"] = mask_text(item.text)
         self.repository.record_input(call_id, n, kind, body, wall_ms, seq)
 
     def on_event(self, call_id: str, event: Event, message: str) -> None:
         self.metrics.on_event(event, call_id)
-        if self.repository.keeps_inputs:
-            stored = mask_json(message) if self.mask_digits else message
-            self.repository.record_event(call_id, event.seq, event.type, stored)
-        elif event.type in ("alert", "alert_update"):
-            # The in-memory store keeps no events, only each alert's rule and state (to list
-            # calls by rule): nothing of it is stored text, nothing to mask.
+        # Every store keeps each call's alerts as they stand (to list calls by rule); only one
+        # that keeps inputs keeps the events too, so only it is handed every event.
+        if self.repository.keeps_inputs or event.type in ("alert", "alert_update"):
             self.repository.record_event(call_id, event.seq, event.type, message)
 
     def when_durable(self, callback: Callable[[], None]) -> None:
@@ -416,10 +409,7 @@ class CallService:
         self.repository.progress(call_id, listing)
 
     def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
-        if self.mask_digits:
-            snapshot = mask_json(snapshot.decode()).encode()
-            report = mask_json(report.decode()).encode()
-        self.repository.finish(call_id, listing, snapshot, report)
+        snapshot, report = self.repository.finish(call_id, listing, snapshot, report)
         self.live.remove(call_id)
         if self.ownership.shared:
             self.repository.when_durable(

@@ -218,15 +218,104 @@ static PyTypeObject FolderType = {
     .tp_call = (ternaryfunc)Folder_call,
 };
 
+/* -- Edges ------------------------------------------------------------------------------- */
+
+/* A trie's character edges, the goto of both automata: (node << 32 | symbol) -> child, open
+ * addressing with linear probing, at most half full. ``keys`` is NULL until the trie is built. */
+typedef struct {
+    uint64_t *keys; /* EMPTY, or an edge's key */
+    int32_t *children;
+    uint64_t mask;
+    int shift;
+} Edges;
+
+#define EMPTY UINT64_MAX
+
+static inline uint64_t
+edge_key(int32_t node, uint32_t symbol)
+{
+    return ((uint64_t)(uint32_t)node << 32) | symbol;
+}
+
+static inline uint64_t
+edge_slot(const Edges *e, uint64_t key)
+{
+    return (key * 0x9E3779B97F4A7C15ull) >> e->shift;
+}
+
+/* The child of ``node`` by ``symbol``, or -1. */
+static inline int32_t
+edge_child(const Edges *e, int32_t node, uint32_t symbol)
+{
+    uint64_t key = edge_key(node, symbol);
+    uint64_t i = edge_slot(e, key);
+    for (;;) {
+        uint64_t k = e->keys[i];
+        if (k == key)
+            return e->children[i];
+        if (k == EMPTY)
+            return -1;
+        i = (i + 1) & e->mask;
+    }
+}
+
+static void
+edges_free(Edges *e)
+{
+    PyMem_Free(e->keys);
+    PyMem_Free(e->children);
+    e->keys = NULL;
+    e->children = NULL;
+}
+
+/* An empty table with room for the edges of ``nodes`` nodes; 0, or -1 with an error (and
+ * nothing allocated). */
+static int
+edges_alloc(Edges *e, Py_ssize_t nodes)
+{
+    uint64_t size = 8;
+    int bits = 3;
+    while (size < (uint64_t)nodes * 2) {
+        size <<= 1;
+        bits++;
+    }
+    e->mask = size - 1;
+    e->shift = 64 - bits;
+    e->keys = PyMem_Malloc(sizeof(uint64_t) * size);
+    e->children = PyMem_Malloc(sizeof(int32_t) * size);
+    if (e->keys == NULL || e->children == NULL) {
+        edges_free(e);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(e->keys, 0xFF, sizeof(uint64_t) * size);
+    return 0;
+}
+
+/* Node ``child`` hangs from ``parent`` by ``symbol``; 0, or -1 with an error when ``parent``
+ * has that edge already. */
+static int
+edges_add(Edges *e, int32_t parent, uint32_t symbol, Py_ssize_t child)
+{
+    uint64_t key = edge_key(parent, symbol);
+    uint64_t s = edge_slot(e, key);
+    while (e->keys[s] != EMPTY) {
+        if (e->keys[s] == key) {
+            PyErr_Format(PyExc_ValueError, "node %zd repeats an edge", child);
+            return -1;
+        }
+        s = (s + 1) & e->mask;
+    }
+    e->keys[s] = key;
+    e->children[s] = (int32_t)child;
+    return 0;
+}
+
 /* -- Automaton --------------------------------------------------------------------------- */
 
 typedef struct {
     PyObject_HEAD
-    /* goto: (node << 32 | symbol) -> child, open addressing */
-    uint64_t *keys;
-    int32_t *children;
-    uint64_t mask;
-    int shift;
+    Edges edges; /* goto */
     Py_ssize_t nodes;
     int32_t *fail;   /* the longest proper suffix that is a node */
     int32_t *output; /* index into values of the pattern ending at the node, or -1 */
@@ -234,29 +323,6 @@ typedef struct {
     uint32_t *symbols; /* NULL: a character is its own symbol */
     PyObject *values;  /* tuple */
 } Automaton;
-
-#define EMPTY UINT64_MAX
-
-static inline uint64_t
-slot_of(const Automaton *a, uint64_t key)
-{
-    return (key * 0x9E3779B97F4A7C15ull) >> a->shift;
-}
-
-static inline int32_t
-child_of(const Automaton *a, int32_t node, uint32_t symbol)
-{
-    uint64_t key = ((uint64_t)(uint32_t)node << 32) | symbol;
-    uint64_t i = slot_of(a, key);
-    for (;;) {
-        uint64_t k = a->keys[i];
-        if (k == key)
-            return a->children[i];
-        if (k == EMPTY)
-            return -1;
-        i = (i + 1) & a->mask;
-    }
-}
 
 /* A buffer of ``count`` int32 (or uint32), copied. */
 static void *
@@ -320,34 +386,11 @@ Automaton_init(Automaton *self, PyObject *args, PyObject *kwds)
         if (self->symbols == NULL)
             goto error;
     }
-    uint64_t size = 8;
-    int bits = 3;
-    while (size < (uint64_t)n * 2) {
-        size <<= 1;
-        bits++;
-    }
-    self->mask = size - 1;
-    self->shift = 64 - bits;
-    self->keys = PyMem_Malloc(sizeof(uint64_t) * size);
-    self->children = PyMem_Malloc(sizeof(int32_t) * size);
-    if (self->keys == NULL || self->children == NULL) {
-        PyErr_NoMemory();
+    if (edges_alloc(&self->edges, n) < 0)
         goto error;
-    }
-    memset(self->keys, 0xFF, sizeof(uint64_t) * size);
-    for (Py_ssize_t i = 1; i < n; i++) {
-        uint64_t key = ((uint64_t)(uint32_t)par[i] << 32) | lab[i];
-        uint64_t s = slot_of(self, key);
-        while (self->keys[s] != EMPTY) {
-            if (self->keys[s] == key) {
-                PyErr_Format(PyExc_ValueError, "node %zd repeats an edge", i);
-                goto error;
-            }
-            s = (s + 1) & self->mask;
-        }
-        self->keys[s] = key;
-        self->children[s] = (int32_t)i;
-    }
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (edges_add(&self->edges, par[i], lab[i], i) < 0)
+            goto error;
     PyMem_Free(par);
     PyMem_Free(lab);
     Py_INCREF(values);
@@ -356,20 +399,36 @@ Automaton_init(Automaton *self, PyObject *args, PyObject *kwds)
 error:
     PyMem_Free(par);
     PyMem_Free(lab);
-    return -1; /* what was allocated is freed by dealloc */
+    edges_free(&self->edges); /* not built: no Cursor takes it, scan refuses */
+    return -1; /* the rest of what was allocated is freed by dealloc */
 }
 
 static void
 Automaton_dealloc(Automaton *self)
 {
-    PyMem_Free(self->keys);
-    PyMem_Free(self->children);
+    edges_free(&self->edges);
     PyMem_Free(self->fail);
     PyMem_Free(self->output);
     PyMem_Free(self->link);
     PyMem_Free(self->symbols);
     Py_XDECREF(self->values);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Append ``hit`` (a new reference, or NULL after an error) to the list *hits, made when first
+ * needed (most texts hit nothing); 0, or -1 with an error. */
+static int
+append_hit(PyObject **hits, PyObject *hit)
+{
+    if (hit == NULL)
+        return -1;
+    if (*hits == NULL && (*hits = PyList_New(0)) == NULL) {
+        Py_DECREF(hit);
+        return -1;
+    }
+    int failed = PyList_Append(*hits, hit);
+    Py_DECREF(hit);
+    return failed;
 }
 
 /* Walk text[start:n] from *state; append (index, value) to *hits (made when first needed). */
@@ -383,7 +442,7 @@ walk(const Automaton *self, int kind, const void *data, Py_ssize_t start, Py_ssi
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         uint32_t symbol = (symbols != NULL && c < BMP) ? symbols[c] : c;
         for (;;) {
-            int32_t child = child_of(self, node, symbol);
+            int32_t child = edge_child(&self->edges, node, symbol);
             if (child >= 0) {
                 node = child;
                 break;
@@ -394,14 +453,9 @@ walk(const Automaton *self, int kind, const void *data, Py_ssize_t start, Py_ssi
         }
         int32_t m = self->output[node] >= 0 ? node : self->link[node];
         while (m >= 0) {
-            if (*hits == NULL && (*hits = PyList_New(0)) == NULL)
+            PyObject *value = PyTuple_GET_ITEM(self->values, self->output[m]);
+            if (append_hit(hits, Py_BuildValue("(nO)", i, value)) < 0)
                 return -1;
-            PyObject *hit = Py_BuildValue("(nO)", i, PyTuple_GET_ITEM(self->values, self->output[m]));
-            if (hit == NULL || PyList_Append(*hits, hit) < 0) {
-                Py_XDECREF(hit);
-                return -1;
-            }
-            Py_DECREF(hit);
             m = self->link[m];
         }
     }
@@ -433,7 +487,7 @@ Automaton_scan(Automaton *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "scan(text: str, start: int, state: int)");
         return NULL;
     }
-    if (self->keys == NULL) {
+    if (self->edges.keys == NULL) {
         PyErr_SetString(PyExc_ValueError, "the automaton was not built");
         return NULL;
     }
@@ -530,10 +584,7 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    uint64_t *keys; /* goto of the character edges, as Automaton's */
-    int32_t *children;
-    uint64_t mask;
-    int shift;
+    Edges edges; /* goto of the character edges (gap nodes hang in lists: Node.gap_child) */
     Py_ssize_t nodes;
     Node *node;
     uint32_t *symbols; /* BMP: a character's symbol, or ALT_FLAG | index into alts; or NULL */
@@ -555,16 +606,7 @@ tolerant_child(const Tolerant *a, int32_t node, uint32_t symbol)
 {
     if (!(a->node[node].child_bits & symbol_bit(symbol)))
         return -1;
-    uint64_t key = ((uint64_t)(uint32_t)node << 32) | symbol;
-    uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> a->shift;
-    for (;;) {
-        uint64_t k = a->keys[i];
-        if (k == key)
-            return a->children[i];
-        if (k == EMPTY)
-            return -1;
-        i = (i + 1) & a->mask;
-    }
+    return edge_child(&a->edges, node, symbol);
 }
 
 /* A buffer of ``count`` bytes, copied. */
@@ -696,21 +738,8 @@ Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
             }
         }
     }
-    uint64_t size = 8;
-    int bits = 3;
-    while (size < (uint64_t)n * 2) {
-        size <<= 1;
-        bits++;
-    }
-    self->mask = size - 1;
-    self->shift = 64 - bits;
-    self->keys = PyMem_Malloc(sizeof(uint64_t) * size);
-    self->children = PyMem_Malloc(sizeof(int32_t) * size);
-    if (self->keys == NULL || self->children == NULL) {
-        PyErr_NoMemory();
+    if (edges_alloc(&self->edges, n) < 0)
         goto error;
-    }
-    memset(self->keys, 0xFF, sizeof(uint64_t) * size);
     /* gap nodes hang from their parent in a list, in order; character edges go in the hash */
     for (Py_ssize_t i = n - 1; i >= 1; i--) {
         Node *parent = &self->node[par[i]];
@@ -723,17 +752,8 @@ Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
             PyErr_Format(PyExc_ValueError, "node %zd: a label is a symbol below 2**31", i);
             goto error;
         }
-        uint64_t key = ((uint64_t)(uint32_t)par[i] << 32) | lab[i];
-        uint64_t s = (key * 0x9E3779B97F4A7C15ull) >> self->shift;
-        while (self->keys[s] != EMPTY) {
-            if (self->keys[s] == key) {
-                PyErr_Format(PyExc_ValueError, "node %zd repeats an edge", i);
-                goto error;
-            }
-            s = (s + 1) & self->mask;
-        }
-        self->keys[s] = key;
-        self->children[s] = (int32_t)i;
+        if (edges_add(&self->edges, par[i], lab[i], i) < 0)
+            goto error;
         parent->child_bits |= symbol_bit(lab[i]);
     }
     PyMem_Free(par);
@@ -744,14 +764,14 @@ Tolerant_init(Tolerant *self, PyObject *args, PyObject *kwds)
 error:
     PyMem_Free(par);
     PyMem_Free(lab);
-    return -1; /* what was allocated is freed by dealloc */
+    edges_free(&self->edges); /* not built: no Cursor takes it */
+    return -1; /* the rest of what was allocated is freed by dealloc */
 }
 
 static void
 Tolerant_dealloc(Tolerant *self)
 {
-    PyMem_Free(self->keys);
-    PyMem_Free(self->children);
+    edges_free(&self->edges);
     PyMem_Free(self->node);
     PyMem_Free(self->symbols);
     PyMem_Free(self->alts);
@@ -869,15 +889,9 @@ tolerant_walk(Tolerant *a, int kind, const void *data, Py_ssize_t start, Py_ssiz
             if (span > node->max_span ||
                 t->sounds > (span == node->length ? node->whole_sounds : node->sounds))
                 continue;
-            if (*hits == NULL && (*hits = PyList_New(0)) == NULL)
+            PyObject *value = PyTuple_GET_ITEM(a->values, node->output);
+            if (append_hit(hits, Py_BuildValue("(nOi)", i, value, (int)t->start)) < 0)
                 return -1;
-            PyObject *hit = Py_BuildValue("(nOi)", i, PyTuple_GET_ITEM(a->values, node->output),
-                                          (int)t->start);
-            if (hit == NULL || PyList_Append(*hits, hit) < 0) {
-                Py_XDECREF(hit);
-                return -1;
-            }
-            Py_DECREF(hit);
         }
         Thread *swap = cur;
         cur = next;
@@ -940,12 +954,12 @@ Cursor_init(Cursor *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", kwlist, &words, &sounds))
         return -1;
     if (words != Py_None &&
-        (!PyObject_TypeCheck(words, &AutomatonType) || ((Automaton *)words)->keys == NULL)) {
+        (!PyObject_TypeCheck(words, &AutomatonType) || ((Automaton *)words)->edges.keys == NULL)) {
         PyErr_SetString(PyExc_TypeError, "words: a built Automaton (or None)");
         return -1;
     }
     if (sounds != Py_None &&
-        (!PyObject_TypeCheck(sounds, &TolerantType) || ((Tolerant *)sounds)->keys == NULL)) {
+        (!PyObject_TypeCheck(sounds, &TolerantType) || ((Tolerant *)sounds)->edges.keys == NULL)) {
         PyErr_SetString(PyExc_TypeError, "sounds: a built Tolerant automaton (or None)");
         return -1;
     }

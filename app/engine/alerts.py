@@ -26,6 +26,7 @@ import sys
 from collections.abc import Sequence
 
 from app.engine.compiled import CompiledScript
+from app.engine.document import Severity
 from app.engine.index import named_length
 from app.engine.lexicon import LexiconEntry
 from app.engine.matcher import SegmentHit
@@ -34,7 +35,6 @@ from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.prompts import on_word_boundaries
 from app.engine.required import GREETING, RequiredPrompts
-from app.engine.script import Severity
 from app.engine.segment import SegmentState
 from app.engine.suggestions import Suggestions
 from app.engine.timeline import Timeline

@@ -15,13 +15,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.engine.behaviour_rules import BehaviourRule
 from app.engine.cues import Cues, covers, vocabulary
+from app.engine.document import Severity
 from app.engine.messages import Speaker
 from app.engine.normalize import normalize_text
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.required import GREETING, RequiredPrompts
-from app.engine.script import BehaviourRule, Script, Severity, WorkNo
+from app.engine.script import Script, WorkNo
 from app.engine.segment import SegmentState
 from app.engine.suggestions import Suggestions
 from app.engine.timeline import Deadline, Timeline

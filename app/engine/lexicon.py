@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from pydantic import Field, field_validator, model_validator
 
+from app.engine.document import Frozen, LexiconId, RuleId, Severity, Source
 from app.engine.patterns import PatternError, expand
 from app.engine.phases import CallType, Phase
-from app.engine.script import Frozen, LexiconId, RuleId, Severity, Source
 
 
 class LexiconCategory(Frozen):

@@ -22,7 +22,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from app.engine._scan import Automaton, Cursor, Folder, Tolerant
 
@@ -37,6 +37,25 @@ __all__ = [
     "symbols",
     "tolerant",
 ]
+
+#: A trie's edge label: a character's code point, or a tolerant sequence's step.
+Label = TypeVar("Label")
+
+
+def _child(
+    children: list[dict[Label, int]], parents: array[int], node: int, key: Label
+) -> tuple[int, bool]:
+    """The child of ``node`` by ``key`` in a trie being built (node 0 the root, node i hanging
+    from ``parents[i]``), made and numbered next if there is none; and whether it is new (the
+    caller then adds the new node's entries to its other arrays)."""
+    child = children[node].get(key)
+    if child is not None:
+        return child, False
+    child = len(parents)
+    children[node][key] = child
+    children.append({})
+    parents.append(node)
+    return child, True
 
 
 def automaton(words: Mapping[str, Any], symbols: array[int] | None = None) -> Automaton:
@@ -55,15 +74,10 @@ def automaton(words: Mapping[str, Any], symbols: array[int] | None = None) -> Au
         node = 0
         for char in word:
             label = ord(char)
-            child = children[node].get(label)
-            if child is None:
-                child = len(parents)
-                children[node][label] = child
-                children.append({})
-                parents.append(node)
+            node, new = _child(children, parents, node, label)
+            if new:
                 labels.append(label)
                 output.append(-1)
-            node = child
         output[node] = len(values)
         values.append(value)
     nodes = len(parents)
@@ -160,12 +174,8 @@ def tolerant(
                     raise ValueError(f"a gap of 0 ≤ low ≤ high, 1 ≤ high ≤ 255: {item!r}")
             previous_gap = gap
             char = 0 if isinstance(item, Gap) or said is None else ord(said[at])
-            child = children[node].get(item)
-            if child is None:
-                child = len(parents)
-                children[node][item] = child
-                children.append({})
-                parents.append(node)
+            child, new = _child(children, parents, node, item)
+            if new:
                 labels.append(0 if isinstance(item, Gap) else item)
                 is_gap.append(gap)
                 lows.append(item.low if isinstance(item, Gap) else 0)

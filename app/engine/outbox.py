@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.engine.document import Severity
 from app.engine.messages import Alert, AlertCategory, Event, MatchKind, Speaker
-from app.engine.script import Severity
 
 
 class Outbox:

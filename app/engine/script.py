@@ -2,26 +2,22 @@
 
 These models are the schema of the YAML files in ``scripts_data/``. They are frozen values: the
 loader (``app.scripts.loader``) validates a file once at start-up and the engine only reads them.
-Every rule carries ``source``: the seed file and section of the norm it enforces.
+Every rule carries ``source``: the seed file and section of the norm it enforces. The behaviour
+rules are in :mod:`app.engine.behaviour_rules`, the lexicons in :mod:`app.engine.lexicon`.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from app.engine.behaviour_rules import Behaviour
+from app.engine.document import Frozen, LexiconId, RuleId, Severity, Source, exactly_one
 from app.engine.phases import CallType, Phase
 
-RULE_AREAS = "greeting|answering|closing|rating|forbidden|behaviour|situation"
-RuleId = Annotated[str, Field(pattern=rf"^({RULE_AREAS})\.[a-z0-9_.]+$")]
-#: The seed file number and section a rule comes from, e.g. "002 服务禁忌—禁语".
-Source = Annotated[str, Field(min_length=3)]
-#: A lexicon's id, as a script names it (defined before ``Script``, which uses it: a forward
-#: reference would leave ``Script`` incomplete until rebuilt, and its subclasses unbuildable).
-LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 SLOT_RE = re.compile(r"\{([a-z_]+)\}")
 
 #: Slots the engine knows how to fill from the call. A template may use only these.
@@ -31,15 +27,6 @@ KNOWN_SLOTS = frozenset(
 #: Slots a call may leave unfilled (the platform need not give a title or an agent's name, and
 #: nothing gives the wish): a template that uses one needs its default in ``slot_defaults``.
 DEFAULTED_SLOTS = frozenset({"title", "wish", "agent_name"})
-Severity = Literal["critical", "major", "minor"]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: Why the data says what it says where the norm is ambiguous (any part of a script may
-    #: carry one; the engine never reads it).
-    note: str | None = None
 
 
 class GreetingPeriod(Frozen):
@@ -93,8 +80,7 @@ class Holiday(Frozen):
 
     @model_validator(mode="after")
     def _one_day(self) -> Holiday:
-        if (self.date is None) == (self.lunar is None):
-            raise ValueError("give exactly one of 'date' (Gregorian) or 'lunar'")
+        exactly_one("'date' (Gregorian) or 'lunar'", self.date, self.lunar)
         return self
 
 
@@ -112,8 +98,7 @@ class Due(Frozen):
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Due:
-        if (self.at is None) == (self.after is None):
-            raise ValueError("give exactly one of 'at: phase' or 'after: <rule id>'")
+        exactly_one("'at: phase' or 'after: <rule id>'", self.at, self.after)
         return self
 
 
@@ -202,9 +187,7 @@ class Situation(Frozen):
 
     @model_validator(mode="after")
     def _one_cause(self) -> Situation:
-        causes = (self.trigger, self.event, self.intent)
-        if sum(cause is not None for cause in causes) != 1:
-            raise ValueError("give exactly one of 'trigger', 'event' or 'intent'")
+        exactly_one("'trigger', 'event' or 'intent'", self.trigger, self.event, self.intent)
         return self
 
 
@@ -254,113 +237,6 @@ class Scoring(Frozen):
     behaviour: int = 5
     missed: int = 10
     deviated: int = 3
-
-
-class BehaviourRule(Frozen):
-    """A rule on how the agent behaves: the alert it raises, and the norm it enforces."""
-
-    rule: Annotated[str, Field(pattern=r"^behaviour\.[a-z0-9_.]+$")]
-    severity: Severity
-    source: Source
-    #: Call types on which the rule does not apply (催挂 on a nuisance call, where the norm
-    #: itself has the agent say 请您挂机).
-    exempt_call_types: tuple[CallType, ...] = ()
-
-
-class HoldApology(BehaviourRule):
-    """A hold of ``timing.hold_apology_min_s`` or more must be followed by the apology within
-    ``timing.hold_apology_within_s`` of the unhold."""
-
-    #: The apology as the norm words it, named in the alert.
-    apology: str = Field(min_length=1)
-    #: Agent words that count as saying it.
-    phrases: tuple[str, ...] = Field(min_length=1)
-
-
-class Interrupting(BehaviourRule):
-    """The agent begins speaking while the customer is still speaking (抢话), judged on the
-    segments' own times (``start_ms``/``end_ms``), whatever order their finals arrive in."""
-
-    #: Alerted from this many interruptions in a call on.
-    alert_after: int = Field(ge=1)
-    #: Speech beginning this close to the end of the customer's is not an interruption.
-    tolerance_ms: int = Field(ge=0, le=60_000)
-    #: An agent utterance made only of these words (and fillers) is a listener's signal, not
-    #: an interruption: 嗯, 对, 好的.
-    back_channel: tuple[str, ...] = ()
-
-
-class Pause(BehaviourRule):
-    """停顿: a required prompt due ``delay_s`` after another (``due: {after, delay_s}``) must not
-    begin sooner than that after the other one's segment ended, by the segments' times."""
-
-    #: ASR segment times are not exact: a pause this much shorter still counts.
-    tolerance_ms: int = Field(default=0, ge=0, le=10_000)
-
-
-class BareWhat(BehaviourRule):
-    """A whole utterance that only asks "what" of a customer not understood (直接询问"什么"):
-    one of ``utterances``, or a ``what`` word with nothing around it but ``around`` words (a
-    pronoun, 说, an interjection), perhaps followed by a ``repeat`` demand (再说一遍); never
-    when it asks politely (``polite``: 对不起, 请)."""
-
-    #: The word the norm names, shown as the alert's phrase.
-    phrase: str = Field(min_length=1)
-    #: The utterances that are one (matched whole, on normalized text).
-    utterances: tuple[str, ...] = Field(min_length=1)
-    what: tuple[str, ...] = ()
-    around: tuple[str, ...] = ()
-    repeat: tuple[str, ...] = ()
-    polite: tuple[str, ...] = ()
-    #: The situation to suggest with the alert: the polite way to ask again.
-    suggest: RuleId | None = "situation.repeat"
-
-
-class RushingOff(BehaviourRule):
-    """Agent phrases that rush the customer off the line (催挂)."""
-
-    phrases: tuple[str, ...] = Field(min_length=1)
-    #: Longer phrases containing one that are fine (the norms' own 请您挂机后再拨).
-    allow: tuple[str, ...] = ()
-
-
-class ColleagueTalk(BehaviourRule):
-    """客户尚未挂机便与同事交谈: once the call's last phrase (``after``) is said and until the
-    hangup, agent speech of ``min_chars`` or more that is neither a closing word (``closing``)
-    nor addressed to the customer (``to_customer``, in the words as written: 您, 先生) is talk
-    with a colleague. The customer speaking again (more than closing words) takes the call up
-    again."""
-
-    after: tuple[RuleId, ...] = Field(min_length=1)
-    min_chars: int = Field(default=4, ge=1, le=100)
-    to_customer: tuple[str, ...] = ()
-    closing: tuple[str, ...] = ()
-
-
-class HoldAnnounce(BehaviourRule):
-    """因查询资料需要请用户稍等: a hold must follow the agent asking the customer to wait
-    (``phrases``: 请您稍等) in speech that ended at most ``within_s`` before it. Judged
-    ``grace_s`` after the hold, so the final of words said as the hold began can arrive."""
-
-    phrases: tuple[str, ...] = Field(min_length=1)
-    within_s: float = Field(default=30, gt=0, le=600)
-    grace_s: float = Field(default=3, ge=0, le=60)
-
-
-class Behaviour(Frozen):
-    """The behaviour rules a script enforces, each with its norm. Their durations are in
-    ``timing``, with the other deadlines."""
-
-    slow_answer: BehaviourRule
-    hold_no_apology: HoldApology
-    interrupting: Interrupting
-    bare_what: BareWhat
-    rushing_off: RushingOff
-    agent_hung_up_first: BehaviourRule
-    #: Rules a script may leave out (older scripts do): none means not enforced.
-    no_pause: Pause | None = None
-    colleague_talk: ColleagueTalk | None = None
-    hold_unannounced: HoldAnnounce | None = None
 
 
 class IntentCue(Frozen):

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.calls.privacy import mask_encoded, mask_json, mask_text
 from app.calls.repository import CallQuery, CallRecord, StoredInput
 from app.engine.messages import Listing
 from app.errors import Conflict
@@ -40,10 +41,15 @@ ALERTS: Table = AlertRow.__table__  # type: ignore[assignment]
 
 
 class SqlCallRepository:
+    """Keeps every input and event of a call, to rebuild and resume it: with ``mask_digits``
+    (``HUASHU_MASK_DIGITS``), customers' words as stored have their long digit runs masked —
+    a fragment's text, every event, an ended call's last state and report."""
+
     name = "sql"
     keeps_inputs = True
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, mask_digits: bool = True) -> None:
+        self._mask_digits = mask_digits
         #: The database (also the script library's, ``app.store.documents``).
         self.engine = engine
         self._sessions = sessions(engine)
@@ -189,9 +195,14 @@ class SqlCallRepository:
     def progress(self, call_id: str, listing: Listing) -> None:
         self._writer.put(self._progress, _listing(call_id, listing))
 
-    def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+    def finish(
+        self, call_id: str, listing: Listing, snapshot: bytes, report: bytes
+    ) -> tuple[bytes, bytes]:
+        if self._mask_digits:
+            snapshot, report = mask_encoded(snapshot), mask_encoded(report)
         params = _listing(call_id, listing) | {"b_snapshot": snapshot, "b_report": report}
         self._writer.put(self._finish, params)
+        return snapshot, report
 
     def record_input(
         self,
@@ -202,6 +213,8 @@ class SqlCallRepository:
         wall_ms: int,
         client_seq: int | None,
     ) -> None:
+        if self._mask_digits and kind == "fragment":
+            body["text"] = mask_text(body["text"])
         self._writer.put(
             self._insert_input,
             {
@@ -215,6 +228,8 @@ class SqlCallRepository:
         )
 
     def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+        if self._mask_digits:
+            message = mask_json(message)
         self._writer.put(
             self._insert_event, {"call_id": call_id, "seq": seq, "type": kind, "body": message}
         )

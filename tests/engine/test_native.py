@@ -10,7 +10,7 @@ import ahocorasick
 import pytest
 
 from app.engine import native, normalize
-from app.engine._scan import Automaton, Folder, Tolerant
+from app.engine._scan import Automaton, Cursor, Folder, Tolerant
 
 
 def _reference(words: dict[str, int]) -> object:
@@ -290,6 +290,37 @@ def test_bad_native_inputs_are_refused() -> None:
         automaton.scan(b"ab", 0, 0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="once"):
         automaton.__init__(one, array("I", [0]), one, array("i", [-1]), array("i", [-1]), ())  # type: ignore[misc]
+
+
+def test_an_automaton_whose_build_failed_is_not_built() -> None:
+    """A repeated edge is found after the goto table is made: the table goes with the error,
+    so neither a scan nor a cursor can walk a half-filled one."""
+    three = array("i", [0, 0, 0])
+    words = Automaton.__new__(Automaton)
+    labels = array("I", [0, 7, 7])  # nodes 1 and 2 both hang from the root by 7
+    none = array("i", [-1] * 3)
+    with pytest.raises(ValueError, match="repeats an edge"):
+        words.__init__(three, labels, three, none, none, ())  # type: ignore[misc]
+    with pytest.raises(ValueError, match="not built"):
+        words.scan("x", 0, 0)
+    with pytest.raises(TypeError, match="built Automaton"):
+        Cursor(words, None)
+    sounds = Tolerant.__new__(Tolerant)
+    with pytest.raises(ValueError, match="repeats an edge"):
+        sounds.__init__(  # type: ignore[misc]
+            three,
+            labels,
+            bytes(3),
+            bytes(3),
+            bytes(3),
+            bytes(3),
+            none,
+            (),
+            array("I", [0] * 3),
+            bytes(12),
+        )
+    with pytest.raises(TypeError, match="built Tolerant"):
+        Cursor(None, sounds)
 
 
 def test_the_native_fold_on_long_texts() -> None:

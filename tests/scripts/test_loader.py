@@ -521,6 +521,20 @@ BAD_FILES = [
         "exactly one",
     ),
     (
+        "holiday on both calendars",
+        _set("holidays", [{"greeting": "节日快乐", "date": "10-01", "lunar": "08-15"}]),
+        "scripts/mini.yaml",
+        "holidays.0",
+        r"exactly one of 'date' \(Gregorian\) or 'lunar'",
+    ),
+    (
+        "situation without a cause",
+        _set("situations", [{"rule": "situation.x", "text": "请讲", "source": "002 情景"}]),
+        "scripts/mini.yaml",
+        "situations.0",
+        "exactly one of 'trigger', 'event' or 'intent'",
+    ),
+    (
         "due.after names an unknown rule",
         _set("prompts.2.due.after", "closing.nothing"),
         "scripts/mini.yaml",

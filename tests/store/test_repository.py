@@ -36,10 +36,12 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         yield from postgres_database()
 
 
-def with_store(url: str, body: Callable[[Any], Awaitable[T]]) -> T:
+def with_store(url: str, body: Callable[[Any], Awaitable[T]], mask_digits: bool = True) -> T:
     async def main() -> T:
         repository: CallRepository = (
-            MemoryCallRepository() if url == "memory" else SqlCallRepository(make_engine(url))
+            MemoryCallRepository(mask_digits=mask_digits)
+            if url == "memory"
+            else SqlCallRepository(make_engine(url), mask_digits)
         )
         await repository.start()
         try:
@@ -241,3 +243,59 @@ def test_by_rule_type_and_page(any_store: str) -> None:
     assert got["shirk"] == ["c1"]  # c2's was retracted
     assert got["complaint"] == ["c1", "c3"]
     assert got["pages"] == [["c0", "c1"], ["c2", "c3"], ["c4"]]
+
+
+SAID = "我的号码是13812345678"
+MASKED = "我的号码是***********"
+
+
+@pytest.mark.parametrize("mask_digits", [True, False], ids=["masked", "kept"])
+def test_what_a_store_keeps_of_customers_words_is_masked(any_store: str, mask_digits: bool) -> None:
+    """Handed what the call said as it is, a store masks the long digit runs of the text it
+    keeps (``HUASHU_MASK_DIGITS``); ``finish`` returns the ended call as kept. Numbers that are
+    not text (times) stay; an alert's rule is kept whatever its words."""
+    fragment = {
+        "speaker": "customer",
+        "segment": "c-1",
+        "text": SAID,
+        "final": True,
+        "start_ms": 12345678,
+        "end_ms": 12349999,
+        "volume": None,
+    }
+    event = alert("al-1", "forbidden.shirk").replace('"seq":1', f'"seq":1,"text":"{SAID}"')
+    snapshot = f'{{"at_ms":12345678,"transcript":["{SAID}"]}}'.encode()
+    report = f'{{"score":80,"alerts":[{{"text":"{SAID}"}}]}}'.encode()
+
+    async def body(store: CallRepository) -> dict[str, Any]:
+        await store.add(record("c-1"))
+        store.record_input("c-1", 1, "fragment", dict(fragment), 1_000, 1)
+        store.record_event("c-1", 1, "alert", event)
+        kept = store.finish("c-1", LISTING._replace(phase="ended"), snapshot, report)
+        await store.durable()
+        ended = await store.get("c-1")
+        assert ended is not None
+        return {
+            "kept": kept,
+            "stored": (ended.snapshot, ended.report),
+            "inputs": [i.body for i in await store.inputs("c-1")],
+            "events": await store.events("c-1"),
+            "by_rule": [r.call_id for r in await store.search(CallQuery(rule="forbidden.shirk"))],
+        }
+
+    got = with_store(any_store, body, mask_digits)
+    text = MASKED if mask_digits else SAID
+    assert (
+        got["kept"]
+        == got["stored"]
+        == (
+            snapshot.decode().replace(SAID, text).encode(),
+            report.decode().replace(SAID, text).encode(),
+        )
+    )
+    if any_store == "memory":  # keeps no inputs nor events
+        assert got["inputs"] == got["events"] == []
+    else:
+        assert got["inputs"] == [{**fragment, "text": text}]
+        assert got["events"] == [event.replace(SAID, text)]
+    assert got["by_rule"] == ["c-1"]
