@@ -18,6 +18,11 @@ def _ws_impl() -> Any:
     return HuashuWebSocketProtocol
 
 
+#: ``--workers`` beyond this is refused: more processes than a machine has cores only add memory
+#: (each holds the library and its phrase indexes) and context switches.
+MAX_WORKERS = 64
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
@@ -29,7 +34,6 @@ def serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"huashu serve: bad setting (HUASHU_*): {exc}", file=sys.stderr)
         return 2
-    from app.main import create_app
     from app.ops.guard import is_loopback
     from app.ops.logs import log_config
 
@@ -42,17 +46,33 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.workers > 1 and (settings.redis_url is None or settings.store != "database"):
+        print(
+            f"huashu serve: --workers {args.workers} needs HUASHU_REDIS_URL and "
+            "HUASHU_STORE=database: the in-process bus and memory store cannot be shared "
+            "between worker processes.",
+            file=sys.stderr,
+        )
+        return 2
     if not settings.api_keys:
         print(
             "huashu serve: WARNING: no API keys (HUASHU_API_KEYS): the service is open to this "
             "machine's users and answers loopback clients only.",
             file=sys.stderr,
         )
-    # The app is built from these settings: the ones checked here are the ones it uses.
+    # One process: the app is built from these settings, so the ones checked here are the ones
+    # it uses. Several: each worker is a process of its own that imports ``app.main:app``, built
+    # from the same environment (checked here first).
+    app: Any = "app.main:app"
+    if args.workers == 1:
+        from app.main import create_app
+
+        app = create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=args.port or settings.port,
+        workers=args.workers,
         loop="uvloop",
         http="httptools",
         ws=_ws_impl(),
@@ -61,8 +81,20 @@ def serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
         access_log=settings.access_log,
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
     return 0
+
+
+def _workers(value: str) -> int:
+    """``--workers``: a whole number from 1 to :data:`MAX_WORKERS`."""
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_WORKERS}, not {workers}")
+    return workers
 
 
 def check_scripts(args: argparse.Namespace) -> int:
@@ -108,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("serve", help="run the service (uvicorn, uvloop, httptools)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="worker processes (default 1; more need HUASHU_REDIS_URL and a database store)",
+    )
     p.set_defaults(run=serve)
     p = sub.add_parser(
         "check",

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     #: With a database: a live call keeps its last ``event_window`` to twice that many events
     #: in memory for ``resume``; older ones are read from the store.
     event_window: int = Field(default=256, ge=1, le=1_000_000)
+    #: On SIGTERM, ``huashu serve`` waits this long for open requests and connections to finish
+    #: before it cancels them and shuts down (uvicorn's ``timeout_graceful_shutdown``): an
+    #: orchestrator's own grace period (Docker: 10 s, Kubernetes: 30 s) must be longer.
+    shutdown_timeout_s: int = Field(default=10, ge=0, le=600)
     #: uvicorn's log level for ``huashu serve``.
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     #: uvicorn's access log: a line per HTTP request and per WebSocket handshake (and, at

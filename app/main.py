@@ -48,6 +48,7 @@ from app.scripts.repository import DocumentRepository, MemoryDocumentRepository
 from app.scripts.service import ScriptLibrary
 from app.store.documents import SqlDocumentRepository
 from app.store.repository import SqlCallRepository
+from app.store.startup import startup_lock
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +189,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except (ScriptLoadError, ValueError) as exc:
             print(f"huashu: cannot start:\n{exc}", file=sys.stderr, flush=True)
             raise
+        store = state.repository
         try:
-            await state.repository.start()
+            # Several processes may start at once on one database: they migrate and seed in turn.
+            async with startup_lock(store.engine if isinstance(store, SqlCallRepository) else None):
+                await store.start()
+                seeded = await state.library.seed(state.files)
         except Exception as exc:
             print(f"huashu: cannot open the store: {exc}", file=sys.stderr, flush=True)
             raise
-        seeded = await state.library.seed(state.files)
         if seeded:
             log.info("%d scripts and lexicons from %s stored", seeded, settings.scripts_dir)
         calls = state.calls

@@ -34,6 +34,7 @@ class Server:
         log_path: Path,
         scripts_dir: Path = ROOT / "scripts_data",
         env: dict[str, str] | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -49,7 +50,7 @@ class Server:
             **(env or {}),
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), *(args or [])],
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -60,9 +61,9 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
         """Return once /readyz answers 200; raise with the server's log if it exits or hangs."""
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 ready = httpx.get(
@@ -72,7 +73,10 @@ class Server:
                     return
             except httpx.HTTPError:
                 pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            # A worker whose start-up failed does not stop ``--workers``' parent: it starts
+            # another, which fails the same way.
+            failed = "Application startup failed" in self.log
+            if failed or self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the server did not start:\n{self.log}")
             time.sleep(0.1)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,30 @@ def test_shutdown_closes_streams_with_1012(tmp_path: Path) -> None:
         # uvicorn shuts down gracefully, then re-raises the signal it caught.
         assert server.wait_exit(timeout=10) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in server.log, server.log
+    finally:
+        server.stop()
+
+
+def test_shutdown_waits_for_open_requests_up_to_its_timeout(tmp_path: Path) -> None:
+    """HUASHU_SHUTDOWN_TIMEOUT_S reaches uvicorn: a request whose body never finishes holds
+    shutdown that long, then is cancelled, and the process exits."""
+    server = Server(tmp_path / "server.log", env={"HUASHU_SHUTDOWN_TIMEOUT_S": "2"})
+    try:
+        server.wait_ready()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            client.sendall(
+                b"POST /v1/calls HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {KEY_A}\r\nContent-Length: 1000\r\n\r\n".encode()
+                + b'{"script":'
+            )
+            time.sleep(0.5)  # the request is being served: its body is awaited
+            began = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            code = server.wait_exit(timeout=30)
+            took = time.monotonic() - began
+        assert code in (0, -signal.SIGTERM), server.log
+        assert "timeout graceful shutdown exceeded" in server.log, server.log
+        assert 2 <= took < 15, took
     finally:
         server.stop()
 
