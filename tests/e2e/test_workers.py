@@ -16,8 +16,7 @@ import pytest
 
 from tests.databases import postgres_database
 from tests.e2e.conftest import ROOT, Server
-
-REDIS = "redis://127.0.0.1:6379/0"
+from tests.redis import REDIS, prefix
 
 
 def serve(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -75,16 +74,14 @@ def database() -> Iterator[str]:
     yield from postgres_database()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="the Redis bus (app/bus/redis.py) is not built yet: make_bus refuses "
-    "HUASHU_REDIS_URL, so every worker's start-up fails",
-)
 def test_two_workers_each_answer_on_one_port(database: str, tmp_path: Path) -> None:
     server = Server(
         tmp_path / "server.log",
-        env={"HUASHU_REDIS_URL": REDIS, "HUASHU_DATABASE_URL": database},
+        env={
+            "HUASHU_REDIS_URL": REDIS,
+            "HUASHU_REDIS_PREFIX": prefix(),
+            "HUASHU_DATABASE_URL": database,
+        },
         args=["--workers", "2"],
     )
     try:
