@@ -11,14 +11,14 @@ import re
 from datetime import time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from app.engine.frozen import Frozen, Source
+from app.engine.intent_spec import Intent
 from app.engine.phases import CallType, Phase
 
 RULE_AREAS = "greeting|answering|closing|rating|forbidden|behaviour|situation"
 RuleId = Annotated[str, Field(pattern=rf"^({RULE_AREAS})\.[a-z0-9_.]+$")]
-#: The seed file number and section a rule comes from, e.g. "002 服务禁忌—禁语".
-Source = Annotated[str, Field(min_length=3)]
 #: A lexicon's id, as a script names it (defined before ``Script``, which uses it: a forward
 #: reference would leave ``Script`` incomplete until rebuilt, and its subclasses unbuildable).
 LexiconId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -32,14 +32,6 @@ KNOWN_SLOTS = frozenset(
 #: nothing gives the wish): a template that uses one needs its default in ``slot_defaults``.
 DEFAULTED_SLOTS = frozenset({"title", "wish", "agent_name"})
 Severity = Literal["critical", "major", "minor"]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: Why the data says what it says where the norm is ambiguous (any part of a script may
-    #: carry one; the engine never reads it).
-    note: str | None = None
 
 
 class GreetingPeriod(Frozen):
@@ -361,66 +353,6 @@ class Behaviour(Frozen):
     no_pause: Pause | None = None
     colleague_talk: ColleagueTalk | None = None
     hold_unannounced: HoldAnnounce | None = None
-
-
-class IntentCue(Frozen):
-    """Words that signal a complaint, with how much each counts."""
-
-    #: What they are, named in the ``call_type`` event's reason: explicit, demand, threat,
-    #: dissatisfaction, intensifier …
-    kind: str = Field(pattern=r"^[a-z_]+$")
-    weight: float = Field(gt=0, le=10)
-    #: The most the cues of this kind count for together in one utterance (none: no limit).
-    cap: float | None = Field(default=None, gt=0)
-    phrases: tuple[str, ...] = Field(min_length=1)
-
-
-class ComplaintIntent(Frozen):
-    """A customer complains (the call becomes a complaint) when the cues heard in one final
-    utterance weigh ``threshold`` or more. A cue does not count where the customer denies it
-    (a ``negators`` word shortly before it in its clause), where it names a complaint of
-    someone else's (``third_party``) or asks about the complaint channel (``topic``), or where
-    it lies in a past matter the customer says is settled; a past matter neither settled nor
-    unresolved counts at ``past_factor`` of its weight."""
-
-    source: Source
-    threshold: float = Field(gt=0)
-    cues: tuple[IntentCue, ...] = Field(min_length=1)
-    #: Words that deny what follows them within ``negation_window`` characters of its clause.
-    negators: tuple[str, ...] = ()
-    negation_window: int = Field(default=6, ge=0, le=20)
-    #: Clauses that ask rather than deny despite a negator (这不是坑人吗).
-    rhetorical: tuple[str, ...] = ()
-    #: Words that place a cue after them in the past (上次, 之前).
-    past: tuple[str, ...] = ()
-    past_factor: float = Field(default=0.5, ge=0, le=1)
-    #: A past matter is settled (已经解决) ...
-    settled: tuple[str, ...] = ()
-    #: ... unless the customer says it is not (到现在都没).
-    unresolved: tuple[str, ...] = ()
-    #: Asking for someone else or out of curiosity: no cue of the utterance counts.
-    third_party: tuple[str, ...] = ()
-    #: Phrases about complaining (投诉电话, 怎么投诉): a cue inside one is a topic, not an act.
-    topic: tuple[str, ...] = ()
-    #: Words that begin a new clause besides punctuation (但是, 不过).
-    breaks: tuple[str, ...] = ()
-
-
-class PurposeIntent(Frozen):
-    """The customer's purpose is unclear (002 当询问客户目的时) when a final utterance opens a
-    request or greets (``openers``) and says nothing else than such words and ``generic`` ones
-    (问一下, 业务, 个事): the agent should ask which business it is about."""
-
-    source: Source
-    openers: tuple[str, ...] = Field(min_length=1)
-    generic: tuple[str, ...] = ()
-
-
-class Intent(Frozen):
-    """What the customer's words are recognised as, beyond single keywords."""
-
-    complaint: ComplaintIntent | None = None
-    unclear_purpose: PurposeIntent | None = None
 
 
 class WorkNo(Frozen):
