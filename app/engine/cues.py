@@ -71,6 +71,12 @@ def class_words(classes: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str
             for pattern in expand(entry):
                 if not pattern.literal:
                     raise PatternError(f"class <{name}>: {entry!r} has a gap")
+                if len(pattern.parts[0]) == 1 and "{" not in entry and len(entry.strip()) > 1:
+                    # 天天 reads 天 once its repeat collapses: it would stand for every 天
+                    raise PatternError(
+                        f"class <{name}>: {entry!r} normalizes to the one character "
+                        f"{pattern.parts[0]!r}; write a word that keeps its meaning"
+                    )
                 words.add(pattern.parts[0])
         resolved[name] = frozenset(words)
         return resolved[name]

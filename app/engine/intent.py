@@ -45,7 +45,7 @@ NOTHING = Judged()
 
 #: What a phrase of the complaint section is there for (the value it carries when found).
 _CUE, _NEGATOR, _RHETORICAL, _PAST, _SETTLED, _UNRESOLVED = range(6)
-_THIRD_PARTY, _TOPIC, _ASKING, _COMMITTING, _BREAK = range(6, 11)
+_THIRD_PARTY, _TOPIC, _NEUTRAL, _ASKING, _COMMITTING, _BREAK = range(6, 12)
 
 
 class _Complaint:
@@ -65,6 +65,7 @@ class _Complaint:
             (_UNRESOLVED, spec.unresolved),
             (_THIRD_PARTY, spec.third_party),
             (_TOPIC, spec.topic),
+            (_NEUTRAL, spec.neutral),
             (_ASKING, spec.asking),
             (_COMMITTING, spec.committing),
             (_BREAK, spec.breaks),
@@ -86,12 +87,14 @@ class _Complaint:
             return 0.0, ()
         starts = _clause_starts(norm, by_role[_BREAK])
         topics = by_role[_TOPIC]
+        neutral = by_role[_NEUTRAL]
         negators = by_role[_NEGATOR]
         rhetorical = {_clause_of(starts, h.start) for h in by_role[_RHETORICAL]}
         pasts = by_role[_PAST]
         settled = by_role[_SETTLED]
         unresolved = bool(by_role[_UNRESOLVED])
-        asks = bool(by_role[_ASKING])
+        asking = by_role[_ASKING]
+        asks = bool(asking)
         committing = by_role[_COMMITTING]
         window = self.spec.negation_window
         by_kind: dict[str, float] = {}
@@ -101,14 +104,19 @@ class _Complaint:
             _, kind, weight = hit.value
             if hit.phrase in counted:
                 continue
-            if any(t.start < hit.end <= t.end for t in topics):
+            if any(t.start <= hit.start and hit.end <= t.end for t in topics):
                 continue  # about complaining, not complaining
+            if any(w.start < hit.end <= w.end for w in neutral):
+                continue  # its word means something else here
             clause = _clause_of(starts, hit.start)
             if (
                 asks
                 and kind in self.askable
                 and not any(
-                    c.end <= hit.start and _clause_of(starts, c.start) == clause for c in committing
+                    c.start <= hit.start
+                    and _clause_of(starts, c.start) == clause
+                    and not any(c.start < a.start and a.end <= hit.start for a in asking)
+                    for c in committing
                 )
             ):
                 continue  # a question about the channel, not a use of it

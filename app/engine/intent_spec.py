@@ -35,11 +35,12 @@ class IntentCue(Frozen):
 class ComplaintIntent(Frozen):
     """A customer complains (the call becomes a complaint) when the cues heard in one final
     utterance weigh ``threshold`` or more. A cue does not count where the customer denies it
-    (a ``negators`` word shortly before it in its clause), where it names a complaint of
-    someone else's (``third_party``) or is about the complaint channel (``topic``; or, for the
-    ``askable`` kinds, an utterance that asks, ``asking``, without the customer committing to it,
-    ``committing``), or where it lies in a past matter the customer says is settled; a past
-    matter neither settled nor unresolved counts at ``past_factor`` of its weight."""
+    (a ``negators`` word shortly before it in its clause), where its word means something else
+    (``neutral``), where it names a complaint of someone else's (``third_party``), where it is
+    about the complaint channel (``topic``; or, for the ``askable`` kinds, in an utterance that
+    asks, ``asking``, without the customer committing to it, ``committing``), or where it lies in
+    a past matter the customer says is settled; a past matter neither settled nor unresolved
+    counts at ``past_factor`` of its weight."""
 
     source: Source
     threshold: float = Field(gt=0)
@@ -58,9 +59,11 @@ class ComplaintIntent(Frozen):
     unresolved: tuple[str, ...] = ()
     #: Asking for someone else or out of curiosity: no cue of the utterance counts.
     third_party: tuple[str, ...] = ()
-    #: Phrases about complaining (投诉电话, 怎么投诉): a cue that ends inside one is a topic,
-    #: not an act.
+    #: Phrases about complaining (投诉电话, 怎么投诉): a cue inside one is a topic, not an act.
     topic: tuple[str, ...] = ()
+    #: Words that hold a cue's word with another meaning (客户经理 is no 经理 to escalate to,
+    #: 退订 no refund): a cue that ends inside one does not count.
+    neutral: tuple[str, ...] = ()
     #: The kinds of cue (a complaint, a regulator) that a question can be about rather than do:
     #: in an utterance with an ``asking`` word (吗, 多久, 管不管), such a cue counts only after a
     #: ``committing`` word of its own clause (我要, 我就去): 投诉了多久有结果 asks; 我要投诉,
@@ -75,7 +78,8 @@ class ComplaintIntent(Frozen):
         for cue in self.cues:
             yield from cue.phrases
         yield from (*self.negators, *self.rhetorical, *self.past, *self.settled)
-        yield from (*self.unresolved, *self.third_party, *self.topic, *self.asking)
+        yield from (*self.unresolved, *self.third_party, *self.topic, *self.neutral)
+        yield from self.asking
         yield from (*self.committing, *self.breaks)
 
 

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from pydantic import Field, field_validator, model_validator
 
+from app.engine.frozen import Frozen, Source
 from app.engine.patterns import PatternError, expand
 from app.engine.phases import CallType, Phase
-from app.engine.script import Frozen, LexiconId, RuleId, Severity, Source
+from app.engine.script import LexiconId, RuleId, Severity
 
 
 class LexiconCategory(Frozen):
