@@ -87,11 +87,18 @@ def class_words(classes: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str
 
 
 def read(phrase: str, classes: Mapping[str, frozenset[str]]) -> list[Reading]:
-    """The readings of a phrase that names classes (``<name>``): its brace alternatives spelt
-    out, each class one place; raises :class:`PatternError` on a bad phrase."""
+    """The readings of a phrase: each class (``<name>``) one place; raises
+    :class:`PatternError` on a bad phrase.
+
+    A phrase of words and alternatives only (``{凭什么,为什么}扣``) reads as its literal
+    readings, each one word of the automaton. In a phrase with a gap or a class, a group of
+    alternatives is one place too, as a class is, unless one of them is empty (``给{我,}``):
+    ``{不,再不}{解决,处理}{0,5}{我就,就}`` is four places, not twenty readings."""
     phrase = slashes(phrase)
+    pieces = _PIECES.split(phrase)
+    placed = any(_CLASS.fullmatch(p) or GAP.match(p.strip("{}")) for p in pieces if p)
     options: list[list[str | Gap | frozenset[str]]] = []
-    for piece in _PIECES.split(phrase):
+    for piece in pieces:
         named = _CLASS.fullmatch(piece)
         braces = BRACES.fullmatch(piece)
         if named:
@@ -106,7 +113,11 @@ def read(phrase: str, classes: Mapping[str, frozenset[str]]) -> list[Reading]:
                 raise PatternError(f"gap {piece} in {phrase!r}: need low ≤ high ≤ {MAX_GAP}")
             options.append([(low, high)])
         elif braces:
-            options.append(list(braces.group(1).split(",")))
+            alternatives = braces.group(1).split(",")
+            if placed and all(normalize_text(a) for a in alternatives):
+                options.append([frozenset(normalize_text(a) for a in alternatives)])
+            else:
+                options.append(alternatives)
         elif "{" in piece or "}" in piece or "<" in piece or ">" in piece:
             raise PatternError(f"unbalanced braces or class marks in {phrase!r}")
         elif piece:
@@ -158,13 +169,7 @@ class Cues(Generic[V]):
         #: Readings of several places: (place count, gaps, phrase, value).
         self._gapped: list[tuple[int, tuple[Gap, ...], str, V]] = []
         for phrase, value in entries:
-            if "<" in phrase:
-                readings = read(phrase, known)
-            else:
-                readings = [
-                    (tuple(frozenset({part}) for part in p.parts), p.gaps) for p in expand(phrase)
-                ]
-            for places, gaps in readings:
+            for places, gaps in read(phrase, known):
                 if len(places) == 1 and len(places[0]) == 1:
                     (word,) = places[0]
                     words.setdefault(word, []).append((-1, 0, len(word), phrase, value))

@@ -93,3 +93,14 @@ def test_a_bad_class_or_phrase_is_refused(
 ) -> None:
     with pytest.raises(PatternError, match=re.escape(error)):
         Cues([(phrase, 1)], classes)
+
+
+def test_alternatives_beside_a_gap_are_one_place_not_a_product_of_readings() -> None:
+    cues = Cues([("{不,再不}{解决,处理}{0,5}{我就,就}{去,找,打}", "ultimatum")])
+    assert len(cues._gapped) == 1  # five places, where spelt out it would be 24 readings
+    assert [f.value for f in cues.find("你们再不处理我明天就去工信部")] == ["ultimatum"]
+    assert cues.find("你们处理我就去") == []
+    # an empty alternative is still spelt out: the place is optional
+    optional = Cues([("给{我,}{0,2}说法", 1)])
+    assert len(optional._gapped) == 2
+    assert [f.value for f in optional.find("给个说法")] == [1]
