@@ -82,9 +82,16 @@ class _Complaint:
         by_role: list[list[Found]] = [[] for _ in range(_BREAK + 1)]
         for hit in found:
             by_role[hit.value[0]].append(hit)
-        hits = by_role[_CUE]
-        if not hits or by_role[_THIRD_PARTY]:
+        if not by_role[_CUE] or by_role[_THIRD_PARTY]:
             return 0.0, ()
+        # The same words read as two cues (三天了: a duration, a repetition) count once, as
+        # the heavier.
+        heaviest: dict[tuple[int, int], Found] = {}
+        for hit in by_role[_CUE]:
+            held = heaviest.get((hit.start, hit.end))
+            if held is None or hit.value[2] > held.value[2]:
+                heaviest[(hit.start, hit.end)] = hit
+        hits = [hit for hit in by_role[_CUE] if heaviest[(hit.start, hit.end)] is hit]
         starts = _clause_starts(norm, by_role[_BREAK])
         topics = by_role[_TOPIC]
         neutral = by_role[_NEUTRAL]
@@ -134,10 +141,13 @@ class _Complaint:
                     p.end <= hit.start and _clause_of(starts, p.start) == clause for p in pasts
                 )
                 if any(
-                    s.start >= hit.start and (past or _clause_of(starts, s.start) == clause)
+                    (s.start >= hit.start and (past or _clause_of(starts, s.start) == clause))
+                    or (s.start <= hit.start and hit.end <= s.end)
                     for s in settled
                 ):
-                    continue  # a past matter, or one in the same breath, said to be settled
+                    # a past matter, or one in the same breath, said to be settled (后来给我退了:
+                    # the settling words may hold the cue)
+                    continue
                 if past:
                     factor = self.spec.past_factor
             counted[hit.phrase] = weight * factor
