@@ -201,7 +201,8 @@ class Cues(Generic[V]):
                 if index < 0:  # a literal reading
                     if not _inside_digits(text, end - length, end):
                         hits.append(Found(end - length, end, phrase, value))
-                else:
+                elif length < 3 or not _inside_digits(text, end - length, end):
+                    # a code of a class (12345) is no code inside a phone number either
                     parts.setdefault((index, i), []).append((end - length, end))
         for index in sorted({index for index, i in parts if i == 0}):
             places, gaps, phrase, value = self._gapped[index]

@@ -166,6 +166,7 @@ class _Purpose:
 
     def __init__(self, spec: PurposeIntent, words: Mapping[str, tuple[str, ...]]) -> None:
         self.name_length = spec.name_length
+        self.numbers = spec.numbers
         self.cues: Cues[int] = Cues(
             [
                 *((p, _OPENER) for p in spec.openers),
@@ -181,7 +182,7 @@ class _Purpose:
         found = self.cues.find(text)
         if not any(hit.value == _OPENER for hit in found):
             return False
-        covered = [False] * len(text)
+        covered = [self.numbers and c.isdigit() for c in text]
         for hit in found:
             end = min(hit.end + self.name_length, len(text)) if hit.value == _NAME else hit.end
             for i in range(hit.start, end):

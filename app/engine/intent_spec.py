@@ -86,8 +86,8 @@ class ComplaintIntent(Frozen):
 class PurposeIntent(Frozen):
     """The customer's purpose is unclear (002 当询问客户目的时) when a final utterance opens a
     request or greets (``openers``) and says nothing else than such words and ``generic`` ones
-    (问一下, 业务, 个事) — but for a name after one of the ``names`` words (我姓王): the agent
-    should ask which business it is about."""
+    (问一下, 业务, 个事) — but for a name after one of the ``names`` words (我姓王) and, with
+    ``numbers``, digits: the agent should ask which business it is about."""
 
     source: Source
     openers: tuple[str, ...] = Field(min_length=1)
@@ -95,6 +95,9 @@ class PurposeIntent(Frozen):
     #: Words a name follows (姓, 叫): up to ``name_length`` characters after one are a name.
     names: tuple[str, ...] = ()
     name_length: int = Field(default=3, ge=1, le=6)
+    #: Whether digits (a phone or an account number given first: 我的号码是139…) say nothing
+    #: of the purpose either.
+    numbers: bool = False
 
     def phrases(self) -> Iterator[str]:
         yield from (*self.openers, *self.generic, *self.names)

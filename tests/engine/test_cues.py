@@ -104,3 +104,13 @@ def test_alternatives_beside_a_gap_are_one_place_not_a_product_of_readings() -> 
     optional = Cues([("给{我,}{0,2}说法", 1)])
     assert len(optional._gapped) == 2
     assert [f.value for f in optional.find("给个说法")] == [1]
+
+
+def test_a_code_in_a_class_matches_only_as_a_whole_run_of_digits() -> None:
+    cues = Cues(
+        [("<regulator>", "threat"), ("<count>次", "repeated")],
+        {"regulator": ["12345", "工信部"], "count": ["3", "45"]},
+    )
+    assert [f.value for f in cues.find("我打12345")] == ["threat"]
+    assert cues.find("我的号码是13912345678") == []
+    assert [f.value for f in cues.find("打了45次")] == ["repeated"]  # a number, not a code
