@@ -113,11 +113,11 @@ def read(phrase: str, classes: Mapping[str, frozenset[str]]) -> list[Reading]:
                 raise PatternError(f"gap {piece} in {phrase!r}: need low ≤ high ≤ {MAX_GAP}")
             options.append([(low, high)])
         elif braces:
-            alternatives = braces.group(1).split(",")
+            alternatives: list[str] = braces.group(1).split(",")
             if placed and all(normalize_text(a) for a in alternatives):
                 options.append([frozenset(normalize_text(a) for a in alternatives)])
             else:
-                options.append(alternatives)
+                options.append(list(alternatives))
         elif "{" in piece or "}" in piece or "<" in piece or ">" in piece:
             raise PatternError(f"unbalanced braces or class marks in {phrase!r}")
         elif piece:
