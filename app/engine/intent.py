@@ -45,7 +45,7 @@ NOTHING = Judged()
 
 #: What a phrase of the complaint section is there for (the value it carries when found).
 _CUE, _NEGATOR, _RHETORICAL, _PAST, _SETTLED, _UNRESOLVED = range(6)
-_THIRD_PARTY, _TOPIC, _NEUTRAL, _ASKING, _COMMITTING, _BREAK = range(6, 12)
+_THIRD_PARTY, _TOPIC, _NEUTRAL, _ASKING, _COMMITTING, _HYPOTHETICAL, _BREAK = range(6, 13)
 
 
 class _Complaint:
@@ -68,6 +68,7 @@ class _Complaint:
             (_NEUTRAL, spec.neutral),
             (_ASKING, spec.asking),
             (_COMMITTING, spec.committing),
+            (_HYPOTHETICAL, spec.hypothetical),
             (_BREAK, spec.breaks),
         ):
             entries.extend((phrase, (role, "", 0.0)) for phrase in phrases)
@@ -92,9 +93,11 @@ class _Complaint:
             if held is None or hit.value[2] > held.value[2]:
                 heaviest[(hit.start, hit.end)] = hit
         hits = [hit for hit in by_role[_CUE] if heaviest[(hit.start, hit.end)] is hit]
-        starts = _clause_starts(norm, by_role[_BREAK])
-        topics = by_role[_TOPIC]
         neutral = by_role[_NEUTRAL]
+        # a neutral word is one word: no clause begins inside it (处理结果 is no 结果, "then")
+        breaks = [b for b in by_role[_BREAK] if not any(w.start < b.start < w.end for w in neutral)]
+        starts = _clause_starts(norm, breaks)
+        topics = by_role[_TOPIC]
         negators = by_role[_NEGATOR]
         rhetorical = {_clause_of(starts, h.start) for h in by_role[_RHETORICAL]}
         pasts = by_role[_PAST]
@@ -103,6 +106,7 @@ class _Complaint:
         asking = by_role[_ASKING]
         asks = bool(asking)
         committing = by_role[_COMMITTING]
+        hypothetical = by_role[_HYPOTHETICAL]
         window = self.spec.negation_window
         by_kind: dict[str, float] = {}
         counted: dict[str, float] = {}
@@ -116,17 +120,26 @@ class _Complaint:
             if any(w.start < hit.end <= w.end for w in neutral):
                 continue  # its word means something else here
             clause = _clause_of(starts, hit.start)
-            if (
-                asks
-                and kind in self.askable
-                and not any(
-                    c.start <= hit.start
+
+            def committed(since: int, hit: Found = hit, clause: int = clause) -> bool:
+                """Whether the customer commits to the cue (我要, 我就去) from ``since`` on in
+                its clause, with no asking word (想问) between."""
+                return any(
+                    since <= c.start <= hit.start
                     and _clause_of(starts, c.start) == clause
                     and not any(c.start < a.start and a.end <= hit.start for a in asking)
                     for c in committing
                 )
-            ):
+
+            if asks and kind in self.askable and not committed(0):
                 continue  # a question about the channel, not a use of it
+            if asks and any(
+                h.end <= hit.start
+                and _clause_of(starts, h.start) == clause
+                and not committed(h.end)
+                for h in hypothetical
+            ):
+                continue  # a question about what would be (如果不满意可以找谁)
             if clause not in rhetorical and any(
                 n.start < hit.start
                 and n.end <= hit.end

@@ -71,6 +71,9 @@ class ComplaintIntent(Frozen):
     askable: tuple[str, ...] = ()
     asking: tuple[str, ...] = ()
     committing: tuple[str, ...] = ()
+    #: In an utterance that asks, a cue after one of these words in its clause (如果, 要是) is
+    #: a question about what would be, unless the customer commits to it (如果不处理我就投诉).
+    hypothetical: tuple[str, ...] = ()
     #: Words that begin a new clause besides punctuation (但是, 不过).
     breaks: tuple[str, ...] = ()
 
@@ -80,7 +83,7 @@ class ComplaintIntent(Frozen):
         yield from (*self.negators, *self.rhetorical, *self.past, *self.settled)
         yield from (*self.unresolved, *self.third_party, *self.topic, *self.neutral)
         yield from self.asking
-        yield from (*self.committing, *self.breaks)
+        yield from (*self.committing, *self.hypothetical, *self.breaks)
 
 
 class PurposeIntent(Frozen):
