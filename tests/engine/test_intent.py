@@ -168,7 +168,7 @@ CLASSES = IntentModel(
         # a question about what would be, unless the customer commits to it
         ("如果我不满意多久能处理", False),
         ("我不满意，多久能处理", True),
-        ("如果今天不处理我就不满意", True),
+        ("如果今天不处理我就不满意，多久能处理", True),
         # the same words read as two cues count once, as the heavier
         ("三天了", False),
         ("你们三天了", True),
