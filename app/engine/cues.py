@@ -201,6 +201,10 @@ class Cues(Generic[V]):
                 if index < 0:  # a literal reading
                     if not _inside_digits(text, end - length, end):
                         hits.append(Found(end - length, end, phrase, value))
+                elif i and (index, i - 1) not in parts:
+                    # the place before it ends before it begins, so it was found already (the
+                    # scan reports words as they end): without it this place leads nowhere
+                    continue
                 elif length < 3 or not _inside_digits(text, end - length, end):
                     # a code of a class (12345) is no code inside a phone number either
                     parts.setdefault((index, i), []).append((end - length, end))
