@@ -16,7 +16,8 @@ import os
 from setuptools import Extension, setup
 
 #: The modules a fragment runs through, compiled by mypyc. Every one must type-check strictly;
-#: the pydantic models (``document.py``, ``script.py``, ``behaviour_rules.py``, ``lexicon.py``)
+#: the pydantic models (``document.py``, ``script.py``, ``behaviour_rules.py``, ``lexicon.py``,
+#: ``intent_spec.py``)
 #: must not be compiled.
 COMPILED = [
     "app/engine/alerts.py",

@@ -1,8 +1,9 @@
 """Holds the customer-intent recognition at its measured quality (``make evaluate`` prints it).
 
-Ours (tests/corpus/intent.tsv, tuned on) and ours held out (intent_dev.tsv) must stay at 0.9 or
-better in precision and recall for both labels, on every script; the independent set (never
-tuned to) is held at the floor it was measured at, so that no change quietly lowers it.
+Ours (tests/corpus/intent.tsv, tuned on: 0.95) and ours held out (intent_dev.tsv, and
+intent_fresh.tsv, written with other wording before the recogniser was reworked: 0.9) must keep
+their precision and recall for both labels, on every script; the independent set (never tuned
+to) is held at the floor it was measured at, so that no change quietly lowers it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ import pytest
 from app.engine.compiled import CompiledScript
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
-from tests.corpus.evaluate_intent import DEV, INDEPENDENT, OURS, evaluate_intents, read_intents
+from tests.corpus.evaluate_intent import (
+    DEV,
+    FRESH,
+    INDEPENDENT,
+    OURS,
+    evaluate_intents,
+    read_intents,
+)
 
 SCRIPTS = ("cmcc-10086", "cmcc-12580", "ct-10000")
 #: (set, label) → (precision, recall) it must keep.
@@ -21,6 +29,10 @@ FLOORS = {
     (OURS, "unclear_purpose"): (0.95, 0.95),
     (DEV, "complaint"): (0.9, 0.9),
     (DEV, "unclear_purpose"): (0.9, 0.9),
+    # measured 0.986 / 0.958 and 1.000 / 1.000 after the rework (before: 0.806 / 0.403 and
+    # 1.000 / 0.560; tests/corpus/INTENT.md)
+    (FRESH, "complaint"): (0.9, 0.9),
+    (FRESH, "unclear_purpose"): (0.9, 0.9),
     # measured 0.924 / 0.760 and 1.000 / 0.500 (tests/corpus/INTENT.md)
     (INDEPENDENT, "complaint"): (0.9, 0.75),
     (INDEPENDENT, "unclear_purpose"): (0.95, 0.5),
@@ -38,12 +50,14 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
     ours = read_intents(OURS)
     labels = {label for label, _, _ in ours}
     assert labels == {"complaint", "not_complaint", "unclear_purpose"}
-    assert len(ours) >= 500 and len(read_intents(DEV)) >= 100
+    assert len(ours) >= 1000 and len(read_intents(DEV)) >= 100 and len(read_intents(FRESH)) >= 150
     kinds = {kind for label, kind, _ in ours if label == "complaint"}
     assert kinds == {"explicit", "demand", "threat", "dissatisfaction"}
 
 
-@pytest.mark.parametrize("path", [OURS, DEV, INDEPENDENT], ids=["ours", "dev", "independent"])
+@pytest.mark.parametrize(
+    "path", [OURS, DEV, FRESH, INDEPENDENT], ids=["ours", "dev", "fresh", "independent"]
+)
 def test_precision_and_recall_hold(compiled: CompiledScript, path: object) -> None:
     figures = evaluate_intents(compiled, path)  # type: ignore[arg-type]
     for (where, label), (precision, recall) in FLOORS.items():

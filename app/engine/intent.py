@@ -18,11 +18,12 @@ still a demand.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.engine.cues import Cues, Found, covers, vocabulary
+from app.engine.cues import Cues, Found
+from app.engine.intent_spec import ComplaintIntent, Intent, PurposeIntent
 from app.engine.normalize import Normalized, normalize
-from app.engine.script import ComplaintIntent, Intent, PurposeIntent
 
 #: Punctuation that ends a clause in the text as the ASR wrote it (normalization drops it).
 CLAUSE_ENDS = frozenset("，,。.！!？?；;：:、…~～—\n")
@@ -42,48 +43,103 @@ class Judged:
 NOTHING = Judged()
 
 
-class _Complaint:
-    """The complaint cues of a script, compiled."""
+#: What a phrase of the complaint section is there for (the value it carries when found).
+_CUE, _NEGATOR, _RHETORICAL, _PAST, _SETTLED, _UNRESOLVED = range(6)
+_THIRD_PARTY, _TOPIC, _NEUTRAL, _ASKING, _COMMITTING, _HYPOTHETICAL, _BREAK = range(6, 13)
 
-    def __init__(self, spec: ComplaintIntent) -> None:
+
+class _Complaint:
+    """The complaint section of a script, compiled into one automaton: every phrase of it is
+    found in one scan of the utterance, each carrying its role."""
+
+    def __init__(self, spec: ComplaintIntent, words: Mapping[str, tuple[str, ...]]) -> None:
         self.spec = spec
-        self.cues: Cues[tuple[str, float]] = Cues(
-            (phrase, (cue.kind, cue.weight)) for cue in spec.cues for phrase in cue.phrases
-        )
+        entries: list[tuple[str, tuple[int, str, float]]] = [
+            (phrase, (_CUE, cue.kind, cue.weight)) for cue in spec.cues for phrase in cue.phrases
+        ]
+        for role, phrases in (
+            (_NEGATOR, spec.negators),
+            (_RHETORICAL, spec.rhetorical),
+            (_PAST, spec.past),
+            (_SETTLED, spec.settled),
+            (_UNRESOLVED, spec.unresolved),
+            (_THIRD_PARTY, spec.third_party),
+            (_TOPIC, spec.topic),
+            (_NEUTRAL, spec.neutral),
+            (_ASKING, spec.asking),
+            (_COMMITTING, spec.committing),
+            (_HYPOTHETICAL, spec.hypothetical),
+            (_BREAK, spec.breaks),
+        ):
+            entries.extend((phrase, (role, "", 0.0)) for phrase in phrases)
+        self.cues: Cues[tuple[int, str, float]] = Cues(entries, words)
         self.caps = {cue.kind: cue.cap for cue in spec.cues if cue.cap is not None}
-        self.negators: Cues[None] = Cues((p, None) for p in spec.negators)
-        self.rhetorical: Cues[None] = Cues((p, None) for p in spec.rhetorical)
-        self.past: Cues[None] = Cues((p, None) for p in spec.past)
-        self.settled: Cues[None] = Cues((p, None) for p in spec.settled)
-        self.unresolved: Cues[None] = Cues((p, None) for p in spec.unresolved)
-        self.third_party: Cues[None] = Cues((p, None) for p in spec.third_party)
-        self.topic: Cues[None] = Cues((p, None) for p in spec.topic)
-        self.breaks: Cues[None] = Cues((p, None) for p in spec.breaks)
+        self.askable = frozenset(spec.askable)
 
     def judge(self, norm: Normalized) -> tuple[float, tuple[str, ...]]:
         """The weight of the complaint cues that count in ``norm``, and what they are."""
         text = norm.text
-        hits = self.cues.find(text)
-        if not hits or self.third_party.find(text):
+        found = self.cues.find(text)
+        by_role: list[list[Found]] = [[] for _ in range(_BREAK + 1)]
+        for hit in found:
+            by_role[hit.value[0]].append(hit)
+        if not by_role[_CUE] or by_role[_THIRD_PARTY]:
             return 0.0, ()
-        starts = _clause_starts(norm, self.breaks.find(text))
-        topics = self.topic.find(text)
-        negators = self.negators.find(text)
-        rhetorical = {_clause_of(starts, h.start) for h in self.rhetorical.find(text)}
-        pasts = self.past.find(text)
-        settled = self.settled.find(text)
-        unresolved = bool(self.unresolved.find(text))
+        # The same words read as two cues (三天了: a duration, a repetition) count once, as
+        # the heavier.
+        heaviest: dict[tuple[int, int], Found] = {}
+        for hit in by_role[_CUE]:
+            held = heaviest.get((hit.start, hit.end))
+            if held is None or hit.value[2] > held.value[2]:
+                heaviest[(hit.start, hit.end)] = hit
+        hits = [hit for hit in by_role[_CUE] if heaviest[(hit.start, hit.end)] is hit]
+        neutral = by_role[_NEUTRAL]
+        # a neutral word is one word: no clause begins inside it (处理结果 is no 结果, "then")
+        breaks = [b for b in by_role[_BREAK] if not any(w.start < b.start < w.end for w in neutral)]
+        starts = _clause_starts(norm, breaks)
+        topics = by_role[_TOPIC]
+        negators = by_role[_NEGATOR]
+        rhetorical = {_clause_of(starts, h.start) for h in by_role[_RHETORICAL]}
+        pasts = by_role[_PAST]
+        settled = by_role[_SETTLED]
+        unresolved = bool(by_role[_UNRESOLVED])
+        asking = by_role[_ASKING]
+        asks = bool(asking)
+        committing = by_role[_COMMITTING]
+        hypothetical = by_role[_HYPOTHETICAL]
         window = self.spec.negation_window
         by_kind: dict[str, float] = {}
         counted: dict[str, float] = {}
         reasons: list[str] = []
         for hit in hits:
-            kind, weight = hit.value
+            _, kind, weight = hit.value
             if hit.phrase in counted:
                 continue
             if any(t.start <= hit.start and hit.end <= t.end for t in topics):
                 continue  # about complaining, not complaining
+            if any(w.start < hit.end <= w.end for w in neutral):
+                continue  # its word means something else here
             clause = _clause_of(starts, hit.start)
+
+            def committed(since: int, hit: Found = hit, clause: int = clause) -> bool:
+                """Whether the customer commits to the cue (我要, 我就去) from ``since`` on in
+                its clause, with no asking word (想问) between."""
+                return any(
+                    since <= c.start <= hit.start
+                    and _clause_of(starts, c.start) == clause
+                    and not any(c.start < a.start and a.end <= hit.start for a in asking)
+                    for c in committing
+                )
+
+            if asks and kind in self.askable and not committed(0):
+                continue  # a question about the channel, not a use of it
+            if asks and any(
+                h.end <= hit.start
+                and _clause_of(starts, h.start) == clause
+                and not committed(h.end)
+                for h in hypothetical
+            ):
+                continue  # a question about what would be (如果不满意可以找谁)
             if clause not in rhetorical and any(
                 n.start < hit.start
                 and n.end <= hit.end
@@ -98,10 +154,13 @@ class _Complaint:
                     p.end <= hit.start and _clause_of(starts, p.start) == clause for p in pasts
                 )
                 if any(
-                    s.start >= hit.start and (past or _clause_of(starts, s.start) == clause)
+                    (s.start >= hit.start and (past or _clause_of(starts, s.start) == clause))
+                    or (s.start <= hit.start and hit.end <= s.end)
                     for s in settled
                 ):
-                    continue  # a past matter, or one in the same breath, said to be settled
+                    # a past matter, or one in the same breath, said to be settled (后来给我退了:
+                    # the settling words may hold the cue)
+                    continue
                 if past:
                     factor = self.spec.past_factor
             counted[hit.phrase] = weight * factor
@@ -111,34 +170,60 @@ class _Complaint:
         return score, tuple(reasons)
 
 
+#: What a phrase of the purpose section is there for.
+_OPENER, _GENERIC, _NAME = range(3)
+
+
 class _Purpose:
     """The words of an utterance that does not yet say what it is about, compiled."""
 
-    def __init__(self, spec: PurposeIntent) -> None:
-        self.openers: Cues[None] = Cues((p, None) for p in spec.openers)
-        self.words, self.longest = vocabulary((*spec.openers, *spec.generic))
+    def __init__(self, spec: PurposeIntent, words: Mapping[str, tuple[str, ...]]) -> None:
+        self.name_length = spec.name_length
+        self.numbers = spec.numbers
+        self.cues: Cues[int] = Cues(
+            [
+                *((p, _OPENER) for p in spec.openers),
+                *((p, _GENERIC) for p in spec.generic),
+                *((p, _NAME) for p in spec.names),
+            ],
+            words,
+        )
 
     def unclear(self, text: str) -> bool:
-        return bool(self.openers.find(text)) and covers(text, self.words, self.longest)
+        """Whether ``text`` opens or greets and every character of it is such a word, a
+        generic one, or a name after a word that introduces one."""
+        found = self.cues.find(text)
+        if not any(hit.value == _OPENER for hit in found):
+            return False
+        covered = [self.numbers and c.isdigit() for c in text]
+        for hit in found:
+            end = min(hit.end + self.name_length, len(text)) if hit.value == _NAME else hit.end
+            for i in range(hit.start, end):
+                covered[i] = True
+        return all(covered)
 
 
 class IntentModel:
     """A script's intent recognition, built once per script version and shared by its calls."""
 
     def __init__(self, spec: Intent | None) -> None:
+        words = spec.words if spec is not None else {}
         self._complaint = (
-            _Complaint(spec.complaint) if spec is not None and spec.complaint is not None else None
+            _Complaint(spec.complaint, words)
+            if spec is not None and spec.complaint is not None
+            else None
         )
         self._purpose = (
-            _Purpose(spec.unclear_purpose)
+            _Purpose(spec.unclear_purpose, words)
             if spec is not None and spec.unclear_purpose is not None
             else None
         )
 
-    def judge(self, text: str, norm: Normalized | None = None) -> Judged:
+    def judge(self, text: str, norm: Normalized | None = None, purpose: bool = True) -> Judged:
         """What the customer's final ``text`` (as the ASR wrote it; ``norm``, its
-        normalization, if already made) says of their intent."""
-        if self._complaint is None and self._purpose is None:
+        normalization, if already made) says of their intent; whether the purpose is unclear
+        only if asked (``purpose``: the call still wants to know it)."""
+        if self._complaint is None and (self._purpose is None or not purpose):
             return NOTHING
         norm = norm if norm is not None else normalize(text)
         if not norm.text:
@@ -147,7 +232,7 @@ class IntentModel:
             score, reasons = self._complaint.judge(norm)
             if score >= self._complaint.spec.threshold:
                 return Judged(True, reasons, score)
-        if self._purpose is not None and self._purpose.unclear(norm.text):
+        if purpose and self._purpose is not None and self._purpose.unclear(norm.text):
             return Judged(unclear_purpose=True)
         return NOTHING
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 from app.engine.normalize import normalize_text
 
-_BRACES = re.compile(r"\{([^{}]*)\}")
+BRACES = re.compile(r"\{([^{}]*)\}")
 #: What ends a clause in a phrase as a norm or a company list writes it.
 CLAUSE_MARKS = frozenset(",，。.!！?？;；、:：…~～ \t")
 #: A "/" piece no longer than this share of the longest piece of its clause may be a part of
 #: the longer piece's words rather than the whole clause (我不知道/清楚): ambiguous.
 _SHORTEST_SHARE = 0.5
-_GAP = re.compile(r"^\s*(\d+)\s*,\s*(\d+)\s*$")
+GAP = re.compile(r"^\s*(\d+)\s*,\s*(\d+)\s*$")
 #: Longest gap a pattern may ask for: a longer one would match unrelated words.
 MAX_GAP = 8
 
@@ -83,9 +83,9 @@ def _clause_length(piece: str) -> int:
     """A piece's length in characters said, a brace group counted as its longest alternative."""
     length = 0
     last = 0
-    for m in _BRACES.finditer(piece):
+    for m in BRACES.finditer(piece):
         length += len(normalize_text(piece[last : m.start()]))
-        if not _GAP.match(m.group(1)):
+        if not GAP.match(m.group(1)):
             length += max(len(normalize_text(a)) for a in m.group(1).split(","))
         last = m.end()
     return length + len(normalize_text(piece[last:]))
@@ -149,9 +149,9 @@ def expand(phrase: str) -> list[Pattern]:
         raise PatternError(f"unbalanced braces in {phrase!r}")
     pieces: list[list[str | tuple[int, int]]] = []
     last = 0
-    for m in _BRACES.finditer(phrase):
+    for m in BRACES.finditer(phrase):
         pieces.append([phrase[last : m.start()]])
-        gap = _GAP.match(m.group(1))
+        gap = GAP.match(m.group(1))
         if gap:
             low, high = int(gap.group(1)), int(gap.group(2))
             if low > high or high > MAX_GAP:

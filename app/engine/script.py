@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from app.engine.behaviour_rules import Behaviour
 from app.engine.document import Frozen, LexiconId, RuleId, Severity, Source, exactly_one
+from app.engine.intent_spec import Intent
 from app.engine.phases import CallType, Phase
 
 SLOT_RE = re.compile(r"\{([a-z_]+)\}")
@@ -237,66 +238,6 @@ class Scoring(Frozen):
     behaviour: int = 5
     missed: int = 10
     deviated: int = 3
-
-
-class IntentCue(Frozen):
-    """Words that signal a complaint, with how much each counts."""
-
-    #: What they are, named in the ``call_type`` event's reason: explicit, demand, threat,
-    #: dissatisfaction, intensifier …
-    kind: str = Field(pattern=r"^[a-z_]+$")
-    weight: float = Field(gt=0, le=10)
-    #: The most the cues of this kind count for together in one utterance (none: no limit).
-    cap: float | None = Field(default=None, gt=0)
-    phrases: tuple[str, ...] = Field(min_length=1)
-
-
-class ComplaintIntent(Frozen):
-    """A customer complains (the call becomes a complaint) when the cues heard in one final
-    utterance weigh ``threshold`` or more. A cue does not count where the customer denies it
-    (a ``negators`` word shortly before it in its clause), where it names a complaint of
-    someone else's (``third_party``) or asks about the complaint channel (``topic``), or where
-    it lies in a past matter the customer says is settled; a past matter neither settled nor
-    unresolved counts at ``past_factor`` of its weight."""
-
-    source: Source
-    threshold: float = Field(gt=0)
-    cues: tuple[IntentCue, ...] = Field(min_length=1)
-    #: Words that deny what follows them within ``negation_window`` characters of its clause.
-    negators: tuple[str, ...] = ()
-    negation_window: int = Field(default=6, ge=0, le=20)
-    #: Clauses that ask rather than deny despite a negator (这不是坑人吗).
-    rhetorical: tuple[str, ...] = ()
-    #: Words that place a cue after them in the past (上次, 之前).
-    past: tuple[str, ...] = ()
-    past_factor: float = Field(default=0.5, ge=0, le=1)
-    #: A past matter is settled (已经解决) ...
-    settled: tuple[str, ...] = ()
-    #: ... unless the customer says it is not (到现在都没).
-    unresolved: tuple[str, ...] = ()
-    #: Asking for someone else or out of curiosity: no cue of the utterance counts.
-    third_party: tuple[str, ...] = ()
-    #: Phrases about complaining (投诉电话, 怎么投诉): a cue inside one is a topic, not an act.
-    topic: tuple[str, ...] = ()
-    #: Words that begin a new clause besides punctuation (但是, 不过).
-    breaks: tuple[str, ...] = ()
-
-
-class PurposeIntent(Frozen):
-    """The customer's purpose is unclear (002 当询问客户目的时) when a final utterance opens a
-    request or greets (``openers``) and says nothing else than such words and ``generic`` ones
-    (问一下, 业务, 个事): the agent should ask which business it is about."""
-
-    source: Source
-    openers: tuple[str, ...] = Field(min_length=1)
-    generic: tuple[str, ...] = ()
-
-
-class Intent(Frozen):
-    """What the customer's words are recognised as, beyond single keywords."""
-
-    complaint: ComplaintIntent | None = None
-    unclear_purpose: PurposeIntent | None = None
 
 
 class WorkNo(Frozen):

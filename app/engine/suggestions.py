@@ -80,7 +80,8 @@ class Suggestions:
         self._timeline.disarm(Deadline.NO_RESPONSE)
         spoken = norm.text
         end_signal = False
-        judged = self._compiled.intent.judge(norm.raw, norm)
+        # the purpose is judged until the customer has said it; the complaint, always
+        judged = self._compiled.intent.judge(norm.raw, norm, purpose=not self._purpose_known)
         if judged.complaint:
             self.retype(CallType.COMPLAINT, "customer: " + "; ".join(judged.reasons), t)
         if judged.unclear_purpose:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from pydantic import ValidationError
 
 from app.engine.intent import IntentModel
-from app.engine.script import Intent
+from app.engine.intent_spec import Intent
 from tests.engine.conftest import Start, compile_with, greet, of, start
 
 MODEL = IntentModel(
@@ -98,6 +101,129 @@ def test_complaint(text: str, complaint: bool, reasons: tuple[str, ...]) -> None
 )
 def test_unclear_purpose(text: str, unclear: bool) -> None:
     assert MODEL.judge(text).unclear_purpose is unclear
+
+
+CLASSES = IntentModel(
+    Intent.model_validate(
+        {
+            "words": {
+                "money": ["钱", "话费", "月租"],
+                "restitute": ["退", "赔", "返还"],
+                "authority": ["领导", "经理"],
+                "summon": ["找", "叫"],
+                "regulator": ["工信部", "12315"],
+                "span": ["天", "周"],
+                "many": ["两", "三", "几"],
+                "surname": ["王", "张"],
+            },
+            "complaint": {
+                "source": "002 客户代表服务项目—投诉",
+                "threshold": 2,
+                "cues": [
+                    {"kind": "explicit", "weight": 2, "phrases": ["投诉"]},
+                    {"kind": "restitution", "weight": 2, "phrases": ["<money>{0,4}<restitute>"]},
+                    {"kind": "threat", "weight": 2, "phrases": ["<summon>{0,5}<authority>"]},
+                    {"kind": "regulator", "weight": 2, "phrases": ["<regulator>"]},
+                    {"kind": "duration", "weight": 1, "phrases": ["<many><span>了"]},
+                    {"kind": "repeated", "weight": 1.5, "phrases": ["<many><span>了"]},
+                    {"kind": "addressee", "weight": 0.5, "phrases": ["你们"]},
+                    {"kind": "anger", "weight": 2, "phrases": ["不满意"]},
+                ],
+                "neutral": ["客户经理", "退订"],
+                "askable": ["explicit", "restitution", "regulator"],
+                "asking": ["吗", "多久", "想问"],
+                "committing": ["我要", "我就"],
+                "hypothetical": ["如果"],
+                "past": ["上次", "后来"],
+                "settled": ["后来{0,5}退"],
+            },
+            "unclear_purpose": {
+                "source": "002 当询问客户目的时",
+                "openers": ["你好", "我是", "我姓"],
+                "generic": ["我", "的", "号码是", "<surname>先生"],
+                "names": ["我姓"],
+                "name_length": 2,
+                "numbers": True,
+            },
+        }
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        # a class is any of its words, in a pattern that says the meaning
+        ("月租给我退了", True),
+        ("多扣的话费赶紧返还", True),
+        ("叫你们经理来", True),
+        # a word that holds a cue's word with another meaning
+        ("我想找你们的客户经理办业务", False),
+        ("帮我把这个话费包退订", False),
+        # asking about the channel is not using it, unless the customer commits to it
+        ("投诉一般多久有结果", False),
+        ("12315管这个吗", False),
+        ("我要投诉，投诉多久有结果", True),
+        ("我想问话费能退吗", False),
+        # a question about what would be, unless the customer commits to it
+        ("如果我不满意多久能处理", False),
+        ("我不满意，多久能处理", True),
+        ("如果今天不处理我就不满意，多久能处理", True),
+        # the same words read as two cues count once, as the heavier
+        ("三天了", False),
+        ("你们三天了", True),
+        # settling words may hold the cue
+        ("上次说要去工信部，后来给我退了", False),
+        # a code of a class is no code inside a phone number
+        ("我的号码是13812315678", False),
+    ],
+)
+def test_complaint_by_word_classes(text: str, complaint: bool) -> None:
+    assert CLASSES.judge(text).complaint is complaint, CLASSES.judge(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "unclear"),
+    [
+        ("你好，我是王先生", True),
+        ("你好，我姓李", True),  # a name after 姓
+        ("你好，我的号码是13812345678", True),  # a number given first
+        ("你好，我是王先生，我的号码", False),  # 号码 alone says something else
+        ("我姓李，查话费", False),  # the name is at most name_length characters
+    ],
+)
+def test_unclear_purpose_with_names_and_numbers(text: str, unclear: bool) -> None:
+    assert CLASSES.judge(text).unclear_purpose is unclear
+
+
+def test_the_purpose_is_judged_only_when_asked() -> None:
+    assert CLASSES.judge("你好").unclear_purpose is True
+    assert CLASSES.judge("你好", purpose=False).unclear_purpose is False
+
+
+@pytest.mark.parametrize(
+    ("words", "phrase", "error"),
+    [
+        ({"a": ["钱"]}, "<b>退", "unknown class <b>"),
+        ({"a": ["天天"]}, "<a>", "normalizes to the one character"),
+        ({"a": ["<b>"], "b": ["<a>"]}, "<a>", "names itself"),
+        ({"A": ["钱"]}, "钱", "lower-case letters"),
+        ({"a": ["钱"]}, "{0,2}<a>", "a gap needs words on both sides"),
+    ],
+)
+def test_a_bad_word_class_or_phrase_is_refused_at_load(
+    words: dict[str, list[str]], phrase: str, error: str
+) -> None:
+    spec = {
+        "words": words,
+        "complaint": {
+            "source": "002 客户代表服务项目—投诉",
+            "threshold": 2,
+            "cues": [{"kind": "demand", "weight": 2, "phrases": [phrase]}],
+        },
+    }
+    with pytest.raises(ValidationError, match=re.escape(error)):
+        Intent.model_validate(spec)
 
 
 def test_a_script_without_intent_recognises_nothing() -> None:

@@ -1,0 +1,130 @@
+"""The script's ``intent:`` section: how the customer's intent is recognised, as data.
+
+Same conventions as :mod:`app.engine.script`: frozen values, validated once, citing their norm.
+Every phrase takes the pattern syntax of :mod:`app.engine.patterns` and may name a class of
+``words`` as ``<name>`` (:mod:`app.engine.cues`): the classes are the synonyms a script author
+widens (a new word for money, a new regulator) without touching a pattern; the patterns are the
+meanings (a restitution verb before a word for money). A phrase or class that cannot be read is
+refused at load.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pydantic import Field, model_validator
+
+from app.engine.cues import class_words, read
+from app.engine.document import Frozen, Source
+from app.engine.patterns import PatternError
+
+
+class IntentCue(Frozen):
+    """Words that signal a complaint, with how much each counts."""
+
+    #: What they are, named in the ``call_type`` event's reason: explicit, demand, threat,
+    #: dissatisfaction, intensifier …
+    kind: str = Field(pattern=r"^[a-z_]+$")
+    weight: float = Field(gt=0, le=10)
+    #: The most the cues of this kind count for together in one utterance (none: no limit).
+    cap: float | None = Field(default=None, gt=0)
+    phrases: tuple[str, ...] = Field(min_length=1)
+
+
+class ComplaintIntent(Frozen):
+    """A customer complains (the call becomes a complaint) when the cues heard in one final
+    utterance weigh ``threshold`` or more. A cue does not count where the customer denies it
+    (a ``negators`` word shortly before it in its clause), where its word means something else
+    (``neutral``), where it names a complaint of someone else's (``third_party``), where it is
+    about the complaint channel (``topic``; or, for the ``askable`` kinds, in an utterance that
+    asks, ``asking``, without the customer committing to it, ``committing``), or where it lies in
+    a past matter the customer says is settled; a past matter neither settled nor unresolved
+    counts at ``past_factor`` of its weight."""
+
+    source: Source
+    threshold: float = Field(gt=0)
+    cues: tuple[IntentCue, ...] = Field(min_length=1)
+    #: Words that deny what follows them within ``negation_window`` characters of its clause.
+    negators: tuple[str, ...] = ()
+    negation_window: int = Field(default=6, ge=0, le=20)
+    #: Clauses that ask rather than deny despite a negator (这不是坑人吗).
+    rhetorical: tuple[str, ...] = ()
+    #: Words that place a cue after them in the past (上次, 之前).
+    past: tuple[str, ...] = ()
+    past_factor: float = Field(default=0.5, ge=0, le=1)
+    #: A past matter is settled (已经解决) ...
+    settled: tuple[str, ...] = ()
+    #: ... unless the customer says it is not (到现在都没).
+    unresolved: tuple[str, ...] = ()
+    #: Asking for someone else or out of curiosity: no cue of the utterance counts.
+    third_party: tuple[str, ...] = ()
+    #: Phrases about complaining (投诉电话, 怎么投诉): a cue inside one is a topic, not an act.
+    topic: tuple[str, ...] = ()
+    #: Words that hold a cue's word with another meaning (客户经理 is no 经理 to escalate to,
+    #: 退订 no refund): a cue that ends inside one does not count.
+    neutral: tuple[str, ...] = ()
+    #: The kinds of cue (a complaint, a regulator) that a question can be about rather than do:
+    #: in an utterance with an ``asking`` word (吗, 多久, 管不管), such a cue counts only after a
+    #: ``committing`` word of its own clause (我要, 我就去): 投诉了多久有结果 asks; 我要投诉,
+    #: 你们投诉电话多少 complains.
+    askable: tuple[str, ...] = ()
+    asking: tuple[str, ...] = ()
+    committing: tuple[str, ...] = ()
+    #: In an utterance that asks, a cue after one of these words in its clause (如果, 要是) is
+    #: a question about what would be, unless the customer commits to it (如果不处理我就投诉).
+    hypothetical: tuple[str, ...] = ()
+    #: Words that begin a new clause besides punctuation (但是, 不过).
+    breaks: tuple[str, ...] = ()
+
+    def phrases(self) -> Iterator[str]:
+        for cue in self.cues:
+            yield from cue.phrases
+        yield from (*self.negators, *self.rhetorical, *self.past, *self.settled)
+        yield from (*self.unresolved, *self.third_party, *self.topic, *self.neutral)
+        yield from self.asking
+        yield from (*self.committing, *self.hypothetical, *self.breaks)
+
+
+class PurposeIntent(Frozen):
+    """The customer's purpose is unclear (002 当询问客户目的时) when a final utterance opens a
+    request or greets (``openers``) and says nothing else than such words and ``generic`` ones
+    (问一下, 业务, 个事) — but for a name after one of the ``names`` words (我姓王) and, with
+    ``numbers``, digits: the agent should ask which business it is about."""
+
+    source: Source
+    openers: tuple[str, ...] = Field(min_length=1)
+    generic: tuple[str, ...] = ()
+    #: Words a name follows (姓, 叫): up to ``name_length`` characters after one are a name.
+    names: tuple[str, ...] = ()
+    name_length: int = Field(default=3, ge=1, le=6)
+    #: Whether digits (a phone or an account number given first: 我的号码是139…) say nothing
+    #: of the purpose either.
+    numbers: bool = False
+
+    def phrases(self) -> Iterator[str]:
+        yield from (*self.openers, *self.generic, *self.names)
+
+
+class Intent(Frozen):
+    """What the customer's words are recognised as, beyond single keywords."""
+
+    #: Classes of words (synonyms) the phrases below name as ``<name>``; an entry ``<other>``
+    #: takes in another class's words.
+    words: dict[str, tuple[str, ...]] = {}
+    complaint: ComplaintIntent | None = None
+    unclear_purpose: PurposeIntent | None = None
+
+    @model_validator(mode="after")
+    def _readable(self) -> Intent:
+        for name in self.words:
+            if not re.fullmatch(r"[a-z_]+", name):
+                raise ValueError(f"words: class name {name!r}: lower-case letters and _ only")
+        try:
+            classes = class_words(self.words)
+            for part in (self.complaint, self.unclear_purpose):
+                for phrase in part.phrases() if part is not None else ():
+                    read(phrase, classes)
+        except PatternError as exc:
+            raise ValueError(str(exc)) from exc
+        return self

@@ -1,0 +1,41 @@
+"""What the intent check costs per customer final: ``python -m tests.corpus.time_intent``.
+
+Judges 1,000 utterances (our two sets' lines, in turn) with the script's compiled intent model,
+as the service does on each customer final: the text is normalized once beforehand (the
+service normalizes every final anyway), then :meth:`IntentModel.judge` runs on it. Prints the
+best of five rounds in microseconds per utterance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import timeit
+
+from app.engine.compiled import CompiledScript
+from app.engine.normalize import normalize
+from app.scripts.loader import load_library
+from tests.corpus.build import ROOT
+from tests.corpus.evaluate_intent import DEV, OURS, read_intents
+
+UTTERANCES = 1000
+
+
+def main() -> int:
+    library = load_library(ROOT / "scripts_data")
+    script = library.scripts["cmcc-10086"]
+    model = CompiledScript(script, library.lexicon_for(script)).intent
+    texts = [text for path in (OURS, DEV) for _, _, text in read_intents(path)]
+    norms = [normalize(t) for t in itertools.islice(itertools.cycle(texts), UTTERANCES)]
+
+    def run() -> None:
+        for norm in norms:
+            model.judge(norm.raw, norm)
+
+    run()  # warm up (lazy tables, jieba's dictionary if used)
+    best = min(timeit.repeat(run, number=1, repeat=5))
+    print(f"intent judge: {best / UTTERANCES * 1e6:.1f} µs per utterance ({UTTERANCES} utterances)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
