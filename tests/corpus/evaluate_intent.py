@@ -38,9 +38,17 @@ OURS = ROOT / "tests" / "corpus" / "intent.tsv"
 DEV = ROOT / "tests" / "corpus" / "intent_dev.tsv"
 FRESH = ROOT / "tests" / "corpus" / "intent_fresh.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
+#: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
+INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
 LABELS = ("complaint", "unclear_purpose")
 #: The sets by name, in the order they are printed.
-SETS = {"ours": OURS, "dev": DEV, "fresh": FRESH, "independent": INDEPENDENT}
+SETS = {
+    "ours": OURS,
+    "dev": DEV,
+    "fresh": FRESH,
+    "independent": INDEPENDENT,
+    "independent_b": INDEPENDENT_B,
+}
 #: The suggestion that asks an unclear customer their purpose.
 PURPOSE = "situation.purpose"
 
@@ -172,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     chosen = args.sets or [
-        name for name in SETS if not (args.no_independent and name == "independent")
+        name for name in SETS if not (args.no_independent and name.startswith("independent"))
     ]
     library = load_library(Settings().scripts_dir)
     script = library.scripts[args.script]
