@@ -114,6 +114,8 @@ class RedisBus:
         self._writer: asyncio.Task[None] | None = None
         self._reading: asyncio.Task[None] | None = None
         self._closed = False
+        #: Reads being unblocked (kept: the loop holds tasks weakly).
+        self._unblocking: set[asyncio.Task[None]] = set()
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -252,7 +254,7 @@ class RedisBus:
     async def _write(self) -> None:
         """Send what waits, in order, one pipeline at a time; on an error, again after a pause,
         nothing lost (appends are idempotent by seq)."""
-        pause = 0.05
+        backoff = Backoff("write")
         while True:
             await self._wake_writer.wait()
             self._wake_writer.clear()
@@ -261,11 +263,9 @@ class RedisBus:
                 try:
                     await self._send(batch)
                 except (RedisError, OSError) as exc:
-                    log.warning("bus: Redis write failed (%s); again in %.2f s", exc, pause)
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 2.0)
+                    await backoff.wait(exc)
                     continue
-                pause = 0.05
+                backoff.reset()
                 del self._unsent[: len(batch)]
 
     async def _send(self, batch: Iterable[Outgoing]) -> None:
@@ -294,7 +294,9 @@ class RedisBus:
             self._start()
             self._wake_reader.set()
             if self._reader_id is not None:  # a read is blocked on the other calls: end it
-                asyncio.get_running_loop().create_task(self._unblock())
+                task = asyncio.get_running_loop().create_task(self._unblock())
+                self._unblocking.add(task)
+                task.add_done_callback(self._unblocking.discard)
 
     async def _unblock(self) -> None:
         try:
@@ -307,7 +309,7 @@ class RedisBus:
         """Hand the entries of every followed call's stream to its subscribers here."""
         reader = self._reader
         self._reader_id = int(await reader.client_id())
-        pause = 0.05
+        backoff = Backoff("read")
         while True:
             if not self._following:
                 self._wake_reader.clear()
@@ -319,11 +321,9 @@ class RedisBus:
             try:
                 found: Any = await reader.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS)
             except (RedisError, OSError) as exc:
-                log.warning("bus: Redis read failed (%s); again in %.2f s", exc, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 2.0)
+                await backoff.wait(exc)
                 continue
-            pause = 0.05
+            backoff.reset()
             skip = len(self._stream(""))
             for stream, entries in found or ():
                 call_id = stream[skip:].decode()
@@ -333,6 +333,22 @@ class RedisBus:
                         continue
                     self._following[call_id] = seq
                     self._local.deliver(call_id, seq, message)
+
+
+class Backoff:
+    """How long to wait before trying Redis again: doubling from 50 ms to 2 s, logged."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._pause = 0.05
+
+    async def wait(self, error: BaseException) -> None:
+        log.warning("bus: Redis %s failed (%s); again in %.2f s", self._what, error, self._pause)
+        await asyncio.sleep(self._pause)
+        self._pause = min(self._pause * 2, 2.0)
+
+    def reset(self) -> None:
+        self._pause = 0.05
 
 
 def pool(url: str) -> BlockingConnectionPool:
