@@ -219,15 +219,17 @@ class RedisBus:
     async def close(self) -> None:
         await self.flush()
         self._closed = True
-        for task in (self._writer, self._reading):
-            if task is not None:
-                task.cancel()
-        for task in (self._writer, self._reading):
-            if task is not None:
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - going away
-                    pass
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+        if self._reading is not None:
+            # A read blocked in Redis does not end when its task is cancelled (redis-py holds
+            # on to it): it is unblocked, and the loop sees the bus closed.
+            self._wake_reader.set()
+            await self._unblock()
+            done, _ = await asyncio.wait([self._reading], timeout=READ_BLOCK_MS / 1000 + 1)
+            if not done:
+                self._reading.cancel()
         await self._local.close()
         await self._reader.aclose()
         await self._redis.aclose()
@@ -310,7 +312,7 @@ class RedisBus:
         reader = self._reader
         self._reader_id = int(await reader.client_id())
         backoff = Backoff("read")
-        while True:
+        while not self._closed:
             if not self._following:
                 self._wake_reader.clear()
                 await self._wake_reader.wait()
