@@ -10,7 +10,7 @@ from app.bus import Sink
 
 
 class _Channel:
-    """One call: its subscribers, and every event it published for replay.
+    """One call's channel: its subscribers, and every event it published for replay.
 
     The events are kept as UTF-8 JSON one after another in one buffer, with where each ends and
     its ``seq`` in arrays of machine ints: no object per event for the collector to visit, and
@@ -74,52 +74,52 @@ class MemoryBus:
         self._keep_ended = keep_ended
         self._window = window
 
-    def _channel(self, call_id: str) -> _Channel:
-        channel = self._channels.get(call_id)
-        if channel is None:
-            channel = self._channels[call_id] = _Channel()
-        return channel
+    def _channel(self, channel: str) -> _Channel:
+        held = self._channels.get(channel)
+        if held is None:
+            held = self._channels[channel] = _Channel()
+        return held
 
-    def publish(self, call_id: str, seq: int, message: str) -> None:
-        channel = self._channel(call_id)
-        channel.append(seq, message, self._window)
-        sinks = channel.sinks
+    def publish(self, channel: str, seq: int, message: str) -> None:
+        held = self._channel(channel)
+        held.append(seq, message, self._window)
+        sinks = held.sinks
         # A sink may unsubscribe itself (or another) as it is given a message: a copy is walked.
         for sink, floor in tuple(sinks.items()):
             if seq > floor and sink in sinks:
                 sinks[sink] = seq
                 sink.put(message)
 
-    async def subscribe(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
+    async def subscribe(self, channel: str, sink: Sink, after_seq: int | None = None) -> None:
         # No await in here: the replay and the subscription happen in one step of the event
         # loop, so no event is published between them.
-        channel = self._channel(call_id)
+        held = self._channel(channel)
         floor = 0
         if after_seq is not None:
             floor = after_seq
-            for message in channel.after(after_seq):
+            for message in held.after(after_seq):
                 sink.put(message)
-            if channel.seqs:
-                floor = max(floor, channel.seqs[-1])
-        elif channel.seqs:
-            floor = channel.seqs[-1]
-        channel.sinks[sink] = floor
+            if held.seqs:
+                floor = max(floor, held.seqs[-1])
+        elif held.seqs:
+            floor = held.seqs[-1]
+        held.sinks[sink] = floor
 
-    def unsubscribe(self, call_id: str, sink: Sink) -> None:
-        channel = self._channels.get(call_id)
-        if channel is not None:
-            channel.sinks.pop(sink, None)
+    def unsubscribe(self, channel: str, sink: Sink) -> None:
+        held = self._channels.get(channel)
+        if held is not None:
+            held.sinks.pop(sink, None)
 
-    async def oldest(self, call_id: str) -> int | None:
-        channel = self._channels.get(call_id)
-        return None if channel is None else channel.oldest()
+    async def oldest(self, channel: str) -> int | None:
+        held = self._channels.get(channel)
+        return None if held is None else held.oldest()
 
-    async def replay(self, call_id: str, after_seq: int = 0) -> list[str]:
-        channel = self._channels.get(call_id)
-        return [] if channel is None else channel.after(after_seq)
+    async def replay(self, channel: str, after_seq: int = 0) -> list[str]:
+        held = self._channels.get(channel)
+        return [] if held is None else held.after(after_seq)
 
-    def ended(self, call_id: str) -> None:
-        self._ended[call_id] = None
+    def ended(self, channel: str) -> None:
+        self._ended[channel] = None
         while len(self._ended) > self._keep_ended:
             oldest, _ = self._ended.popitem(last=False)
             self._channels.pop(oldest, None)

@@ -15,13 +15,28 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
 from app.config import Settings
 from app.engine.messages import Listing
 from app.errors import Conflict
+
+
+class CallKey(NamedTuple):
+    """A call's identity. Call ids are their tenant's own: two tenants may each have a call
+    ``c1`` at once, and one never learns that the other's exists. ``tenant`` None is the open
+    service (no API keys configured), a tenant of its own."""
+
+    tenant: str | None
+    call_id: str
+
+    @property
+    def channel(self) -> str:
+        """The call's name on the bus, unique across tenants (a call id has no ``/``, and no
+        tenant is named ``""``)."""
+        return f"{self.tenant or ''}/{self.call_id}"
 
 
 @dataclass(slots=True)
@@ -47,6 +62,10 @@ class CallRecord:
     #: Once ended: the call's last live state (``GET /v1/calls/{id}``) and its report, encoded.
     snapshot: bytes | None = None
     report: bytes | None = None
+
+    @property
+    def key(self) -> CallKey:
+        return CallKey(self.tenant, self.call_id)
 
     def summary(self) -> dict[str, Any]:
         """The call as ``GET /v1/calls`` lists it."""
@@ -87,9 +106,11 @@ Position = tuple[int, str]
 
 @dataclass(frozen=True, slots=True)
 class CallQuery:
-    """The filters of ``GET /v1/calls``; None is no filter. Times are epoch ms, on the call's
-    own start (``CallRecord.started_ms``). Calls come in the order of their start (then id),
-    at most ``limit`` of them, after ``after`` (the position a previous page ended at)."""
+    """The filters of ``GET /v1/calls``: the calls of ``tenant`` (None: the open service's;
+    a tenant never lists another's), and for the others None is no filter. Times are epoch ms,
+    on the call's own start (``CallRecord.started_ms``). Calls come in the order of their start
+    (then id), at most ``limit`` of them, after ``after`` (the position a previous page ended
+    at)."""
 
     tenant: str | None = None
     agent: str | None = None
@@ -106,7 +127,7 @@ class CallQuery:
     def matches(self, record: CallRecord, rules: Collection[str] = ()) -> bool:
         """Whether ``record`` (whose standing alerts are of ``rules``) passes the filters."""
         return (
-            (self.tenant is None or record.tenant == self.tenant)
+            record.tenant == self.tenant
             and (self.agent is None or record.agent_id == self.agent)
             and (self.script is None or record.script_id == self.script)
             and (self.call_type is None or record.call_type == self.call_type)
@@ -130,10 +151,11 @@ class CallRepository(Protocol):
     keeps_inputs: bool
 
     async def add(self, record: CallRecord) -> None:
-        """Store a new call; raises :class:`Conflict` (``call_exists``) for a known id."""
+        """Store a new call; raises :class:`Conflict` (``call_exists``) for a key its tenant
+        already has."""
         ...
 
-    async def get(self, call_id: str) -> CallRecord | None: ...
+    async def get(self, key: CallKey) -> CallRecord | None: ...
 
     async def by_token(self, token: str) -> CallRecord | None: ...
 
@@ -141,21 +163,21 @@ class CallRepository(Protocol):
         """The calls that match, in the order of their start (then id)."""
         ...
 
-    def progress(self, call_id: str, listing: Listing) -> None:
+    def progress(self, key: CallKey, listing: Listing) -> None:
         """The live call's listing fields changed (phase, call type, alerts standing)."""
         ...
 
-    def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+    def finish(self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes) -> None:
         """The call has ended: its final listing, last live state and report."""
         ...
 
     def record_input(
-        self, call_id: str, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
+        self, key: CallKey, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
     ) -> None:
         """The call's engine processed its ``n``-th input (see :class:`StoredInput`)."""
         ...
 
-    def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+    def record_event(self, key: CallKey, seq: int, kind: str, message: str) -> None:
         """The call published event ``seq`` (``message``: as stored); an ``alert`` or an
         ``alert_update`` also keeps the call's alerts as they stand."""
         ...
@@ -168,7 +190,7 @@ class CallRepository(Protocol):
         """Until everything written so far is durable."""
         ...
 
-    async def events(self, call_id: str, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
         """The call's stored events after ``after_seq``, as sent (empty where the store keeps
         none: the in-memory one leaves them to the bus)."""
         ...
@@ -177,7 +199,7 @@ class CallRepository(Protocol):
         """The calls that had not ended when the service stopped (to rebuild at start-up)."""
         ...
 
-    async def inputs(self, call_id: str) -> list[StoredInput]:
+    async def inputs(self, key: CallKey) -> list[StoredInput]:
         """The call's stored inputs, in order."""
         ...
 
@@ -201,50 +223,51 @@ class MemoryCallRepository:
     keeps_inputs = False
 
     def __init__(self, keep_ended: int = 10_000) -> None:
-        self._calls: dict[str, CallRecord] = {}
-        self._tokens: dict[str, str] = {}
-        self._ended: OrderedDict[str, None] = OrderedDict()
+        self._calls: dict[CallKey, CallRecord] = {}
+        self._tokens: dict[str, CallKey] = {}
+        self._ended: OrderedDict[CallKey, None] = OrderedDict()
         self._keep_ended = keep_ended
         #: Each call's alerts: id → (rule, state), for listing calls by rule.
-        self._alerts: dict[str, dict[str, tuple[str, str]]] = {}
+        self._alerts: dict[CallKey, dict[str, tuple[str, str]]] = {}
 
     async def add(self, record: CallRecord) -> None:
-        if record.call_id in self._calls:
+        key = record.key
+        if key in self._calls:
             raise Conflict(f"call {record.call_id!r} already exists", code="call_exists")
         # What rebuilds a call after a restart is of no use to a store a restart empties.
         record.setup = record.pins = None
-        self._calls[record.call_id] = record
-        self._tokens[record.token] = record.call_id
+        self._calls[key] = record
+        self._tokens[record.token] = key
 
-    async def get(self, call_id: str) -> CallRecord | None:
-        return self._calls.get(call_id)
+    async def get(self, key: CallKey) -> CallRecord | None:
+        return self._calls.get(key)
 
     async def by_token(self, token: str) -> CallRecord | None:
-        call_id = self._tokens.get(token)
-        return None if call_id is None else self._calls.get(call_id)
+        key = self._tokens.get(token)
+        return None if key is None else self._calls.get(key)
 
     async def search(self, query: CallQuery) -> list[CallRecord]:
         found = sorted(
             (
                 record
-                for record in self._calls.values()
-                if query.matches(record, self._standing_rules(record.call_id))
+                for key, record in self._calls.items()
+                if query.matches(record, self._standing_rules(key))
             ),
             key=lambda record: (record.started_ms, record.call_id),
         )
         return found if query.limit is None else found[: query.limit]
 
-    def _standing_rules(self, call_id: str) -> set[str]:
-        alerts = self._alerts.get(call_id, {})
+    def _standing_rules(self, key: CallKey) -> set[str]:
+        alerts = self._alerts.get(key, {})
         return {rule for rule, state in alerts.values() if state != "retracted"}
 
-    def progress(self, call_id: str, listing: Listing) -> None:
-        record = self._calls.get(call_id)
+    def progress(self, key: CallKey, listing: Listing) -> None:
+        record = self._calls.get(key)
         if record is not None:
             record.follow(listing)
 
-    def finish(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
-        record = self._calls.get(call_id)
+    def finish(self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes) -> None:
+        record = self._calls.get(key)
         if record is None:
             return
         record.follow(listing)
@@ -252,7 +275,7 @@ class MemoryCallRepository:
         record.snapshot = snapshot
         record.report = report
         record.setup = record.pins = None  # only an unfinished call is ever rebuilt
-        self._ended[call_id] = None
+        self._ended[key] = None
         while len(self._ended) > self._keep_ended:
             oldest, _ = self._ended.popitem(last=False)
             self._drop(oldest)
@@ -261,14 +284,14 @@ class MemoryCallRepository:
     # the events for resume), and everything is as durable as it will be at once.
 
     def record_input(
-        self, call_id: str, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
+        self, key: CallKey, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
     ) -> None:
         pass
 
-    def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+    def record_event(self, key: CallKey, seq: int, kind: str, message: str) -> None:
         if kind == "alert" or kind == "alert_update":
             body = orjson.loads(message)
-            alerts = self._alerts.setdefault(call_id, {})
+            alerts = self._alerts.setdefault(key, {})
             if kind == "alert":
                 alerts[body["id"]] = (body["rule"], body["state"])
             elif body["id"] in alerts:
@@ -280,34 +303,30 @@ class MemoryCallRepository:
     async def durable(self) -> None:
         pass
 
-    async def events(self, call_id: str, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
         return []
 
     async def unfinished(self) -> list[CallRecord]:
         return []
 
-    async def inputs(self, call_id: str) -> list[StoredInput]:
+    async def inputs(self, key: CallKey) -> list[StoredInput]:
         return []
 
     async def start(self) -> None:
         pass
 
     async def purge(self, created_before_ms: int) -> int:
-        expired = [
-            call_id
-            for call_id in self._ended
-            if self._calls[call_id].created_ms < created_before_ms
-        ]
-        for call_id in expired:
-            del self._ended[call_id]
-            self._drop(call_id)
+        expired = [key for key in self._ended if self._calls[key].created_ms < created_before_ms]
+        for key in expired:
+            del self._ended[key]
+            self._drop(key)
         return len(expired)
 
-    def _drop(self, call_id: str) -> None:
-        record = self._calls.pop(call_id, None)
+    def _drop(self, key: CallKey) -> None:
+        record = self._calls.pop(key, None)
         if record is not None:
             self._tokens.pop(record.token, None)
-        self._alerts.pop(call_id, None)
+        self._alerts.pop(key, None)
 
     async def close(self) -> None:
         self._calls.clear()

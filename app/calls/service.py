@@ -15,7 +15,7 @@ from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
 from app.calls.privacy import mask_json, mask_text
 from app.calls.replay import TICK, input_body, rebuild, setup_body
-from app.calls.repository import CallQuery, CallRecord, CallRepository, Position
+from app.calls.repository import CallKey, CallQuery, CallRecord, CallRepository, Position
 from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.messages import Event, Fragment, Input, Listing
@@ -59,13 +59,14 @@ class CallService:
         self.default_timezone = default_timezone
         self.live = LiveCalls()
         #: Calls that ended here whose end the store has not committed yet.
-        self._ending: dict[str, tuple[Listing, bytes, bytes]] = {}
+        self._ending: dict[CallKey, tuple[Listing, bytes, bytes]] = {}
 
     async def create(
         self, fields: CallFields, call_id: str | None, tenant: str | None
     ) -> CallRecord:
-        """A new call, live on this instance. Raises NotFound (``unknown_script``),
-        Conflict (``call_exists``) and TooMany (``too_many_calls``)."""
+        """A new call of ``tenant``, live on this instance. Raises NotFound
+        (``unknown_script``), Conflict (``call_exists``: the tenant has a call of that id) and
+        TooMany (``too_many_calls``)."""
         if self.quotas is not None:
             self.quotas.start_call(tenant, self.live.count(tenant))
         try:
@@ -76,7 +77,8 @@ class CallService:
                 f"unknown script {fields.script!r}; known: {known}", code="unknown_script"
             ) from None
         call_id = call_id or f"c-{secrets.token_hex(8)}"
-        if await self.repository.get(call_id) is not None:
+        key = CallKey(tenant, call_id)
+        if await self.repository.get(key) is not None:
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
         setup = fields.setup(call_id, self.default_timezone)
         now = wall_ms()
@@ -97,12 +99,13 @@ class CallService:
             pins=pins.to_json(),
         )
         await self.repository.add(record)
-        self.live.add(CallRunner(call_id, session, self.bus, self), tenant)
-        self.metrics.call_started(call_id, listing.script_id)
+        self.live.add(CallRunner(key, session, self.bus, self))
+        self.metrics.call_started(key, listing.script_id)
         return record
 
-    async def find(self, call_id: str) -> CallRecord | None:
-        return self._as_known(await self.repository.get(call_id))
+    async def find(self, key: CallKey) -> CallRecord | None:
+        """The call of ``key``: a tenant finds its own calls only."""
+        return self._as_known(await self.repository.get(key))
 
     async def summaries(self, query: CallQuery) -> tuple[list[dict[str, Any]], Position | None]:
         """What ``GET /v1/calls`` lists: the calls that match in the order of their start, and
@@ -117,7 +120,7 @@ class CallService:
         """``record`` as this instance knows it: a call that ended here a moment ago, whose
         end the store has not committed yet, is ended."""
         if record is not None and not record.ended:
-            ending = self._ending.get(record.call_id)
+            ending = self._ending.get(record.key)
             if ending is not None:
                 listing, record.snapshot, record.report = ending
                 record.follow(listing)
@@ -128,10 +131,10 @@ class CallService:
         """The runner of the call: the live one, or for an ended call one that refuses every
         input with ``call_ended``. Raises ``call_elsewhere`` for a call live on another
         instance."""
-        runner = self.live.get(record.call_id)
+        runner = self.live.get(record.key)
         if runner is None:
             if record.ended:  # refuses every input, as the runner it ended on does
-                return CallRunner(record.call_id, None, self.bus)
+                return CallRunner(record.key, None, self.bus)
             raise CallStateError(
                 f"call {record.call_id!r} is not live on this instance", code="call_elsewhere"
             )
@@ -162,16 +165,17 @@ class CallService:
         report: dict[str, Any] = orjson.loads(record.report)
         return report
 
-    async def follow(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
+    async def follow(self, key: CallKey, sink: Sink, after_seq: int | None = None) -> None:
         """Hand the call's events to ``sink`` (with ``after_seq``: first those after it). The
         bus holds a live call's events; for a call that is not live here (ended, or before
         a restart) what the store kept comes first."""
-        runner = self.live.get(call_id)
+        runner = self.live.get(key)
+        channel = key.channel
         if after_seq is not None:
-            oldest = await self.bus.oldest(call_id)
+            oldest = await self.bus.oldest(channel)
             if runner is None or (oldest is not None and oldest > after_seq + 1):
                 # Before the bus's window (or not live here): from the store first.
-                for message in await self.repository.events(call_id, after_seq):
+                for message in await self.repository.events(key, after_seq):
                     if oldest is not None and _seq_of(message) >= oldest:
                         break
                     sink.put(message)
@@ -182,10 +186,10 @@ class CallService:
             # its store did not keep: there the client's word is taken, so that what the rebuilt
             # call publishes again is not handed to it twice.
             after_seq = min(after_seq, runner.last_event_seq)
-        await self.bus.subscribe(call_id, sink, after_seq)
+        await self.bus.subscribe(channel, sink, after_seq)
 
-    def unfollow(self, call_id: str, sink: Sink) -> None:
-        self.bus.unsubscribe(call_id, sink)
+    def unfollow(self, key: CallKey, sink: Sink) -> None:
+        self.bus.unsubscribe(key.channel, sink)
 
     async def close(self) -> None:
         await self.live.close()
@@ -220,18 +224,19 @@ class CallService:
                     exc.detail,
                 )
                 continue
-            rebuilt = rebuild(compiled, record, await self.repository.inputs(record.call_id))
-            stored = await self.repository.events(record.call_id)
+            key = record.key
+            rebuilt = rebuild(compiled, record, await self.repository.inputs(key))
+            stored = await self.repository.events(key)
             runner = CallRunner(
-                record.call_id,
+                key,
                 rebuilt.session,
                 self.bus,
                 self,
                 inputs=rebuilt.inputs,
                 last_client_seq=rebuilt.last_client_seq,
             )
-            self.metrics.call_live(record.call_id, record.script_id)
-            self.live.add(runner, record.tenant)
+            self.metrics.call_live(key, record.script_id)
+            self.live.add(runner)
             runner.republish(rebuilt.events, stored)
             recovered += 1
         return recovered
@@ -239,42 +244,42 @@ class CallService:
     # -- CallObserver ----------------------------------------------------------------------
 
     def on_input(
-        self, call_id: str, n: int, item: Input | None, wall_ms: int, seq: int | None
+        self, key: CallKey, n: int, item: Input | None, wall_ms: int, seq: int | None
     ) -> None:
         if not self.repository.keeps_inputs:
             return
         if item is None:
-            self.repository.record_input(call_id, n, TICK, None, wall_ms, seq)
+            self.repository.record_input(key, n, TICK, None, wall_ms, seq)
             return
         kind, body = input_body(item)
         if self.mask_digits and isinstance(item, Fragment):
             body["text"] = mask_text(item.text)
-        self.repository.record_input(call_id, n, kind, body, wall_ms, seq)
+        self.repository.record_input(key, n, kind, body, wall_ms, seq)
 
-    def on_event(self, call_id: str, event: Event, message: str) -> None:
-        self.metrics.on_event(event, call_id)
+    def on_event(self, key: CallKey, event: Event, message: str) -> None:
+        self.metrics.on_event(event, key)
         if self.repository.keeps_inputs:
             stored = mask_json(message) if self.mask_digits else message
-            self.repository.record_event(call_id, event.seq, event.type, stored)
+            self.repository.record_event(key, event.seq, event.type, stored)
         elif event.type in ("alert", "alert_update"):
             # The in-memory store keeps no events, only each alert's rule and state (to list
             # calls by rule): nothing of it is stored text, nothing to mask.
-            self.repository.record_event(call_id, event.seq, event.type, message)
+            self.repository.record_event(key, event.seq, event.type, message)
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self.repository.when_durable(callback)
 
-    def on_listing(self, call_id: str, listing: Listing) -> None:
-        self.repository.progress(call_id, listing)
+    def on_listing(self, key: CallKey, listing: Listing) -> None:
+        self.repository.progress(key, listing)
 
-    def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+    def on_end(self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes) -> None:
         if self.mask_digits:
             snapshot = mask_json(snapshot.decode()).encode()
             report = mask_json(report.decode()).encode()
-        self.repository.finish(call_id, listing, snapshot, report)
-        self.live.remove(call_id)
-        self._ending[call_id] = (listing, snapshot, report)
-        self.repository.when_durable(lambda: self._forget_ending(call_id))
+        self.repository.finish(key, listing, snapshot, report)
+        self.live.remove(key)
+        self._ending[key] = (listing, snapshot, report)
+        self.repository.when_durable(lambda: self._forget_ending(key))
 
-    def _forget_ending(self, call_id: str) -> None:
-        self._ending.pop(call_id, None)
+    def _forget_ending(self, key: CallKey) -> None:
+        self._ending.pop(key, None)

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from app.bus.memory import MemoryBus
-from app.calls.repository import CallQuery, MemoryCallRepository
+from app.calls.repository import CallKey, CallQuery, MemoryCallRepository
 from app.calls.schemas import CallFields
 from app.calls.service import CallService
 from app.calls.subscriber import Subscriber
@@ -54,6 +54,7 @@ def test_an_ended_call_keeps_a_compact_record_that_answers_everything(
             {"script": "cmcc-10086", "call_type": "consult", "agent": {"id": "A1"}}
         )
         record = await service.create(fields, "c-1", None)
+        key = CallKey(None, "c-1")
         runner = service.runner(record)
         runner.process(CallEvent("answered"))
         runner.process(Fragment("agent", "a-0", "您好，中国移动，很高兴为您服务", True))
@@ -69,7 +70,7 @@ def test_an_ended_call_keeps_a_compact_record_that_answers_everything(
             "report": session.report(),
             "listing": Listing(*session.listing()),
         }
-        assert runner.ended and service.live.get("c-1") is None
+        assert runner.ended and service.live.get(key) is None
         assert service.snapshot(record) == live["snapshot"]
         assert service.report(record) == live["report"]
         summary = record.summary()
@@ -91,21 +92,21 @@ def test_an_ended_call_keeps_a_compact_record_that_answers_everything(
         assert runner._timer is None
         # Resume after the end: every event after seq 3, the report last.
         subscriber = Subscriber()
-        await service.follow("c-1", subscriber, 3)
+        await service.follow(key, subscriber, 3)
         replayed = subscriber.take()
-        everything = await bus.replay("c-1")
+        everything = await bus.replay(key.channel)
         assert replayed == everything[3:] and '"type":"report"' in replayed[-1]
         report_event = orjson.loads(replayed[-1])
         assert {k: v for k, v in report_event.items() if k not in ("type", "seq", "at_ms")} == (
             live["report"]
         )
-        service.unfollow("c-1", subscriber)
+        service.unfollow(key, subscriber)
         del session, runner
         gc.collect()
         return {
             "record": sorted(type(o).__name__ for o in tracked_reachable(record, set())),
             "events": sorted(
-                type(o).__name__ for o in tracked_reachable(bus._channels["c-1"], set())
+                type(o).__name__ for o in tracked_reachable(bus._channels[key.channel], set())
             ),
         }
 

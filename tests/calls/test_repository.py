@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from app.calls.repository import CallQuery, CallRecord, MemoryCallRepository
+from app.calls.repository import CallKey, CallQuery, CallRecord, MemoryCallRepository
 from app.engine.messages import Listing
 from app.errors import Conflict
 
@@ -31,8 +31,12 @@ def record(call_id: str, tenant: str | None = None, agent: str | None = None) ->
 LISTING = Listing("s", 1, "complaint", "answering", 2)
 
 
+def key(call_id: str, tenant: str | None = None) -> CallKey:
+    return CallKey(tenant, call_id)
+
+
 def finish(store: MemoryCallRepository, call_id: str) -> None:
-    store.finish(call_id, LISTING._replace(phase="ended"), b"{}", b'{"score":90}')
+    store.finish(key(call_id), LISTING._replace(phase="ended"), b"{}", b'{"score":90}')
 
 
 def test_ended_calls_beyond_the_limit_are_dropped_oldest_first() -> None:
@@ -64,22 +68,39 @@ def test_a_dropped_call_takes_its_token_with_it() -> None:
         store = MemoryCallRepository(keep_ended=0)
         await store.add(record("c0"))
         finish(store, "c0")
-        return await store.get("c0"), await store.by_token("t-c0")
+        return await store.get(key("c0")), await store.by_token("t-c0")
 
     assert asyncio.run(main()) == (None, None)
 
 
-def test_a_second_call_with_the_same_id_is_a_conflict_and_changes_nothing() -> None:
-    async def main() -> CallRecord | None:
-        store = MemoryCallRepository()
-        await store.add(record("c0", tenant="a"))
-        with pytest.raises(Conflict) as refused:
-            await store.add(record("c0", tenant="b"))
-        assert refused.value.code == "call_exists"
-        return await store.get("c0")
+def test_a_call_id_is_its_tenants_own() -> None:
+    """Two tenants may each have a call c0; a tenant's second c0 is a conflict and changes
+    nothing; each finds and lists its own."""
 
-    kept = asyncio.run(main())
-    assert kept is not None and kept.tenant == "a"
+    async def main() -> dict[str, object]:
+        store = MemoryCallRepository()
+        await store.add(record("c0", tenant="a", agent="A"))
+        await store.add(record("c0", tenant="b", agent="B"))
+        with pytest.raises(Conflict) as refused:
+            await store.add(record("c0", tenant="a", agent="again"))
+        store.progress(key("c0", "b"), LISTING)
+        found = {t: await store.get(key("c0", t)) for t in ("a", "b", None)}
+        return {
+            "code": refused.value.code,
+            "agents": {t: None if r is None else r.agent_id for t, r in found.items()},
+            "alerts": {t: None if r is None else r.alerts for t, r in found.items()},
+            "lists": {
+                t: [(r.tenant, r.call_id) for r in await store.search(CallQuery(tenant=t))]
+                for t in ("a", "b", None)
+            },
+        }
+
+    assert asyncio.run(main()) == {
+        "code": "call_exists",
+        "agents": {"a": "A", "b": "B", None: None},
+        "alerts": {"a": 0, "b": 2, None: None},
+        "lists": {"a": [("a", "c0")], "b": [("b", "c0")], None: []},
+    }
 
 
 def test_progress_and_finish_update_what_the_listing_shows() -> None:
@@ -87,9 +108,9 @@ def test_progress_and_finish_update_what_the_listing_shows() -> None:
         store = MemoryCallRepository()
         await store.add(record("c0"))
         await store.add(record("c1"))
-        store.progress("c0", LISTING)
+        store.progress(key("c0"), LISTING)
         finish(store, "c1")
-        store.progress("gone", LISTING)  # a call the store no longer has: nothing happens
+        store.progress(key("gone"), LISTING)  # a call the store no longer has: nothing happens
         return [r.summary() for r in await store.search(CallQuery())]
 
     live, ended = asyncio.run(main())
