@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     #: are no browser send none). A handshake from another origin closes with 4403.
     allowed_origins: str | None = None
     max_text_chars: int = Field(default=4_096, gt=0)
+    #: Characters of its segment an alert carries on either side of its match (its ``text``):
+    #: the words around the phrase, not the whole segment once per alert.
+    alert_context_chars: int = Field(default=40, ge=0, le=4_096)
+    #: New alerts one fragment may raise; hits past it wait for the segment's next hypothesis.
+    #: A fragment of one phrase said over and over raises this many, not hundreds.
+    max_alerts_per_fragment: int = Field(default=16, ge=1, le=4_096)
     #: A fragment's ``start_ms``/``end_ms`` count from the answer: at most this many hours.
     max_call_hours: float = Field(default=24, gt=0, le=24 * 7)
     #: An explicit time (``at``, ``ring_at``) must be within this many days of now.

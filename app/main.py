@@ -35,6 +35,7 @@ from app.calls.socket import CLOSE_RESTART
 from app.config import Settings
 from app.deps import STATE_KEY, State, state_of
 from app.engine import normalize, phonetic, prompts
+from app.engine.outbox import AlertBounds
 from app.errors import HuashuError
 from app.http import JSON
 from app.ops import router as ops_router
@@ -143,6 +144,7 @@ def build_state(settings: Settings) -> State:
             metrics,
             settings.timezone,
             mask_digits=settings.mask_digits,
+            bounds=AlertBounds(settings.alert_context_chars, settings.max_alerts_per_fragment),
             quotas=quotas,
         ),
         limits=Limits(settings.max_call_hours, settings.time_window_days),

@@ -19,6 +19,7 @@ from app.calls.repository import CallKey, CallQuery, CallRecord, CallRepository,
 from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.messages import Event, Fragment, Input, Listing
+from app.engine.outbox import DEFAULT_ALERT_BOUNDS, AlertBounds
 from app.engine.session import CallSession
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
@@ -47,9 +48,11 @@ class CallService:
         *,
         mask_digits: bool = True,
         quotas: Quotas | None = None,
+        bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
     ) -> None:
         """``mask_digits``: store long digit runs masked (``app.calls.privacy``); ``quotas``:
-        the per-tenant bounds (none: unbounded)."""
+        the per-tenant bounds (none: unbounded); ``bounds``: what a fragment's alerts carry."""
+        self.bounds = bounds
         self.quotas = quotas
         self.library = library
         self.mask_digits = mask_digits
@@ -82,7 +85,7 @@ class CallService:
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
         setup = fields.setup(call_id, self.default_timezone)
         now = wall_ms()
-        session = CallSession(compiled, setup, now)
+        session = CallSession(compiled, setup, now, self.bounds)
         listing = Listing(*session.listing())
         record = CallRecord(
             call_id=call_id,
@@ -225,7 +228,7 @@ class CallService:
                 )
                 continue
             key = record.key
-            rebuilt = rebuild(compiled, record, await self.repository.inputs(key))
+            rebuilt = rebuild(compiled, record, await self.repository.inputs(key), self.bounds)
             stored = await self.repository.events(key)
             runner = CallRunner(
                 key,
