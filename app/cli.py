@@ -31,6 +31,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     from app.main import create_app
     from app.ops.guard import is_loopback
+    from app.ops.http import protocol_with_header_timeout
     from app.ops.logs import log_config
 
     host = args.host or settings.host
@@ -54,7 +55,8 @@ def serve(args: argparse.Namespace) -> int:
         host=host,
         port=args.port or settings.port,
         loop="uvloop",
-        http="httptools",
+        http=protocol_with_header_timeout(settings.header_timeout_s),
+        timeout_keep_alive=settings.keep_alive_timeout_s,
         ws=_ws_impl(),
         ws_max_size=max(settings.max_frame_bytes, settings.max_message_bytes),
         ws_per_message_deflate=False,

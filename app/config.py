@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     #: Events that may wait for a stream peer that does not read; one more and it is closed
     #: (1008, "too slow"), so a stuck listener holds a bounded amount of memory.
     max_pending_events: int = Field(default=512, ge=1, le=100_000)
+    #: A request's head (request line and headers: a WebSocket handshake too) must be complete
+    #: this long after the connection opened or, on a kept connection, after its first byte;
+    #: else the connection is closed (408). Nothing else times out a client that sends half a
+    #: request, or nothing, and holds its connection for ever.
+    header_timeout_s: float = Field(default=10, gt=0, le=300)
+    #: An idle keep-alive connection is closed this long after its last response (uvicorn's
+    #: ``timeout_keep_alive``).
+    keep_alive_timeout_s: int = Field(default=5, ge=1, le=3600)
     #: A REST request body beyond this is refused with 413 before it is read.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, le=64 * 1024 * 1024)
     #: Serve clients beyond this machine with no API keys configured (open to anyone who can
