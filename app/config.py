@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     #: With ``store=memory``: ended calls kept in memory for their reports and ``resume``
     #: (those that ended first are dropped first). With a database, ended calls leave memory.
     keep_ended_calls: int = Field(default=10_000, ge=0)
+    #: With ``store=memory``: what the ended calls kept take at most (bytes: their events,
+    #: last state and report, about), those that ended first dropped first. A count alone
+    #: does not bound memory: one call's events can be megabytes.
+    keep_ended_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     #: With a database: a live call keeps its last ``event_window`` to twice that many events
     #: in memory for ``resume``; older ones are read from the store.
     event_window: int = Field(default=256, ge=1, le=1_000_000)

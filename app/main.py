@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from app import __version__
 from app.auth import Identity
 from app.bus import make_bus
+from app.bus.memory import MemoryBus
 from app.calls import router as calls_router
 from app.calls import stream
 from app.calls.repository import make_repository
@@ -116,14 +117,14 @@ def build_state(settings: Settings) -> State:
     script library and ValueError for settings that ask for a backend that does not exist."""
     files = load_library(settings.scripts_dir)
     metrics = Metrics()
-    repository = make_repository(settings)
+    bus = make_bus(settings)
+    repository = make_repository(settings, bus if isinstance(bus, MemoryBus) else None)
     documents: DocumentRepository = (
         SqlDocumentRepository(repository.engine)
         if isinstance(repository, SqlCallRepository)
         else MemoryDocumentRepository()
     )
     library = ScriptLibrary(documents)
-    bus = make_bus(settings)
     quotas = Quotas(
         settings.max_connections_per_tenant,
         settings.max_live_calls_per_tenant,

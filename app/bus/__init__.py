@@ -74,6 +74,8 @@ def make_bus(settings: Settings) -> Bus:
 
     if settings.redis_url is not None:
         raise ValueError("HUASHU_REDIS_URL is set, but the Redis bus is not built yet: unset it")
-    if settings.store == "memory":  # the bus is the only copy of the events: it keeps them
-        return MemoryBus(keep_ended=settings.keep_ended_calls)
+    if settings.store == "memory":
+        # The bus is the only copy of the events: it keeps them until the in-memory store
+        # lets their call go (HUASHU_KEEP_ENDED_CALLS, HUASHU_KEEP_ENDED_BYTES).
+        return MemoryBus(keep_ended=None)
     return MemoryBus(keep_ended=0, window=settings.event_window)

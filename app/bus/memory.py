@@ -64,11 +64,15 @@ class MemoryBus:
     them with no window (when the bus is the only copy) — and, once it has ended, for the
     ``keep_ended`` calls that ended last: older ended calls' events are let go, oldest first.
     With a store that keeps every event (``app.store``), the window bounds a long call's memory
-    and ended calls leave it at once (``keep_ended`` 0)."""
+    and ended calls leave it at once (``keep_ended`` 0). With the in-memory store the bus is the
+    only copy, and that store says when an ended call's events go (``keep_ended`` None,
+    :meth:`forget`), with the call's record, by its bounds in calls and in bytes."""
 
     name = "memory"
 
-    def __init__(self, keep_ended: int = 10_000, window: int | None = None) -> None:
+    def __init__(self, keep_ended: int | None = 10_000, window: int | None = None) -> None:
+        """``keep_ended`` None: ended calls' events are kept until :meth:`forget` lets them
+        go (the in-memory store does, ``app.calls.repository.MemoryCallRepository``)."""
         self._channels: dict[str, _Channel] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._keep_ended = keep_ended
@@ -119,10 +123,22 @@ class MemoryBus:
         return [] if held is None else held.after(after_seq)
 
     def ended(self, channel: str) -> None:
+        if self._keep_ended is None:
+            return
         self._ended[channel] = None
         while len(self._ended) > self._keep_ended:
             oldest, _ = self._ended.popitem(last=False)
             self._channels.pop(oldest, None)
+
+    def size(self, channel: str) -> int:
+        """About how many bytes the channel's events take: their UTF-8, and where each ends
+        and its seq (8 bytes each)."""
+        held = self._channels.get(channel)
+        return 0 if held is None else len(held.log) + 16 * len(held.seqs)
+
+    def forget(self, channel: str) -> None:
+        self._channels.pop(channel, None)
+        self._ended.pop(channel, None)
 
     async def close(self) -> None:
         self._channels.clear()

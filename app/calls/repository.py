@@ -139,6 +139,19 @@ class CallQuery:
         )
 
 
+class EndedEvents(Protocol):
+    """Where the in-memory store's calls' events are kept (the bus: their only copy), so that
+    an ended call's events leave with its record."""
+
+    def size(self, channel: str) -> int:
+        """About how many bytes the channel's events take (0: none held)."""
+        ...
+
+    def forget(self, channel: str) -> None:
+        """Let go of the channel's events."""
+        ...
+
+
 class CallRepository(Protocol):
     """Call records. Reads are awaited; the two writes a live call makes as it goes
     (:meth:`progress`, :meth:`finish`) return at once — a store queues them for its writer —
@@ -215,18 +228,36 @@ class CallRepository(Protocol):
     async def close(self) -> None: ...
 
 
+#: What an ended call's record costs besides its snapshot, report and events: the record, its
+#: places in the maps, its alerts' rules and states (about: tracemalloc gives 1.7 KB for one
+#: with three alerts).
+RECORD_BYTES = 2_048
+
+
 class MemoryCallRepository:
-    """Records in a dict; ended calls beyond ``keep_ended`` (``HUASHU_KEEP_ENDED_CALLS``) are
-    let go, those that ended first first. Live calls are never let go."""
+    """Records in a dict. Ended calls are kept while they are at most ``keep_ended``
+    (``HUASHU_KEEP_ENDED_CALLS``) and take at most ``keep_ended_bytes``
+    (``HUASHU_KEEP_ENDED_BYTES``: their snapshot, report and, from ``events``, their events);
+    past either, those that ended first are let go first, their events with them. Live calls
+    are never let go."""
 
     name = "memory"
     keeps_inputs = False
 
-    def __init__(self, keep_ended: int = 10_000) -> None:
+    def __init__(
+        self,
+        keep_ended: int = 10_000,
+        keep_ended_bytes: int = 256 * 1024 * 1024,
+        events: EndedEvents | None = None,
+    ) -> None:
         self._calls: dict[CallKey, CallRecord] = {}
         self._tokens: dict[str, CallKey] = {}
-        self._ended: OrderedDict[CallKey, None] = OrderedDict()
+        #: The ended calls, those that ended first first, with what each takes (bytes).
+        self._ended: OrderedDict[CallKey, int] = OrderedDict()
+        self._ended_bytes = 0
         self._keep_ended = keep_ended
+        self._keep_ended_bytes = keep_ended_bytes
+        self._events = events
         #: Each call's alerts: id → (rule, state), for listing calls by rule.
         self._alerts: dict[CallKey, dict[str, tuple[str, str]]] = {}
 
@@ -275,10 +306,23 @@ class MemoryCallRepository:
         record.snapshot = snapshot
         record.report = report
         record.setup = record.pins = None  # only an unfinished call is ever rebuilt
-        self._ended[key] = None
-        while len(self._ended) > self._keep_ended:
-            oldest, _ = self._ended.popitem(last=False)
+        if key in self._ended:
+            return
+        size = len(snapshot) + len(report) + RECORD_BYTES
+        if self._events is not None:
+            size += self._events.size(key.channel)
+        self._ended[key] = size
+        self._ended_bytes += size
+        while self._ended and (
+            len(self._ended) > self._keep_ended or self._ended_bytes > self._keep_ended_bytes
+        ):
+            oldest = next(iter(self._ended))
             self._drop(oldest)
+
+    @property
+    def ended_bytes(self) -> int:
+        """What the ended calls kept take, about (bytes)."""
+        return self._ended_bytes
 
     # Nothing to rebuild after a restart: inputs and events are not kept here (the bus keeps
     # the events for resume), and everything is as durable as it will be at once.
@@ -318,28 +362,37 @@ class MemoryCallRepository:
     async def purge(self, created_before_ms: int) -> int:
         expired = [key for key in self._ended if self._calls[key].created_ms < created_before_ms]
         for key in expired:
-            del self._ended[key]
             self._drop(key)
         return len(expired)
 
     def _drop(self, key: CallKey) -> None:
+        """Let an ended call go: its record, token, alerts and events."""
+        self._ended_bytes -= self._ended.pop(key, 0)
         record = self._calls.pop(key, None)
         if record is not None:
             self._tokens.pop(record.token, None)
         self._alerts.pop(key, None)
+        if self._events is not None:
+            self._events.forget(key.channel)
 
     async def close(self) -> None:
         self._calls.clear()
         self._tokens.clear()
         self._ended.clear()
+        self._ended_bytes = 0
         self._alerts.clear()
 
 
-def make_repository(settings: Settings) -> CallRepository:
+def make_repository(settings: Settings, events: EndedEvents | None = None) -> CallRepository:
     """The repository the settings ask for: the database at ``HUASHU_DATABASE_URL``, or with
-    ``HUASHU_STORE=memory`` none (everything in this process, lost with it)."""
+    ``HUASHU_STORE=memory`` none (everything in this process, lost with it; ``events``: where
+    the calls' events are, let go with the ended calls)."""
     if settings.store == "memory":
-        return MemoryCallRepository(keep_ended=settings.keep_ended_calls)
+        return MemoryCallRepository(
+            keep_ended=settings.keep_ended_calls,
+            keep_ended_bytes=settings.keep_ended_bytes,
+            events=events,
+        )
     from app.store.database import make_engine
     from app.store.repository import SqlCallRepository
 
