@@ -1,10 +1,13 @@
 """Identity, decided once: who is asking (a :class:`Principal`) and what they may see.
 
 A request's ``Authorization: Bearer <credential>`` and a socket handshake's ``?token=<credential>``
-are both turned into a principal by :meth:`Identity.authenticate`; :meth:`Identity.check_call`
-says whether that principal may see a call. Both raise the service's errors
-(:class:`Unauthorized`, :class:`Forbidden`, :class:`OtherTenant`, …): HTTP maps them to
-401/403/404 (``app.main``), the socket to 4401/4403/4404 (``app.calls.stream``).
+are both turned into a principal by :meth:`Identity.authenticate`; :meth:`Identity.call_key`
+says which call a path's call id names for that principal, if it may ask for it at all. Both
+raise the service's errors (:class:`Unauthorized`, :class:`Forbidden`): HTTP maps them to
+401/403 (``app.main``), the socket to 4401/4403 (``app.calls.socket``).
+
+Call ids are each tenant's own: a principal names only its own tenant's calls, so another
+tenant's call is no call to it (404, 4404), whether or not an id like it exists elsewhere.
 
 Credentials (PROTOCOL, Auth): a tenant's API key (``HUASHU_API_KEYS``, parsed once at start-up),
 or a call's own token (from ``POST /v1/calls``), good for that call only. With no keys configured
@@ -16,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.calls.repository import CallRecord, CallRepository
-from app.errors import Forbidden, OtherTenant, Unauthorized
+from app.calls.repository import CallKey, CallRepository
+from app.errors import Forbidden, Unauthorized
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +69,13 @@ class Identity:
             )
         raise Unauthorized("an API key is needed: Authorization: Bearer <key>", code="unauthorized")
 
-    def check_call(self, principal: Principal, call_id: str, record: CallRecord | None) -> None:
-        """Whether ``principal`` may see (or, with no record yet, create) the call ``call_id``.
-        Raises :class:`Forbidden` for a token of another call and :class:`OtherTenant` for a
-        call of another tenant; a call that does not exist is the caller's to refuse."""
+    def call_key(self, principal: Principal, call_id: str) -> CallKey:
+        """The call ``call_id`` names for ``principal``: its tenant's call of that id (which
+        may not exist: that is the caller's to refuse, or to create). Raises
+        :class:`Forbidden` for a call token of another call, without looking the call up."""
         if principal.call_id is not None and principal.call_id != call_id:
             raise Forbidden("this token is for another call", code="forbidden")
-        if (
-            record is not None
-            and principal.tenant is not None
-            and record.tenant != principal.tenant
-        ):
-            raise OtherTenant(f"no call {call_id!r}", code="unknown_call")
+        return CallKey(principal.tenant, call_id)
 
 
 def bearer(authorization: str) -> str | None:

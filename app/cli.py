@@ -35,6 +35,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"huashu serve: bad setting (HUASHU_*): {exc}", file=sys.stderr)
         return 2
     from app.ops.guard import is_loopback
+    from app.ops.http import protocol_with_header_timeout
     from app.ops.logs import log_config
 
     host = args.host or settings.host
@@ -74,7 +75,8 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
+        http=protocol_with_header_timeout(settings.header_timeout_s),
+        timeout_keep_alive=settings.keep_alive_timeout_s,
         ws=_ws_impl(),
         ws_max_size=max(settings.max_frame_bytes, settings.max_message_bytes),
         ws_per_message_deflate=False,

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     #: Events that may wait for a stream peer that does not read; one more and it is closed
     #: (1008, "too slow"), so a stuck listener holds a bounded amount of memory.
     max_pending_events: int = Field(default=512, ge=1, le=100_000)
+    #: A request's head (request line and headers: a WebSocket handshake too) must be complete
+    #: this long after the connection opened or, on a kept connection, after its first byte;
+    #: else the connection is closed (408). Nothing else times out a client that sends half a
+    #: request, or nothing, and holds its connection for ever.
+    header_timeout_s: float = Field(default=10, gt=0, le=300)
+    #: An idle keep-alive connection is closed this long after its last response (uvicorn's
+    #: ``timeout_keep_alive``).
+    keep_alive_timeout_s: int = Field(default=5, ge=1, le=3600)
     #: A REST request body beyond this is refused with 413 before it is read.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, le=64 * 1024 * 1024)
     #: Serve clients beyond this machine with no API keys configured (open to anyone who can
@@ -75,6 +83,12 @@ class Settings(BaseSettings):
     #: are no browser send none). A handshake from another origin closes with 4403.
     allowed_origins: str | None = None
     max_text_chars: int = Field(default=4_096, gt=0)
+    #: Characters of its segment an alert carries on either side of its match (its ``text``):
+    #: the words around the phrase, not the whole segment once per alert.
+    alert_context_chars: int = Field(default=40, ge=0, le=4_096)
+    #: New alerts one fragment may raise; hits past it wait for the segment's next hypothesis.
+    #: A fragment of one phrase said over and over raises this many, not hundreds.
+    max_alerts_per_fragment: int = Field(default=16, ge=1, le=4_096)
     #: A fragment's ``start_ms``/``end_ms`` count from the answer: at most this many hours.
     max_call_hours: float = Field(default=24, gt=0, le=24 * 7)
     #: An explicit time (``at``, ``ring_at``) must be within this many days of now.
@@ -82,6 +96,10 @@ class Settings(BaseSettings):
     #: With ``store=memory``: ended calls kept in memory for their reports and ``resume``
     #: (those that ended first are dropped first). With a database, ended calls leave memory.
     keep_ended_calls: int = Field(default=10_000, ge=0)
+    #: With ``store=memory``: what the ended calls kept take at most (bytes: their events,
+    #: last state and report, about), those that ended first dropped first. A count alone
+    #: does not bound memory: one call's events can be megabytes.
+    keep_ended_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     #: With a database: a live call keeps its last ``event_window`` to twice that many events
     #: in memory for ``resume``; older ones are read from the store.
     event_window: int = Field(default=256, ge=1, le=1_000_000)

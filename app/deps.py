@@ -79,8 +79,7 @@ async def _call_of(call_id: str, request: Request, state: AppState) -> CallRecor
     token (PROTOCOL: everything but /healthz needs a key or a call token)."""
     credential = bearer(request.headers.get("authorization", ""))
     principal = await state.identity.authenticate(credential, call_tokens=True)
-    record = await state.calls.find(call_id)
-    state.identity.check_call(principal, call_id, record)
+    record = await state.calls.find(state.identity.call_key(principal, call_id))
     if record is None:
         raise NotFound(f"no call {call_id!r}", code="unknown_call")
     return record

@@ -61,8 +61,3 @@ class InternalError(HuashuError):
 
     code = "internal_error"
     status = 500
-
-
-class OtherTenant(NotFound):
-    """The call exists but belongs to another tenant. Over HTTP it is a 404 like a call that does
-    not exist; the socket closes with 4403 (PROTOCOL: "token for another call or tenant")."""

@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from app import __version__
 from app.auth import Identity
 from app.bus import make_bus
+from app.bus.memory import MemoryBus
 from app.calls import router as calls_router
 from app.calls import stream
 from app.calls.ownership import make_ownership
@@ -36,6 +37,7 @@ from app.calls.socket import CLOSE_RESTART
 from app.config import Settings
 from app.deps import STATE_KEY, State, state_of
 from app.engine import normalize, phonetic, prompts
+from app.engine.outbox import AlertBounds
 from app.errors import HuashuError
 from app.http import JSON
 from app.ops import router as ops_router
@@ -133,14 +135,14 @@ def build_state(settings: Settings) -> State:
     script library and ValueError for settings that ask for a backend that does not exist."""
     files = load_library(settings.scripts_dir)
     metrics = Metrics()
-    repository = make_repository(settings)
+    bus = make_bus(settings)
+    repository = make_repository(settings, bus if isinstance(bus, MemoryBus) else None)
     documents: DocumentRepository = (
         SqlDocumentRepository(repository.engine)
         if isinstance(repository, SqlCallRepository)
         else MemoryDocumentRepository()
     )
     library = ScriptLibrary(documents)
-    bus = make_bus(settings)
     ownership = make_ownership(settings)
     quotas = Quotas(
         settings.max_connections_per_tenant,
@@ -161,6 +163,7 @@ def build_state(settings: Settings) -> State:
             bus,
             metrics,
             settings.timezone,
+            bounds=AlertBounds(settings.alert_context_chars, settings.max_alerts_per_fragment),
             quotas=quotas,
             ownership=ownership,
             claim_wait_s=settings.lease_ttl_s * 2,

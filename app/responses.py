@@ -64,8 +64,19 @@ class AlertBody(Strict):
     category: Literal["forbidden", "script", "behaviour"]
     rule: str
     phrase: str | None = None
-    text: str | None = None
-    span: tuple[int, int] | None = None
+    text: str | None = Field(
+        default=None,
+        description="the words heard around the match: the match and at most "
+        "HUASHU_ALERT_CONTEXT_CHARS characters of its segment on either side",
+    )
+    span: tuple[int, int] | None = Field(
+        default=None, description="the match's offsets in its segment's text as sent"
+    )
+    text_from: int | None = Field(
+        default=None,
+        description="where text begins in the segment's text, when not at its start: the "
+        "match is text[span[0] - text_from : span[1] - text_from]",
+    )
     speaker: Speaker | None = None
     segment: str | None = None
     match: Literal["exact", "normalized", "phonetic", "pattern", "rule"]

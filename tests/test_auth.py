@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 from app.auth import OPEN, Identity, Principal, bearer
-from app.calls.repository import CallRecord, MemoryCallRepository
-from app.errors import Forbidden, HuashuError, NotFound, OtherTenant, Unauthorized
+from app.calls.repository import CallKey, CallRecord, MemoryCallRepository
+from app.errors import Forbidden, HuashuError, Unauthorized
 
 KEYS = {"key-a": "tenant-a", "key-b": "tenant-b"}
 
@@ -61,35 +61,26 @@ def test_with_no_keys_everyone_is_the_open_principal(credential: str | None) -> 
     assert asyncio.run(who.authenticate(credential, call_tokens=True)) == OPEN
 
 
-CHECK_CALL = [
-    # principal, call id, its record's tenant (None: no such call yet), error
-    (Principal("tenant-a"), "c-1", "tenant-a", None),
-    (Principal("tenant-a"), "c-1", None, None),  # may create it
-    (Principal("tenant-b"), "c-1", "tenant-a", OtherTenant),
-    (Principal("tenant-a", "c-1"), "c-1", "tenant-a", None),
-    (Principal("tenant-a", "c-1"), "c-2", "tenant-a", Forbidden),
-    (Principal("tenant-a", "c-1"), "c-2", None, Forbidden),
-    (OPEN, "c-1", "tenant-a", None),
+CALL_KEY = [
+    # principal, call id in the path, the call it names or the error
+    (Principal("tenant-a"), "c-1", CallKey("tenant-a", "c-1")),
+    (Principal("tenant-b"), "c-1", CallKey("tenant-b", "c-1")),  # b's own c-1, never a's
+    (Principal("tenant-a", "c-1"), "c-1", CallKey("tenant-a", "c-1")),
+    (Principal("tenant-a", "c-1"), "c-2", Forbidden),  # a token is for its call only
+    (OPEN, "c-1", CallKey(None, "c-1")),
 ]
 
 
-@pytest.mark.parametrize(("principal", "call_id", "tenant", "error"), CHECK_CALL)
-def test_check_call(
-    principal: Principal, call_id: str, tenant: str | None, error: type[HuashuError] | None
+@pytest.mark.parametrize(("principal", "call_id", "expected"), CALL_KEY)
+def test_a_principal_names_its_own_tenants_calls_only(
+    principal: Principal, call_id: str, expected: CallKey | type[HuashuError]
 ) -> None:
-    existing = None if tenant is None else record(call_id, tenant)
-    if error is None:
-        identity().check_call(principal, call_id, existing)
+    if isinstance(expected, CallKey):
+        assert identity().call_key(principal, call_id) == expected
         return
-    with pytest.raises(error):
-        identity().check_call(principal, call_id, existing)
-
-
-def test_another_tenants_call_is_a_404_that_does_not_say_whose_it_is() -> None:
-    with pytest.raises(OtherTenant) as refused:
-        identity().check_call(Principal("tenant-b"), "c-1", record("c-1", "tenant-a"))
-    assert isinstance(refused.value, NotFound) and refused.value.status == 404
-    assert "tenant" not in refused.value.detail
+    with pytest.raises(expected) as refused:
+        identity().call_key(principal, call_id)
+    assert refused.value.status == 403
 
 
 @pytest.mark.parametrize(

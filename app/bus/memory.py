@@ -10,7 +10,7 @@ from app.bus import Sink
 
 
 class _Channel:
-    """One call: its subscribers, and every event it published for replay.
+    """One call's channel: its subscribers, and every event it published for replay.
 
     The events are kept as UTF-8 JSON one after another in one buffer, with where each ends and
     its ``seq`` in arrays of machine ints: no object per event for the collector to visit, and
@@ -69,96 +69,108 @@ class MemoryBus:
     them with no window (when the bus is the only copy) — and, once it has ended, for the
     ``keep_ended`` calls that ended last: older ended calls' events are let go, oldest first.
     With a store that keeps every event (``app.store``), the window bounds a long call's memory
-    and ended calls leave it at once (``keep_ended`` 0)."""
+    and ended calls leave it at once (``keep_ended`` 0). With the in-memory store the bus is the
+    only copy, and that store says when an ended call's events go (``keep_ended`` None,
+    :meth:`forget`), with the call's record, by its bounds in calls and in bytes."""
 
     name = "memory"
 
-    def __init__(self, keep_ended: int = 10_000, window: int | None = None) -> None:
+    def __init__(self, keep_ended: int | None = 10_000, window: int | None = None) -> None:
+        """``keep_ended`` None: ended calls' events are kept until :meth:`forget` lets them
+        go (the in-memory store does, ``app.calls.repository.MemoryCallRepository``)."""
         self._channels: dict[str, _Channel] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._keep_ended = keep_ended
         self._window = window
 
-    def _channel(self, call_id: str) -> _Channel:
-        channel = self._channels.get(call_id)
-        if channel is None:
-            channel = self._channels[call_id] = _Channel()
-        return channel
+    def _channel(self, channel: str) -> _Channel:
+        held = self._channels.get(channel)
+        if held is None:
+            held = self._channels[channel] = _Channel()
+        return held
 
-    def channel(self, call_id: str) -> _Channel | None:
-        return self._channels.get(call_id)
+    def channel(self, channel: str) -> _Channel | None:
+        return self._channels.get(channel)
 
-    def own(self, call_id: str, fence: str = "") -> None:
+    def own(self, channel: str, fence: str = "") -> None:
         """Every call is this process's: nothing to do."""
 
-    def release(self, call_id: str) -> None:
+    def release(self, channel: str) -> None:
         """Every call is this process's: nothing to do."""
 
     async def flush(self) -> None:
         """Everything published is where it goes already."""
 
-    def publish(self, call_id: str, seq: int, message: str) -> None:
-        channel = self._channel(call_id)
-        channel.append(seq, message, self._window)
-        self._hand(channel, seq, message)
+    def publish(self, channel: str, seq: int, message: str) -> None:
+        held = self._channel(channel)
+        held.append(seq, message, self._window)
+        self._hand(held, seq, message)
 
-    def deliver(self, call_id: str, seq: int, message: str) -> None:
+    def deliver(self, channel: str, seq: int, message: str) -> None:
         """Hand an event published elsewhere to the call's subscribers here, without keeping
         it (``app.bus.redis``: the stream keeps it)."""
-        channel = self._channels.get(call_id)
-        if channel is not None:
-            self._hand(channel, seq, message)
+        held = self._channels.get(channel)
+        if held is not None:
+            self._hand(held, seq, message)
 
-    def forget(self, call_id: str) -> None:
-        """Let go of the call's channel (its events and subscribers)."""
-        self._channels.pop(call_id, None)
-
-    def attach(self, call_id: str, sink: Sink, floor: int) -> None:
+    def attach(self, channel: str, sink: Sink, floor: int) -> None:
         """Subscribe ``sink`` to events after ``floor``, replaying nothing."""
-        self._channel(call_id).sinks[sink] = floor
+        self._channel(channel).sinks[sink] = floor
 
     @staticmethod
-    def _hand(channel: _Channel, seq: int, message: str) -> None:
-        sinks = channel.sinks
+    def _hand(held: _Channel, seq: int, message: str) -> None:
+        sinks = held.sinks
         # A sink may unsubscribe itself (or another) as it is given a message: a copy is walked.
         for sink, floor in tuple(sinks.items()):
             if seq > floor and sink in sinks:
                 sinks[sink] = seq
                 sink.put(message)
 
-    async def subscribe(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
+    async def subscribe(self, channel: str, sink: Sink, after_seq: int | None = None) -> None:
         # No await in here: the replay and the subscription happen in one step of the event
         # loop, so no event is published between them.
-        channel = self._channel(call_id)
+        held = self._channel(channel)
         floor = 0
         if after_seq is not None:
             floor = after_seq
-            for message in channel.after(after_seq):
+            for message in held.after(after_seq):
                 sink.put(message)
-            if channel.seqs:
-                floor = max(floor, channel.seqs[-1])
-        elif channel.seqs:
-            floor = channel.seqs[-1]
-        channel.sinks[sink] = floor
+            if held.seqs:
+                floor = max(floor, held.seqs[-1])
+        elif held.seqs:
+            floor = held.seqs[-1]
+        held.sinks[sink] = floor
 
-    def unsubscribe(self, call_id: str, sink: Sink) -> None:
-        channel = self._channels.get(call_id)
-        if channel is not None:
-            channel.sinks.pop(sink, None)
+    def unsubscribe(self, channel: str, sink: Sink) -> None:
+        held = self._channels.get(channel)
+        if held is not None:
+            held.sinks.pop(sink, None)
 
-    async def oldest(self, call_id: str) -> int | None:
-        channel = self._channels.get(call_id)
-        return None if channel is None else channel.oldest()
+    async def oldest(self, channel: str) -> int | None:
+        held = self._channels.get(channel)
+        return None if held is None else held.oldest()
 
-    async def replay(self, call_id: str, after_seq: int = 0) -> list[str]:
-        channel = self._channels.get(call_id)
-        return [] if channel is None else channel.after(after_seq)
+    async def replay(self, channel: str, after_seq: int = 0) -> list[str]:
+        held = self._channels.get(channel)
+        return [] if held is None else held.after(after_seq)
 
-    def ended(self, call_id: str) -> None:
-        self._ended[call_id] = None
+    def ended(self, channel: str) -> None:
+        if self._keep_ended is None:
+            return
+        self._ended[channel] = None
         while len(self._ended) > self._keep_ended:
             oldest, _ = self._ended.popitem(last=False)
             self._channels.pop(oldest, None)
+
+    def size(self, channel: str) -> int:
+        """About how many bytes the channel's events take: their UTF-8, and where each ends
+        and its seq (8 bytes each)."""
+        held = self._channels.get(channel)
+        return 0 if held is None else len(held.log) + 16 * len(held.seqs)
+
+    def forget(self, channel: str) -> None:
+        self._channels.pop(channel, None)
+        self._ended.pop(channel, None)
 
     async def close(self) -> None:
         self._channels.clear()

@@ -15,6 +15,7 @@ from typing import Any
 from app.calls.repository import CallRecord, StoredInput
 from app.engine.compiled import CompiledScript
 from app.engine.messages import CallEvent, CallSetup, Event, Fragment, Input
+from app.engine.outbox import DEFAULT_ALERT_BOUNDS, AlertBounds
 from app.engine.phases import CallType
 from app.engine.session import CallSession
 from app.errors import HuashuError
@@ -64,11 +65,17 @@ class Rebuilt:
     last_client_seq: int
 
 
-def rebuild(compiled: CompiledScript, record: CallRecord, inputs: list[StoredInput]) -> Rebuilt:
-    """The call as it stood after its last stored input."""
+def rebuild(
+    compiled: CompiledScript,
+    record: CallRecord,
+    inputs: list[StoredInput],
+    bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
+) -> Rebuilt:
+    """The call as it stood after its last stored input (``bounds``: the service's, as the
+    call was made with them: the same inputs make the same events)."""
     if record.setup is None:
         raise ValueError(f"call {record.call_id!r} has no stored setup")
-    session = CallSession(compiled, setup_of(record.setup), record.created_ms)
+    session = CallSession(compiled, setup_of(record.setup), record.created_ms, bounds)
     events: list[Event] = []
     last_seq = 0
     for stored in inputs:

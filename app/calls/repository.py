@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -23,6 +23,27 @@ from app.calls.privacy import mask_encoded
 from app.config import Settings
 from app.engine.messages import Listing
 from app.errors import Conflict
+
+
+class CallKey(NamedTuple):
+    """A call's identity. Call ids are their tenant's own: two tenants may each have a call
+    ``c1`` at once, and one never learns that the other's exists. ``tenant`` None is the open
+    service (no API keys configured), a tenant of its own."""
+
+    tenant: str | None
+    call_id: str
+
+    @property
+    def channel(self) -> str:
+        """The call's name on the bus, unique across tenants (a call id has no ``/``, and no
+        tenant is named ``""``)."""
+        return f"{self.tenant or ''}/{self.call_id}"
+
+    @classmethod
+    def of_channel(cls, channel: str) -> CallKey:
+        """The key of the call whose channel is ``channel`` (the inverse of ``channel``)."""
+        tenant, call_id = channel.rsplit("/", 1)
+        return cls(tenant or None, call_id)
 
 
 @dataclass(slots=True)
@@ -48,6 +69,10 @@ class CallRecord:
     #: Once ended: the call's last live state (``GET /v1/calls/{id}``) and its report, encoded.
     snapshot: bytes | None = None
     report: bytes | None = None
+
+    @property
+    def key(self) -> CallKey:
+        return CallKey(self.tenant, self.call_id)
 
     def summary(self) -> dict[str, Any]:
         """The call as ``GET /v1/calls`` lists it."""
@@ -88,9 +113,11 @@ Position = tuple[int, str]
 
 @dataclass(frozen=True, slots=True)
 class CallQuery:
-    """The filters of ``GET /v1/calls``; None is no filter. Times are epoch ms, on the call's
-    own start (``CallRecord.started_ms``). Calls come in the order of their start (then id),
-    at most ``limit`` of them, after ``after`` (the position a previous page ended at)."""
+    """The filters of ``GET /v1/calls``: the calls of ``tenant`` (None: the open service's;
+    a tenant never lists another's), and for the others None is no filter. Times are epoch ms,
+    on the call's own start (``CallRecord.started_ms``). Calls come in the order of their start
+    (then id), at most ``limit`` of them, after ``after`` (the position a previous page ended
+    at)."""
 
     tenant: str | None = None
     agent: str | None = None
@@ -107,7 +134,7 @@ class CallQuery:
     def matches(self, record: CallRecord, rules: Collection[str] = ()) -> bool:
         """Whether ``record`` (whose standing alerts are of ``rules``) passes the filters."""
         return (
-            (self.tenant is None or record.tenant == self.tenant)
+            record.tenant == self.tenant
             and (self.agent is None or record.agent_id == self.agent)
             and (self.script is None or record.script_id == self.script)
             and (self.call_type is None or record.call_type == self.call_type)
@@ -117,6 +144,19 @@ class CallQuery:
             and (self.has_alerts is None or (record.alerts > 0) == self.has_alerts)
             and (self.after is None or (record.started_ms, record.call_id) > self.after)
         )
+
+
+class EndedEvents(Protocol):
+    """Where the in-memory store's calls' events are kept (the bus: their only copy), so that
+    an ended call's events leave with its record."""
+
+    def size(self, channel: str) -> int:
+        """About how many bytes the channel's events take (0: none held)."""
+        ...
+
+    def forget(self, channel: str) -> None:
+        """Let go of the channel's events."""
+        ...
 
 
 class CallRepository(Protocol):
@@ -133,10 +173,11 @@ class CallRepository(Protocol):
     keeps_inputs: bool
 
     async def add(self, record: CallRecord) -> None:
-        """Store a new call; raises :class:`Conflict` (``call_exists``) for a known id."""
+        """Store a new call; raises :class:`Conflict` (``call_exists``) for a key its tenant
+        already has."""
         ...
 
-    async def get(self, call_id: str) -> CallRecord | None: ...
+    async def get(self, key: CallKey) -> CallRecord | None: ...
 
     async def by_token(self, token: str) -> CallRecord | None: ...
 
@@ -144,25 +185,25 @@ class CallRepository(Protocol):
         """The calls that match, in the order of their start (then id)."""
         ...
 
-    def progress(self, call_id: str, listing: Listing) -> None:
+    def progress(self, key: CallKey, listing: Listing) -> None:
         """The live call's listing fields changed (phase, call type, alerts standing)."""
         ...
 
     def finish(
-        self, call_id: str, listing: Listing, snapshot: bytes, report: bytes
+        self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes
     ) -> tuple[bytes, bytes]:
         """The call has ended: its final listing, last live state and report. Returns the
         last two as stored, what a read of the call gives once the write is durable."""
         ...
 
     def record_input(
-        self, call_id: str, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
+        self, key: CallKey, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
     ) -> None:
         """The call's engine processed its ``n``-th input (see :class:`StoredInput`); only
         a store that ``keeps_inputs`` is handed them."""
         ...
 
-    def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+    def record_event(self, key: CallKey, seq: int, kind: str, message: str) -> None:
         """The call published event ``seq`` (``message``: as sent); an ``alert`` or an
         ``alert_update`` also keeps the call's alerts as they stand. A store that does not
         ``keeps_inputs`` is handed only those two."""
@@ -176,7 +217,7 @@ class CallRepository(Protocol):
         """Until everything written so far is durable."""
         ...
 
-    async def events(self, call_id: str, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
         """The call's stored events after ``after_seq``, as sent (empty where the store keeps
         none: the in-memory one leaves them to the bus)."""
         ...
@@ -185,7 +226,7 @@ class CallRepository(Protocol):
         """The calls that had not ended when the service stopped (to rebuild at start-up)."""
         ...
 
-    async def inputs(self, call_id: str) -> list[StoredInput]:
+    async def inputs(self, key: CallKey) -> list[StoredInput]:
         """The call's stored inputs, in order."""
         ...
 
@@ -201,65 +242,84 @@ class CallRepository(Protocol):
     async def close(self) -> None: ...
 
 
+#: What an ended call's record costs besides its snapshot, report and events: the record, its
+#: places in the maps, its alerts' rules and states (about: tracemalloc gives 1.7 KB for one
+#: with three alerts).
+RECORD_BYTES = 2_048
+
+
 class MemoryCallRepository:
-    """Records in a dict; ended calls beyond ``keep_ended`` (``HUASHU_KEEP_ENDED_CALLS``) are
-    let go, those that ended first first. Live calls are never let go. The only text kept is an
-    ended call's last state and report (masked with ``mask_digits``): of an alert, only its
-    rule and state, so nothing is masked per message."""
+    """Records in a dict. Ended calls are kept while they are at most ``keep_ended``
+    (``HUASHU_KEEP_ENDED_CALLS``) and take at most ``keep_ended_bytes``
+    (``HUASHU_KEEP_ENDED_BYTES``: their snapshot, report and, from ``events``, their events);
+    past either, those that ended first are let go first, their events with them. Live calls
+    are never let go. The only text kept is an ended call's last state and report (masked with
+    ``mask_digits``): of an alert, only its rule and state, so nothing is masked per message."""
 
     name = "memory"
     keeps_inputs = False
 
-    def __init__(self, keep_ended: int = 10_000, mask_digits: bool = True) -> None:
+    def __init__(
+        self,
+        keep_ended: int = 10_000,
+        keep_ended_bytes: int = 256 * 1024 * 1024,
+        events: EndedEvents | None = None,
+        mask_digits: bool = True,
+    ) -> None:
         self._mask_digits = mask_digits
-        self._calls: dict[str, CallRecord] = {}
-        self._tokens: dict[str, str] = {}
-        self._ended: OrderedDict[str, None] = OrderedDict()
+        self._calls: dict[CallKey, CallRecord] = {}
+        self._tokens: dict[str, CallKey] = {}
+        #: The ended calls, those that ended first first, with what each takes (bytes).
+        self._ended: OrderedDict[CallKey, int] = OrderedDict()
+        self._ended_bytes = 0
         self._keep_ended = keep_ended
+        self._keep_ended_bytes = keep_ended_bytes
+        self._events = events
         #: Each call's alerts: id → (rule, state), for listing calls by rule.
-        self._alerts: dict[str, dict[str, tuple[str, str]]] = {}
+        self._alerts: dict[CallKey, dict[str, tuple[str, str]]] = {}
 
     async def add(self, record: CallRecord) -> None:
-        if record.call_id in self._calls:
+        key = record.key
+        if key in self._calls:
             raise Conflict(f"call {record.call_id!r} already exists", code="call_exists")
         # What rebuilds a call after a restart is of no use to a store a restart empties.
         record.setup = record.pins = None
-        self._calls[record.call_id] = record
-        self._tokens[record.token] = record.call_id
+        self._calls[key] = record
+        self._tokens[record.token] = key
 
-    async def get(self, call_id: str) -> CallRecord | None:
-        return self._calls.get(call_id)
+    async def get(self, key: CallKey) -> CallRecord | None:
+        return self._calls.get(key)
 
     async def by_token(self, token: str) -> CallRecord | None:
-        call_id = self._tokens.get(token)
-        return None if call_id is None else self._calls.get(call_id)
+        key = self._tokens.get(token)
+        return None if key is None else self._calls.get(key)
 
     async def search(self, query: CallQuery) -> list[CallRecord]:
         found = sorted(
             (
                 record
-                for record in self._calls.values()
-                if query.matches(record, self._standing_rules(record.call_id))
+                for key, record in self._calls.items()
+                if query.matches(record, self._standing_rules(key))
             ),
             key=lambda record: (record.started_ms, record.call_id),
         )
         return found if query.limit is None else found[: query.limit]
 
-    def _standing_rules(self, call_id: str) -> set[str]:
-        alerts = self._alerts.get(call_id, {})
+    def _standing_rules(self, key: CallKey) -> set[str]:
+        alerts = self._alerts.get(key, {})
         return {rule for rule, state in alerts.values() if state != "retracted"}
 
-    def progress(self, call_id: str, listing: Listing) -> None:
-        record = self._calls.get(call_id)
+    def progress(self, key: CallKey, listing: Listing) -> None:
+        record = self._calls.get(key)
         if record is not None:
             record.follow(listing)
 
     def finish(
-        self, call_id: str, listing: Listing, snapshot: bytes, report: bytes
+        self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes
     ) -> tuple[bytes, bytes]:
         if self._mask_digits:
             snapshot, report = mask_encoded(snapshot), mask_encoded(report)
-        record = self._calls.get(call_id)
+        record = self._calls.get(key)
         if record is None:
             return snapshot, report
         record.follow(listing)
@@ -267,24 +327,37 @@ class MemoryCallRepository:
         record.snapshot = snapshot
         record.report = report
         record.setup = record.pins = None  # only an unfinished call is ever rebuilt
-        self._ended[call_id] = None
-        while len(self._ended) > self._keep_ended:
-            oldest, _ = self._ended.popitem(last=False)
+        if key in self._ended:
+            return snapshot, report
+        size = len(snapshot) + len(report) + RECORD_BYTES
+        if self._events is not None:
+            size += self._events.size(key.channel)
+        self._ended[key] = size
+        self._ended_bytes += size
+        while self._ended and (
+            len(self._ended) > self._keep_ended or self._ended_bytes > self._keep_ended_bytes
+        ):
+            oldest = next(iter(self._ended))
             self._drop(oldest)
         return snapshot, report
+
+    @property
+    def ended_bytes(self) -> int:
+        """What the ended calls kept take, about (bytes)."""
+        return self._ended_bytes
 
     # Nothing to rebuild after a restart: inputs and events are not kept here (the bus keeps
     # the events for resume), and everything is as durable as it will be at once.
 
     def record_input(
-        self, call_id: str, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
+        self, key: CallKey, n: int, kind: str, body: Any, wall_ms: int, client_seq: int | None
     ) -> None:
         pass
 
-    def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+    def record_event(self, key: CallKey, seq: int, kind: str, message: str) -> None:
         if kind == "alert" or kind == "alert_update":
             body = orjson.loads(message)
-            alerts = self._alerts.setdefault(call_id, {})
+            alerts = self._alerts.setdefault(key, {})
             if kind == "alert":
                 alerts[body["id"]] = (body["rule"], body["state"])
             elif body["id"] in alerts:
@@ -296,47 +369,53 @@ class MemoryCallRepository:
     async def durable(self) -> None:
         pass
 
-    async def events(self, call_id: str, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
         return []
 
     async def unfinished(self) -> list[CallRecord]:
         return []
 
-    async def inputs(self, call_id: str) -> list[StoredInput]:
+    async def inputs(self, key: CallKey) -> list[StoredInput]:
         return []
 
     async def start(self) -> None:
         pass
 
     async def purge(self, created_before_ms: int) -> int:
-        expired = [
-            call_id
-            for call_id in self._ended
-            if self._calls[call_id].created_ms < created_before_ms
-        ]
-        for call_id in expired:
-            del self._ended[call_id]
-            self._drop(call_id)
+        expired = [key for key in self._ended if self._calls[key].created_ms < created_before_ms]
+        for key in expired:
+            self._drop(key)
         return len(expired)
 
-    def _drop(self, call_id: str) -> None:
-        record = self._calls.pop(call_id, None)
+    def _drop(self, key: CallKey) -> None:
+        """Let an ended call go: its record, token, alerts and events."""
+        self._ended_bytes -= self._ended.pop(key, 0)
+        record = self._calls.pop(key, None)
         if record is not None:
             self._tokens.pop(record.token, None)
-        self._alerts.pop(call_id, None)
+        self._alerts.pop(key, None)
+        if self._events is not None:
+            self._events.forget(key.channel)
 
     async def close(self) -> None:
         self._calls.clear()
         self._tokens.clear()
         self._ended.clear()
+        self._ended_bytes = 0
         self._alerts.clear()
 
 
-def make_repository(settings: Settings) -> CallRepository:
+def make_repository(settings: Settings, events: EndedEvents | None = None) -> CallRepository:
     """The repository the settings ask for: the database at ``HUASHU_DATABASE_URL``, or with
-    ``HUASHU_STORE=memory`` none (everything in this process, lost with it)."""
+    ``HUASHU_STORE=memory`` none (everything in this process, lost with it; ``events``: where
+    the calls' events are, let go with the ended calls)."""
     if settings.store == "memory":
-        return MemoryCallRepository(settings.keep_ended_calls, settings.mask_digits)
+        return MemoryCallRepository(
+            keep_ended=settings.keep_ended_calls,
+            keep_ended_bytes=settings.keep_ended_bytes,
+            events=events,
+            mask_digits=settings.mask_digits,
+        )
     from app.store.database import make_engine
     from app.store.repository import SqlCallRepository
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 from app.bus import Bus
+from app.calls.repository import CallKey
 from app.engine.messages import CallEvent, Event, Input, Listing
 from app.engine.session import CallSession
 from app.errors import CallStateError, HuashuError, InternalError
@@ -42,18 +43,18 @@ class CallObserver(Protocol):
     the metrics). Called in line with the engine: must not block."""
 
     def on_input(
-        self, call_id: str, n: int, item: Input | None, wall_ms: int, seq: int | None
+        self, key: CallKey, n: int, item: Input | None, wall_ms: int, seq: int | None
     ) -> None:
         """The engine processed the call's ``n``-th input (None: a timer tick) at ``wall_ms``."""
         ...
 
-    def on_event(self, call_id: str, event: Event, message: str) -> None:
+    def on_event(self, key: CallKey, event: Event, message: str) -> None:
         """The call published ``event`` (``message``: as sent)."""
         ...
 
-    def on_listing(self, call_id: str, listing: Listing) -> None: ...
+    def on_listing(self, key: CallKey, listing: Listing) -> None: ...
 
-    def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None: ...
+    def on_end(self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes) -> None: ...
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once everything told so far is durable."""
@@ -80,7 +81,8 @@ class CallRunner:
     ``call_ended`` (and still acknowledged), and the call's record holds what is left of it."""
 
     __slots__ = (
-        "call_id",
+        "key",
+        "_channel",
         "_session",
         "_bus",
         "_observer",
@@ -99,7 +101,7 @@ class CallRunner:
 
     def __init__(
         self,
-        call_id: str,
+        key: CallKey,
         session: CallSession | None,
         bus: Bus,
         observer: CallObserver | None = None,
@@ -110,7 +112,9 @@ class CallRunner:
         """``session`` None is a call that has ended: every input is refused (and still
         acknowledged), as on the runner the call ended on. A call rebuilt after a restart
         goes on from its ``inputs`` processed and its ``last_client_seq``."""
-        self.call_id = call_id
+        self.key = key
+        #: The call's name on the bus (made once: every event is published under it).
+        self._channel = key.channel
         self._session = session
         self._bus = bus
         self._observer = observer
@@ -137,6 +141,10 @@ class CallRunner:
         #: Inputs that arrived while one was being processed: (item, seq, after, is a tick).
         self._waiting: list[tuple[Input | None, int | None, After | None, bool]] | None = None
         self._schedule()
+
+    @property
+    def call_id(self) -> str:
+        return self.key.call_id
 
     @property
     def ended(self) -> bool:
@@ -215,14 +223,14 @@ class CallRunner:
                 if stored[index] != message:
                     log.error("call %s: replayed event %d differs", self.call_id, event.seq)
             elif self._observer is not None:
-                self._observer.on_event(self.call_id, event, message)
-            self._bus.publish(self.call_id, event.seq, message)
+                self._observer.on_event(self.key, event, message)
+            self._bus.publish(self._channel, event.seq, message)
             self.last_event_seq = event.seq
         self.rebuilt = True
         if session.ended:
             self._end(session)
         elif self._observer is not None:
-            self._observer.on_listing(self.call_id, Listing(*session.listing()))
+            self._observer.on_listing(self.key, Listing(*session.listing()))
         self._schedule()
 
     def _live(self) -> CallSession:
@@ -288,7 +296,7 @@ class CallRunner:
             self.rebuilt = False
         self._inputs += 1
         if self._observer is not None:
-            self._observer.on_input(self.call_id, self._inputs, item, wall, seq)
+            self._observer.on_input(self.key, self._inputs, item, wall, seq)
 
     def _done(self, seq: int | None, after: After | None, duplicate: bool) -> None:
         if seq is not None and seq > self.last_client_seq:
@@ -302,28 +310,30 @@ class CallRunner:
 
     def _publish(self, session: CallSession, events: list[Event]) -> None:
         bus = self._bus
+        channel = self._channel
+        key = self.key
         observer = self._observer
         listed = False
         for event in events:
             message = orjson.dumps(event.to_wire()).decode()
-            bus.publish(self.call_id, event.seq, message)
+            bus.publish(channel, event.seq, message)
             self.last_event_seq = event.seq
             if observer is not None:
-                observer.on_event(self.call_id, event, message)
+                observer.on_event(key, event, message)
                 listed = listed or event.type in LISTED
         if session.ended:
             self._end(session)
         elif listed and observer is not None:
-            observer.on_listing(self.call_id, Listing(*session.listing()))
+            observer.on_listing(key, Listing(*session.listing()))
 
     def _end(self, session: CallSession) -> None:
         """The call has ended (its report is published): hand what is left of it to the record
         and let the session go."""
         self._session = None
-        self._bus.ended(self.call_id)
+        self._bus.ended(self._channel)
         if self._observer is not None:
             self._observer.on_end(
-                self.call_id,
+                self.key,
                 Listing(*session.listing()),
                 orjson.dumps(session.snapshot()),
                 orjson.dumps(session.report()),

@@ -17,10 +17,11 @@ from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
 from app.calls.ownership import Ownership, SoleOwnership
 from app.calls.replay import TICK, input_body, rebuild, setup_body
-from app.calls.repository import CallQuery, CallRecord, CallRepository, Position
+from app.calls.repository import CallKey, CallQuery, CallRecord, CallRepository, Position
 from app.calls.runner import CallRunner, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.messages import Event, Input, Listing
+from app.engine.outbox import DEFAULT_ALERT_BOUNDS, AlertBounds
 from app.engine.session import CallSession
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
@@ -50,19 +51,21 @@ class CallService:
         quotas: Quotas | None = None,
         ownership: Ownership | None = None,
         claim_wait_s: float = 10.0,
+        bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
     ) -> None:
         """``quotas``: the per-tenant bounds (none: unbounded); ``ownership``: which calls
         this instance runs (none: all of them, one instance); ``claim_wait_s``: how long a call
         may be waited for while another instance hands it off or its dead holder's lease runs
-        out. What is stored of customers' words is the repository's to mask
-        (``app.calls.privacy``)."""
+        out; ``bounds``: what a fragment's alerts carry. What is stored of customers' words is
+        the repository's to mask (``app.calls.privacy``)."""
+        self.bounds = bounds
         self.quotas = quotas
         self.ownership = ownership or SoleOwnership()
         self.claim_wait_s = claim_wait_s
         #: Background work the service started (kept: the loop holds tasks weakly).
         self._background: set[asyncio.Task[None]] = set()
         #: Calls being taken over here: the first claim rebuilds, the others wait for it.
-        self._claiming: dict[str, asyncio.Future[CallRunner]] = {}
+        self._claiming: dict[CallKey, asyncio.Future[CallRunner]] = {}
         self.library = library
         self.repository = repository
         self.bus = bus
@@ -70,13 +73,14 @@ class CallService:
         self.default_timezone = default_timezone
         self.live = LiveCalls()
         #: Calls that ended here whose end the store has not committed yet.
-        self._ending: dict[str, tuple[Listing, bytes, bytes]] = {}
+        self._ending: dict[CallKey, tuple[Listing, bytes, bytes]] = {}
 
     async def create(
         self, fields: CallFields, call_id: str | None, tenant: str | None
     ) -> CallRecord:
-        """A new call, live on this instance. Raises NotFound (``unknown_script``),
-        Conflict (``call_exists``) and TooMany (``too_many_calls``)."""
+        """A new call of ``tenant``, live on this instance. Raises NotFound
+        (``unknown_script``), Conflict (``call_exists``: the tenant has a call of that id) and
+        TooMany (``too_many_calls``)."""
         if self.quotas is not None:
             self.quotas.start_call(tenant, self.live.count(tenant))
         try:
@@ -87,11 +91,12 @@ class CallService:
                 f"unknown script {fields.script!r}; known: {known}", code="unknown_script"
             ) from None
         call_id = call_id or f"c-{secrets.token_hex(8)}"
-        if await self.repository.get(call_id) is not None:
+        key = CallKey(tenant, call_id)
+        if await self.repository.get(key) is not None:
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
         setup = fields.setup(call_id, self.default_timezone)
         now = wall_ms()
-        session = CallSession(compiled, setup, now)
+        session = CallSession(compiled, setup, now, self.bounds)
         listing = Listing(*session.listing())
         record = CallRecord(
             call_id=call_id,
@@ -108,16 +113,17 @@ class CallService:
             pins=pins.to_json(),
         )
         await self.repository.add(record)
-        fence = await self.ownership.acquire(call_id)
+        fence = await self.ownership.acquire(key.channel)
         if fence is None:  # another instance made the same call a moment ago
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
-        self.bus.own(call_id, fence)
-        self.live.add(CallRunner(call_id, session, self.bus, self), tenant)
-        self.metrics.call_started(call_id, listing.script_id)
+        self.bus.own(key.channel, fence)
+        self.live.add(CallRunner(key, session, self.bus, self))
+        self.metrics.call_started(key, listing.script_id)
         return record
 
-    async def find(self, call_id: str) -> CallRecord | None:
-        return self._as_known(await self.repository.get(call_id))
+    async def find(self, key: CallKey) -> CallRecord | None:
+        """The call of ``key``: a tenant finds its own calls only."""
+        return self._as_known(await self.repository.get(key))
 
     async def summaries(self, query: CallQuery) -> tuple[list[dict[str, Any]], Position | None]:
         """What ``GET /v1/calls`` lists: the calls that match in the order of their start, and
@@ -132,7 +138,7 @@ class CallService:
         """``record`` as this instance knows it: a call that ended here a moment ago, whose
         end the store has not committed yet, is ended."""
         if record is not None and not record.ended:
-            ending = self._ending.get(record.call_id)
+            ending = self._ending.get(record.key)
             if ending is not None:
                 listing, record.snapshot, record.report = ending
                 record.follow(listing)
@@ -143,10 +149,10 @@ class CallService:
         """The runner of the call: the live one, or for an ended call one that refuses every
         input with ``call_ended``. Raises ``call_elsewhere`` for a call live on another
         instance."""
-        runner = self.live.get(record.call_id)
+        runner = self.live.get(record.key)
         if runner is None:
             if record.ended:  # refuses every input, as the runner it ended on does
-                return CallRunner(record.call_id, None, self.bus)
+                return CallRunner(record.key, None, self.bus)
             raise CallStateError(
                 f"call {record.call_id!r} is not live on this instance", code="call_elsewhere"
             )
@@ -159,13 +165,14 @@ class CallService:
         ``resumed``: a client reconnecting), or its lease waited out — and rebuilt here from
         the store. Raises ``call_elsewhere`` when the holder refuses or does not let go in
         ``claim_wait_s``."""
-        runner = self.live.get(record.call_id)
+        key = record.key
+        runner = self.live.get(key)
         if runner is not None or record.ended or not self.ownership.shared:
             return self.runner(record)
-        claiming = self._claiming.get(record.call_id)
+        claiming = self._claiming.get(key)
         if claiming is not None:
             return await asyncio.shield(claiming)
-        claiming = self._claiming[record.call_id] = asyncio.get_running_loop().create_future()
+        claiming = self._claiming[key] = asyncio.get_running_loop().create_future()
         try:
             runner = await self._take_over(record, resumed)
         except BaseException as exc:
@@ -176,20 +183,21 @@ class CallService:
             claiming.set_result(runner)
             return runner
         finally:
-            del self._claiming[record.call_id]
+            del self._claiming[key]
 
     async def _take_over(self, record: CallRecord, resumed: bool) -> CallRunner:
-        call_id = record.call_id
+        key, call_id = record.key, record.call_id
+        channel = key.channel
         deadline = time.monotonic() + self.claim_wait_s
         asked = False
         while True:
-            fence = await self.ownership.acquire(call_id)
+            fence = await self.ownership.acquire(channel)
             if fence is not None:
                 break
             if not asked:
-                await self.ownership.ask(call_id, resumed)
+                await self.ownership.ask(channel, resumed)
                 asked = True
-            elif await self.ownership.refused(call_id):
+            elif await self.ownership.refused(channel):
                 raise CallStateError(
                     f"call {call_id!r} is written on another instance: a call has one "
                     "writer; a client reconnecting sends resume first",
@@ -202,13 +210,13 @@ class CallService:
                     code="call_elsewhere",
                 )
             await asyncio.sleep(0.02)
-        current = await self.repository.get(call_id)
+        current = await self.repository.get(key)
         if current is None or current.ended:  # it ended while it was handed over
-            await self.ownership.release(call_id)
-            return CallRunner(call_id, None, self.bus)
+            await self.ownership.release(channel)
+            return CallRunner(key, None, self.bus)
         runner = await self._rebuild(current, fence)
         if runner is None:
-            await self.ownership.release(call_id)
+            await self.ownership.release(channel)
             raise CallStateError(
                 f"call {call_id!r} cannot be rebuilt here: its script is missing",
                 code="call_elsewhere",
@@ -241,16 +249,17 @@ class CallService:
         report: dict[str, Any] = orjson.loads(record.report)
         return report
 
-    async def follow(self, call_id: str, sink: Sink, after_seq: int | None = None) -> None:
+    async def follow(self, key: CallKey, sink: Sink, after_seq: int | None = None) -> None:
         """Hand the call's events to ``sink`` (with ``after_seq``: first those after it). The
         bus holds a live call's events; for a call that is not live here (ended, or before
         a restart) what the store kept comes first."""
-        runner = self.live.get(call_id)
+        runner = self.live.get(key)
+        channel = key.channel
         if after_seq is not None:
-            oldest = await self.bus.oldest(call_id)
+            oldest = await self.bus.oldest(channel)
             if runner is None or (oldest is not None and oldest > after_seq + 1):
                 # Before the bus's window (or not live here): from the store first.
-                for message in await self.repository.events(call_id, after_seq):
+                for message in await self.repository.events(key, after_seq):
                     if oldest is not None and _seq_of(message) >= oldest:
                         break
                     sink.put(message)
@@ -261,10 +270,10 @@ class CallService:
             # its store did not keep: there the client's word is taken, so that what the rebuilt
             # call publishes again is not handed to it twice.
             after_seq = min(after_seq, runner.last_event_seq)
-        await self.bus.subscribe(call_id, sink, after_seq)
+        await self.bus.subscribe(channel, sink, after_seq)
 
-    def unfollow(self, call_id: str, sink: Sink) -> None:
-        self.bus.unsubscribe(call_id, sink)
+    def unfollow(self, key: CallKey, sink: Sink) -> None:
+        self.bus.unsubscribe(key.channel, sink)
 
     async def close(self) -> None:
         await self.live.close()
@@ -288,17 +297,18 @@ class CallService:
         events come out again with the same ``seq``s and go back on the bus for ``resume``.
         Returns how many calls are live here again."""
         unfinished = await self.repository.unfinished()
-        records = [record for record in unfinished if self.live.get(record.call_id) is None]
-        free = set(await self.ownership.free([record.call_id for record in records]))
+        records = [record for record in unfinished if self.live.get(record.key) is None]
+        free = set(await self.ownership.free([record.key.channel for record in records]))
         recovered = 0
         for record in records:
-            if record.call_id not in free:
+            channel = record.key.channel
+            if channel not in free:
                 continue
-            fence = await self.ownership.acquire(record.call_id)
+            fence = await self.ownership.acquire(channel)
             if fence is None:
                 continue
             if await self._rebuild(record, fence) is None:
-                await self.ownership.release(record.call_id)
+                await self.ownership.release(channel)
                 continue
             recovered += 1
         return recovered
@@ -316,31 +326,33 @@ class CallService:
                 exc.detail,
             )
             return None
-        rebuilt = rebuild(compiled, record, await self.repository.inputs(record.call_id))
-        stored = await self.repository.events(record.call_id)
+        key = record.key
+        rebuilt = rebuild(compiled, record, await self.repository.inputs(key), self.bounds)
+        stored = await self.repository.events(key)
         runner = CallRunner(
-            record.call_id,
+            key,
             rebuilt.session,
             self.bus,
             self,
             inputs=rebuilt.inputs,
             last_client_seq=rebuilt.last_client_seq,
         )
-        self.metrics.call_live(record.call_id, record.script_id)
-        self.live.add(runner, record.tenant)
-        self.bus.own(record.call_id, fence)
+        self.metrics.call_live(key, record.script_id)
+        self.live.add(runner)
+        self.bus.own(key.channel, fence)
         runner.republish(rebuilt.events, stored)
         return runner
 
-    async def hand_off(self, call_id: str, resumed: bool) -> None:
-        """Another instance asks for the call (``resumed``: for a client reconnecting). It is
-        let go — its inputs durable, its events on the bus, its lease released — unless a
-        writer of its own is connected here and the asker is not a client reconnecting."""
-        runner = self.live.get(call_id)
+    async def hand_off(self, channel: str, resumed: bool) -> None:
+        """Another instance asks for the call on ``channel`` (``resumed``: for a client
+        reconnecting). It is let go — its inputs durable, its events on the bus, its lease
+        released — unless a writer of its own is connected here and the asker is not a client
+        reconnecting."""
+        runner = self.live.get(CallKey.of_channel(channel))
         if runner is None:
             return
         if runner.writers and not resumed:
-            await self.ownership.refuse(call_id)
+            await self.ownership.refuse(channel)
             return
         await self._let_go(runner, "the call moved to another instance: reconnect and resume")
 
@@ -351,77 +363,78 @@ class CallService:
             return 0
         runners = self.live.runners()
         for runner in runners:
-            self.live.remove(runner.call_id)
+            self.live.remove(runner.key)
             runner.move("server going away")
-            self.metrics.call_gone(runner.call_id)
+            self.metrics.call_gone(runner.key)
         await self.repository.durable()
         await self.bus.flush()
         for runner in runners:
-            self.bus.release(runner.call_id)
-        await self.ownership.release_all([runner.call_id for runner in runners])
+            self.bus.release(runner.key.channel)
+        await self.ownership.release_all([runner.key.channel for runner in runners])
         return len(runners)
 
     async def _let_go(self, runner: CallRunner, why: str) -> None:
-        call_id = runner.call_id
-        self.live.remove(call_id)
+        key = runner.key
+        self.live.remove(key)
         runner.move(why)
-        self.metrics.call_gone(call_id)
+        self.metrics.call_gone(key)
         await self.repository.durable()
         await self.bus.flush()
-        self.bus.release(call_id)
-        await self.ownership.release(call_id)
+        self.bus.release(key.channel)
+        await self.ownership.release(key.channel)
 
-    def lost(self, call_id: str) -> None:
-        """This instance no longer holds the call (its lease ran out and another took it):
-        stop running it here, at once."""
-        runner = self.live.get(call_id)
+    def lost(self, channel: str) -> None:
+        """This instance no longer holds the call on ``channel`` (its lease ran out and another
+        took it): stop running it here, at once."""
+        key = CallKey.of_channel(channel)
+        runner = self.live.get(key)
         if runner is None:
             return
-        self.live.remove(call_id)
+        self.live.remove(key)
         runner.move("the call's lease was lost: reconnect and resume")
-        self.metrics.call_gone(call_id)
-        self.bus.release(call_id)
+        self.metrics.call_gone(key)
+        self.bus.release(channel)
 
     # -- CallObserver ----------------------------------------------------------------------
 
     def on_input(
-        self, call_id: str, n: int, item: Input | None, wall_ms: int, seq: int | None
+        self, key: CallKey, n: int, item: Input | None, wall_ms: int, seq: int | None
     ) -> None:
         if not self.repository.keeps_inputs:
             return
         if item is None:
-            self.repository.record_input(call_id, n, TICK, None, wall_ms, seq)
+            self.repository.record_input(key, n, TICK, None, wall_ms, seq)
             return
         kind, body = input_body(item)
-        self.repository.record_input(call_id, n, kind, body, wall_ms, seq)
+        self.repository.record_input(key, n, kind, body, wall_ms, seq)
 
-    def on_event(self, call_id: str, event: Event, message: str) -> None:
-        self.metrics.on_event(event, call_id)
+    def on_event(self, key: CallKey, event: Event, message: str) -> None:
+        self.metrics.on_event(event, key)
         # Every store keeps each call's alerts as they stand (to list calls by rule); only one
         # that keeps inputs keeps the events too, so only it is handed every event.
         if self.repository.keeps_inputs or event.type in ("alert", "alert_update"):
-            self.repository.record_event(call_id, event.seq, event.type, message)
+            self.repository.record_event(key, event.seq, event.type, message)
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self.repository.when_durable(callback)
 
-    def on_listing(self, call_id: str, listing: Listing) -> None:
-        self.repository.progress(call_id, listing)
+    def on_listing(self, key: CallKey, listing: Listing) -> None:
+        self.repository.progress(key, listing)
 
-    def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
-        snapshot, report = self.repository.finish(call_id, listing, snapshot, report)
-        self.live.remove(call_id)
+    def on_end(self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes) -> None:
+        snapshot, report = self.repository.finish(key, listing, snapshot, report)
+        self.live.remove(key)
         if self.ownership.shared:
             self.repository.when_durable(
-                lambda: self._spawn(self.ownership.release(call_id, ended=True))
+                lambda: self._spawn(self.ownership.release(key.channel, ended=True))
             )
-        self._ending[call_id] = (listing, snapshot, report)
-        self.repository.when_durable(lambda: self._forget_ending(call_id))
+        self._ending[key] = (listing, snapshot, report)
+        self.repository.when_durable(lambda: self._forget_ending(key))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _forget_ending(self, call_id: str) -> None:
-        self._ending.pop(call_id, None)
+    def _forget_ending(self, key: CallKey) -> None:
+        self._ending.pop(key, None)

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from app.auth import bearer
-from app.errors import Forbidden, HuashuError, NotFound, OtherTenant, Unauthorized
+from app.errors import Forbidden, HuashuError, NotFound, Unauthorized
 from app.ops.quotas import TooMany
 
 Scope = MutableMapping[str, Any]
@@ -49,11 +49,10 @@ def origins(allowed: str) -> set[str]:
 
 def close_for(error: HuashuError) -> tuple[int, str]:
     """The close code and reason of an identity or lookup error (PROTOCOL: bad or missing token
-    4401; token for another call or tenant 4403; unknown call 4404)."""
+    4401; token for another call 4403; unknown call 4404 — another tenant's call too: call ids
+    are each tenant's own, so it is no call of this one)."""
     if isinstance(error, Unauthorized):
         return CLOSE_UNAUTHORIZED, "a call token or API key is needed: ?token="
-    if isinstance(error, OtherTenant):
-        return CLOSE_FORBIDDEN, "this call belongs to another tenant"
     if isinstance(error, Forbidden):
         return CLOSE_FORBIDDEN, error.detail
     if isinstance(error, NotFound):

@@ -31,7 +31,7 @@ from prometheus_client import Counter
 
 from app.asr import DEFAULT_FORMAT, Decoded, Decoder, Refused, decoder_for, leg_from_query
 from app.auth import Principal
-from app.calls.repository import CallRecord
+from app.calls.repository import CallKey, CallRecord
 from app.calls.runner import After, CallRunner
 from app.calls.schemas import CALL_ID_PATTERN, PingMessage, ResumeMessage, StartMessage
 from app.calls.service import CallService
@@ -80,7 +80,7 @@ class Connection:
 
     __slots__ = (
         "websocket",
-        "call_id",
+        "key",
         "principal",
         "decoder",
         "format",
@@ -100,7 +100,7 @@ class Connection:
     def __init__(
         self,
         websocket: Socket,
-        call_id: str,
+        key: CallKey,
         principal: Principal,
         decoder: Decoder,
         calls: CallService,
@@ -108,10 +108,11 @@ class Connection:
         fmt: str = DEFAULT_FORMAT,
         max_pending: int | None = None,
     ) -> None:
-        """``max_pending``: events that may wait for a peer that does not read before it is
-        closed (``HUASHU_MAX_PENDING_EVENTS``)."""
+        """``key``: the call the path names, for ``principal``'s tenant; ``max_pending``:
+        events that may wait for a peer that does not read before it is closed
+        (``HUASHU_MAX_PENDING_EVENTS``)."""
         self.websocket = websocket
-        self.call_id = call_id
+        self.key = key
         self.principal = principal
         self.decoder = decoder
         self.format = fmt
@@ -136,9 +137,9 @@ class Connection:
         """The peer let too many events wait: stop following the call and close it (the close
         frame waits for the socket too; what waits is bounded either way)."""
         if self.following:
-            self.calls.unfollow(self.call_id, self.subscriber)
+            self.calls.unfollow(self.key, self.subscriber)
             self.following = False
-        log.warning("stream too slow: closed", extra={"call_id": self.call_id})
+        log.warning("stream too slow: closed", extra={"call_id": self.key.call_id})
         asyncio.get_running_loop().create_task(self._close_too_slow())
 
     async def _close_too_slow(self) -> None:
@@ -162,8 +163,8 @@ class Connection:
     async def follow(self, after_seq: int | None = None) -> None:
         """Receive the call's events from now on (after replaying those after ``after_seq``)."""
         if self.following:
-            self.calls.unfollow(self.call_id, self.subscriber)
-        await self.calls.follow(self.call_id, self.subscriber, after_seq)
+            self.calls.unfollow(self.key, self.subscriber)
+        await self.calls.follow(self.key, self.subscriber, after_seq)
         self.following = True
 
     def may_write(self, runner: CallRunner, leg: str) -> bool:
@@ -210,7 +211,7 @@ class Connection:
         """Stop following the call and give up the legs it writes; what was already queued
         for this connection is sent."""
         if self.following:
-            self.calls.unfollow(self.call_id, self.subscriber)
+            self.calls.unfollow(self.key, self.subscriber)
             self.following = False
         runner = self.runner
         if runner is not None and runner.writers:
@@ -245,8 +246,8 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     quotas = state.quotas
     try:
         principal = await state.identity.authenticate(websocket.credential(), call_tokens=True)
-        record = await calls.find(call_id)
-        state.identity.check_call(principal, call_id, record)
+        key = state.identity.call_key(principal, call_id)
+        record = await calls.find(key)
         quotas.connect(principal.tenant)
     except HuashuError as exc:
         await websocket.close(*close_for(exc))
@@ -254,7 +255,7 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     tenant = principal.tenant
     connection = Connection(
         websocket,
-        call_id,
+        key,
         principal,
         decoder,
         calls,
@@ -289,7 +290,7 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
                     metrics.decode_error(fmt, refused.code)
                     decoded = refused
                 if connection.record is None:
-                    close = await _late_call(connection, decoded, state, metrics)
+                    close = await _late_call(connection, decoded, metrics)
                 elif isinstance(decoded, Refused):
                     _refuse(connection, metrics, decoded.code, decoded.detail)
                     close = None
@@ -356,16 +357,12 @@ async def _follow_then_handle(
 
 
 async def _late_call(
-    connection: Connection, decoded: Decoded | Refused, state: State, metrics: Metrics
+    connection: Connection, decoded: Decoded | Refused, metrics: Metrics
 ) -> tuple[int, str] | None:
     """A frame on a connection whose call did not exist when it opened: the call may exist now
     (made over REST); else a ``start`` creates it and anything else (valid) closes with 4404."""
-    record = await connection.calls.find(connection.call_id)
+    record = await connection.calls.find(connection.key)
     if record is not None:
-        try:
-            state.identity.check_call(connection.principal, connection.call_id, record)
-        except HuashuError as exc:
-            return close_for(exc)
         connection.take(record)
     if isinstance(decoded, Refused):
         _refuse(connection, metrics, decoded.code, decoded.detail)
@@ -377,7 +374,7 @@ async def _late_call(
         return CLOSE_UNKNOWN_CALL, "unknown call: send start first"
     try:
         record = await connection.calls.create(
-            decoded.message, connection.call_id, connection.principal.tenant
+            decoded.message, connection.key.call_id, connection.key.tenant
         )
     except HuashuError as exc:
         metrics.message(decoded.kind)
@@ -432,7 +429,7 @@ def _handle(connection: Connection, decoded: Decoded, metrics: Metrics) -> None:
             connection,
             metrics,
             "start_mismatch",
-            f"call {connection.call_id!r} runs script {connection.record.script_id!r}, "
+            f"call {connection.key.call_id!r} runs script {connection.record.script_id!r}, "
             f"not {message.script!r}",
         )
         return

@@ -31,7 +31,7 @@ from app.engine.index import named_length
 from app.engine.lexicon import LexiconEntry
 from app.engine.matcher import SegmentHit
 from app.engine.messages import AlertCategory, MatchKind
-from app.engine.outbox import Outbox
+from app.engine.outbox import MAX_ALERTS_PER_FRAGMENT, Outbox
 from app.engine.phases import Phase
 from app.engine.prompts import on_word_boundaries
 from app.engine.required import GREETING, RequiredPrompts
@@ -79,8 +79,15 @@ class PhraseAlerts:
         outbox: Outbox,
         prompts: RequiredPrompts,
         suggestions: Suggestions,
+        per_fragment: int = MAX_ALERTS_PER_FRAGMENT,
     ) -> None:
+        """``per_fragment``: new alerts one hypothesis may raise (a phrase repeated over a
+        whole fragment would raise hundreds); hits past it are left for the segment's next
+        hypothesis, as if not yet heard."""
         self._compiled = compiled
+        self._per_fragment = per_fragment
+        #: Alerts the hypothesis being judged may still raise.
+        self._room = per_fragment
         self._timeline = timeline
         self._outbox = outbox
         self._prompts = prompts
@@ -93,12 +100,16 @@ class PhraseAlerts:
         self._superseded: set[tuple[str, int]] = set()
 
     def judge(self, segment: SegmentState, hits: Sequence[SegmentHit], final: bool, t: int) -> None:
-        """Alert on the hits in the agent's current hypothesis (provisional on a partial)."""
+        """Alert on the hits in the agent's current hypothesis (provisional on a partial), at
+        most ``per_fragment`` new ones."""
+        self._room = self._per_fragment
         forbidden: list[SegmentHit] | None = None
         for located in hits:
             if segment.alerted is not None and located.identity in segment.alerted:
                 continue
             kind = located.hit.target.kind
+            if kind != "forbidden" and self._room <= 0:
+                continue
             if kind == "forbidden":
                 if forbidden is None:
                     forbidden = []
@@ -164,6 +175,8 @@ class PhraseAlerts:
             standing.append((located, entry, verdict if isinstance(verdict, str) else None))
         standing.sort(key=lambda s: _rank(s[0]), reverse=True)
         for located, entry, softened_by in standing:
+            if self._room <= 0:
+                break  # not marked: judged again on the segment's next hypothesis
             rank = _rank(located)
             overlapped = [r for r in self._raised if r[0] < located.end and located.start < r[1]]
             segment.mark(located.identity)
@@ -313,6 +326,7 @@ class PhraseAlerts:
         *,
         detail: str | None = None,
     ) -> None:
+        self._room -= 1
         span = located.span
         hit = located.hit
         match: MatchKind

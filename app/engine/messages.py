@@ -108,6 +108,9 @@ class Alert:
     segment: str | None = None
     match: MatchKind = "rule"
     detail: str | None = None
+    #: Where ``text`` begins in the segment's text (``span`` counts in the segment's text, as
+    #: PROTOCOL says): ``text`` is the words around the match, not the whole segment.
+    text_from: int = 0
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -121,6 +124,8 @@ class Alert:
         if self.text is not None:
             body["text"] = self.text
             body["span"] = list(self.span) if self.span is not None else None
+            if self.text_from:
+                body["text_from"] = self.text_from
         if self.speaker is not None:
             body["speaker"] = self.speaker
             body["segment"] = self.segment

@@ -6,18 +6,48 @@ hands the shell what was written (:meth:`Outbox.take`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from app.engine.document import Severity
 from app.engine.messages import Alert, AlertCategory, Event, MatchKind, Speaker
 
+#: Characters of a segment's text an alert carries on either side of its match.
+ALERT_CONTEXT_CHARS = 40
+#: New alerts one fragment of the agent may raise; the rest wait for the segment's next
+#: hypothesis.
+MAX_ALERTS_PER_FRAGMENT = 16
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBounds:
+    """How much one fragment's alerts may carry (``HUASHU_ALERT_CONTEXT_CHARS``,
+    ``HUASHU_MAX_ALERTS_PER_FRAGMENT``): a fragment of a phrase said over and over must not
+    send, and keep, the whole segment's text once per alert."""
+
+    context_chars: int = ALERT_CONTEXT_CHARS
+    per_fragment: int = MAX_ALERTS_PER_FRAGMENT
+
+
+#: The bounds of calls whose shell names none (offline checks, the dry run).
+DEFAULT_ALERT_BOUNDS = AlertBounds()
+
+
+def context(text: str, span: tuple[int, int], chars: int) -> tuple[str, int]:
+    """The words around ``span`` in ``text``: the match and at most ``chars`` characters on
+    either side, and where they begin in ``text``."""
+    start = max(span[0] - chars, 0)
+    return text[start : span[1] + chars], start
+
 
 class Outbox:
     """The events of one call not yet handed to the shell, and every alert the call raised."""
 
-    def __init__(self, anchor: int | None) -> None:
+    def __init__(self, anchor: int | None, context_chars: int = ALERT_CONTEXT_CHARS) -> None:
+        """``context_chars``: what an alert carries of its segment around its match."""
         #: The call time events count from (their ``at_ms``): the answer, before it the ring.
         self.anchor = anchor
+        self._context_chars = context_chars
         self._events: list[Event] = []
         self._seq = 0
         self._prompt_ids = 0
@@ -63,7 +93,11 @@ class Outbox:
         segment: str | None = None,
         match: MatchKind = "rule",
     ) -> Alert:
-        """Raise an alert (provisional: until its segment's final settles it)."""
+        """Raise an alert (provisional: until its segment's final settles it). Of ``text``
+        (the segment's), the alert keeps the words around ``span``."""
+        text_from = 0
+        if text is not None and span is not None:
+            text, text_from = context(text, span, self._context_chars)
         self._alert_ids += 1
         alert = Alert(
             id=f"al-{self._alert_ids}",
@@ -79,6 +113,7 @@ class Outbox:
             segment=segment,
             match=match,
             detail=detail,
+            text_from=text_from,
         )
         self.alerts.append(alert)
         self._standing += 1

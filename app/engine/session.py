@@ -38,7 +38,7 @@ from app.engine.messages import (
     Speaker,
 )
 from app.engine.normalize import normalize
-from app.engine.outbox import Outbox
+from app.engine.outbox import DEFAULT_ALERT_BOUNDS, AlertBounds, Outbox
 from app.engine.phases import CallType, Phase
 from app.engine.required import GREETING, RequiredPrompts
 from app.engine.segment import SegmentState, Transcript
@@ -58,23 +58,34 @@ class CallSession:
     """The engine of one call. See the module docstring for the contract with the shell."""
 
     def __init__(
-        self, compiled: CompiledScript, setup: CallSetup, wall_ms: int | None = None
+        self,
+        compiled: CompiledScript,
+        setup: CallSetup,
+        wall_ms: int | None = None,
+        bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
     ) -> None:
         """``wall_ms`` is the shell's wall clock when the call is created. The setup's ``ring_at``
         is the first explicit time the call sees (PROTOCOL: untimed messages follow the latest
         explicit time), so a call created for a ring in the past runs in its own time, not the
-        wall clock's, and its slow-answer deadline is not already behind it."""
+        wall clock's, and its slow-answer deadline is not already behind it. ``bounds``: what
+        one fragment's alerts may carry (the shell's settings; offline checks take the
+        defaults)."""
         script = compiled.script
         self.setup = setup
         call_type = setup.call_type or (
             CallType.CALLBACK if setup.direction == "outbound" else CallType.CONSULT
         )
         self.timeline = Timeline(script.phases, call_type, setup.ring_at_ms, wall_ms)
-        self.outbox = Outbox(setup.ring_at_ms)
+        self.outbox = Outbox(setup.ring_at_ms, bounds.context_chars)
         self.prompts = RequiredPrompts(script, setup, self.timeline, self.outbox, self._said)
         self.suggestions = Suggestions(compiled, self.timeline, self.outbox, self.prompts)
         self.phrases = PhraseAlerts(
-            compiled, self.timeline, self.outbox, self.prompts, self.suggestions
+            compiled,
+            self.timeline,
+            self.outbox,
+            self.prompts,
+            self.suggestions,
+            bounds.per_fragment,
         )
         self.behaviour = BehaviourRules(
             script,

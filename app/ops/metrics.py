@@ -25,6 +25,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from app.calls.repository import CallKey
 from app.engine.messages import Event
 
 #: Sub-millisecond to a second: the engine answers in microseconds, a busy loop in milliseconds.
@@ -125,7 +126,7 @@ class Metrics:
         self._alerts: dict[tuple[str, str, str], Counter] = {}
         self._latency: dict[str, Histogram] = {}
         #: The script of each live call, for the labels of its alerts and its end.
-        self._scripts: dict[str, str] = {}
+        self._scripts: dict[CallKey, str] = {}
 
     def gc_phase(self, phase: str, info: dict[str, Any]) -> None:
         """A ``gc.callbacks`` entry: time each collection from its start to its stop."""
@@ -171,24 +172,25 @@ class Metrics:
             histogram = self._latency[fmt] = self.alert_latency.labels(fmt)
         return histogram
 
-    def call_started(self, call_id: str = "", script: str = UNKNOWN) -> None:
+    def call_started(self, call: CallKey | None = None, script: str = UNKNOWN) -> None:
         self.calls_started.labels(script).inc()
-        self.call_live(call_id, script)
+        self.call_live(call, script)
 
-    def call_live(self, call_id: str, script: str) -> None:
-        """A call is live here (created, or rebuilt after a restart) until its report."""
-        if call_id:
-            self._scripts[call_id] = script
+    def call_live(self, call: CallKey | None, script: str) -> None:
+        """A call (``call``: its key, tenant and id) is live here (created, or rebuilt after a
+        restart) until its report."""
+        if call is not None:
+            self._scripts[call] = script
         self.calls_active.labels(script).inc()
 
-    def call_gone(self, call_id: str) -> None:
+    def call_gone(self, call: CallKey) -> None:
         """A call live here moved to another instance before its end."""
-        script = self._scripts.pop(call_id, None)
+        script = self._scripts.pop(call, None)
         if script is not None:
             self.calls_active.labels(script).dec()
 
-    def on_event(self, event: Event, call_id: str = "") -> None:
-        """Count one published event of ``call_id``; a call's ``report`` is its end."""
+    def on_event(self, event: Event, call: CallKey | None = None) -> None:
+        """Count one published event of the call ``call``; a call's ``report`` is its end."""
         kind = event.type
         counter = self._events_by_type.get(kind)
         if counter is None:
@@ -196,13 +198,17 @@ class Metrics:
         counter.inc()
         if kind == "alert":
             body = event.body
-            key = (self._scripts.get(call_id, UNKNOWN), body["category"], body["rule"])
+            key = (
+                UNKNOWN if call is None else self._scripts.get(call, UNKNOWN),
+                body["category"],
+                body["rule"],
+            )
             alerts = self._alerts.get(key)
             if alerts is None:
                 alerts = self._alerts[key] = self.alerts.labels(*key)
             alerts.inc()
         elif kind == "report":
-            script = self._scripts.pop(call_id, None)
+            script = None if call is None else self._scripts.pop(call, None)
             if script is None:
                 script = event.body.get("script", {}).get("id", UNKNOWN)
             self.calls_active.labels(script).dec()

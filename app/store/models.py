@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -13,15 +23,20 @@ class Base(DeclarativeBase):
     pass
 
 
+#: The tenant column of the open service's calls (no API keys): a key column cannot be NULL.
+OPEN_TENANT = ""
+
+
 class CallRow(Base):
     """One call: who it belongs to, what a list shows of it, how to rebuild it (``setup``), and
-    once ended its last live state and report (encoded JSON)."""
+    once ended its last live state and report (encoded JSON). A call is its tenant's: the key
+    is (tenant, call id), so two tenants may each have a call of the same id."""
 
     __tablename__ = "calls"
 
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    tenant: Mapped[str | None] = mapped_column(String(128), index=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    token: Mapped[str] = mapped_column(String(64))
     script_id: Mapped[str] = mapped_column(String(64))
     script_version: Mapped[int] = mapped_column(Integer)
     agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -41,7 +56,21 @@ class CallRow(Base):
     #: Which script and lexicon versions the call runs on (``app.scripts.service.Pins``).
     pins: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_calls_started_ms", "started_ms", "call_id"),)
+    __table_args__ = (
+        UniqueConstraint("token", name="uq_calls_token"),
+        # A tenant's calls in the order they are listed.
+        Index("ix_calls_tenant_started_ms", "tenant", "started_ms", "call_id"),
+    )
+
+
+def _of_call(table: str) -> ForeignKeyConstraint:
+    """A row of a call (its tenant and call id), deleted with it."""
+    return ForeignKeyConstraint(
+        ["tenant", "call_id"],
+        ["calls.tenant", "calls.call_id"],
+        ondelete="CASCADE",
+        name=f"fk_{table}_call",
+    )
 
 
 class InputRow(Base):
@@ -50,9 +79,8 @@ class InputRow(Base):
 
     __tablename__ = "call_inputs"
 
-    call_id: Mapped[str] = mapped_column(
-        ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True
-    )
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: ``fragment``, ``event`` or ``tick`` (a timer firing).
     kind: Mapped[str] = mapped_column(String(8))
@@ -61,18 +89,21 @@ class InputRow(Base):
     #: The client's ``seq`` for the message, if it had one.
     client_seq: Mapped[int | None] = mapped_column(BigInteger)
 
+    __table_args__ = (_of_call("call_inputs"),)
+
 
 class EventRow(Base):
     """One event the call published, as sent (encoded JSON)."""
 
     __tablename__ = "call_events"
 
-    call_id: Mapped[str] = mapped_column(
-        ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True
-    )
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (_of_call("call_events"),)
 
 
 class AlertRow(Base):
@@ -80,15 +111,16 @@ class AlertRow(Base):
 
     __tablename__ = "alerts"
 
-    call_id: Mapped[str] = mapped_column(
-        ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True
-    )
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     alert_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     rule: Mapped[str] = mapped_column(String(64), index=True)
     category: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (_of_call("alerts"),)
 
 
 class DocumentRow(Base):

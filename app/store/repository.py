@@ -27,11 +27,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.calls.privacy import mask_encoded, mask_json, mask_text
-from app.calls.repository import CallQuery, CallRecord, StoredInput
+from app.calls.repository import CallKey, CallQuery, CallRecord, StoredInput
 from app.engine.messages import Listing
 from app.errors import Conflict
 from app.store.database import is_sqlite, migrate, sessions, sync_sqlite_engine
-from app.store.models import AlertRow, CallRow, EventRow, InputRow
+from app.store.models import OPEN_TENANT, AlertRow, CallRow, EventRow, InputRow
 from app.store.writer import AsyncBatches, ThreadBatches, Writer
 
 CALLS: Table = CallRow.__table__  # type: ignore[assignment]
@@ -66,6 +66,7 @@ class SqlCallRepository:
         self._update_alert = (
             update(ALERTS)
             .where(
+                ALERTS.c.tenant == bindparam("b_tenant"),
                 ALERTS.c.call_id == bindparam("b_call_id"),
                 ALERTS.c.alert_id == bindparam("b_alert_id"),
             )
@@ -76,12 +77,14 @@ class SqlCallRepository:
             "phase": bindparam("b_phase"),
             "alerts": bindparam("b_alerts"),
         }
-        self._progress = (
-            update(CALLS).where(CALLS.c.call_id == bindparam("b_call_id")).values(**listing)
+        of_call = (
+            CALLS.c.tenant == bindparam("b_tenant"),
+            CALLS.c.call_id == bindparam("b_call_id"),
         )
+        self._progress = update(CALLS).where(*of_call).values(**listing)
         self._finish = (
             update(CALLS)
-            .where(CALLS.c.call_id == bindparam("b_call_id"))
+            .where(*of_call)
             .values(
                 **listing,
                 ended=True,
@@ -106,16 +109,20 @@ class SqlCallRepository:
 
     # -- reads -----------------------------------------------------------------------------
 
-    async def get(self, call_id: str) -> CallRecord | None:
-        return await self._one(CallRow.call_id == call_id)
+    async def get(self, key: CallKey) -> CallRecord | None:
+        return await self._one(
+            and_(CallRow.tenant == _tenant(key.tenant), CallRow.call_id == key.call_id)
+        )
 
     async def by_token(self, token: str) -> CallRecord | None:
         return await self._one(CallRow.token == token)
 
     async def search(self, query: CallQuery) -> list[CallRecord]:
-        statement = select(CallRow).order_by(CallRow.started_ms, CallRow.call_id)
-        if query.tenant is not None:
-            statement = statement.where(CallRow.tenant == query.tenant)
+        statement = (
+            select(CallRow)
+            .where(CallRow.tenant == _tenant(query.tenant))
+            .order_by(CallRow.started_ms, CallRow.call_id)
+        )
         if query.agent is not None:
             statement = statement.where(CallRow.agent_id == query.agent)
         if query.script is not None:
@@ -124,6 +131,7 @@ class SqlCallRepository:
             statement = statement.where(CallRow.call_type == query.call_type)
         if query.rule is not None:
             standing = select(AlertRow.call_id).where(
+                AlertRow.tenant == CallRow.tenant,
                 AlertRow.call_id == CallRow.call_id,
                 AlertRow.rule == query.rule,
                 AlertRow.state != "retracted",
@@ -151,10 +159,14 @@ class SqlCallRepository:
             rows = (await session.scalars(statement)).all()
         return [_record(row) for row in rows]
 
-    async def events(self, call_id: str, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
         statement = (
             select(EventRow.body)
-            .where(EventRow.call_id == call_id, EventRow.seq > after_seq)
+            .where(
+                EventRow.tenant == _tenant(key.tenant),
+                EventRow.call_id == key.call_id,
+                EventRow.seq > after_seq,
+            )
             .order_by(EventRow.seq)
         )
         async with self._sessions() as session:
@@ -165,8 +177,12 @@ class SqlCallRepository:
         async with self._sessions() as session:
             return [_record(row) for row in (await session.scalars(statement)).all()]
 
-    async def inputs(self, call_id: str) -> list[StoredInput]:
-        statement = select(InputRow).where(InputRow.call_id == call_id).order_by(InputRow.n)
+    async def inputs(self, key: CallKey) -> list[StoredInput]:
+        statement = (
+            select(InputRow)
+            .where(InputRow.tenant == _tenant(key.tenant), InputRow.call_id == key.call_id)
+            .order_by(InputRow.n)
+        )
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()
         return [StoredInput(r.n, r.kind, r.body, r.wall_ms, r.client_seq) for r in rows]
@@ -188,25 +204,25 @@ class SqlCallRepository:
 
     async def add(self, record: CallRecord) -> None:
         async with self._sessions() as session, session.begin():
-            if await session.get(CallRow, record.call_id) is not None:
+            if await session.get(CallRow, (_tenant(record.tenant), record.call_id)) is not None:
                 raise Conflict(f"call {record.call_id!r} already exists", code="call_exists")
             session.add(_row(record))
 
-    def progress(self, call_id: str, listing: Listing) -> None:
-        self._writer.put(self._progress, _listing(call_id, listing))
+    def progress(self, key: CallKey, listing: Listing) -> None:
+        self._writer.put(self._progress, _listing(key, listing))
 
     def finish(
-        self, call_id: str, listing: Listing, snapshot: bytes, report: bytes
+        self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes
     ) -> tuple[bytes, bytes]:
         if self._mask_digits:
             snapshot, report = mask_encoded(snapshot), mask_encoded(report)
-        params = _listing(call_id, listing) | {"b_snapshot": snapshot, "b_report": report}
+        params = _listing(key, listing) | {"b_snapshot": snapshot, "b_report": report}
         self._writer.put(self._finish, params)
         return snapshot, report
 
     def record_input(
         self,
-        call_id: str,
+        key: CallKey,
         n: int,
         kind: str,
         body: Any,
@@ -218,7 +234,8 @@ class SqlCallRepository:
         self._writer.put(
             self._insert_input,
             {
-                "call_id": call_id,
+                "tenant": key.tenant or OPEN_TENANT,
+                "call_id": key.call_id,
                 "n": n,
                 "kind": kind,
                 "body": body,
@@ -227,17 +244,21 @@ class SqlCallRepository:
             },
         )
 
-    def record_event(self, call_id: str, seq: int, kind: str, message: str) -> None:
+    def record_event(self, key: CallKey, seq: int, kind: str, message: str) -> None:
         if self._mask_digits:
             message = mask_json(message)
+        tenant = key.tenant or OPEN_TENANT
+        call_id = key.call_id
         self._writer.put(
-            self._insert_event, {"call_id": call_id, "seq": seq, "type": kind, "body": message}
+            self._insert_event,
+            {"tenant": tenant, "call_id": call_id, "seq": seq, "type": kind, "body": message},
         )
         if kind == "alert":
             body = orjson.loads(message)
             self._writer.put(
                 self._insert_alert,
                 {
+                    "tenant": tenant,
                     "call_id": call_id,
                     "alert_id": body["id"],
                     "seq": seq,
@@ -251,7 +272,12 @@ class SqlCallRepository:
             body = orjson.loads(message)
             self._writer.put(
                 self._update_alert,
-                {"b_call_id": call_id, "b_alert_id": body["id"], "b_state": body["state"]},
+                {
+                    "b_tenant": tenant,
+                    "b_call_id": call_id,
+                    "b_alert_id": body["id"],
+                    "b_state": body["state"],
+                },
             )
 
     def when_durable(self, callback: Callable[[], None]) -> None:
@@ -261,9 +287,15 @@ class SqlCallRepository:
         await self._writer.durable()
 
 
-def _listing(call_id: str, listing: Listing) -> dict[str, Any]:
+def _tenant(tenant: str | None) -> str:
+    """The tenant column of a call of ``tenant`` (None: the open service)."""
+    return tenant or OPEN_TENANT
+
+
+def _listing(key: CallKey, listing: Listing) -> dict[str, Any]:
     return {
-        "b_call_id": call_id,
+        "b_tenant": _tenant(key.tenant),
+        "b_call_id": key.call_id,
         "b_call_type": listing.call_type,
         "b_phase": listing.phase,
         "b_alerts": listing.alerts,
@@ -272,9 +304,12 @@ def _listing(call_id: str, listing: Listing) -> dict[str, Any]:
 
 def _row(record: CallRecord) -> CallRow:
     row = CallRow(**{field.name: getattr(record, field.name) for field in fields(CallRecord)})
+    row.tenant = _tenant(record.tenant)
     row.setup = record.setup or {}
     return row
 
 
 def _record(row: CallRow) -> CallRecord:
-    return CallRecord(**{field.name: getattr(row, field.name) for field in fields(CallRecord)})
+    record = CallRecord(**{field.name: getattr(row, field.name) for field in fields(CallRecord)})
+    record.tenant = row.tenant or None
+    return record

@@ -8,7 +8,14 @@ import asyncio
 
 import pytest
 
-from app.calls.repository import CallQuery, CallRecord, MemoryCallRepository
+from app.bus.memory import MemoryBus
+from app.calls.repository import (
+    RECORD_BYTES,
+    CallKey,
+    CallQuery,
+    CallRecord,
+    MemoryCallRepository,
+)
 from app.engine.messages import Listing
 from app.errors import Conflict
 
@@ -31,8 +38,12 @@ def record(call_id: str, tenant: str | None = None, agent: str | None = None) ->
 LISTING = Listing("s", 1, "complaint", "answering", 2)
 
 
+def key(call_id: str, tenant: str | None = None) -> CallKey:
+    return CallKey(tenant, call_id)
+
+
 def finish(store: MemoryCallRepository, call_id: str) -> None:
-    store.finish(call_id, LISTING._replace(phase="ended"), b"{}", b'{"score":90}')
+    store.finish(key(call_id), LISTING._replace(phase="ended"), b"{}", b'{"score":90}')
 
 
 def test_ended_calls_beyond_the_limit_are_dropped_oldest_first() -> None:
@@ -64,22 +75,39 @@ def test_a_dropped_call_takes_its_token_with_it() -> None:
         store = MemoryCallRepository(keep_ended=0)
         await store.add(record("c0"))
         finish(store, "c0")
-        return await store.get("c0"), await store.by_token("t-c0")
+        return await store.get(key("c0")), await store.by_token("t-c0")
 
     assert asyncio.run(main()) == (None, None)
 
 
-def test_a_second_call_with_the_same_id_is_a_conflict_and_changes_nothing() -> None:
-    async def main() -> CallRecord | None:
-        store = MemoryCallRepository()
-        await store.add(record("c0", tenant="a"))
-        with pytest.raises(Conflict) as refused:
-            await store.add(record("c0", tenant="b"))
-        assert refused.value.code == "call_exists"
-        return await store.get("c0")
+def test_a_call_id_is_its_tenants_own() -> None:
+    """Two tenants may each have a call c0; a tenant's second c0 is a conflict and changes
+    nothing; each finds and lists its own."""
 
-    kept = asyncio.run(main())
-    assert kept is not None and kept.tenant == "a"
+    async def main() -> dict[str, object]:
+        store = MemoryCallRepository()
+        await store.add(record("c0", tenant="a", agent="A"))
+        await store.add(record("c0", tenant="b", agent="B"))
+        with pytest.raises(Conflict) as refused:
+            await store.add(record("c0", tenant="a", agent="again"))
+        store.progress(key("c0", "b"), LISTING)
+        found = {t: await store.get(key("c0", t)) for t in ("a", "b", None)}
+        return {
+            "code": refused.value.code,
+            "agents": {t: None if r is None else r.agent_id for t, r in found.items()},
+            "alerts": {t: None if r is None else r.alerts for t, r in found.items()},
+            "lists": {
+                t: [(r.tenant, r.call_id) for r in await store.search(CallQuery(tenant=t))]
+                for t in ("a", "b", None)
+            },
+        }
+
+    assert asyncio.run(main()) == {
+        "code": "call_exists",
+        "agents": {"a": "A", "b": "B", None: None},
+        "alerts": {"a": 0, "b": 2, None: None},
+        "lists": {"a": [("a", "c0")], "b": [("b", "c0")], None: []},
+    }
 
 
 def test_progress_and_finish_update_what_the_listing_shows() -> None:
@@ -87,9 +115,9 @@ def test_progress_and_finish_update_what_the_listing_shows() -> None:
         store = MemoryCallRepository()
         await store.add(record("c0"))
         await store.add(record("c1"))
-        store.progress("c0", LISTING)
+        store.progress(key("c0"), LISTING)
         finish(store, "c1")
-        store.progress("gone", LISTING)  # a call the store no longer has: nothing happens
+        store.progress(key("gone"), LISTING)  # a call the store no longer has: nothing happens
         return [r.summary() for r in await store.search(CallQuery())]
 
     live, ended = asyncio.run(main())
@@ -119,3 +147,58 @@ def test_purge_deletes_only_ended_calls_begun_before_the_limit() -> None:
         )
 
     assert asyncio.run(main()) == (1, ["old-live", "new-ended"], None)
+
+
+def test_ended_calls_past_the_byte_bound_are_dropped_oldest_first_with_their_events() -> None:
+    """Each ended call takes its snapshot, report and events (the bus's, their only copy) and
+    a record's worth; past ``keep_ended_bytes`` those that ended first go, events and all.
+    A live call is never dropped, however large."""
+    event = "x" * 10_000  # one event of 10,000 bytes on each call's channel
+    ended_size = 10_000 + 16 + 2 + 12 + RECORD_BYTES  # events, snapshot, report, record
+
+    async def main() -> dict[str, object]:
+        bus = MemoryBus(keep_ended=None)
+        store = MemoryCallRepository(
+            keep_ended=100, keep_ended_bytes=2 * ended_size + 100, events=bus
+        )
+        seen: dict[str, object] = {}
+        for call_id in ("live", "c0", "c1", "c2"):
+            await store.add(record(call_id))
+            for seq in range(1, 11 if call_id == "live" else 2):  # the live call: 100 KB
+                bus.publish(key(call_id).channel, seq, event)
+        for call_id in ("c0", "c1"):
+            bus.ended(key(call_id).channel)
+            store.finish(key(call_id), LISTING, b"{}", b'{"score":90}')
+        seen["two"] = store.ended_bytes
+        bus.ended(key("c2").channel)
+        store.finish(key("c2"), LISTING, b"{}", b'{"score":90}')
+        seen["kept"] = [r.call_id for r in await store.search(CallQuery())]
+        seen["events"] = {
+            call_id: len(await bus.replay(key(call_id).channel))
+            for call_id in ("live", "c0", "c1", "c2")
+        }
+        seen["dropped"] = (await store.get(key("c0")), await store.by_token("t-c0"))
+        seen["bytes"] = store.ended_bytes
+        seen["purged"] = await store.purge(2_000)  # the retention lets the rest go too
+        seen["after"] = (store.ended_bytes, await bus.replay(key("c2").channel))
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen["two"] == 2 * ended_size
+    assert seen["kept"] == ["c1", "c2", "live"]
+    assert seen["events"] == {"live": 10, "c0": 0, "c1": 1, "c2": 1}
+    assert seen["dropped"] == (None, None)
+    assert seen["bytes"] == 2 * ended_size
+    assert seen["purged"] == 2 and seen["after"] == (0, [])
+
+
+def test_a_call_larger_than_the_byte_bound_is_not_kept_once_ended() -> None:
+    async def main() -> tuple[list[str], int]:
+        bus = MemoryBus(keep_ended=None)
+        store = MemoryCallRepository(keep_ended_bytes=RECORD_BYTES, events=bus)
+        await store.add(record("big"))
+        bus.publish(key("big").channel, 1, "x" * 5_000)
+        store.finish(key("big"), LISTING, b"{}", b"{}")
+        return [r.call_id for r in await store.search(CallQuery())], bus.size(key("big").channel)
+
+    assert asyncio.run(main()) == ([], 0)

@@ -15,12 +15,15 @@ import orjson
 import pytest
 
 from app.bus.memory import MemoryBus
+from app.calls.repository import CallKey
 from app.calls.runner import CallRunner, wall_ms
 from app.calls.subscriber import Subscriber
 from app.engine.messages import CallSetup, Event, Fragment, Input, Listing
 from app.errors import CallStateError, InternalError
 
 T = TypeVar("T")
+#: The stub session's call.
+KEY = CallKey(None, "c-1")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -39,8 +42,8 @@ class StubSession:
     seq: int = 0
 
     @property
-    def call_id(self) -> str:
-        return self.setup.call_id
+    def key(self) -> CallKey:
+        return CallKey(None, self.setup.call_id)
 
     def handle(self, item: Input, wall: int) -> list[Event]:
         if isinstance(item, Fragment) and item.text == "boom":
@@ -67,7 +70,7 @@ class StubSession:
 def rig(session: StubSession) -> tuple[CallRunner, MemoryBus]:
     """A runner of ``session`` publishing on a bus of its own."""
     bus = MemoryBus()
-    return CallRunner(session.call_id, session, bus), bus  # type: ignore[arg-type]
+    return CallRunner(session.key, session, bus), bus  # type: ignore[arg-type]
 
 
 def said(text: str) -> Fragment:
@@ -83,7 +86,7 @@ class TestOrder:
         async def main() -> list[dict[str, Any]]:
             runner, bus = rig(StubSession())
             subscriber = Subscriber()
-            await bus.subscribe("c-1", subscriber)
+            await bus.subscribe(KEY.channel, subscriber)
             first = runner.submit(said("x"), seq=1, after=lambda dup: subscriber.reply({"ack": 1}))
             second = runner.submit(None, after=lambda dup: subscriber.reply({"pong": True}))
             await asyncio.gather(first, second)
@@ -100,8 +103,8 @@ class TestOrder:
         async def main() -> tuple[str | None, str | None]:
             runner, bus = rig(StubSession())
             a, b = Subscriber(), Subscriber()
-            await bus.subscribe("c-1", a)
-            await bus.subscribe("c-1", b)
+            await bus.subscribe(KEY.channel, a)
+            await bus.subscribe(KEY.channel, b)
             await runner.submit(said("x"))
             await runner.close()
             return a.take()[0], b.take()[0]
@@ -162,7 +165,7 @@ class TestReplay:
             await runner.submit(said("y"))  # seq 3
             await runner.submit(said("z"))  # seq 4
             late = Subscriber()
-            await bus.subscribe("c-1", late, after_seq=2)
+            await bus.subscribe(KEY.channel, late, after_seq=2)
             await runner.submit(said("w"))  # seq 5, live
             await runner.close()
             return [e["seq"] for e in drain(late)]
@@ -176,7 +179,7 @@ class TestTime:
             session = StubSession()
             runner, bus = rig(session)
             subscriber = Subscriber()
-            await bus.subscribe("c-1", subscriber)
+            await bus.subscribe(KEY.channel, subscriber)
             session.deadline = wall_ms() + 20
             await runner.submit(said("x"))  # re-arms the timer after the item
             drain(subscriber)
@@ -210,7 +213,7 @@ class TestInline:
             session = StubSession()
             runner, bus = rig(session)
             subscriber = Subscriber()
-            await bus.subscribe("c-1", subscriber)
+            await bus.subscribe(KEY.channel, subscriber)
 
             def after(duplicate: bool) -> None:
                 subscriber.reply({"after": 1})
@@ -253,11 +256,11 @@ class Observed:
     durable_at_once: bool = True
 
     def on_input(
-        self, call_id: str, n: int, item: Input | None, wall_ms: int, seq: int | None
+        self, key: CallKey, n: int, item: Input | None, wall_ms: int, seq: int | None
     ) -> None:
         self.inputs.append((n, item))
 
-    def on_event(self, call_id: str, event: Event, message: str) -> None:
+    def on_event(self, key: CallKey, event: Event, message: str) -> None:
         self.events.append(event.type)
 
     def when_durable(self, callback: Callable[[], None]) -> None:
@@ -266,10 +269,10 @@ class Observed:
         else:
             self.waiting.append(callback)
 
-    def on_listing(self, call_id: str, listing: Listing) -> None:
+    def on_listing(self, key: CallKey, listing: Listing) -> None:
         self.listings.append(listing)
 
-    def on_end(self, call_id: str, listing: Listing, snapshot: bytes, report: bytes) -> None:
+    def on_end(self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes) -> None:
         self.ends.append((listing, snapshot, report))
 
 
@@ -303,7 +306,7 @@ class TestObserver:
     def test_the_listing_is_told_only_after_events_that_change_it(self) -> None:
         async def main() -> Observed:
             observed = Observed()
-            runner = CallRunner("c-1", EndingSession(), MemoryBus(), observed)  # type: ignore[arg-type]
+            runner = CallRunner(KEY, EndingSession(), MemoryBus(), observed)  # type: ignore[arg-type]
             runner.process(said("x"))  # an echo: nothing a list shows
             runner.process(said("alert"))
             await runner.close()
@@ -317,7 +320,7 @@ class TestObserver:
         async def main() -> tuple[Observed, CallRunner, list[bool], str]:
             observed = Observed()
             session = EndingSession()
-            runner = CallRunner("c-1", session, MemoryBus(), observed)  # type: ignore[arg-type]
+            runner = CallRunner(KEY, session, MemoryBus(), observed)  # type: ignore[arg-type]
             runner.process(said("alert"))
             runner.process(said("hangup"), seq=1)
             acked: list[bool] = []
@@ -339,7 +342,7 @@ class TestObserver:
 
     def test_a_runner_without_a_session_refuses_every_input_and_answers_barriers(self) -> None:
         async def main() -> tuple[list[bool], list[Event]]:
-            runner = CallRunner("c-1", None, MemoryBus())
+            runner = CallRunner(KEY, None, MemoryBus())
             acked: list[bool] = []
             with pytest.raises(CallStateError):
                 await runner.submit(said("x"), seq=1, after=acked.append)
@@ -354,7 +357,7 @@ class TestDurability:
     def test_acks_wait_for_durability_in_order_and_inputs_are_numbered(self) -> None:
         async def main() -> tuple[Observed, list[int], list[int]]:
             observed = Observed(durable_at_once=False)
-            runner = CallRunner("c-1", EndingSession(), MemoryBus(), observed)  # type: ignore[arg-type]
+            runner = CallRunner(KEY, EndingSession(), MemoryBus(), observed)  # type: ignore[arg-type]
             acked: list[int] = []
             runner.process(said("x"), seq=1, after=lambda dup: acked.append(1))
             with pytest.raises(CallStateError):
@@ -378,7 +381,7 @@ class TestDurability:
         async def main() -> list[tuple[int, Input | None]]:
             observed = Observed()
             session = EndingSession(deadline=wall_ms() + 10)
-            runner = CallRunner("c-1", session, MemoryBus(), observed)  # type: ignore[arg-type]
+            runner = CallRunner(KEY, session, MemoryBus(), observed)  # type: ignore[arg-type]
             for _ in range(500):
                 if session.ticks:
                     break

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import pytest
 
 from app.bus.memory import MemoryBus
-from app.calls.repository import CallQuery, MemoryCallRepository
+from app.calls.repository import CallKey, CallQuery, MemoryCallRepository
 from app.calls.schemas import CallFields
 from app.calls.service import CallService
 from app.calls.subscriber import Subscriber
@@ -40,9 +40,10 @@ def test_create_records_the_call_and_makes_it_live(scripts: ScriptLibrary) -> No
     async def main() -> dict[str, Any]:
         service = service_of(scripts)
         record = await service.create(FIELDS, None, "tenant-a")
-        assert service.live.get(record.call_id) is service.runner(record)
-        assert await service.find(record.call_id) is record
-        summary = (await service.summaries(CallQuery()))[0][0]
+        assert service.live.get(record.key) is service.runner(record)
+        assert await service.find(CallKey("tenant-a", record.call_id)) is record
+        assert await service.find(CallKey("tenant-b", record.call_id)) is None
+        summary = (await service.summaries(CallQuery(tenant="tenant-a")))[0][0]
         await service.close()
         return summary
 
@@ -99,7 +100,7 @@ def test_a_report_only_once_ended_and_a_call_live_elsewhere_says_so(
         with pytest.raises(CallStateError) as in_progress:
             service.report(record)
         assert in_progress.value.code == "call_in_progress"
-        service.live.remove("c-1")  # as if its runner were on another instance
+        service.live.remove(record.key)  # as if its runner were on another instance
         with pytest.raises(CallStateError) as elsewhere:
             await service.submit(record, CallEvent("hold"))
         assert elsewhere.value.code == "call_elsewhere"
@@ -114,9 +115,9 @@ def test_follow_replays_and_unfollow_stops(scripts: ScriptLibrary) -> None:
         record = await service.create(FIELDS, "c-1", None)
         await service.submit(record, CallEvent("answered"))  # phase and prompt events
         late, gone = Subscriber(), Subscriber()
-        await service.follow("c-1", late, 0)
-        await service.follow("c-1", gone)
-        service.unfollow("c-1", gone)
+        await service.follow(record.key, late, 0)
+        await service.follow(record.key, gone)
+        service.unfollow(record.key, gone)
         await service.submit(record, CallEvent("hangup", by="customer"))
         await service.close()
         return late.take(), gone.take()
@@ -140,8 +141,8 @@ def test_sweep_cuts_off_the_calls_whose_client_is_gone(scripts: ScriptLibrary) -
             service.sweep(now, idle_s=60, reconnect_s=10),
             service.sweep(now, idle_s=60, reconnect_s=10),  # already ended: nothing more
         ]
-        report = service.report(await service.find("idle"))  # type: ignore[arg-type]
-        still = service.live.get("busy") is not None
+        report = service.report(await service.find(idle.key))  # type: ignore[arg-type]
+        still = service.live.get(busy.key) is not None
         await service.close()
         return counts, report, still
 

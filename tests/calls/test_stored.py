@@ -49,12 +49,12 @@ def test_stored_masked_and_rebuilt_alike(scripts: ScriptLibrary, database_url: s
             Fragment("agent", "a-2", "您的号码13812345678，这个不关我的事", True, 6000, 8000),
         ):
             live += await service.submit(record, item)
-        inputs = await repository.inputs("c-1")
-        events = await repository.events("c-1")
+        inputs = await repository.inputs(record.key)
+        events = await repository.events(record.key)
         # A second service on the same database, as after a restart, rebuilds the call.
         again = CallService(scripts, repository, MemoryBus(), Metrics(), "Asia/Shanghai")
         recovered = await again.recover()
-        rebuilt = await again.bus.replay("c-1")
+        rebuilt = await again.bus.replay(record.key.channel)
         await runner.close()
         await again.close()
         await repository.close()
@@ -97,8 +97,8 @@ def test_resume_before_the_buses_window_reads_the_store_first(
         ):
             published += [e.seq for e in await service.submit(record, item)]
         late = Subscriber()
-        await service.follow("c-1", late, 0)
-        oldest = await bus.oldest("c-1")
+        await service.follow(record.key, late, 0)
+        oldest = await bus.oldest(record.key.channel)
         await service.submit(record, Fragment("agent", "a-5", "不关我的事", True, 9000, 9500))
         await service.close()
         await repository.close()

@@ -209,7 +209,12 @@ def test_bad_or_missing_token_closes_4401(server: str, token: str | None, code: 
         assert info.value.rcvd is not None and info.value.rcvd.code == code
 
 
-def test_token_of_another_call_or_tenant_closes_4403(server: str, http: httpx.Client) -> None:
+def test_token_of_another_call_closes_4403_and_another_tenants_call_4404(
+    server: str, http: httpx.Client
+) -> None:
+    """A call token for another call is refused (4403) before any call is looked up; another
+    tenant's key names that tenant's own calls, where this id is no call (4404, as a guessed
+    id: nothing says the id exists elsewhere)."""
     mine = http.post(
         "/v1/calls", json={"script": "cmcc-10086", "call_id": f"auth-{next(_ids)}"}
     ).json()
@@ -226,8 +231,9 @@ def test_token_of_another_call_or_tenant_closes_4403(server: str, http: httpx.Cl
         CallClient(server, mine["call_id"], KEY_B) as client,
         pytest.raises(ConnectionClosed) as info,
     ):
+        client.send({"type": "ping"})
         client.recv()
-    assert info.value.rcvd is not None and info.value.rcvd.code == 4403
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4404
     with CallClient(server, mine["call_id"], mine["token"]) as client:
         assert client.sync() == []
 

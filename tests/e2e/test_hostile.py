@@ -38,6 +38,8 @@ def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "HUASHU_MAX_PENDING_EVENTS": "16",
             "HUASHU_MAX_BODY_BYTES": "2000",
             "HUASHU_MAX_FRAME_BYTES": "300000",
+            # Alerts that carry their whole segment: large events, to fill a socket quickly.
+            "HUASHU_ALERT_CONTEXT_CHARS": "4096",
         },
     )
     try:
@@ -95,8 +97,9 @@ def test_a_listener_that_never_reads_does_not_hold_back_the_call(tight: Server) 
                 reader.start()
                 started = time.monotonic()
                 alerts = 0
-                # Each alert carries the whole segment text (12 KB here): more than the kernel's
-                # socket buffers hold, so the server's sends to the silent listener wait.
+                # Each alert carries the whole segment text here (12 KB): more than the
+                # kernel's socket buffers hold, so the server's sends to the silent listener
+                # wait.
                 for n in range(600):
                     events = ingest.play(agent(f"a{n}", "这个不关我的事" + "，" * 4000, 1000 + n))
                     alerts += sum(e["type"] == "alert" for e in events)
@@ -114,6 +117,32 @@ def test_a_listener_that_never_reads_does_not_hold_back_the_call(tight: Server) 
             assert ingest.play({"type": "ping"}) == []
         finally:
             stuck.close()
+
+
+def test_a_fragment_of_one_phrase_over_and_over_sends_a_few_small_alerts(server: str) -> None:
+    """One 4,096-character fragment of 不关我的事 said over and over used to raise ~820 alerts
+    each carrying the whole segment (~10 MB). On the defaults it raises at most
+    HUASHU_MAX_ALERTS_PER_FRAGMENT (16) alerts, each carrying at most HUASHU_ALERT_CONTEXT_CHARS
+    (40) characters either side of its match: no event over 1 KiB, under 20 KB in all. The call
+    goes on."""
+    repeated = ("不关我的事" * 820)[:4096]
+    with CallClient(server, f"repeat-{next(_ids)}", KEY_A) as client:
+        client.play(START, ANSWERED)
+        client.send(agent("a1", repeated, 2000))
+        client.send({"type": "ping"})
+        sent: list[str] = []
+        while '"type":"pong"' not in (message := str(client.ws.recv(timeout=10))):
+            sent.append(message)
+        forbidden = [json.loads(m) for m in sent if '"category":"forbidden"' in m]
+        assert len(forbidden) == 16
+        assert all(f["text"] in repeated and len(f["text"]) <= 40 + 5 + 40 for f in forbidden)
+        assert max(len(m.encode()) for m in sent) <= 1024
+        assert sum(len(m.encode()) for m in sent) < 20_000
+        events = client.play(agent("a2", "这个真不关我的事", 5000))
+        (alert,) = [e for e in events if e["type"] == "alert" and e["category"] == "forbidden"]
+        assert alert["text"] == "这个真不关我的事" and alert["segment"] == "a2"
+        client.send({"type": "event", "name": "hangup", "by": "customer"})
+        assert client.sync()[-1]["type"] == "report"
 
 
 def test_a_rest_body_past_the_limit_is_413_declared_or_streamed(tight: Server) -> None:

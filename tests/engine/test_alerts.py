@@ -11,8 +11,9 @@ from app.engine.compiled import CompiledScript
 from app.engine.index import Hit
 from app.engine.lexicon import Lexicon
 from app.engine.matcher import SegmentHit
-from app.engine.messages import CallSetup
+from app.engine.messages import CallEvent, CallSetup, Fragment
 from app.engine.normalize import normalize
+from app.engine.outbox import MAX_ALERTS_PER_FRAGMENT, AlertBounds
 from app.engine.phases import CallType
 from app.engine.script import Script
 from app.engine.segment import SegmentState
@@ -209,6 +210,79 @@ class TestRushingOff:
         d = start_call()
         consult_call(d)
         assert d.say("agent", "a3", "请您挂机后再拨", 8000) == []
+
+
+#: One fragment of a forbidden phrase said over and over, as long as a fragment may be.
+REPEATED = ("不关我的事" * 820)[:4096]
+
+
+class TestWhatAFragmentsAlertsCarry:
+    """An alert carries its match and a bounded window of its segment, not the whole segment;
+    one hypothesis raises at most ``per_fragment`` new alerts (``AlertBounds``)."""
+
+    def test_an_alert_carries_its_match_and_the_words_around_it(self, start_call: Start) -> None:
+        d = start_call()
+        greet(d)
+        text = "前面的话" * 20 + "这个真不关我的事" + "后面的话" * 20
+        (alert,) = d.say("agent", "a2", text, 5000)
+        first, end = alert["span"]
+        assert text[first:end] == "不关我的事"  # the span counts in the segment, as sent
+        assert alert["text_from"] == first - 40
+        assert alert["text"] == text[first - 40 : end + 40]
+        begins = alert["text_from"]
+        assert alert["text"][first - begins : end - begins] == "不关我的事"
+
+    @pytest.mark.parametrize(
+        "text",
+        ["这个真不关我的事", "这个真不关我的事" + "后面的话" * 20, "前面" * 20 + "不关我的事"],
+    )
+    def test_within_reach_of_the_start_the_window_begins_there(
+        self, start_call: Start, text: str
+    ) -> None:
+        d = start_call()
+        greet(d)
+        (alert,) = d.say("agent", "a2", text, 5000)
+        first, end = alert["span"]
+        assert "text_from" not in alert  # the text begins where the segment does
+        assert alert["text"] == text[: end + 40] and alert["text"][first:end] == "不关我的事"
+
+    def test_a_fragment_of_one_phrase_over_and_over_raises_a_few_small_alerts(
+        self, start_call: Start
+    ) -> None:
+        d = start_call()
+        greet(d)
+        partial = of(d.say("agent", "a2", REPEATED, 5000, final=False), "alert")
+        assert len(partial) == MAX_ALERTS_PER_FRAGMENT == 16
+        assert all(len(a["text"]) <= 40 + 5 + 40 for a in partial)
+        # The next hypothesis raises the next ones; the final confirms every one raised and
+        # raises as many again.
+        later = of(d.say("agent", "a2", REPEATED, 5500, final=False), "alert")
+        assert len(later) == 16 and not {a["span"][0] for a in later} & {
+            a["span"][0] for a in partial
+        }
+        final = d.say("agent", "a2", REPEATED, 6000)
+        assert len(of(final, "alert")) == 16
+        assert {u["state"] for u in of(final, "alert_update")} == {"confirmed"}
+        assert len(of(final, "alert_update")) == 32
+        # The call goes on as ever.
+        (alert,) = of(d.say("agent", "a3", "这个真不关我的事", 7000), "alert")
+        assert alert["text"] == "这个真不关我的事" and alert["segment"] == "a3"
+
+    def test_the_bounds_are_the_sessions(self, compiled: CompiledScript) -> None:
+        session = CallSession(
+            compiled,
+            CallSetup(call_id="b-1", script_id="test-line", call_type=CallType.CONSULT),
+            bounds=AlertBounds(context_chars=3, per_fragment=2),
+        )
+        session.handle(CallEvent("answered", 1_000), 1_000)
+        session.handle(Fragment("customer", "c-1", "你好", True), 1_500)
+        events = session.handle(Fragment("agent", "a-1", "好的" + REPEATED, True), 2_000)
+        alerts = [e.body for e in events if e.type == "alert" and e.body["category"] == "forbidden"]
+        # 好的不关我的事不关我的事…: three characters either side, two alerts.
+        assert [(a["text"], a["span"], a.get("text_from")) for a in alerts] == [
+            ("好的不关我的事不关我", [2, 7], None),
+            ("我的事不关我的事不关我", [7, 12], 4),
+        ]
 
 
 class TestPhraseAlertsAlone:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.engine.outbox import Outbox
+import pytest
+
+from app.engine.outbox import Outbox, context
 
 
 def test_events_are_numbered_and_timed_from_the_anchor() -> None:
@@ -51,3 +53,25 @@ def test_the_standing_alerts_are_counted_as_they_are_raised_and_settled() -> Non
     outbox.settle(first, still_said=False, t=1)
     outbox.settle(second, still_said=True, t=1)
     assert outbox.alert_count() == 2 == len(outbox.standing_alerts())
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "chars", "expected"),
+    [
+        ("0123456789", (4, 6), 2, ("234567", 2)),
+        ("0123456789", (4, 6), 0, ("45", 4)),
+        ("0123456789", (1, 3), 5, ("01234567", 0)),  # cut at the start
+        ("0123456789", (7, 9), 5, ("23456789", 2)),  # cut at the end
+        ("0123456789", (0, 10), 3, ("0123456789", 0)),  # the match is the whole text
+    ],
+)
+def test_an_alert_keeps_its_match_and_the_words_around_it(
+    text: str, span: tuple[int, int], chars: int, expected: tuple[str, int]
+) -> None:
+    assert context(text, span, chars) == expected
+    outbox = Outbox(0, context_chars=chars)
+    alert = outbox.alert(1, "forbidden", "forbidden.shirk", "critical", "002", text=text, span=span)
+    kept, begins = expected
+    body = alert.to_body()
+    assert (body["text"], body["span"], body.get("text_from", 0)) == (kept, list(span), begins)
+    assert ("text_from" in body) == (begins > 0)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pytest
 
 from app.calls.repository import (
+    CallKey,
     CallQuery,
     CallRecord,
     CallRepository,
@@ -73,27 +74,90 @@ def record(
 LISTING = Listing("cmcc-10086", 1, "complaint", "answering", 2)
 
 
+def key(call_id: str, tenant: str | None = "a") -> CallKey:
+    return CallKey(tenant, call_id)
+
+
 def test_a_call_is_stored_found_and_unique(database_url: str) -> None:
     async def body(store: SqlCallRepository) -> tuple[Any, ...]:
         await store.add(record("c-1"))
         with pytest.raises(Conflict) as again:
-            await store.add(record("c-1", tenant="b"))
-        found = await store.get("c-1")
-        return again.value.code, found, await store.by_token("tok-c-1"), await store.get("nope")
+            await store.add(record("c-1"))
+        found = await store.get(key("c-1"))
+        return again.value.code, found, await store.by_token("tok-c-1"), await store.get(key("no"))
 
     code, found, by_token, missing = with_store(database_url, body)
     assert code == "call_exists" and missing is None
     assert found == by_token == record("c-1")
 
 
+def test_a_call_id_is_its_tenants_own(any_store: str) -> None:
+    """Two tenants (and the open service) may each have a call c-1 at once: each its own
+    record, listing, inputs, events and alerts; and one's end is not the other's."""
+
+    def mine(tenant: str | None) -> CallRecord:
+        r = record("c-1", tenant=tenant, agent=f"agent-{tenant}")
+        r.token = f"tok-{tenant}"
+        return r
+
+    async def body(store: SqlCallRepository) -> dict[str, Any]:
+        tenants: list[str | None] = ["a", "b", None]
+        for tenant in tenants:
+            await store.add(mine(tenant))
+            store.record_input(key("c-1", tenant), 1, "tick", None, 1_000, None)
+            store.record_event(key("c-1", tenant), 1, "phase", f'{{"seq":1,"of":"{tenant}"}}')
+        store.record_event(key("c-1", "b"), 2, "alert", alert("al-1", "forbidden.shirk"))
+        store.progress(key("c-1", "b"), LISTING)
+        store.finish(key("c-1", "a"), LISTING._replace(phase="ended"), b"{}", b'{"a":1}')
+        await store.durable()
+        got: dict[str, Any] = {}
+        for tenant in tenants:
+            found = await store.get(key("c-1", tenant))
+            assert found is not None
+            got[str(tenant)] = {
+                "agent": found.agent_id,
+                "phase": found.phase,
+                "report": found.report,
+                "token": (await store.by_token(f"tok-{tenant}")) == found,
+                "events": await store.events(key("c-1", tenant)),
+                "inputs": len(await store.inputs(key("c-1", tenant))),
+                "listed": [
+                    (r.tenant, r.call_id) for r in await store.search(CallQuery(tenant=tenant))
+                ],
+                "shirk": [
+                    r.call_id
+                    for r in await store.search(CallQuery(tenant=tenant, rule="forbidden.shirk"))
+                ],
+            }
+        got["purged"] = await store.purge(2_000)
+        got["left"] = [await store.get(key("c-1", t)) is not None for t in tenants]
+        return got
+
+    got = with_store(any_store, body)
+    for tenant in ("a", "b", "None"):
+        mine_ = got[tenant]
+        assert mine_["agent"] == f"agent-{tenant}" and mine_["token"] is True
+        assert mine_["listed"] == [(None if tenant == "None" else tenant, "c-1")]
+        if any_store != "memory":  # the in-memory store keeps no inputs or events
+            assert mine_["inputs"] == 1
+            assert mine_["events"][0] == f'{{"seq":1,"of":"{tenant}"}}'
+    assert got["a"]["phase"] == "ended" and got["a"]["report"] == b'{"a":1}'
+    assert got["b"]["phase"] == "answering" and got["None"]["phase"] == "ringing"
+    assert got["b"]["report"] is None and got["None"]["report"] is None
+    assert got["b"]["shirk"] == ["c-1"] and got["a"]["shirk"] == got["None"]["shirk"] == []
+    assert got["purged"] == 1 and got["left"] == [False, True, True]
+
+
 def test_the_listing_and_the_end_are_written_by_the_writer(database_url: str) -> None:
     async def body(store: SqlCallRepository) -> tuple[CallRecord | None, CallRecord | None]:
         await store.add(record("c-1"))
         await store.add(record("c-2"))
-        store.progress("c-1", LISTING)
-        store.finish("c-2", LISTING._replace(phase="ended"), b'{"phase":"ended"}', b'{"score":80}')
+        store.progress(key("c-1"), LISTING)
+        store.finish(
+            key("c-2"), LISTING._replace(phase="ended"), b'{"phase":"ended"}', b'{"score":80}'
+        )
         await store.durable()
-        return await store.get("c-1"), await store.get("c-2")
+        return await store.get(key("c-1")), await store.get(key("c-2"))
 
     live, ended = with_store(database_url, body)
     assert live is not None and ended is not None
@@ -135,15 +199,15 @@ def test_inputs_and_events_come_back_in_order_and_a_write_tried_twice_counts_onc
             ],
             start=1,
         ):
-            store.record_input("c-1", n, kind, item, 1_000 + n, seq)
+            store.record_input(key("c-1"), n, kind, item, 1_000 + n, seq)
         for seq in (1, 2, 3):
-            store.record_event("c-1", seq, "prompt", f'{{"seq":{seq},"text":"第{seq}"}}')
-        store.record_event("c-1", 2, "prompt", '{"seq":2,"text":"again"}')  # a retried write
+            store.record_event(key("c-1"), seq, "prompt", f'{{"seq":{seq},"text":"第{seq}"}}')
+        store.record_event(key("c-1"), 2, "prompt", '{"seq":2,"text":"again"}')  # a retry
         await store.durable()
         return (
-            await store.inputs("c-1"),
-            await store.events("c-1"),
-            await store.events("c-1", 1),
+            await store.inputs(key("c-1")),
+            await store.events(key("c-1")),
+            await store.events(key("c-1"), 1),
             [r.call_id for r in await store.unfinished()],
         )
 
@@ -159,14 +223,15 @@ def test_inputs_and_events_come_back_in_order_and_a_write_tried_twice_counts_onc
 
 
 QUERIES = [
-    (CallQuery(), ["a1", "a2", "b1"]),
-    (CallQuery(tenant="a"), ["a1", "a2"]),
+    (CallQuery(), ["o1"]),  # the open service's calls only
+    (CallQuery(tenant="a"), ["a1", "a2", "a3"]),
+    (CallQuery(tenant="b"), ["b1"]),
     (CallQuery(tenant="a", agent="X"), ["a1"]),
-    (CallQuery(script="other"), []),
-    (CallQuery(has_alerts=True), ["a2"]),
-    (CallQuery(has_alerts=False), ["a1", "b1"]),
-    (CallQuery(since_ms=2_000), ["a2", "b1"]),
-    (CallQuery(until_ms=2_000), ["a1", "a2"]),
+    (CallQuery(tenant="a", script="other"), []),
+    (CallQuery(tenant="a", has_alerts=True), ["a2"]),
+    (CallQuery(tenant="a", has_alerts=False), ["a1", "a3"]),
+    (CallQuery(tenant="a", since_ms=2_000), ["a2", "a3"]),
+    (CallQuery(tenant="a", until_ms=2_000), ["a1", "a2"]),
 ]
 
 
@@ -174,8 +239,10 @@ def test_filters(any_store: str) -> None:
     async def body(store: SqlCallRepository) -> list[list[str]]:
         await store.add(record("a1", tenant="a", agent="X", at=1_000))
         await store.add(record("a2", tenant="a", agent="Y", at=2_000))
+        await store.add(record("a3", tenant="a", agent="Y", at=3_000))
         await store.add(record("b1", tenant="b", agent="X", at=3_000))
-        store.progress("a2", LISTING)
+        await store.add(record("o1", tenant=None, agent="X", at=3_000))
+        store.progress(key("a2"), LISTING)
         await store.durable()
         return [[r.call_id for r in await store.search(q)] for q, _ in QUERIES]
 
@@ -184,21 +251,22 @@ def test_filters(any_store: str) -> None:
 
 def test_a_second_start_finds_the_calls_of_the_first(database_url: str) -> None:
     with_store(database_url, lambda store: store.add(record("c-1")))
-    assert with_store(database_url, lambda store: store.get("c-1")) == record("c-1")
+    assert with_store(database_url, lambda store: store.get(key("c-1"))) == record("c-1")
 
 
 def test_purge_deletes_old_ended_calls_with_their_inputs_and_events(database_url: str) -> None:
     async def body(store: SqlCallRepository) -> tuple[int, list[str], list[StoredInput], list[str]]:
         for call_id, at in (("old-ended", 1_000), ("old-live", 1_000), ("new-ended", 9_000)):
             await store.add(record(call_id, at=at))
-            store.record_input(call_id, 1, "tick", None, at, None)
-            store.record_event(call_id, 1, "phase", '{"seq":1}')
+            store.record_input(key(call_id), 1, "tick", None, at, None)
+            store.record_event(key(call_id), 1, "phase", '{"seq":1}')
         for call_id in ("old-ended", "new-ended"):
-            store.finish(call_id, LISTING, b"{}", b"{}")
+            store.finish(key(call_id), LISTING, b"{}", b"{}")
         await store.durable()
         deleted = await store.purge(5_000)
-        left = [r.call_id for r in await store.search(CallQuery())]
-        return deleted, left, await store.inputs("old-ended"), await store.events("old-ended")
+        left = [r.call_id for r in await store.search(CallQuery(tenant="a"))]
+        old = key("old-ended")
+        return deleted, left, await store.inputs(old), await store.events(old)
 
     deleted, left, inputs, events = with_store(database_url, body)
     assert deleted == 1 and left == ["old-live", "new-ended"]
@@ -218,24 +286,31 @@ def test_by_rule_type_and_page(any_store: str) -> None:
             r = record(f"c{n}", at=1_000 + n)
             r.call_type = "complaint" if n % 2 else "consult"
             await store.add(r)
-        store.record_event("c1", 1, "alert", alert("al-1", "forbidden.shirk"))
-        store.record_event("c2", 1, "alert", alert("al-1", "forbidden.shirk"))
+        store.record_event(key("c1"), 1, "alert", alert("al-1", "forbidden.shirk"))
+        store.record_event(key("c2"), 1, "alert", alert("al-1", "forbidden.shirk"))
         store.record_event(
-            "c2", 2, "alert_update", '{"type":"alert_update","id":"al-1","state":"retracted"}'
+            key("c2"),
+            2,
+            "alert_update",
+            '{"type":"alert_update","id":"al-1","state":"retracted"}',
         )
-        store.record_event("c3", 1, "alert", alert("al-1", "greeting.missing", "confirmed"))
+        store.record_event(key("c3"), 1, "alert", alert("al-1", "greeting.missing", "confirmed"))
         await store.durable()
         pages = []
         after = None
         while True:
-            page = await store.search(CallQuery(limit=2, after=after))
+            page = await store.search(CallQuery(tenant="a", limit=2, after=after))
             pages.append([r.call_id for r in page])
             if len(page) < 2:
                 break
             after = (page[-1].started_ms, page[-1].call_id)
         return {
-            "shirk": [r.call_id for r in await store.search(CallQuery(rule="forbidden.shirk"))],
-            "complaint": [r.call_id for r in await store.search(CallQuery(call_type="complaint"))],
+            "shirk": [
+                r.call_id for r in await store.search(CallQuery(tenant="a", rule="forbidden.shirk"))
+            ],
+            "complaint": [
+                r.call_id for r in await store.search(CallQuery(tenant="a", call_type="complaint"))
+            ],
             "pages": pages,
         }
 

@@ -15,7 +15,7 @@ from app.store.writer import AsyncBatches, ThreadBatches, Writer
 
 CALL = {
     "call_id": "c-1",
-    "tenant": None,
+    "tenant": "",  # the open service's
     "token": "t",
     "script_id": "s",
     "script_version": 1,
@@ -33,7 +33,7 @@ CALL = {
 
 
 def event(seq: int) -> dict[str, object]:
-    return {"call_id": "c-1", "seq": seq, "type": "alert", "body": f'{{"seq":{seq}}}'}
+    return {"tenant": "", "call_id": "c-1", "seq": seq, "type": "alert", "body": f'{{"seq":{seq}}}'}
 
 
 async def stored_seqs(url: str) -> list[int]:
