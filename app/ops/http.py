@@ -20,6 +20,8 @@ import logging
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.config import Settings
+
 log = logging.getLogger(__name__)
 
 _TIMEOUT_BODY = b'{"error":"request_timeout","detail":"the request head did not come in time"}'
@@ -82,9 +84,18 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+class HuashuHttpProtocol(HeaderTimeoutProtocol):
+    """The protocol ``huashu serve`` gives uvicorn. A class of the module's own, not one made
+    per call: ``--workers`` sends uvicorn's configuration to each worker by pickling it, and a
+    class pickles by its name. A worker imports this module afresh and reads the deadline from
+    the settings (``HUASHU_HEADER_TIMEOUT_S``), as its app does; the parent sets it from the
+    settings it checked (:func:`protocol_with_header_timeout`)."""
+
+    header_timeout_s = Settings().header_timeout_s
+
+
 def protocol_with_header_timeout(header_timeout_s: float) -> type[HeaderTimeoutProtocol]:
     """The HTTP protocol class for uvicorn, with this deadline on a request's head
     (``HUASHU_HEADER_TIMEOUT_S``)."""
-    return type(
-        "HuashuHttpProtocol", (HeaderTimeoutProtocol,), {"header_timeout_s": header_timeout_s}
-    )
+    HuashuHttpProtocol.header_timeout_s = header_timeout_s
+    return HuashuHttpProtocol
