@@ -344,18 +344,20 @@ def test_what_a_store_keeps_of_customers_words_is_masked(any_store: str, mask_di
 
     async def body(store: CallRepository) -> dict[str, Any]:
         await store.add(record("c-1"))
-        store.record_input("c-1", 1, "fragment", dict(fragment), 1_000, 1)
-        store.record_event("c-1", 1, "alert", event)
-        kept = store.finish("c-1", LISTING._replace(phase="ended"), snapshot, report)
+        store.record_input(key("c-1"), 1, "fragment", dict(fragment), 1_000, 1)
+        store.record_event(key("c-1"), 1, "alert", event)
+        kept = store.finish(key("c-1"), LISTING._replace(phase="ended"), snapshot, report)
         await store.durable()
-        ended = await store.get("c-1")
+        ended = await store.get(key("c-1"))
         assert ended is not None
         return {
             "kept": kept,
             "stored": (ended.snapshot, ended.report),
-            "inputs": [i.body for i in await store.inputs("c-1")],
-            "events": await store.events("c-1"),
-            "by_rule": [r.call_id for r in await store.search(CallQuery(rule="forbidden.shirk"))],
+            "inputs": [i.body for i in await store.inputs(key("c-1"))],
+            "events": await store.events(key("c-1")),
+            "by_rule": [
+                r.call_id for r in await store.search(CallQuery(tenant="a", rule="forbidden.shirk"))
+            ],
         }
 
     got = with_store(any_store, body, mask_digits)
