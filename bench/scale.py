@@ -6,7 +6,7 @@ what the Redis path costs.
   ``--workers 2`` with Redis between them, interleaved run by run; both on an SQLite store.
 - ``redis``: the alert latency of the Redis path. (1) The load bench at ``BENCH_CALLS`` calls on
   one instance with the in-process bus and with the Redis bus (the agent's own connection: its
-  alert is handed over in process either way; Redis costs CPU). (2) Two instances sharing
+  alert is handed over in process either way; Redis costs CPU), both on PostgreSQL. (2) Two instances sharing
   PostgreSQL and Redis: each call ingested on A, followed by a listener on A (in process) and
   one on B (through the Redis stream); the same alerts' latency on both, p50/p99.
 """
@@ -67,7 +67,7 @@ def run_redis(calls: int, seconds: float, repeats: int, procs: int, probe_calls:
     runs: dict[str, list[dict[str, Any]]] = {"memory_bus": [], "redis_bus": []}
     for _ in range(repeats):
         for name, env in (("memory_bus", {}), ("redis_bus", _redis_env())):
-            row = load_once("huashu", calls, seconds, procs, store="sqlite", env=env)
+            row = load_once("huashu", calls, seconds, procs, store=POSTGRES, env=env)
             row["bus"] = name
             runs[name].append(row)
             _progress(row)
@@ -138,9 +138,13 @@ async def _probe(a: int, b: int, calls: int, seconds: float, every_s: float) -> 
     readers += [asyncio.create_task(drain(ws)) for ws in ingests]
     await asyncio.sleep(2.0)  # past the greeting's timers
     rounds = int(seconds / every_s)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     for r in range(rounds):
-        tick = time.perf_counter()
         for n, ws in enumerate(ingests):
+            # Each call at its own moment of the round, as calls are: no burst to queue behind.
+            due = start + (r + n / calls) * every_s
+            await asyncio.sleep(max(due - loop.time(), 0))
             segment = f"s{r}"
             sent[(n, segment)] = time.perf_counter()
             fragment = {
@@ -151,7 +155,6 @@ async def _probe(a: int, b: int, calls: int, seconds: float, every_s: float) -> 
                 "final": True,
             }
             await ws.send(orjson.dumps(fragment).decode())
-        await asyncio.sleep(max(every_s - (time.perf_counter() - tick), 0))
     await asyncio.sleep(2.0)
     for where in seen:
         lost[where] = rounds * calls - len(seen[where])

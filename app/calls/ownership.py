@@ -114,36 +114,19 @@ class SoleOwnership:
         """Nothing to let go."""
 
 
-#: KEYS: the lease, the fence counter; ARGV: instance, ttl ms. Returns the lease held now
-#: (this instance's, renewed or new), or nil when another instance holds it.
+#: KEYS: the lease, the fence counter; ARGV: this instance, the heartbeat keys' prefix.
+#: Returns the lease held now (this instance's, or new), or nil while another live instance
+#: (its heartbeat key is there) holds it.
 ACQUIRE = """
 local held = redis.call('GET', KEYS[1])
 if held then
-  if string.sub(held, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return held
-  end
-  return false
+  local holder = string.match(held, '^(.-)|')
+  if holder == ARGV[1] then return held end
+  if redis.call('EXISTS', ARGV[2] .. holder) == 1 then return false end
 end
 local lease = ARGV[1] .. '|' .. redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], lease, 'PX', ARGV[2])
+redis.call('SET', KEYS[1], lease)
 return lease
-"""
-
-#: KEYS: the lease, the fence counter; ARGV: the lease this instance holds, its fence, ttl ms.
-#: 1 renewed, 0 lost. A lease that ran out (this instance was too busy to renew it in time) is
-#: taken again when nobody took the call meanwhile: the fence counter is still this lease's.
-RENEW = """
-local held = redis.call('GET', KEYS[1])
-if held == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return 1
-end
-if not held and redis.call('GET', KEYS[2]) == ARGV[2] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-  return 1
-end
-return 0
 """
 
 #: KEYS: the lease, the fence counter; ARGV: the lease this instance holds, whether the call
@@ -163,7 +146,9 @@ FENCE_AFTER_END_S = 3600
 
 
 class RedisOwnership:
-    """Leases in Redis, renewed by a background task every third of their time to live."""
+    """Leases in Redis. A lease names its holder; it stands while the holder's *heartbeat* (a
+    key of the instance's own, with the time to live, refreshed every third of it) does: one
+    key renewed per instance, not one per call, whatever the number of calls."""
 
     shared = True
 
@@ -173,10 +158,11 @@ class RedisOwnership:
         self._prefix = prefix
         self._ttl_ms = int(ttl_s * 1000)
         self._acquire = self._redis.register_script(ACQUIRE)
-        self._renew = self._redis.register_script(RENEW)
         self._release = self._redis.register_script(RELEASE)
         #: The calls this instance holds: their leases.
         self._held: dict[str, str] = {}
+        #: The heartbeat has been set at least once.
+        self._alive = False
         self._tasks: list[asyncio.Task[None]] = []
         #: Requests being answered (kept, or the loop may drop a running task).
         self._answering: set[asyncio.Task[None]] = set()
@@ -187,6 +173,9 @@ class RedisOwnership:
     def _fence(self, call_id: str) -> str:
         return f"{self._prefix}fence:{call_id}"
 
+    def _heartbeat(self, instance: str) -> str:
+        return f"{self._prefix}alive:{instance}"
+
     def _inbox(self, instance: str) -> str:
         return f"{self._prefix}instance:{instance}"
 
@@ -194,9 +183,11 @@ class RedisOwnership:
         return f"{self._prefix}refused:{call_id}"
 
     async def acquire(self, call_id: str) -> str | None:
+        if not self._alive:  # before start (or a test): this instance is alive now
+            await self._beat()
         lease = await self._acquire(
             keys=[self._lease(call_id), self._fence(call_id)],
-            args=[self.instance_id, self._ttl_ms],
+            args=[self.instance_id, self._heartbeat("")],
         )
         if lease is None:
             self._held.pop(call_id, None)
@@ -208,8 +199,18 @@ class RedisOwnership:
     async def free(self, call_ids: list[str]) -> list[str]:
         if not call_ids:
             return []
-        leases = await self._redis.mget([self._lease(call_id) for call_id in call_ids])
-        return [call_id for call_id, lease in zip(call_ids, leases, strict=True) if lease is None]
+        leases: list[Any] = await self._redis.mget([self._lease(c) for c in call_ids])
+        holders = [None if lease is None else lease.split(b"|", 1)[0].decode() for lease in leases]
+        named = sorted({holder for holder in holders if holder is not None})
+        alive: list[Any] = (
+            await self._redis.mget([self._heartbeat(holder) for holder in named]) if named else []
+        )
+        living = {holder for holder, beat in zip(named, alive, strict=True) if beat is not None}
+        return [
+            call_id
+            for call_id, holder in zip(call_ids, holders, strict=True)
+            if holder is None or holder not in living
+        ]
 
     async def ask(self, call_id: str, resumed: bool) -> None:
         lease: Any = await self._redis.get(self._lease(call_id))
@@ -257,26 +258,33 @@ class RedisOwnership:
             loop.create_task(self._hear(on_request), name="huashu-requests"),
         ]
 
+    async def _beat(self) -> bool:
+        """Set this instance's heartbeat for another time to live; False when it had run out
+        (the instance was too busy, or Redis away, for longer than that)."""
+        before = await self._redis.set(
+            self._heartbeat(self.instance_id), b"1", px=self._ttl_ms, get=True
+        )
+        was_alive, self._alive = self._alive, True
+        return before is not None or not was_alive
+
     async def _keep_renewing(self, on_lost: OnLost) -> None:
         while True:
             await asyncio.sleep(self._ttl_ms / 3000)
-            held = list(self._held.items())
-            if not held:
-                continue
             try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for call_id, lease in held:
-                        await self._renew(
-                            keys=[self._lease(call_id), self._fence(call_id)],
-                            args=[lease, lease.split("|", 1)[1], self._ttl_ms],
-                            client=pipe,
-                        )
-                    renewed = await pipe.execute()
+                if await self._beat():
+                    continue
+                # The heartbeat ran out: another instance may have taken some calls meanwhile.
+                held = list(self._held.items())
+                leases: list[Any] = (
+                    await self._redis.mget([self._lease(call_id) for call_id, _ in held])
+                    if held
+                    else []
+                )
             except (RedisError, OSError) as exc:
                 log.warning("leases: Redis did not answer (%s); renewing again soon", exc)
                 continue
-            for (call_id, lease), ok in zip(held, renewed, strict=True):
-                if not ok and self._held.get(call_id) == lease:
+            for (call_id, lease), now in zip(held, leases, strict=True):
+                if (now is None or now.decode() != lease) and self._held.get(call_id) == lease:
                     del self._held[call_id]
                     log.warning("call %s: its lease was lost; the call is let go", call_id)
                     on_lost(call_id)
@@ -311,6 +319,10 @@ class RedisOwnership:
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - going away
                 pass
+        try:
+            await self._redis.delete(self._heartbeat(self.instance_id))
+        except (RedisError, OSError):
+            pass  # it runs out on its own
         await self._redis.aclose()
 
 

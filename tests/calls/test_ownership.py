@@ -28,7 +28,8 @@ def test_one_holder_at_a_time_and_each_new_holder_a_higher_fence() -> None:
         await a.release("c")
         second = await b.acquire("c")
         assert second is not None and int(second) > int(first)
-        await asyncio.sleep(0.7)  # b never renews (not started): its lease runs out
+        await asyncio.sleep(0.7)  # b's heartbeat is never renewed (not started): b is gone
+        assert await a.free(["c"]) == ["c"]  # held by an instance that is gone: free
         third = await a.acquire("c")
         assert third is not None and int(third) > int(second)
         await a.close()
@@ -38,6 +39,8 @@ def test_one_holder_at_a_time_and_each_new_holder_a_higher_fence() -> None:
 
 
 def test_a_holder_that_was_late_to_renew_keeps_the_call_if_nobody_took_it() -> None:
+    """One heartbeat per instance holds all its leases; it ran out while the instance was
+    busy, nobody took the call meanwhile: the call stays the instance's."""
     async def main() -> list[str]:
         keys = prefix()
         a = RedisOwnership(REDIS, prefix=keys, ttl_s=0.6)
@@ -48,7 +51,7 @@ def test_a_holder_that_was_late_to_renew_keeps_the_call_if_nobody_took_it() -> N
 
         fence = await a.acquire("c")
         redis = Redis.from_url(REDIS)
-        await redis.delete(keys + "lease:c")  # ran out while the instance was busy
+        await redis.delete(keys + f"alive:{a.instance_id}")  # ran out: the instance was busy
         a.start(never, lost.append)
         await asyncio.sleep(0.5)  # a renewal round
         lease = await redis.get(keys + "lease:c")
@@ -72,8 +75,8 @@ def test_a_lease_taken_by_another_instance_is_lost_by_the_old_holder() -> None:
 
         await a.acquire("c")
         redis = Redis.from_url(REDIS)
-        await redis.delete(keys + "lease:c")
-        assert await b.acquire("c") is not None  # another instance took it meanwhile
+        await redis.delete(keys + f"alive:{a.instance_id}")  # a seemed dead for a while...
+        assert await b.acquire("c") is not None  # ...and another instance took the call
         a.start(never, lost.append)
         await asyncio.sleep(0.5)
         await redis.aclose()
