@@ -6,9 +6,9 @@ what the Redis path costs.
   ``--workers 2`` with Redis between them, interleaved run by run; both on an SQLite store.
 - ``redis``: the alert latency of the Redis path. (1) The load bench at ``BENCH_CALLS`` calls on
   one instance with the in-process bus and with the Redis bus (the agent's own connection: its
-  alert is handed over in process either way; Redis costs CPU), both on PostgreSQL. (2) Two instances sharing
-  PostgreSQL and Redis: each call ingested on A, followed by a listener on A (in process) and
-  one on B (through the Redis stream); the same alerts' latency on both, p50/p99.
+  alert is handed over in process either way; Redis costs CPU), both on PostgreSQL. (2) Two
+  instances sharing PostgreSQL and Redis: each call ingested on A, followed by a listener on A
+  (in process) and one on B (through the Redis stream); the same alerts' latency on both.
 """
 
 from __future__ import annotations

@@ -232,7 +232,7 @@ class RedisBus:
                 self._reading.cancel()
         await self._local.close()
         await self._reader.aclose()
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -310,8 +310,12 @@ class RedisBus:
     async def _read(self) -> None:
         """Hand the entries of every followed call's stream to its subscribers here."""
         reader = self._reader
-        self._reader_id = int(await reader.client_id())
         backoff = Backoff("read")
+        while self._reader_id is None and not self._closed:
+            try:
+                self._reader_id = int(await reader.client_id())
+            except (RedisError, OSError) as exc:
+                await backoff.wait(exc)
         while not self._closed:
             if not self._following:
                 self._wake_reader.clear()

@@ -323,7 +323,7 @@ class RedisOwnership:
             await self._redis.delete(self._heartbeat(self.instance_id))
         except (RedisError, OSError):
             pass  # it runs out on its own
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)
 
 
 def make_ownership(settings: Settings) -> Ownership:
