@@ -41,6 +41,7 @@ def test_one_holder_at_a_time_and_each_new_holder_a_higher_fence() -> None:
 def test_a_holder_that_was_late_to_renew_keeps_the_call_if_nobody_took_it() -> None:
     """One heartbeat per instance holds all its leases; it ran out while the instance was
     busy, nobody took the call meanwhile: the call stays the instance's."""
+
     async def main() -> list[str]:
         keys = prefix()
         a = RedisOwnership(REDIS, prefix=keys, ttl_s=0.6)
