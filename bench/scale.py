@@ -3,7 +3,8 @@ what the Redis path costs.
 
 - ``workers``: the capacity bench (``bench.load.capacity``: the most calls whose alert p99
   stays under 50 ms with nothing lost) for one process on the in-process bus, then for
-  ``--workers 2`` with Redis between them, interleaved run by run; both on an SQLite store.
+  ``--workers 2`` with Redis between them, interleaved run by run; both on PostgreSQL
+  (``BENCH_POSTGRES_URL``: two processes writing one SQLite file queue on its one write lock).
 - ``redis``: the alert latency of the Redis path. (1) The load bench at ``BENCH_CALLS`` calls on
   one instance with the in-process bus and with the Redis bus (the agent's own connection: its
   alert is handed over in process either way; Redis costs CPU), both on PostgreSQL. (2) Two
@@ -52,10 +53,10 @@ def run_workers(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"one": [], "two": []}
     for _ in range(repeats):
-        out["one"].append(capacity("huashu", steps, seconds, procs, bisect, store="sqlite"))
+        out["one"].append(capacity("huashu", steps, seconds, procs, bisect, store=POSTGRES))
         out["two"].append(
             capacity(
-                "huashu", steps, seconds, procs, bisect, store="sqlite", workers=2, env=_redis_env()
+                "huashu", steps, seconds, procs, bisect, store=POSTGRES, workers=2, env=_redis_env()
             )
         )
     one = statistics.median(r["capacity"] for r in out["one"])
