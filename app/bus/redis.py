@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from app.bus import Sink
 from app.bus.memory import MemoryBus
@@ -271,21 +271,30 @@ class RedisBus:
                 del self._unsent[: len(batch)]
 
     async def _send(self, batch: Iterable[Outgoing]) -> None:
+        # EVALSHA straight into the pipeline: redis-py's Script in a pipeline asks Redis
+        # whether the script exists before every batch (one more round trip). A Redis that
+        # lost its scripts (restarted) answers NOSCRIPT: the script is loaded and the batch
+        # sent again (appends are idempotent by seq).
+        try:
+            results = await self._pipeline(batch)
+        except NoScriptError:
+            await self._redis.script_load(APPEND)
+            results = await self._pipeline(batch)
+        for result in results:
+            if result == -1:
+                log.error("bus: an event was refused: this instance lost the call's lease")
+
+    async def _pipeline(self, batch: Iterable[Outgoing]) -> list[Any]:
+        sha = self._append.sha
         async with self._redis.pipeline(transaction=False) as pipe:
             for call_id, seq, message, fence in batch:
                 stream = self._stream(call_id)
                 if seq == 0:
                     pipe.expire(stream, self._ended_ttl_s)
                     continue
-                await self._append(
-                    keys=[stream, self._fence(call_id)],
-                    args=[seq, message, fence, self._maxlen],
-                    client=pipe,
-                )
-            results = await pipe.execute()
-        for result in results:
-            if result == -1:
-                log.error("bus: an event was refused: this instance lost the call's lease")
+                fence_key = self._fence(call_id)
+                pipe.evalsha(sha, 2, stream, fence_key, seq, message, fence, self._maxlen)
+            return await pipe.execute()
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -224,3 +224,25 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def test_a_redis_that_lost_its_scripts_gets_every_append_all_the_same() -> None:
+    """Appends go as EVALSHA of a script Redis may not have (restarted, or SCRIPT FLUSH): the
+    script is loaded again and the batch sent again, each event once."""
+
+    async def main() -> list[str]:
+        a, b, _ = pair()
+        there = Subscriber()
+        a.publish("c", 1, message(1))
+        await a.flush()
+        await b.subscribe("c", there, after_seq=0)
+        redis = Redis.from_url(REDIS)
+        await redis.script_flush()
+        await redis.aclose()
+        for seq in range(2, 21):
+            a.publish("c", seq, message(seq))
+        await until(lambda: len(there.pending) == 20)
+        await close(a, b)
+        return there.take()
+
+    assert run(main()) == [message(seq) for seq in range(1, 21)]
