@@ -11,8 +11,8 @@ An unclear purpose (002 当询问客户目的时) is an utterance that opens a r
 nothing else (喂你好, 我想问一下, 我有个事): the agent should ask which business it is about.
 
 :class:`IntentModel` is built once per script version; :meth:`IntentModel.judge` reads one
-final utterance of the customer. Clauses are the utterance's punctuation and the script's break
-words (但是, 不过): a denial holds only inside its clause, so 我不是投诉, 我就想知道凭什么扣钱 is
+final utterance of the customer. Clauses are the utterance's punctuation (or the pauses an ASR
+writes as spaces) and the script's break words (但是, 不过): a denial holds only inside its clause, so 我不是投诉, 我就想知道凭什么扣钱 is
 still a demand.
 """
 
@@ -25,7 +25,8 @@ from app.engine.cues import Cues, Found
 from app.engine.intent_spec import ComplaintIntent, Intent, PurposeIntent
 from app.engine.normalize import Normalized, normalize
 
-#: Punctuation that ends a clause in the text as the ASR wrote it (normalization drops it).
+#: Punctuation that ends a clause in the text as the ASR wrote it (normalization drops it). White
+#: space between Chinese words ends one too: it is how an ASR without punctuation marks a pause.
 CLAUSE_ENDS = frozenset("，,。.！!？?；;：:、…~～—\n")
 
 
@@ -242,13 +243,24 @@ def _clause_starts(norm: Normalized, breaks: list[Found]) -> list[int]:
     punctuation in the text as written, and at each break word."""
     starts = {0}
     raw = norm.raw
-    if any(c in CLAUSE_ENDS for c in raw):
+    if any(c in CLAUSE_ENDS or c.isspace() for c in raw):
         offsets = norm.offsets
         for i in range(1, len(offsets)):
-            if any(raw[k] in CLAUSE_ENDS for k in range(offsets[i - 1] + 1, offsets[i])):
+            before, after = raw[offsets[i - 1]], raw[offsets[i]]
+            if any(
+                raw[k] in CLAUSE_ENDS or (raw[k].isspace() and not _word_gap(before, after))
+                for k in range(offsets[i - 1] + 1, offsets[i])
+            ):
                 starts.add(i)
     starts.update(b.start for b in breaks)
     return sorted(starts)
+
+
+def _word_gap(before: str, after: str) -> bool:
+    """Whether white space between ``before`` and ``after`` only separates two words of Latin
+    script or digits (``5 G``, ``139 1234``) rather than marking a pause: an ASR writes a pause
+    in Chinese speech as a space where it writes no punctuation."""
+    return before.isascii() and after.isascii()
 
 
 def _clause_of(starts: list[int], position: int) -> int:
