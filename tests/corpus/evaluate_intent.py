@@ -20,6 +20,8 @@ Two labelled sets, ``label<TAB>kind<TAB>text``:
 - ``tests/corpus/intent_dev2.tsv``: ours, written before the third round changed any code,
   with finer kinds (explanation, compensation, repetition, sarcasm; praise, a purpose said);
   designed on (its misses are printed);
+- ``tests/corpus/intent_probe.tsv``: ours, written after intent_dev2 was designed on, with other
+  wording, measured once before being designed on too;
 - ``tests/independent/intent.tsv``: written by someone who never saw the code, frozen. It is
   measured, never tuned to: only its aggregate figures are printed, never its sentences.
 """
@@ -43,6 +45,8 @@ FRESH = ROOT / "tests" / "corpus" / "intent_fresh.tsv"
 #: A second development set, written before the third round changed any code (its misses are
 #: printed: it is designed on).
 DEV2 = ROOT / "tests" / "corpus" / "intent_dev2.tsv"
+#: A probe batch, written after intent_dev2 was tuned on and measured once before it was tuned on.
+PROBE = ROOT / "tests" / "corpus" / "intent_probe.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
@@ -53,6 +57,7 @@ SETS = {
     "dev": DEV,
     "fresh": FRESH,
     "dev2": DEV2,
+    "probe": PROBE,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
 }
@@ -197,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         path = SETS[name]
         # Only the misses of the sets designed on are listed; the held-out sets give figures only.
-        show = args.show if path in (OURS, DEV2) else None
+        show = args.show if path in (OURS, DEV2, PROBE) else None
         print(report(str(path.relative_to(ROOT)), evaluate_intents(compiled, path), show))
     return 0
 
