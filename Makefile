@@ -56,7 +56,8 @@ corpus: setup
 	$(BIN)/python -m tests.corpus.build
 
 ## Recall and false alarms on the corpus and on the real text in ../shared/data/real; then the
-## customer-intent precision and recall on our labelled set and on the independent one
+## customer-intent precision and recall on each of our labelled sets (intent_dev2 among them) and on the
+## independent ones
 evaluate: setup
 	$(BIN)/python -m tests.corpus.evaluate
 	$(BIN)/python -m tests.corpus.evaluate_intent

@@ -11,13 +11,14 @@ An unclear purpose (002 当询问客户目的时) is an utterance that opens a r
 nothing else (喂你好, 我想问一下, 我有个事): the agent should ask which business it is about.
 
 :class:`IntentModel` is built once per script version; :meth:`IntentModel.judge` reads one
-final utterance of the customer. Clauses are the utterance's punctuation and the script's break
-words (但是, 不过): a denial holds only inside its clause, so 我不是投诉, 我就想知道凭什么扣钱 is
-still a demand.
+final utterance of the customer. Clauses are the utterance's punctuation (or the pauses an ASR
+writes as spaces) and the script's break words (但是, 不过): a denial holds only inside its
+clause, so 我不是投诉, 我就想知道凭什么扣钱 is still a demand, and so is 啥也没修 这算什么事.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,7 +26,8 @@ from app.engine.cues import Cues, Found
 from app.engine.intent_spec import ComplaintIntent, Intent, PurposeIntent
 from app.engine.normalize import Normalized, normalize
 
-#: Punctuation that ends a clause in the text as the ASR wrote it (normalization drops it).
+#: Punctuation that ends a clause in the text as the ASR wrote it (normalization drops it). White
+#: space between Chinese words ends one too: it is how an ASR without punctuation marks a pause.
 CLAUSE_ENDS = frozenset("，,。.！!？?；;：:、…~～—\n")
 
 
@@ -96,10 +98,10 @@ class _Complaint:
         neutral = by_role[_NEUTRAL]
         # a neutral word is one word: no clause begins inside it (处理结果 is no 结果, "then")
         breaks = [b for b in by_role[_BREAK] if not any(w.start < b.start < w.end for w in neutral)]
-        starts = _clause_starts(norm, breaks)
+        clauses = _Clauses(norm, breaks)
         topics = by_role[_TOPIC]
         negators = by_role[_NEGATOR]
-        rhetorical = {_clause_of(starts, h.start) for h in by_role[_RHETORICAL]}
+        rhetorical = {clauses.of(h.start) for h in by_role[_RHETORICAL]}
         pasts = by_role[_PAST]
         settled = by_role[_SETTLED]
         unresolved = bool(by_role[_UNRESOLVED])
@@ -119,14 +121,17 @@ class _Complaint:
                 continue  # about complaining, not complaining
             if any(w.start < hit.end <= w.end for w in neutral):
                 continue  # its word means something else here
-            clause = _clause_of(starts, hit.start)
 
-            def committed(since: int, hit: Found = hit, clause: int = clause) -> bool:
+            def clause(hit: Found = hit) -> int:
+                """The cue's clause (asked only where a denial, a past or a question is)."""
+                return clauses.of(hit.start)
+
+            def committed(since: int, hit: Found = hit) -> bool:
                 """Whether the customer commits to the cue (我要, 我就去) from ``since`` on in
                 its clause, with no asking word (想问) between."""
                 return any(
                     since <= c.start <= hit.start
-                    and _clause_of(starts, c.start) == clause
+                    and clauses.of(c.start) == clauses.of(hit.start)
                     and not any(c.start < a.start and a.end <= hit.start for a in asking)
                     for c in committing
                 )
@@ -134,27 +139,26 @@ class _Complaint:
             if asks and kind in self.askable and not committed(0):
                 continue  # a question about the channel, not a use of it
             if asks and any(
-                h.end <= hit.start
-                and _clause_of(starts, h.start) == clause
-                and not committed(h.end)
+                h.end <= hit.start and clauses.of(h.start) == clause() and not committed(h.end)
                 for h in hypothetical
             ):
                 continue  # a question about what would be (如果不满意可以找谁)
-            if clause not in rhetorical and any(
-                n.start < hit.start
-                and n.end <= hit.end
-                and hit.start - n.end <= window
-                and _clause_of(starts, n.start) == clause
-                for n in negators
+            if (
+                any(
+                    n.start < hit.start
+                    and n.end <= hit.end
+                    and hit.start - n.end <= window
+                    and clauses.of(n.start) == clause()
+                    for n in negators
+                )
+                and clause() not in rhetorical
             ):
                 continue  # denied
             factor = 1.0
             if not unresolved:
-                past = any(
-                    p.end <= hit.start and _clause_of(starts, p.start) == clause for p in pasts
-                )
+                past = any(p.end <= hit.start and clauses.of(p.start) == clause() for p in pasts)
                 if any(
-                    (s.start >= hit.start and (past or _clause_of(starts, s.start) == clause))
+                    (s.start >= hit.start and (past or clauses.of(s.start) == clause()))
                     or (s.start <= hit.start and hit.end <= s.end)
                     for s in settled
                 ):
@@ -237,18 +241,49 @@ class IntentModel:
         return NOTHING
 
 
+class _Clauses:
+    """The clauses of one utterance, worked out on the first question: most utterances have
+    no word whose reach a clause limits (a denial, a past, a question), and finding the clauses
+    of a text with punctuation or pauses maps it back to the text as written."""
+
+    __slots__ = ("_norm", "_breaks", "_starts")
+
+    def __init__(self, norm: Normalized, breaks: list[Found]) -> None:
+        self._norm = norm
+        self._breaks = breaks
+        self._starts: list[int] | None = None
+
+    def of(self, position: int) -> int:
+        """The index of the clause that the normalized ``position`` falls in."""
+        if self._starts is None:
+            self._starts = _clause_starts(self._norm, self._breaks)
+        return _clause_of(self._starts, position)
+
+
 def _clause_starts(norm: Normalized, breaks: list[Found]) -> list[int]:
     """Where each clause of ``norm`` begins (normalized offsets, increasing): after
-    punctuation in the text as written, and at each break word."""
+    punctuation or a pause in the text as written, and at each break word."""
     starts = {0}
     raw = norm.raw
-    if any(c in CLAUSE_ENDS for c in raw):
+    pauses = [k for k, c in enumerate(raw) if c in CLAUSE_ENDS or c.isspace()]
+    if pauses:
         offsets = norm.offsets
-        for i in range(1, len(offsets)):
-            if any(raw[k] in CLAUSE_ENDS for k in range(offsets[i - 1] + 1, offsets[i])):
+        for k in pauses:
+            # the first normalized character after the mark (the mark itself is dropped)
+            i = bisect_right(offsets, k)
+            if 0 < i < len(offsets) and (
+                raw[k] in CLAUSE_ENDS or not _word_gap(raw[offsets[i - 1]], raw[offsets[i]])
+            ):
                 starts.add(i)
     starts.update(b.start for b in breaks)
     return sorted(starts)
+
+
+def _word_gap(before: str, after: str) -> bool:
+    """Whether white space between ``before`` and ``after`` only separates two words of Latin
+    script or digits (``5 G``, ``139 1234``) rather than marking a pause: an ASR writes a pause
+    in Chinese speech as a space where it writes no punctuation."""
+    return before.isascii() and after.isascii()
 
 
 def _clause_of(starts: list[int], position: int) -> int:

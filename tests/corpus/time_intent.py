@@ -1,6 +1,7 @@
 """What the intent check costs per customer final: ``python -m tests.corpus.time_intent``.
 
-Judges 1,000 utterances (our two sets' lines, in turn) with the script's compiled intent model,
+Judges 1,000 utterances (our first two sets' lines, in turn; then intent_dev2's, whose text is
+spaced as an ASR without punctuation writes it) with the script's compiled intent model,
 as the service does on each customer final: the text is normalized once beforehand (the
 service normalizes every final anyway), then :meth:`IntentModel.judge` runs on it. Prints the
 best of five rounds in microseconds per utterance.
@@ -12,10 +13,10 @@ import itertools
 import timeit
 
 from app.engine.compiled import CompiledScript
-from app.engine.normalize import normalize
+from app.engine.normalize import Normalized, normalize
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
-from tests.corpus.evaluate_intent import DEV, OURS, read_intents
+from tests.corpus.evaluate_intent import DEV, DEV2, OURS, read_intents
 
 UTTERANCES = 1000
 
@@ -24,16 +25,20 @@ def main() -> int:
     library = load_library(ROOT / "scripts_data")
     script = library.scripts["cmcc-10086"]
     model = CompiledScript(script, library.lexicon_for(script)).intent
-    texts = [text for path in (OURS, DEV) for _, _, text in read_intents(path)]
-    norms = [normalize(t) for t in itertools.islice(itertools.cycle(texts), UTTERANCES)]
+    for name, paths in (("intent.tsv + intent_dev.tsv", (OURS, DEV)), ("intent_dev2.tsv", (DEV2,))):
+        texts = [text for path in paths for _, _, text in read_intents(path)]
+        norms = [normalize(t) for t in itertools.islice(itertools.cycle(texts), UTTERANCES)]
 
-    def run() -> None:
-        for norm in norms:
-            model.judge(norm.raw, norm)
+        def run(norms: list[Normalized] = norms) -> None:
+            for norm in norms:
+                model.judge(norm.raw, norm)
 
-    run()  # warm up (lazy tables, jieba's dictionary if used)
-    best = min(timeit.repeat(run, number=1, repeat=5))
-    print(f"intent judge: {best / UTTERANCES * 1e6:.1f} µs per utterance ({UTTERANCES} utterances)")
+        run()  # warm up (lazy tables, jieba's dictionary if used)
+        best = min(timeit.repeat(run, number=1, repeat=5))
+        print(
+            f"intent judge, {name}: {best / UTTERANCES * 1e6:.1f} µs per utterance "
+            f"({UTTERANCES} utterances)"
+        )
     return 0
 
 

@@ -77,6 +77,19 @@ MODEL = IntentModel(
         ("嗯那个我要投訴你們", True, ("explicit “投诉”",)),
         ("", False, ()),
         ("。。。", False, ()),
+        # a pause the ASR writes as a space ends a clause as a comma does: the denial stays in
+        # its own (without it, 凭什么 is within the denial's reach)
+        ("我不是要投诉 凭什么扣钱", True, ("demand “凭什么”",)),
+        ("我不是要投诉凭什么扣钱", False, ()),
+        ("我不是要投诉\u3000凭什么扣钱", True, ("demand “凭什么”",)),
+        ("我不是 要投诉", True, ("explicit “投诉”",)),
+        # a space between Latin letters or digits separates words, not clauses
+        ("不是A B凭什么扣钱", False, ()),
+        ("不是5 G凭什么扣钱", False, ()),
+        # white space only, or around the words
+        ("   ", False, ()),
+        (" \t投诉 \n", True, ("explicit “投诉”",)),
+        ("  不是  ", False, ()),
     ],
 )
 def test_complaint(text: str, complaint: bool, reasons: tuple[str, ...]) -> None:
@@ -97,6 +110,8 @@ def test_complaint(text: str, complaint: bool, reasons: tuple[str, ...]) -> None
         ("好的", False),  # no opener: an answer, not an opening
         ("我要投诉", False),  # a complaint is a purpose
         ("", False),
+        ("喂 喂 喂", True),
+        ("   ", False),
     ],
 )
 def test_unclear_purpose(text: str, unclear: bool) -> None:
