@@ -13,7 +13,8 @@ Environment (defaults in brackets):
 - BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
 - BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available);
 - ``soak``: BENCH_CALLS [2000] connections, 5 % stuck listeners and 5 % malformed senders,
-  BENCH_SECONDS [60]; BENCH_RSS_CEILING_MB [1024] is the ceiling it checks;
+  BENCH_SECONDS [60]; BENCH_RSS_CEILING_MB [1024] is the ceiling it checks; BENCH_RATE [0.5]:
+  fragments a second of each well-behaved call;
 - BENCH_FRAGMENTS [20000]: the length of the one call of ``longcall`` (RSS as it goes on);
 - BENCH_STORE [memory]: the store of the Huashu server for ``load``, ``capacity`` and ``memory``
   (``memory``, ``sqlite`` or a PostgreSQL URL); ``store`` compares memory, SQLite and
@@ -184,7 +185,8 @@ def _print_offline(results: dict[str, Any]) -> None:
 def _print_soak(results: dict[str, Any]) -> None:
     print(
         f"{results['well_behaved_calls']} well-behaved calls, {results['stuck_listeners']} stuck "
-        f"listeners, {results['malformed_senders']} malformed senders, {results['seconds']} s"
+        f"listeners, {results['malformed_senders']} malformed senders, {results['seconds']} s, "
+        f"{results['fragments_per_s_per_call']} fragments/s a call"
     )
     for name in ("alone", "beside_bad_clients"):
         print(f"  {name:<20} {results[name]}")
@@ -254,6 +256,7 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
             float(_env("BENCH_SECONDS", "60")),
             _procs(),
             float(_env("BENCH_RSS_CEILING_MB", "1024")),
+            float(_env("BENCH_RATE", "0.5")),
         ),
         _print_soak,
     ),
