@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.calls.repository import CallRecord, StoredInput
 from app.engine.compiled import CompiledScript
-from app.engine.messages import CallEvent, CallSetup, Event, Fragment, Input
-from app.engine.outbox import DEFAULT_ALERT_BOUNDS, AlertBounds
+from app.engine.messages import CallEvent, CallSetup, Event, Fragment, Input, TranscriptLine
+from app.engine.outbox import DEFAULT_ALERT_BOUNDS, KEEP_ALL, AlertBounds, Windows
 from app.engine.phases import CallType
 from app.engine.session import CallSession
 from app.errors import HuashuError
@@ -70,12 +71,16 @@ def rebuild(
     record: CallRecord,
     inputs: list[StoredInput],
     bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
+    windows: Windows = KEEP_ALL,
+    spill: Callable[[list[tuple[int, TranscriptLine]]], None] | None = None,
 ) -> Rebuilt:
     """The call as it stood after its last stored input (``bounds``: the service's, as the
-    call was made with them: the same inputs make the same events)."""
+    call was made with them: the same inputs make the same events). With ``windows``, the
+    transcript lines that leave memory on the way are handed to ``spill`` (to store again:
+    the store may not have had them yet)."""
     if record.setup is None:
         raise ValueError(f"call {record.call_id!r} has no stored setup")
-    session = CallSession(compiled, setup_of(record.setup), record.created_ms, bounds)
+    session = CallSession(compiled, setup_of(record.setup), record.created_ms, bounds, windows)
     events: list[Event] = []
     last_seq = 0
     for stored in inputs:
@@ -89,6 +94,8 @@ def rebuild(
             pass  # refused inputs are not stored; one stored is refused again, as it was
         except Exception:  # noqa: BLE001 - as when it was live: the call goes on
             log.exception("call %s: the engine failed replaying input %d", record.call_id, stored.n)
+        if spill is not None and session.spilled:
+            spill(session.take_spilled())
         if stored.client_seq is not None:
             last_seq = max(last_seq, stored.client_seq)
     return Rebuilt(session, events, len(inputs), last_seq)

@@ -21,7 +21,8 @@ import orjson
 
 from app.calls.privacy import mask_encoded
 from app.config import Settings
-from app.engine.messages import Listing
+from app.engine.messages import Listing, TranscriptLine
+from app.engine.outbox import NOTHING_EARLIER, Earlier
 from app.errors import Conflict
 
 
@@ -92,6 +93,10 @@ class CallRecord:
         self.call_type = listing.call_type
         self.phase = listing.phase
         self.alerts = listing.alerts
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (a database restarting): try again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +212,19 @@ class CallRepository(Protocol):
         """The call published event ``seq`` (``message``: as sent); an ``alert`` or an
         ``alert_update`` also keeps the call's alerts as they stand. A store that does not
         ``keeps_inputs`` is handed only those two."""
+        ...
+
+    def record_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
+        """Transcript lines of the live call that left the engine's memory, numbered (only
+        a store that ``keeps_inputs`` is handed them: the service gives its calls' engines
+        windows only then). A line stored already is left as it is."""
+        ...
+
+    async def earlier(self, key: CallKey, lines: int, alerts: int) -> Earlier:
+        """The call's first ``lines`` transcript lines (of those :meth:`record_lines` had)
+        and its first ``alerts`` alerts as they stand now, from what is durable: what left
+        its engine's memory. Fewer when the store lost some. Raises
+        :class:`StoreUnavailable` when the store cannot be reached."""
         ...
 
     def when_durable(self, callback: Callable[[], None]) -> None:
@@ -362,6 +380,13 @@ class MemoryCallRepository:
                 alerts[body["id"]] = (body["rule"], body["state"])
             elif body["id"] in alerts:
                 alerts[body["id"]] = (alerts[body["id"]][0], body["state"])
+
+    def record_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
+        pass
+
+    async def earlier(self, key: CallKey, lines: int, alerts: int) -> Earlier:
+        """Nothing: an engine whose store is this one keeps everything in memory."""
+        return NOTHING_EARLIER
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         callback()

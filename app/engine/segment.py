@@ -100,8 +100,8 @@ class Transcript:
     def take_spilled(self) -> list[tuple[int, TranscriptLine]]:
         """The lines that left memory since the last take, numbered; the shell must store
         them (each once is enough: a call rebuilt after a restart hands them out again)."""
-        spilled = self.spilled
-        self.spilled = []
+        spilled = self.spilled[:]
+        self.spilled.clear()  # the same list: the session hands it out as ``spilled``
         return spilled
 
     def __len__(self) -> int:

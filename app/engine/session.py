@@ -108,6 +108,9 @@ class CallSession:
             self.suggestions,
         )
         self.transcript = Transcript(windows.transcript)
+        #: The transcript lines that left memory and were not taken yet (with ``windows``):
+        #: when not empty, the shell must :meth:`take_spilled` after the input.
+        self.spilled = self.transcript.spilled
         #: What left memory, given back by the shell once the call has ended.
         self._earlier = NOTHING_EARLIER
         #: The call time of the report when the call ended with part of its record out of
