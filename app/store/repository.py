@@ -212,7 +212,7 @@ class SqlCallRepository:
         for message, state in found_alerts:
             body = orjson.loads(message)
             for head in EVENT_HEAD:
-                del body[head]
+                body.pop(head, None)
             body["state"] = state
             bodies.append(body)
         return Earlier(
