@@ -242,8 +242,9 @@ class CallRunner:
         self.writers = None
 
     def cut_off(self) -> None:
-        """End the call as lost (its client never came back); see the engine's ``cut_off``."""
-        if self._session is not None:
+        """End the call as lost (its client never came back); see the engine's ``cut_off``.
+        A call that has ended already (its report being made) is left alone."""
+        if self._session is not None and not self._session.ended:
             self.process(CallEvent("cut_off"))
 
     def republish(self, events: list[Event], stored: list[str]) -> None:
@@ -386,6 +387,7 @@ class CallRunner:
                 self._finishing = asyncio.get_running_loop().create_task(
                     self._finish_report(session), name=f"huashu-report-{self.call_id}"
                 )
+                self._finishing.add_done_callback(self._finished)
             return
         self._session = None
         self._bus.ended(self._channel)
@@ -417,6 +419,10 @@ class CallRunner:
             if self._waiting:
                 self._run_waiting()
         return events
+
+    def _finished(self, task: asyncio.Task[list[Event]]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call %s: its report failed", self.call_id, exc_info=task.exception())
 
     def _schedule(self) -> None:
         """Arm the timer for the session's next deadline; unchanged deadlines keep their timer."""

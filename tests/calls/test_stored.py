@@ -12,12 +12,12 @@ import orjson
 import pytest
 
 from app.bus.memory import MemoryBus
-from app.calls.repository import MemoryCallRepository
+from app.calls.repository import CallKey, MemoryCallRepository, StoreUnavailable
 from app.calls.schemas import CallFields
 from app.calls.service import CallService
 from app.calls.subscriber import Subscriber
 from app.engine.messages import CallEvent, Event, Fragment, Input
-from app.engine.outbox import Windows
+from app.engine.outbox import Earlier, Windows
 from app.engine.session import CallSession
 from app.errors import CallStateError
 from app.ops.metrics import Metrics
@@ -258,6 +258,7 @@ def test_the_reply_to_the_input_that_ends_a_long_call_follows_its_report(
         for n, item in enumerate(items, start=1):
             runner.process(item, seq=n, after=lambda _, n=n: order.append(f"ack {n}"))
         assert not runner.ended  # the report is being read back
+        runner.cut_off()  # the idle sweep meanwhile: the call has ended, nothing to cut
         runner.process(None, after=lambda _: order.append("pong"))
         with pytest.raises(CallStateError):
             runner.process(CallEvent("hangup"), seq=99, after=lambda _: order.append("ack 99"))
@@ -312,3 +313,36 @@ def test_a_long_call_rebuilt_after_a_restart_ends_with_the_same_seqs_and_report(
     seq, last = got["rebuilt_last"]
     assert seq == last  # what the rebuilt call put back on the bus ends where the first left
     assert got["report"] == expected["report"]
+
+
+def test_a_report_waits_for_a_store_that_cannot_be_read_and_then_is_sent(
+    scripts: ScriptLibrary, database_url: str
+) -> None:
+    """The store fails the first read of what left memory (a database restarting): the report
+    is read again and sent, the same as ever."""
+    items = long_call(12)
+
+    async def main() -> tuple[list[dict[str, Any]], int]:
+        repository, make = on_database(database_url)
+        await repository.start()
+        read = repository.earlier
+        failures = [StoreUnavailable("the database is restarting")]
+
+        async def flaky(key: CallKey, lines: int, alerts: int) -> Earlier:
+            if failures:
+                raise failures.pop()
+            return await read(key, lines, alerts)
+
+        repository.earlier = flaky  # type: ignore[method-assign]
+        service = make(scripts)
+        record = await service.create(FIELDS, "c-1", None)
+        events = []
+        for item in items:
+            events += await service.submit(record, item)
+        await service.close()
+        await repository.close()
+        return wire(events), len(failures)
+
+    events, left = asyncio.run(main())
+    assert left == 0
+    assert events == asyncio.run(in_memory(scripts, items))["events"]
