@@ -235,17 +235,19 @@ class CallRepository(Protocol):
         """Until everything written so far is durable."""
         ...
 
-    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
-        """The call's stored events after ``after_seq``, as sent (empty where the store keeps
-        none: the in-memory one leaves them to the bus)."""
+    async def events(self, key: CallKey, after_seq: int = 0, limit: int | None = None) -> list[str]:
+        """The call's stored events after ``after_seq``, as sent, at most ``limit`` of them
+        (empty where the store keeps none: the in-memory one leaves them to the bus)."""
         ...
 
     async def unfinished(self) -> list[CallRecord]:
         """The calls that had not ended when the service stopped (to rebuild at start-up)."""
         ...
 
-    async def inputs(self, key: CallKey) -> list[StoredInput]:
-        """The call's stored inputs, in order."""
+    async def inputs(
+        self, key: CallKey, after_n: int = 0, limit: int | None = None
+    ) -> list[StoredInput]:
+        """The call's stored inputs after its ``after_n``-th, in order, at most ``limit``."""
         ...
 
     async def start(self) -> None:
@@ -394,13 +396,15 @@ class MemoryCallRepository:
     async def durable(self) -> None:
         pass
 
-    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0, limit: int | None = None) -> list[str]:
         return []
 
     async def unfinished(self) -> list[CallRecord]:
         return []
 
-    async def inputs(self, key: CallKey) -> list[StoredInput]:
+    async def inputs(
+        self, key: CallKey, after_n: int = 0, limit: int | None = None
+    ) -> list[StoredInput]:
         return []
 
     async def start(self) -> None:

@@ -247,22 +247,12 @@ class CallRunner:
         if self._session is not None and not self._session.ended:
             self.process(CallEvent("cut_off"))
 
-    def republish(self, events: list[Event], stored: list[str]) -> None:
-        """After a rebuild: put the events the replay made back on the bus, telling the
-        observer only of those the store did not have (``stored``: its copies, in order). A
-        replayed event that differs from its stored copy is logged: the engine was not
-        deterministic, or the script changed."""
+    def rebuilt_from(self, last_event_seq: int) -> None:
+        """The call was rebuilt after a restart and its events up to ``last_event_seq`` are
+        on the bus again (:func:`republish`): it goes on from there."""
         session = self._session
         assert session is not None
-        for index, event in enumerate(events):
-            message = orjson.dumps(event.to_wire()).decode()
-            if index < len(stored):
-                if stored[index] != message:
-                    log.error("call %s: replayed event %d differs", self.call_id, event.seq)
-            elif self._observer is not None:
-                self._observer.on_event(self.key, event, message)
-            self._bus.publish(self._channel, event.seq, message)
-            self.last_event_seq = event.seq
+        self.last_event_seq = last_event_seq
         self.rebuilt = True
         if session.ended:
             self._end(session)
@@ -455,3 +445,25 @@ class CallRunner:
             self._busy = False
             if self._waiting:
                 self._run_waiting()
+
+
+def republish(
+    bus: Bus,
+    key: CallKey,
+    observer: CallObserver | None,
+    events: list[Event],
+    stored: list[str],
+) -> None:
+    """After a rebuild: put the events the replay made back on the bus, telling the observer
+    only of those the store did not have (``stored``: its copies of the same events, in
+    order). A replayed event that differs from its stored copy is logged: the engine was not
+    deterministic, or the script changed."""
+    channel = key.channel
+    for index, event in enumerate(events):
+        message = orjson.dumps(event.to_wire()).decode()
+        if index < len(stored):
+            if stored[index] != message:
+                log.error("call %s: replayed event %d differs", key.call_id, event.seq)
+        elif observer is not None:
+            observer.on_event(key, event, message)
+        bus.publish(channel, event.seq, message)

@@ -16,7 +16,7 @@ import orjson
 from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
 from app.calls.ownership import Ownership, SoleOwnership
-from app.calls.replay import TICK, input_body, rebuild, setup_body
+from app.calls.replay import TICK, Replay, input_body, setup_body
 from app.calls.repository import (
     CallKey,
     CallQuery,
@@ -25,7 +25,7 @@ from app.calls.repository import (
     Position,
     StoreUnavailable,
 )
-from app.calls.runner import CallRunner, wall_ms
+from app.calls.runner import CallRunner, republish, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.messages import Event, Input, Listing, TranscriptLine
 from app.engine.outbox import (
@@ -44,6 +44,9 @@ from app.scripts.service import Pins, ScriptLibrary
 
 log = logging.getLogger(__name__)
 
+#: Stored inputs replayed at a time when a call is rebuilt: a long call's are not all read
+#: into memory at once (nor the events they make again).
+REPLAY_PAGE = 1000
 #: How long to wait before reading what left a call's memory again, when the store failed.
 EARLIER_RETRY_S = 0.5
 
@@ -70,16 +73,19 @@ class CallService:
         claim_wait_s: float = 10.0,
         bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
         windows: Windows = KEEP_ALL,
+        replay_page: int = REPLAY_PAGE,
     ) -> None:
         """``quotas``: the per-tenant bounds (none: unbounded); ``ownership``: which calls
         this instance runs (none: all of them, one instance); ``claim_wait_s``: how long a call
         may be waited for while another instance hands it off or its dead holder's lease runs
         out; ``bounds``: what a fragment's alerts carry; ``windows``: what of its transcript
         and alerts a call keeps in memory when the repository ``keeps_inputs`` (else all of
-        it: the in-memory store is the only copy). What is stored of customers' words is
+        it: the in-memory store is the only copy); ``replay_page``: stored inputs replayed
+        at a time when a call is rebuilt. What is stored of customers' words is
         the repository's to mask (``app.calls.privacy``)."""
         self.bounds = bounds
         self.windows = windows if repository.keeps_inputs else KEEP_ALL
+        self.replay_page = replay_page
         self.quotas = quotas
         self.ownership = ownership or SoleOwnership()
         self.claim_wait_s = claim_wait_s
@@ -348,27 +354,38 @@ class CallService:
             )
             return None
         key = record.key
-        rebuilt = rebuild(
+        replay = Replay(
             compiled,
             record,
-            await self.repository.inputs(key),
             self.bounds,
             self.windows,
             lambda lines: self.repository.record_lines(key, lines),
         )
-        stored = await self.repository.events(key)
+        # Published as they are made again, before the runner exists: no client or timer
+        # reaches the session until the replay is over.
+        self.bus.own(key.channel, fence)
+        last_seq = after_n = 0
+        while True:
+            page = await self.repository.inputs(key, after_n, self.replay_page)
+            events = replay.feed(page)
+            if events:
+                stored = await self.repository.events(key, last_seq, len(events))
+                republish(self.bus, key, self, events, stored)
+                last_seq = events[-1].seq
+            if len(page) < self.replay_page:
+                break
+            after_n = page[-1].n
         runner = CallRunner(
             key,
-            rebuilt.session,
+            replay.session,
             self.bus,
             self,
-            inputs=rebuilt.inputs,
-            last_client_seq=rebuilt.last_client_seq,
+            inputs=replay.inputs,
+            last_client_seq=replay.last_client_seq,
         )
         self.metrics.call_live(key, record.script_id)
         self.live.add(runner)
-        self.bus.own(key.channel, fence)
-        runner.republish(rebuilt.events, stored)
+        runner.rebuilt_from(last_seq)
         return runner
 
     async def hand_off(self, channel: str, resumed: bool) -> None:

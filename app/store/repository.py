@@ -168,7 +168,7 @@ class SqlCallRepository:
             rows = (await session.scalars(statement)).all()
         return [_record(row) for row in rows]
 
-    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0, limit: int | None = None) -> list[str]:
         statement = (
             select(EventRow.body)
             .where(
@@ -177,6 +177,7 @@ class SqlCallRepository:
                 EventRow.seq > after_seq,
             )
             .order_by(EventRow.seq)
+            .limit(limit)
         )
         async with self._sessions() as session:
             return list((await session.scalars(statement)).all())
@@ -228,11 +229,18 @@ class SqlCallRepository:
         async with self._sessions() as session:
             return [_record(row) for row in (await session.scalars(statement)).all()]
 
-    async def inputs(self, key: CallKey) -> list[StoredInput]:
+    async def inputs(
+        self, key: CallKey, after_n: int = 0, limit: int | None = None
+    ) -> list[StoredInput]:
         statement = (
             select(InputRow)
-            .where(InputRow.tenant == _tenant(key.tenant), InputRow.call_id == key.call_id)
+            .where(
+                InputRow.tenant == _tenant(key.tenant),
+                InputRow.call_id == key.call_id,
+                InputRow.n > after_n,
+            )
             .order_by(InputRow.n)
+            .limit(limit)
         )
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()

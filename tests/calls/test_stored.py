@@ -173,7 +173,15 @@ def on_database(url: str) -> tuple[SqlCallRepository, Callable[[ScriptLibrary], 
 
     def service(scripts: ScriptLibrary) -> CallService:
         bus = MemoryBus(keep_ended=0, window=16)
-        return CallService(scripts, repository, bus, Metrics(), "Asia/Shanghai", windows=WINDOWS)
+        return CallService(
+            scripts,
+            repository,
+            bus,
+            Metrics(),
+            "Asia/Shanghai",
+            windows=WINDOWS,
+            replay_page=7,  # a rebuilt call is replayed a few inputs at a time
+        )
 
     return repository, service
 
@@ -289,9 +297,21 @@ def test_a_long_call_rebuilt_after_a_restart_ends_with_the_same_seqs_and_report(
             events += await first.submit(record, item)
         last = events[-1].seq
         await first.runner(record).close()  # the process dies (what it wrote is durable)
+        read = repository.inputs
+        pages: list[int] = []
+
+        async def paged(key: CallKey, after_n: int = 0, limit: int | None = None) -> Any:
+            page = await read(key, after_n, limit)
+            pages.append(len(page))
+            return page
+
+        repository.inputs = paged  # type: ignore[method-assign]
         again = make(scripts)
         recovered = await again.recover()
         rebuilt = [orjson.loads(m) for m in await again.bus.replay(record.key.channel)]
+        session = again.runner(record)._session
+        assert isinstance(session, CallSession)
+        held = (len(session.transcript.segments), len(session.outbox.alerts))
         for item in items[100:]:
             events += await again.submit(record, item)
         ended = await again.find(record.key)
@@ -299,6 +319,8 @@ def test_a_long_call_rebuilt_after_a_restart_ends_with_the_same_seqs_and_report(
         got = {
             "recovered": recovered,
             "rebuilt_last": (rebuilt[-1]["seq"], last),
+            "pages": pages,
+            "held": held,
             "events": wire(events),
             "report": again.report(ended),
         }
@@ -312,6 +334,8 @@ def test_a_long_call_rebuilt_after_a_restart_ends_with_the_same_seqs_and_report(
     assert got["events"] == expected["events"]
     seq, last = got["rebuilt_last"]
     assert seq == last  # what the rebuilt call put back on the bus ends where the first left
+    assert max(got["pages"]) == 7 and sum(got["pages"]) == 100  # read a page at a time
+    assert got["held"] == (8, 3)
     assert got["report"] == expected["report"]
 
 

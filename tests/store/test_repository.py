@@ -452,3 +452,30 @@ def test_what_left_memory_comes_back_in_order_and_goes_with_the_end(database_url
     assert seen["other"].lines == [("agent", "b-1", "别人的", 0, 1)] and seen["other"].alerts == []
     assert seen["none"] == Earlier()
     assert seen["ended"].lines == [] and len(seen["other_ended"].lines) == 1
+
+
+def test_inputs_and_events_come_back_a_page_at_a_time(database_url: str) -> None:
+    """A long call is rebuilt a page of inputs at a time, and its events compared a page at
+    a time: after a number, at most so many, in order, the call's own."""
+
+    async def body(store: SqlCallRepository) -> dict[str, Any]:
+        await store.add(record("c-1"))
+        await store.add(record("c-2"))
+        for n in range(1, 8):
+            store.record_input(key("c-1"), n, "tick", None, n, None)
+            store.record_event(key("c-1"), n, "phase", f'{{"seq":{n}}}')
+        store.record_input(key("c-2"), 1, "tick", None, 1, None)
+        store.record_event(key("c-2"), 1, "phase", '{"seq":1}')
+        await store.durable()
+        return {
+            "inputs": [
+                [i.n for i in await store.inputs(key("c-1"), after, 3)] for after in (0, 3, 6, 7)
+            ],
+            "events": [await store.events(key("c-1"), after, 3) for after in (0, 5)],
+            "every": len(await store.inputs(key("c-1"))),
+        }
+
+    got = with_store(database_url, body)
+    assert got["inputs"] == [[1, 2, 3], [4, 5, 6], [7], []]
+    assert got["events"] == [['{"seq":1}', '{"seq":2}', '{"seq":3}'], ['{"seq":6}', '{"seq":7}']]
+    assert got["every"] == 7
