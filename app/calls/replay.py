@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from app.calls.repository import CallRecord, StoredInput
+from app.calls.repository import CallKey, CallRecord, CallRepository, StoredInput
 from app.engine.compiled import CompiledScript
 from app.engine.messages import CallEvent, CallSetup, Event, Fragment, Input, TranscriptLine
 from app.engine.outbox import DEFAULT_ALERT_BOUNDS, KEEP_ALL, AlertBounds, Windows
@@ -105,3 +105,24 @@ class Replay:
                 self.last_client_seq = max(self.last_client_seq, stored.client_seq)
             self.inputs += 1
         return events
+
+    async def stored(
+        self,
+        repository: CallRepository,
+        key: CallKey,
+        page: int,
+        put_back: Callable[[list[Event], list[str]], None],
+    ) -> int:
+        """Feed every stored input of call ``key``, ``page`` of them at a time: the events
+        each page makes are handed to ``put_back`` with the store's copies of them. Returns
+        the ``seq`` of the last event made (0: none)."""
+        last_seq = after_n = 0
+        while True:
+            inputs = await repository.inputs(key, after_n, page)
+            events = self.feed(inputs)
+            if events:
+                put_back(events, await repository.events(key, last_seq, len(events)))
+                last_seq = events[-1].seq
+            if len(inputs) < page:
+                return last_seq
+            after_n = inputs[-1].n

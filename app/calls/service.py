@@ -364,17 +364,12 @@ class CallService:
         # Published as they are made again, before the runner exists: no client or timer
         # reaches the session until the replay is over.
         self.bus.own(key.channel, fence)
-        last_seq = after_n = 0
-        while True:
-            page = await self.repository.inputs(key, after_n, self.replay_page)
-            events = replay.feed(page)
-            if events:
-                stored = await self.repository.events(key, last_seq, len(events))
-                republish(self.bus, key, self, events, stored)
-                last_seq = events[-1].seq
-            if len(page) < self.replay_page:
-                break
-            after_n = page[-1].n
+        last_seq = await replay.stored(
+            self.repository,
+            key,
+            self.replay_page,
+            lambda events, stored: republish(self.bus, key, self, events, stored),
+        )
         runner = CallRunner(
             key,
             replay.session,
@@ -481,15 +476,10 @@ class CallService:
                 log.exception("call %s: what left memory cannot be read", key.call_id)
                 earlier = NOTHING_EARLIER
                 break
-        if len(earlier.lines) != lines or len(earlier.alerts) != alerts:
-            log.error(
-                "call %s: the store has %d of its first %d lines and %d of its first %d alerts",
-                key.call_id,
-                len(earlier.lines),
-                lines,
-                len(earlier.alerts),
-                alerts,
-            )
+        found = (len(earlier.lines), len(earlier.alerts))
+        if found != (lines, alerts):
+            wanted = (lines, alerts)
+            log.error("call %s: of (lines, alerts) %s the store has %s", key.call_id, wanted, found)
         return earlier
 
     def on_listing(self, key: CallKey, listing: Listing) -> None:
