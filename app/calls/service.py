@@ -364,6 +364,7 @@ class CallService:
         # Published as they are made again, before the runner exists: no client or timer
         # reaches the session until the replay is over.
         self.bus.own(key.channel, fence)
+        self.metrics.call_live(key, record.script_id)  # before its report, if it is replayed
         last_seq = await replay.stored(
             self.repository,
             key,
@@ -378,7 +379,6 @@ class CallService:
             inputs=replay.inputs,
             last_client_seq=replay.last_client_seq,
         )
-        self.metrics.call_live(key, record.script_id)
         self.live.add(runner)
         runner.rebuilt_from(last_seq)
         return runner
