@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     #: With a database: a live call keeps its last ``event_window`` to twice that many events
     #: in memory for ``resume``; older ones are read from the store.
     event_window: int = Field(default=256, ge=1, le=1_000_000)
+    #: With a database: a live call keeps the last ``transcript_window`` lines of its
+    #: transcript (final segments) in memory; older ones are written to the store and read
+    #: back for its report when it ends. A call's memory then does not grow with its length.
+    transcript_window: int = Field(default=256, ge=1, le=1_000_000)
+    #: With a database: a live call keeps its last ``alert_window`` alerts in memory; older
+    #: ones (every alert is stored as it is sent) are read back for its live state and report.
+    alert_window: int = Field(default=64, ge=1, le=1_000_000)
     #: On SIGTERM, ``huashu serve`` waits this long for open requests and connections to finish
     #: before it cancels them and shuts down (uvicorn's ``timeout_graceful_shutdown``): an
     #: orchestrator's own grace period (Docker: 10 s, Kubernetes: 30 s) must be longer.

@@ -37,7 +37,7 @@ from app.calls.socket import CLOSE_RESTART
 from app.config import Settings
 from app.deps import STATE_KEY, State, state_of
 from app.engine import normalize, phonetic, prompts
-from app.engine.outbox import AlertBounds
+from app.engine.outbox import AlertBounds, Windows
 from app.errors import HuashuError
 from app.http import JSON
 from app.ops import router as ops_router
@@ -164,6 +164,7 @@ def build_state(settings: Settings) -> State:
             metrics,
             settings.timezone,
             bounds=AlertBounds(settings.alert_context_chars, settings.max_alerts_per_fragment),
+            windows=Windows(settings.transcript_window, settings.alert_window),
             quotas=quotas,
             ownership=ownership,
             claim_wait_s=settings.lease_ttl_s * 2,

@@ -1,8 +1,9 @@
 """One long call: the server's RSS as a single call goes on for ``fragments`` fragments (agent
 partials and finals, customer finals, a forbidden phrase now and then), with each store.
 
-What a long call may keep: with a database, a window of its events (``HUASHU_EVENT_WINDOW``);
-the engine's own state (its transcript and alerts, for the report) grows with the call.
+What a long call may keep: with a database, a window of its events (``HUASHU_EVENT_WINDOW``),
+of its transcript (``HUASHU_TRANSCRIPT_WINDOW``) and of its alerts (``HUASHU_ALERT_WINDOW``),
+so its memory is flat; with the in-memory store, everything (it is the only copy).
 """
 
 from __future__ import annotations

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
+from app.engine.outbox import KEEP_ALL, Windows
 
 
 @pytest.mark.parametrize("value", [-1, 601, 1.5, "soon", None])
@@ -21,3 +24,23 @@ def test_the_shutdown_timeout_takes_its_range(value: int) -> None:
 
 def test_the_shutdown_timeout_defaults_to_ten_seconds() -> None:
     assert Settings.model_fields["shutdown_timeout_s"].default == 10
+
+
+@pytest.mark.parametrize("name", ["transcript_window", "alert_window"])
+@pytest.mark.parametrize("value", [0, -5, 1_000_001, 2.5, "all", None])
+def test_a_window_of_a_call_in_memory_is_a_whole_number_from_one(name: str, value: object) -> None:
+    """A window of none would keep nothing to judge with, and no bound is not a choice."""
+    with pytest.raises(ValidationError, match=name):
+        Settings(**{name: value})
+
+
+def test_the_windows_of_a_call_in_memory_reach_its_engine(tmp_path: Path) -> None:
+    from app.main import build_state
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'huashu.db'}"
+    state = build_state(
+        Settings(store="database", transcript_window=7, alert_window=3, database_url=url)
+    )
+    assert state.calls.windows == Windows(transcript=7, alerts=3)
+    memory = build_state(Settings(store="memory", transcript_window=7, alert_window=3))
+    assert memory.calls.windows == KEEP_ALL  # the in-memory store is the only copy

@@ -5,7 +5,9 @@ bank cards (16–19), said as digits or as Chinese numerals read one by one (幺
 ``HUASHU_MASK_DIGITS`` on (the default), every run of at least :data:`MIN_RUN` such characters
 is stored as as many ``*``: the length is kept, so alert spans still point at the right words,
 and a call rebuilt from masked inputs makes the same (masked) events as were stored. What the
-agent sees live is never masked. Shorter numbers (10086, a price, an amount of data) are kept.
+agent sees live is never masked, but for what a long call's report reads back from the store
+(the lines and alerts that left its engine's memory: ``HUASHU_TRANSCRIPT_WINDOW``,
+``HUASHU_ALERT_WINDOW``). Shorter numbers (10086, a price, an amount of data) are kept.
 """
 
 from __future__ import annotations

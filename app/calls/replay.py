@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from app.calls.repository import CallRecord, StoredInput
+from app.calls.repository import CallKey, CallRecord, CallRepository, StoredInput
 from app.engine.compiled import CompiledScript
-from app.engine.messages import CallEvent, CallSetup, Event, Fragment, Input
-from app.engine.outbox import DEFAULT_ALERT_BOUNDS, AlertBounds
+from app.engine.messages import CallEvent, CallSetup, Event, Fragment, Input, TranscriptLine
+from app.engine.outbox import DEFAULT_ALERT_BOUNDS, KEEP_ALL, AlertBounds, Windows
 from app.engine.phases import CallType
 from app.engine.session import CallSession
 from app.errors import HuashuError
@@ -55,40 +55,74 @@ def setup_of(body: dict[str, Any]) -> CallSetup:
     return CallSetup(**{**body, "call_type": None if call_type is None else CallType(call_type)})
 
 
-@dataclass(slots=True)
-class Rebuilt:
-    session: CallSession
-    #: Every event the inputs made, in order (the same as the call published before).
-    events: list[Event]
-    #: How many inputs were replayed, and the highest client ``seq`` among them.
-    inputs: int
-    last_client_seq: int
+class Replay:
+    """A call being rebuilt: its stored inputs are fed in order, a page at a time (a long
+    call's inputs need not all be in memory at once), and each page gives the events it
+    made. ``bounds``: the service's, as the call was made with them (the same inputs make the
+    same events); with ``windows``, the transcript lines that leave memory on the way are
+    handed to ``spill`` (to store again: the store may not have had them yet)."""
 
+    def __init__(
+        self,
+        compiled: CompiledScript,
+        record: CallRecord,
+        bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
+        windows: Windows = KEEP_ALL,
+        spill: Callable[[list[tuple[int, TranscriptLine]]], None] | None = None,
+    ) -> None:
+        if record.setup is None:
+            raise ValueError(f"call {record.call_id!r} has no stored setup")
+        self.session = CallSession(
+            compiled, setup_of(record.setup), record.created_ms, bounds, windows
+        )
+        self._call_id = record.call_id
+        self._spill = spill
+        #: How many inputs were replayed, and the highest client ``seq`` among them.
+        self.inputs = 0
+        self.last_client_seq = 0
 
-def rebuild(
-    compiled: CompiledScript,
-    record: CallRecord,
-    inputs: list[StoredInput],
-    bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
-) -> Rebuilt:
-    """The call as it stood after its last stored input (``bounds``: the service's, as the
-    call was made with them: the same inputs make the same events)."""
-    if record.setup is None:
-        raise ValueError(f"call {record.call_id!r} has no stored setup")
-    session = CallSession(compiled, setup_of(record.setup), record.created_ms, bounds)
-    events: list[Event] = []
-    last_seq = 0
-    for stored in inputs:
-        item = input_of(stored.kind, stored.body)
-        try:
-            if item is None:
-                events += session.on_timer(stored.wall_ms)
-            else:
-                events += session.handle(item, stored.wall_ms)
-        except HuashuError:
-            pass  # refused inputs are not stored; one stored is refused again, as it was
-        except Exception:  # noqa: BLE001 - as when it was live: the call goes on
-            log.exception("call %s: the engine failed replaying input %d", record.call_id, stored.n)
-        if stored.client_seq is not None:
-            last_seq = max(last_seq, stored.client_seq)
-    return Rebuilt(session, events, len(inputs), last_seq)
+    def feed(self, inputs: list[StoredInput]) -> list[Event]:
+        """Replay the next ``inputs``; the events they made, in order."""
+        session = self.session
+        spill = self._spill
+        events: list[Event] = []
+        for stored in inputs:
+            item = input_of(stored.kind, stored.body)
+            try:
+                if item is None:
+                    events += session.on_timer(stored.wall_ms)
+                else:
+                    events += session.handle(item, stored.wall_ms)
+            except HuashuError:
+                pass  # refused inputs are not stored; one stored is refused again, as it was
+            except Exception:  # noqa: BLE001 - as when it was live: the call goes on
+                log.exception(
+                    "call %s: the engine failed replaying input %d", self._call_id, stored.n
+                )
+            if spill is not None and session.spilled:
+                spill(session.take_spilled())
+            if stored.client_seq is not None:
+                self.last_client_seq = max(self.last_client_seq, stored.client_seq)
+            self.inputs += 1
+        return events
+
+    async def stored(
+        self,
+        repository: CallRepository,
+        key: CallKey,
+        page: int,
+        put_back: Callable[[list[Event], list[str]], None],
+    ) -> int:
+        """Feed every stored input of call ``key``, ``page`` of them at a time: the events
+        each page makes are handed to ``put_back`` with the store's copies of them. Returns
+        the ``seq`` of the last event made (0: none)."""
+        last_seq = after_n = 0
+        while True:
+            inputs = await repository.inputs(key, after_n, page)
+            events = self.feed(inputs)
+            if events:
+                put_back(events, await repository.events(key, last_seq, len(events)))
+                last_seq = events[-1].seq
+            if len(inputs) < page:
+                return last_seq
+            after_n = inputs[-1].n

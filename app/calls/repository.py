@@ -21,7 +21,8 @@ import orjson
 
 from app.calls.privacy import mask_encoded
 from app.config import Settings
-from app.engine.messages import Listing
+from app.engine.messages import Listing, TranscriptLine
+from app.engine.outbox import NOTHING_EARLIER, Earlier
 from app.errors import Conflict
 
 
@@ -92,6 +93,10 @@ class CallRecord:
         self.call_type = listing.call_type
         self.phase = listing.phase
         self.alerts = listing.alerts
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (a database restarting): try again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +214,19 @@ class CallRepository(Protocol):
         ``keeps_inputs`` is handed only those two."""
         ...
 
+    def record_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
+        """Transcript lines of the live call that left the engine's memory, numbered (only
+        a store that ``keeps_inputs`` is handed them: the service gives its calls' engines
+        windows only then). A line stored already is left as it is."""
+        ...
+
+    async def earlier(self, key: CallKey, lines: int, alerts: int) -> Earlier:
+        """The call's first ``lines`` transcript lines (of those :meth:`record_lines` had)
+        and its first ``alerts`` alerts as they stand now, from what is durable: what left
+        its engine's memory. Fewer when the store lost some. Raises
+        :class:`StoreUnavailable` when the store cannot be reached."""
+        ...
+
     def when_durable(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once everything written so far is durable (at once, if it is)."""
         ...
@@ -217,17 +235,19 @@ class CallRepository(Protocol):
         """Until everything written so far is durable."""
         ...
 
-    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
-        """The call's stored events after ``after_seq``, as sent (empty where the store keeps
-        none: the in-memory one leaves them to the bus)."""
+    async def events(self, key: CallKey, after_seq: int = 0, limit: int | None = None) -> list[str]:
+        """The call's stored events after ``after_seq``, as sent, at most ``limit`` of them
+        (empty where the store keeps none: the in-memory one leaves them to the bus)."""
         ...
 
     async def unfinished(self) -> list[CallRecord]:
         """The calls that had not ended when the service stopped (to rebuild at start-up)."""
         ...
 
-    async def inputs(self, key: CallKey) -> list[StoredInput]:
-        """The call's stored inputs, in order."""
+    async def inputs(
+        self, key: CallKey, after_n: int = 0, limit: int | None = None
+    ) -> list[StoredInput]:
+        """The call's stored inputs after its ``after_n``-th, in order, at most ``limit``."""
         ...
 
     async def start(self) -> None:
@@ -363,19 +383,28 @@ class MemoryCallRepository:
             elif body["id"] in alerts:
                 alerts[body["id"]] = (alerts[body["id"]][0], body["state"])
 
+    def record_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
+        pass
+
+    async def earlier(self, key: CallKey, lines: int, alerts: int) -> Earlier:
+        """Nothing: an engine whose store is this one keeps everything in memory."""
+        return NOTHING_EARLIER
+
     def when_durable(self, callback: Callable[[], None]) -> None:
         callback()
 
     async def durable(self) -> None:
         pass
 
-    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0, limit: int | None = None) -> list[str]:
         return []
 
     async def unfinished(self) -> list[CallRecord]:
         return []
 
-    async def inputs(self, key: CallKey) -> list[StoredInput]:
+    async def inputs(
+        self, key: CallKey, after_n: int = 0, limit: int | None = None
+    ) -> list[StoredInput]:
         return []
 
     async def start(self) -> None:

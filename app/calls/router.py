@@ -47,7 +47,7 @@ async def create_call(
 
 @router.get("/{call_id}", responses={200: {"model": CallState}, **CALL_ERRORS})
 async def get_call(call: Call, calls: Calls) -> JSON:
-    return JSON(calls.snapshot(call))
+    return JSON(await calls.snapshot(call))
 
 
 async def _submit(calls: Calls, call: Call, item: Input) -> JSON:

@@ -24,7 +24,8 @@ import orjson
 
 from app.bus import Bus
 from app.calls.repository import CallKey
-from app.engine.messages import CallEvent, Event, Input, Listing
+from app.engine.messages import CallEvent, Event, Input, Listing, TranscriptLine
+from app.engine.outbox import Earlier
 from app.engine.session import CallSession
 from app.errors import CallStateError, HuashuError, InternalError
 
@@ -58,6 +59,15 @@ class CallObserver(Protocol):
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once everything told so far is durable."""
+        ...
+
+    def on_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
+        """Transcript lines of the call left its engine's memory (numbered): keep them."""
+        ...
+
+    async def earlier(self, key: CallKey, lines: int, alerts: int) -> Earlier:
+        """What left the call's engine's memory, read back once durable: its first ``lines``
+        transcript lines and first ``alerts`` alerts as they stand."""
         ...
 
 
@@ -97,6 +107,8 @@ class CallRunner:
         "_busy",
         "_waiting",
         "moved",
+        "_finishing",
+        "_after_report",
     )
 
     def __init__(
@@ -140,6 +152,10 @@ class CallRunner:
         self._busy = False
         #: Inputs that arrived while one was being processed: (item, seq, after, is a tick).
         self._waiting: list[tuple[Input | None, int | None, After | None, bool]] | None = None
+        #: The ended call's report being made with what left its engine's memory (read from
+        #: the store), and the replies (``after``) that wait for it to be sent.
+        self._finishing: asyncio.Task[list[Event]] | None = None
+        self._after_report: list[tuple[After, bool]] = []
         self._schedule()
 
     @property
@@ -176,22 +192,41 @@ class CallRunner:
     async def submit(
         self, item: Input | None, *, seq: int | None = None, after: After | None = None
     ) -> list[Event]:
-        """:meth:`process`, for callers that await (REST)."""
-        return self.process(item, seq=seq, after=after)
+        """:meth:`process`, for callers that await (REST): when ``item`` ends the call, its
+        events include the report, made once what left memory is read back."""
+        finishing = self._finishing
+        events = self.process(item, seq=seq, after=after)
+        if finishing is None and self._finishing is not None:
+            events = events + await asyncio.shield(self._finishing)
+        return events
 
-    def snapshot(self) -> dict[str, Any]:
-        """The live state of the call. Raises ``call_ended`` once the session is let go (the
-        record holds the last one)."""
-        return self._live().snapshot()
+    async def snapshot(self) -> dict[str, Any]:
+        """The live state of the call (its alerts that left memory read back). Raises
+        ``call_ended`` once the session is let go (the record holds the last one)."""
+        alerts = self._live().left_memory[1]
+        if not alerts or self._observer is None:
+            return self._live().snapshot()
+        earlier = await self._observer.earlier(self.key, 0, alerts)
+        session = self._live()
+        if session.left_memory[1] != alerts:  # more left meanwhile: read again
+            return await self.snapshot()
+        return session.snapshot(earlier)
 
     def listing(self) -> Listing:
         return Listing(*self._live().listing())
 
     async def close(self) -> None:
-        """Stop the call's timer (the service is going away)."""
+        """Stop the call's timer (the service is going away). A report still being made is
+        let go: the call is not ended in the store, and is rebuilt, and ends, at the next
+        start."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._stop_finishing()
+
+    def _stop_finishing(self) -> None:
+        if self._finishing is not None and not self._finishing.done():
+            self._finishing.cancel()
 
     def move(self, why: str) -> None:
         """The call runs on another instance from now on: stop its timer, let its session go,
@@ -200,32 +235,24 @@ class CallRunner:
             self._timer.cancel()
             self._timer = None
         self._session = None
+        self._stop_finishing()
         self.moved = why
         for writer in list((self.writers or {}).values()):
             writer.displaced(why)
         self.writers = None
 
     def cut_off(self) -> None:
-        """End the call as lost (its client never came back); see the engine's ``cut_off``."""
-        if self._session is not None:
+        """End the call as lost (its client never came back); see the engine's ``cut_off``.
+        A call that has ended already (its report being made) is left alone."""
+        if self._session is not None and not self._session.ended:
             self.process(CallEvent("cut_off"))
 
-    def republish(self, events: list[Event], stored: list[str]) -> None:
-        """After a rebuild: put the events the replay made back on the bus, telling the
-        observer only of those the store did not have (``stored``: its copies, in order). A
-        replayed event that differs from its stored copy is logged: the engine was not
-        deterministic, or the script changed."""
+    def rebuilt_from(self, last_event_seq: int) -> None:
+        """The call was rebuilt after a restart and its events up to ``last_event_seq`` are
+        on the bus again (:func:`republish`): it goes on from there."""
         session = self._session
         assert session is not None
-        for index, event in enumerate(events):
-            message = orjson.dumps(event.to_wire()).decode()
-            if index < len(stored):
-                if stored[index] != message:
-                    log.error("call %s: replayed event %d differs", self.call_id, event.seq)
-            elif self._observer is not None:
-                self._observer.on_event(self.key, event, message)
-            self._bus.publish(self._channel, event.seq, message)
-            self.last_event_seq = event.seq
+        self.last_event_seq = last_event_seq
         self.rebuilt = True
         if session.ended:
             self._end(session)
@@ -264,12 +291,16 @@ class CallRunner:
                 events = []
             elif item is None:
                 events = session.on_timer(wall) if tick else []
+                if session.spilled:
+                    self._spill(session)
                 if tick:
                     self._processed(None, wall, None)
             elif duplicate:
                 events = []
             else:
                 events = session.handle(item, wall)
+                if session.spilled:
+                    self._spill(session)
                 self._processed(item, wall, seq)
         except HuashuError:
             # Refused (the call is unchanged): acknowledged all the same, or the client would
@@ -298,11 +329,23 @@ class CallRunner:
         if self._observer is not None:
             self._observer.on_input(self.key, self._inputs, item, wall, seq)
 
+    def _spill(self, session: CallSession) -> None:
+        lines = session.take_spilled()
+        if self._observer is not None:
+            self._observer.on_lines(self.key, lines)
+
     def _done(self, seq: int | None, after: After | None, duplicate: bool) -> None:
         if seq is not None and seq > self.last_client_seq:
             self.last_client_seq = seq
         if after is None:
             return
+        if self._finishing is not None and not self._finishing.done():
+            # Behind the report, as a reply is behind every event before it.
+            self._after_report.append((after, duplicate))
+            return
+        self._reply(after, duplicate)
+
+    def _reply(self, after: After, duplicate: bool) -> None:
         if self._observer is None:
             after(duplicate)
         else:  # an ack (or a pong) says "durable": sent once it is
@@ -328,7 +371,14 @@ class CallRunner:
 
     def _end(self, session: CallSession) -> None:
         """The call has ended (its report is published): hand what is left of it to the record
-        and let the session go."""
+        and let the session go. A report that waits for what left memory is made first."""
+        if session.report_pending:
+            if self._finishing is None:
+                self._finishing = asyncio.get_running_loop().create_task(
+                    self._finish_report(session), name=f"huashu-report-{self.call_id}"
+                )
+                self._finishing.add_done_callback(self._finished)
+            return
         self._session = None
         self._bus.ended(self._channel)
         if self._observer is not None:
@@ -338,6 +388,31 @@ class CallRunner:
                 orjson.dumps(session.snapshot()),
                 orjson.dumps(session.report()),
             )
+
+    async def _finish_report(self, session: CallSession) -> list[Event]:
+        """Read back what left the ended call's memory, publish its report, then the replies
+        that waited for it."""
+        assert self._observer is not None, "an engine with windows needs an observer"
+        lines, alerts = session.left_memory
+        earlier = await self._observer.earlier(self.key, lines, alerts)
+        if self._session is not session:  # let go meanwhile (moved): its next owner ends it
+            return []
+        events = session.finish_report(earlier)
+        self._busy = True
+        try:
+            self._publish(session, events)
+            waiting, self._after_report = self._after_report, []
+            for after, duplicate in waiting:
+                self._reply(after, duplicate)
+        finally:
+            self._busy = False
+            if self._waiting:
+                self._run_waiting()
+        return events
+
+    def _finished(self, task: asyncio.Task[list[Event]]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call %s: its report failed", self.call_id, exc_info=task.exception())
 
     def _schedule(self) -> None:
         """Arm the timer for the session's next deadline; unchanged deadlines keep their timer."""
@@ -370,3 +445,25 @@ class CallRunner:
             self._busy = False
             if self._waiting:
                 self._run_waiting()
+
+
+def republish(
+    bus: Bus,
+    key: CallKey,
+    observer: CallObserver | None,
+    events: list[Event],
+    stored: list[str],
+) -> None:
+    """After a rebuild: put the events the replay made back on the bus, telling the observer
+    only of those the store did not have (``stored``: its copies of the same events, in
+    order). A replayed event that differs from its stored copy is logged: the engine was not
+    deterministic, or the script changed."""
+    channel = key.channel
+    for index, event in enumerate(events):
+        message = orjson.dumps(event.to_wire()).decode()
+        if index < len(stored):
+            if stored[index] != message:
+                log.error("call %s: replayed event %d differs", key.call_id, event.seq)
+        elif observer is not None:
+            observer.on_event(key, event, message)
+        bus.publish(channel, event.seq, message)

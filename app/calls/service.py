@@ -16,12 +16,26 @@ import orjson
 from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
 from app.calls.ownership import Ownership, SoleOwnership
-from app.calls.replay import TICK, input_body, rebuild, setup_body
-from app.calls.repository import CallKey, CallQuery, CallRecord, CallRepository, Position
-from app.calls.runner import CallRunner, wall_ms
+from app.calls.replay import TICK, Replay, input_body, setup_body
+from app.calls.repository import (
+    CallKey,
+    CallQuery,
+    CallRecord,
+    CallRepository,
+    Position,
+    StoreUnavailable,
+)
+from app.calls.runner import CallRunner, republish, wall_ms
 from app.calls.schemas import CallFields
-from app.engine.messages import Event, Input, Listing
-from app.engine.outbox import DEFAULT_ALERT_BOUNDS, AlertBounds
+from app.engine.messages import Event, Input, Listing, TranscriptLine
+from app.engine.outbox import (
+    DEFAULT_ALERT_BOUNDS,
+    KEEP_ALL,
+    NOTHING_EARLIER,
+    AlertBounds,
+    Earlier,
+    Windows,
+)
 from app.engine.session import CallSession
 from app.errors import CallStateError, Conflict, NotFound
 from app.ops.metrics import Metrics
@@ -29,6 +43,12 @@ from app.ops.quotas import Quotas
 from app.scripts.service import Pins, ScriptLibrary
 
 log = logging.getLogger(__name__)
+
+#: Stored inputs replayed at a time when a call is rebuilt: a long call's are not all read
+#: into memory at once (nor the events they make again).
+REPLAY_PAGE = 1000
+#: How long to wait before reading what left a call's memory again, when the store failed.
+EARLIER_RETRY_S = 0.5
 
 
 def _seq_of(message: str) -> int:
@@ -52,13 +72,20 @@ class CallService:
         ownership: Ownership | None = None,
         claim_wait_s: float = 10.0,
         bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
+        windows: Windows = KEEP_ALL,
+        replay_page: int = REPLAY_PAGE,
     ) -> None:
         """``quotas``: the per-tenant bounds (none: unbounded); ``ownership``: which calls
         this instance runs (none: all of them, one instance); ``claim_wait_s``: how long a call
         may be waited for while another instance hands it off or its dead holder's lease runs
-        out; ``bounds``: what a fragment's alerts carry. What is stored of customers' words is
+        out; ``bounds``: what a fragment's alerts carry; ``windows``: what of its transcript
+        and alerts a call keeps in memory when the repository ``keeps_inputs`` (else all of
+        it: the in-memory store is the only copy); ``replay_page``: stored inputs replayed
+        at a time when a call is rebuilt. What is stored of customers' words is
         the repository's to mask (``app.calls.privacy``)."""
         self.bounds = bounds
+        self.windows = windows if repository.keeps_inputs else KEEP_ALL
+        self.replay_page = replay_page
         self.quotas = quotas
         self.ownership = ownership or SoleOwnership()
         self.claim_wait_s = claim_wait_s
@@ -96,7 +123,7 @@ class CallService:
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
         setup = fields.setup(call_id, self.default_timezone)
         now = wall_ms()
-        session = CallSession(compiled, setup, now, self.bounds)
+        session = CallSession(compiled, setup, now, self.bounds, self.windows)
         listing = Listing(*session.listing())
         record = CallRecord(
             call_id=call_id,
@@ -231,12 +258,12 @@ class CallService:
         await self.repository.durable()
         return events
 
-    def snapshot(self, record: CallRecord) -> dict[str, Any]:
+    async def snapshot(self, record: CallRecord) -> dict[str, Any]:
         """The call's live state, or its last one once it has ended."""
         if record.snapshot is not None:
             ended: dict[str, Any] = orjson.loads(record.snapshot)
             return ended
-        return self.runner(record).snapshot()
+        return await self.runner(record).snapshot()
 
     def report(self, record: CallRecord) -> dict[str, Any]:
         """The post-call report. Raises ``call_in_progress`` while the call goes on."""
@@ -327,20 +354,33 @@ class CallService:
             )
             return None
         key = record.key
-        rebuilt = rebuild(compiled, record, await self.repository.inputs(key), self.bounds)
-        stored = await self.repository.events(key)
+        replay = Replay(
+            compiled,
+            record,
+            self.bounds,
+            self.windows,
+            lambda lines: self.repository.record_lines(key, lines),
+        )
+        # Published as they are made again, before the runner exists: no client or timer
+        # reaches the session until the replay is over.
+        self.bus.own(key.channel, fence)
+        self.metrics.call_live(key, record.script_id)  # before its report, if it is replayed
+        last_seq = await replay.stored(
+            self.repository,
+            key,
+            self.replay_page,
+            lambda events, stored: republish(self.bus, key, self, events, stored),
+        )
         runner = CallRunner(
             key,
-            rebuilt.session,
+            replay.session,
             self.bus,
             self,
-            inputs=rebuilt.inputs,
-            last_client_seq=rebuilt.last_client_seq,
+            inputs=replay.inputs,
+            last_client_seq=replay.last_client_seq,
         )
-        self.metrics.call_live(key, record.script_id)
         self.live.add(runner)
-        self.bus.own(key.channel, fence)
-        runner.republish(rebuilt.events, stored)
+        runner.rebuilt_from(last_seq)
         return runner
 
     async def hand_off(self, channel: str, resumed: bool) -> None:
@@ -417,6 +457,30 @@ class CallService:
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self.repository.when_durable(callback)
+
+    def on_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
+        self.repository.record_lines(key, lines)
+
+    async def earlier(self, key: CallKey, lines: int, alerts: int) -> Earlier:
+        """Once what was written is durable; a store that cannot be read is tried again (the
+        call's report waits for it, its alerts never did)."""
+        while True:
+            try:
+                await self.repository.durable()
+                earlier = await self.repository.earlier(key, lines, alerts)
+                break
+            except StoreUnavailable:
+                log.exception("call %s: what left memory cannot be read; trying again", key.call_id)
+                await asyncio.sleep(EARLIER_RETRY_S)
+            except Exception:  # noqa: BLE001 - a bug: the call still ends, its report short
+                log.exception("call %s: what left memory cannot be read", key.call_id)
+                earlier = NOTHING_EARLIER
+                break
+        found = (len(earlier.lines), len(earlier.alerts))
+        if found != (lines, alerts):
+            wanted = (lines, alerts)
+            log.error("call %s: of (lines, alerts) %s the store has %s", key.call_id, wanted, found)
+        return earlier
 
     def on_listing(self, key: CallKey, listing: Listing) -> None:
         self.repository.progress(key, listing)

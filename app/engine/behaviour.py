@@ -34,6 +34,10 @@ DIGITS = re.compile(r"\d+")
 #: How severe an alert about a required prompt is when the script's ``prompt_alerts`` does not
 #: say: as severe as a behaviour rule.
 PROMPT_SEVERITY: Severity = "major"
+#: Stretches of the agent's speech asking the customer to wait that a hold is judged against:
+#: the latest ones (a hold is announced just before it, and a call's last 64 such requests
+#: span minutes); a long call must not keep every one.
+ANNOUNCED_KEPT = 64
 #: The prompt areas that must be said before the hangup, with the alert for each.
 MISSING_AT_HANGUP = (("closing", "closing.missing"), ("rating", "rating.missing"))
 
@@ -201,7 +205,7 @@ class BehaviourRules:
             if self._rules.no_pause is not None:
                 self._pauses(segment, t)
             if self._announce and self._announce.first(segment.norm.text) is not None:
-                self._announced.append(self._span(segment, t))
+                self._announced_at(self._span(segment, t))
             if self._farewell_said:
                 self._after_farewell(segment, t)
         elif self._farewell_said and not self._only_closing(segment.norm.text):
@@ -211,7 +215,13 @@ class BehaviourRules:
         """The agent's open ``segment`` as it stands when a hold is judged: words asking the
         customer to wait count before their final arrives."""
         if self._announce and self._announce.first(segment.norm.text) is not None:
-            self._announced.append(self._span(segment, t))
+            self._announced_at(self._span(segment, t))
+
+    def _announced_at(self, span: tuple[int, int]) -> None:
+        announced = self._announced
+        announced.append(span)
+        if len(announced) > ANNOUNCED_KEPT:
+            del announced[0]
 
     def _span(self, segment: SegmentState, t: int) -> tuple[int, int]:
         """The call time ``segment`` began and ended: by its own times when it has them, else

@@ -6,11 +6,18 @@ hands the shell what was written (:meth:`Outbox.take`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.engine.document import Severity
-from app.engine.messages import Alert, AlertCategory, Event, MatchKind, Speaker
+from app.engine.messages import (
+    Alert,
+    AlertCategory,
+    Event,
+    MatchKind,
+    Speaker,
+    TranscriptLine,
+)
 
 #: Characters of a segment's text an alert carries on either side of its match.
 ALERT_CONTEXT_CHARS = 40
@@ -33,6 +40,36 @@ class AlertBounds:
 DEFAULT_ALERT_BOUNDS = AlertBounds()
 
 
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """What of a call's record the engine keeps in memory (``HUASHU_TRANSCRIPT_WINDOW``,
+    ``HUASHU_ALERT_WINDOW``): the last ``transcript`` lines and the last ``alerts`` alerts, or
+    with None all of them. A shell whose store keeps every alert event and the lines that leave
+    (``Transcript.take_spilled``) sets both, so that a long call's memory does not grow with
+    its length; it then gives back what left for the report (:class:`Earlier`)."""
+
+    transcript: int | None = None
+    alerts: int | None = None
+
+
+#: Everything kept in memory: the in-memory store (the only copy), offline checks.
+KEEP_ALL = Windows()
+
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """What of a call left the engine's memory, read back from the shell's store for the
+    report and the state: the first ``Transcript.before`` lines and the first
+    ``Outbox.alerts_before`` alerts, as ``Alert.to_body`` gives them with their state now."""
+
+    lines: list[TranscriptLine] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+#: Nothing left memory.
+NOTHING_EARLIER = Earlier()
+
+
 def context(text: str, span: tuple[int, int], chars: int) -> tuple[str, int]:
     """The words around ``span`` in ``text``: the match and at most ``chars`` characters on
     either side, and where they begin in ``text``."""
@@ -43,8 +80,14 @@ def context(text: str, span: tuple[int, int], chars: int) -> tuple[str, int]:
 class Outbox:
     """The events of one call not yet handed to the shell, and every alert the call raised."""
 
-    def __init__(self, anchor: int | None, context_chars: int = ALERT_CONTEXT_CHARS) -> None:
-        """``context_chars``: what an alert carries of its segment around its match."""
+    def __init__(
+        self,
+        anchor: int | None,
+        context_chars: int = ALERT_CONTEXT_CHARS,
+        window: int | None = None,
+    ) -> None:
+        """``context_chars``: what an alert carries of its segment around its match;
+        ``window``: how many of the latest alerts :attr:`alerts` holds (None: all)."""
         #: The call time events count from (their ``at_ms``): the answer, before it the ring.
         self.anchor = anchor
         self._context_chars = context_chars
@@ -52,8 +95,12 @@ class Outbox:
         self._seq = 0
         self._prompt_ids = 0
         self._alert_ids = 0
-        #: Every alert raised, in order; a retracted one stays (its id was sent).
+        #: Every alert raised, in order (with a window, the latest ones; ``alerts_before`` went
+        #: before them); a retracted one stays (its id was sent). One that leaves while
+        #: provisional is still settled: its segment holds it.
         self.alerts: list[Alert] = []
+        self._window = window
+        self.alerts_before = 0
         #: How many of them stand (not retracted): asked after every alert, so kept, not counted.
         self._standing = 0
 
@@ -116,6 +163,9 @@ class Outbox:
             text_from=text_from,
         )
         self.alerts.append(alert)
+        if self._window is not None and len(self.alerts) > self._window:
+            del self.alerts[0]
+            self.alerts_before += 1
         self._standing += 1
         self.emit("alert", t, alert.to_body())
         return alert
@@ -129,7 +179,8 @@ class Outbox:
         self.emit("alert_update", t, {"id": alert.id, "state": alert.state})
 
     def standing_alerts(self) -> list[Alert]:
-        """The alerts not retracted, in the order raised."""
+        """The alerts held not retracted, in the order raised (those that left memory are
+        the shell's to give back: ``Earlier``)."""
         return [alert for alert in self.alerts if alert.state != "retracted"]
 
     def alert_count(self) -> int:

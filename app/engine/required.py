@@ -33,6 +33,9 @@ GREETING = "greeting.open"
 PROMPT_WINDOW = 400
 #: A prompt is taken as said on a partial only when every token is already there.
 PARTIAL_DONE = 0.999
+#: Suggestions a call keeps (its snapshot lists them): the latest ones. A suggestion decides
+#: nothing once pushed, and a long call must not grow with every one it was given.
+SUGGESTED_KEPT = 64
 
 
 class _Open:
@@ -85,8 +88,10 @@ class RequiredPrompts:
         #: The script's prompts for this call's type, customer and day (from the answer on).
         self.applicable: tuple[Prompt, ...] = ()
         self._holiday = False
-        #: Every prompt made in this call, in order: required and suggested.
+        #: Every prompt made in this call, in order: required and suggested (of these, the
+        #: last :data:`SUGGESTED_KEPT`).
         self.states: list[PromptState] = []
+        self._suggested = 0
         #: The first required prompt made of each rule.
         self._by_rule: dict[str, PromptState] = {}
         #: The required prompts not said yet, in the order made, by id.
@@ -341,6 +346,10 @@ class RequiredPrompts:
             status="due",
         )
         self.states.append(state)
+        self._suggested += 1
+        if self._suggested > SUGGESTED_KEPT:  # the oldest suggestion goes: it was said long ago
+            self.states.remove(next(s for s in self.states if s.kind == "suggested"))
+            self._suggested -= 1
         self._outbox.emit("prompt", t, state.to_body())
 
     def retype(self, t: int) -> None:

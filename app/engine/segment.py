@@ -58,16 +58,26 @@ class Transcript:
 
     Kept as one list per field rather than an object per line: a call holds its transcript to
     its end, and a line then adds no object of its own (its texts and times exist already),
-    nothing for the allocator to find room for nor for the collector to look at."""
+    nothing for the allocator to find room for nor for the collector to look at.
 
-    __slots__ = ("speakers", "segments", "texts", "starts", "ends")
+    With a ``window`` only the last ``window`` lines stay: each older line leaves memory
+    numbered (the first line is 1) in :attr:`spilled`, for the shell to write to its store
+    (:meth:`take_spilled`) and to give back for the report (``Earlier``). Without one, every
+    line stays (the in-memory store, offline checks)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("speakers", "segments", "texts", "starts", "ends", "window", "before", "spilled")
+
+    def __init__(self, window: int | None = None) -> None:
         self.speakers: list[Speaker] = []
         self.segments: list[str] = []
         self.texts: list[str] = []
         self.starts: list[int | None] = []
         self.ends: list[int | None] = []
+        self.window = window
+        #: How many lines have left memory: the first line held is line ``before + 1``.
+        self.before = 0
+        #: The lines that left memory since the shell last took them: (number, line).
+        self.spilled: list[tuple[int, TranscriptLine]] = []
 
     def add(self, segment: SegmentState) -> None:
         """``segment`` is final."""
@@ -76,10 +86,28 @@ class Transcript:
         self.texts.append(segment.text)
         self.starts.append(segment.start_ms)
         self.ends.append(segment.end_ms)
+        if self.window is not None and len(self.segments) > self.window:
+            self.before += 1
+            line = (
+                self.speakers.pop(0),
+                self.segments.pop(0),
+                self.texts.pop(0),
+                self.starts.pop(0),
+                self.ends.pop(0),
+            )
+            self.spilled.append((self.before, line))
+
+    def take_spilled(self) -> list[tuple[int, TranscriptLine]]:
+        """The lines that left memory since the last take, numbered; the shell must store
+        them (each once is enough: a call rebuilt after a restart hands them out again)."""
+        spilled = self.spilled[:]
+        self.spilled.clear()  # the same list: the session hands it out as ``spilled``
+        return spilled
 
     def __len__(self) -> int:
-        return len(self.segments)
+        """Every line of the call, those that left memory included."""
+        return self.before + len(self.segments)
 
     def lines(self) -> Iterator[TranscriptLine]:
-        """The lines in order: (speaker, segment, text, start_ms, end_ms)."""
+        """The lines held, in order: (speaker, segment, text, start_ms, end_ms)."""
         return zip(self.speakers, self.segments, self.texts, self.starts, self.ends, strict=True)

@@ -36,9 +36,18 @@ from app.engine.messages import (
     Listing,
     PromptState,
     Speaker,
+    TranscriptLine,
 )
 from app.engine.normalize import normalize
-from app.engine.outbox import DEFAULT_ALERT_BOUNDS, AlertBounds, Outbox
+from app.engine.outbox import (
+    DEFAULT_ALERT_BOUNDS,
+    KEEP_ALL,
+    NOTHING_EARLIER,
+    AlertBounds,
+    Earlier,
+    Outbox,
+    Windows,
+)
 from app.engine.phases import CallType, Phase
 from app.engine.required import GREETING, RequiredPrompts
 from app.engine.segment import SegmentState, Transcript
@@ -63,20 +72,22 @@ class CallSession:
         setup: CallSetup,
         wall_ms: int | None = None,
         bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
+        windows: Windows = KEEP_ALL,
     ) -> None:
         """``wall_ms`` is the shell's wall clock when the call is created. The setup's ``ring_at``
         is the first explicit time the call sees (PROTOCOL: untimed messages follow the latest
         explicit time), so a call created for a ring in the past runs in its own time, not the
         wall clock's, and its slow-answer deadline is not already behind it. ``bounds``: what
         one fragment's alerts may carry (the shell's settings; offline checks take the
-        defaults)."""
+        defaults); ``windows``: how much of its transcript and alerts the call keeps in memory
+        (see :meth:`take_spilled` and :meth:`finish_report` for what the shell must then do)."""
         script = compiled.script
         self.setup = setup
         call_type = setup.call_type or (
             CallType.CALLBACK if setup.direction == "outbound" else CallType.CONSULT
         )
         self.timeline = Timeline(script.phases, call_type, setup.ring_at_ms, wall_ms)
-        self.outbox = Outbox(setup.ring_at_ms, bounds.context_chars)
+        self.outbox = Outbox(setup.ring_at_ms, bounds.context_chars, windows.alerts)
         self.prompts = RequiredPrompts(script, setup, self.timeline, self.outbox, self._said)
         self.suggestions = Suggestions(compiled, self.timeline, self.outbox, self.prompts)
         self.phrases = PhraseAlerts(
@@ -96,7 +107,15 @@ class CallSession:
             self.prompts,
             self.suggestions,
         )
-        self.transcript = Transcript()
+        self.transcript = Transcript(windows.transcript)
+        #: The transcript lines that left memory and were not taken yet (with ``windows``):
+        #: when not empty, the shell must :meth:`take_spilled` after the input.
+        self.spilled = self.transcript.spilled
+        #: What left memory, given back by the shell once the call has ended.
+        self._earlier = NOTHING_EARLIER
+        #: The call time of the report when the call ended with part of its record out of
+        #: memory: the shell must give that part back first (:meth:`finish_report`).
+        self._report_at: int | None = None
         self.views = CallViews(
             setup,
             script,
@@ -206,13 +225,46 @@ class CallSession:
         """What a list of calls shows of this one."""
         return self.views.listing()
 
-    def snapshot(self) -> dict[str, Any]:
-        """The live state of the call (``GET /v1/calls/{id}``)."""
-        return self.views.snapshot()
+    def snapshot(self, earlier: Earlier | None = None) -> dict[str, Any]:
+        """The live state of the call (``GET /v1/calls/{id}``); ``earlier``: the alerts that
+        left memory (:attr:`left_memory`), read back."""
+        return self.views.snapshot(self._earlier if earlier is None else earlier)
 
     def report(self) -> dict[str, Any]:
         """The post-call report: score, phases, phrases said / missed / deviated, alerts, words."""
-        return self.views.report()
+        return self.views.report(self._earlier)
+
+    # -- what leaves memory (with ``windows``) ---------------------------------------------
+
+    def take_spilled(self) -> list[tuple[int, TranscriptLine]]:
+        """The transcript lines that left memory since the last take, numbered from 1. The
+        shell must store them after every input (alerts need nothing: each was sent as an
+        event), to give them back in :meth:`finish_report`."""
+        return self.transcript.take_spilled()
+
+    @property
+    def left_memory(self) -> tuple[int, int]:
+        """How many of the call's first transcript lines and first alerts have left memory:
+        what the shell gives back as ``Earlier`` (the alerts with their state now)."""
+        return self.transcript.before, self.outbox.alerts_before
+
+    @property
+    def report_pending(self) -> bool:
+        """The call has ended, and its report waits for what left memory: the shell must
+        call :meth:`finish_report`. Nothing else happens to the call in between."""
+        return self._report_at is not None
+
+    def finish_report(self, earlier: Earlier) -> list[Event]:
+        """The report of a call whose end left it :attr:`report_pending`, made with
+        ``earlier`` (what :attr:`left_memory` counts, read back); its event, the call's last,
+        to send. The same event, ``seq`` included, as a call that kept everything sends."""
+        at = self._report_at
+        if at is None:
+            raise CallStateError("the call's report is not waiting", code="call_ended")
+        self._report_at = None
+        self._earlier = earlier
+        self.outbox.emit("report", at, self.report())
+        return self.outbox.take()
 
     def alert_count(self) -> int:
         """How many alerts stand (not retracted)."""
@@ -291,7 +343,10 @@ class CallSession:
     def _end(self, t: int) -> None:
         self.timeline.deadlines.clear()
         self.prompts.move(Phase.ENDED, t)
-        self.outbox.emit("report", t, self.report())
+        if self.left_memory != (0, 0):
+            self._report_at = t
+        else:
+            self.outbox.emit("report", t, self.report())
 
     # -- speech ----------------------------------------------------------------------------
 

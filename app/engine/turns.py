@@ -44,7 +44,7 @@ class Turns:
         self._tolerance = tolerance_ms
         self._agent: list[Spoken] = []
         self._customer: list[Spoken] = []
-        #: Agent segments already counted as an interruption (each counts once).
+        #: Agent segments kept already counted as an interruption (each counts once).
         self._counted: set[str] = set()
         #: Final segments with words, and how many of them had no usable times.
         self.segments = 0
@@ -69,7 +69,10 @@ class Turns:
         spoken = Spoken(segment, start_ms, end_ms, back_channel)
         found: list[Interruption] = []
         if speaker == "agent":
-            _keep(self._agent, spoken)
+            gone = _keep(self._agent, spoken)
+            if gone is not None and all(a.segment != gone.segment for a in self._agent):
+                # An agent segment no longer kept pairs with nothing: it need not be counted.
+                self._counted.discard(gone.segment)
             if not back_channel:
                 for customer in self._customer:
                     if self._interrupts(spoken, customer):
@@ -92,7 +95,9 @@ class Turns:
         )
 
 
-def _keep(spoken: list[Spoken], new: Spoken) -> None:
+def _keep(spoken: list[Spoken], new: Spoken) -> Spoken | None:
+    """Keep ``new``; return the segment that made room for it, if one did."""
     spoken.append(new)
     if len(spoken) > KEEP:
-        del spoken[0]
+        return spoken.pop(0)
+    return None

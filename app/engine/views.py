@@ -6,10 +6,11 @@ Views only read the call; none changes it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
-from app.engine.messages import Alert, CallSetup, Listing
-from app.engine.outbox import Outbox
+from app.engine.messages import CallSetup, Listing
+from app.engine.outbox import NOTHING_EARLIER, Earlier, Outbox
 from app.engine.phases import Phase
 from app.engine.required import RequiredPrompts
 from app.engine.script import Script
@@ -81,8 +82,16 @@ class CallViews:
             )
         return items
 
-    def snapshot(self) -> dict[str, Any]:
-        """The live state of the call (``GET /v1/calls/{id}``)."""
+    def standing(self, earlier: Earlier) -> list[dict[str, Any]]:
+        """The bodies of the alerts not retracted, in the order raised: those that left
+        memory (``earlier``), then those held."""
+        bodies = [body for body in earlier.alerts if body["state"] != "retracted"]
+        bodies += [alert.to_body() for alert in self._outbox.standing_alerts()]
+        return bodies
+
+    def snapshot(self, earlier: Earlier = NOTHING_EARLIER) -> dict[str, Any]:
+        """The live state of the call (``GET /v1/calls/{id}``); ``earlier``: what left the
+        engine's memory (its alerts are listed)."""
         return {
             "call_id": self._setup.call_id,
             "script": {"id": self._script.id, "version": self._script.version},
@@ -94,11 +103,12 @@ class CallViews:
                 if p.status != "armed"
             ],
             "checklist": self.checklist(),
-            "alerts": [a.to_body() for a in self._outbox.standing_alerts()],
+            "alerts": self.standing(earlier),
         }
 
-    def report(self) -> dict[str, Any]:
-        """The post-call report: score, phases, phrases said / missed / deviated, alerts, words."""
+    def report(self, earlier: Earlier = NOTHING_EARLIER) -> dict[str, Any]:
+        """The post-call report: score, phases, phrases said / missed / deviated, alerts, words;
+        ``earlier``: what left the engine's memory (the first lines and alerts)."""
         scoring = self._script.scoring
         timing = self._script.timing
         checklist = self.checklist() if self._timeline.answered_at is not None else []
@@ -109,7 +119,7 @@ class CallViews:
             for c in said
             if c["similarity"] is not None and c["similarity"] < timing.deviation_below
         ]
-        alerts = self._outbox.standing_alerts()
+        alerts = self.standing(earlier)
         deductions = self._deductions(alerts, missed, deviated)
         score = scoring.start - round(sum(d["points"] for d in deductions))
         report: dict[str, Any] = {
@@ -125,7 +135,7 @@ class CallViews:
             ],
             "missed": missed,
             "deviated": deviated,
-            "alerts": [a.to_body() for a in alerts],
+            "alerts": alerts,
             "transcript": [
                 {
                     "speaker": speaker,
@@ -134,7 +144,9 @@ class CallViews:
                     "start_ms": start_ms,
                     "end_ms": end_ms,
                 }
-                for speaker, segment, text, start_ms, end_ms in self._transcript.lines()
+                for speaker, segment, text, start_ms, end_ms in chain(
+                    earlier.lines, self._transcript.lines()
+                )
             ],
         }
         report["not_judged"] = self._not_judged()
@@ -155,7 +167,7 @@ class CallViews:
         )
 
     def _deductions(
-        self, alerts: list[Alert], missed: list[str], deviated: list[dict[str, Any]]
+        self, alerts: list[dict[str, Any]], missed: list[str], deviated: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Every deduction from the score, with what it is for: each finding costs once."""
         scoring = self._script.scoring
@@ -166,14 +178,15 @@ class CallViews:
         }
         out: list[dict[str, Any]] = []
         for alert in alerts:
-            if alert.rule in MISSING_ALERTS:
+            rule = alert["rule"]
+            if rule in MISSING_ALERTS:
                 continue  # announced a phrase that is missed: the missed phrase is charged
-            factor = scoring.phonetic_factor if alert.match == "phonetic" else 1.0
+            factor = scoring.phonetic_factor if alert["match"] == "phonetic" else 1.0
             out.append(
                 {
-                    "rule": alert.rule,
-                    "points": cost[alert.category] * factor,
-                    "why": f"alert {alert.id}" + (" (matched by sound)" if factor != 1 else ""),
+                    "rule": rule,
+                    "points": cost[alert["category"]] * factor,
+                    "why": f"alert {alert['id']}" + (" (matched by sound)" if factor != 1 else ""),
                 }
             )
         out.extend({"rule": rule, "points": scoring.missed, "why": "missed"} for rule in missed)

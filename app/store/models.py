@@ -123,6 +123,25 @@ class AlertRow(Base):
     __table_args__ = (_of_call("alerts"),)
 
 
+class LineRow(Base):
+    """A line of a live call's transcript that left the engine's memory
+    (``HUASHU_TRANSCRIPT_WINDOW``), numbered from 1: read back for the call's report, then
+    deleted (the ended call's report holds them)."""
+
+    __tablename__ = "call_lines"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    speaker: Mapped[str] = mapped_column(String(16))
+    segment: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    start_ms: Mapped[int | None] = mapped_column(BigInteger)
+    end_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (_of_call("call_lines"),)
+
+
 class DocumentRow(Base):
     """A script or lexicon, one row per version (the shared library's tenant is "")."""
 

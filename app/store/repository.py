@@ -24,20 +24,25 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.calls.privacy import mask_encoded, mask_json, mask_text
-from app.calls.repository import CallKey, CallQuery, CallRecord, StoredInput
-from app.engine.messages import Listing
+from app.calls.repository import CallKey, CallQuery, CallRecord, StoredInput, StoreUnavailable
+from app.engine.messages import Listing, TranscriptLine
+from app.engine.outbox import Earlier
 from app.errors import Conflict
 from app.store.database import is_sqlite, migrate, sessions, sync_sqlite_engine
-from app.store.models import OPEN_TENANT, AlertRow, CallRow, EventRow, InputRow
+from app.store.models import OPEN_TENANT, AlertRow, CallRow, EventRow, InputRow, LineRow
 from app.store.writer import AsyncBatches, ThreadBatches, Writer
 
 CALLS: Table = CallRow.__table__  # type: ignore[assignment]
 INPUTS: Table = InputRow.__table__  # type: ignore[assignment]
 EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 ALERTS: Table = AlertRow.__table__  # type: ignore[assignment]
+LINES: Table = LineRow.__table__  # type: ignore[assignment]
+#: The keys an event's JSON has before its body's (``Event.to_wire``).
+EVENT_HEAD = ("type", "seq", "at_ms")
 
 
 class SqlCallRepository:
@@ -63,6 +68,10 @@ class SqlCallRepository:
         self._insert_input = self._idempotent(INPUTS)
         self._insert_event = self._idempotent(EVENTS)
         self._insert_alert = self._idempotent(ALERTS)
+        self._insert_line = self._idempotent(LINES)
+        self._forget_lines = delete(LINES).where(
+            LINES.c.tenant == bindparam("b_tenant"), LINES.c.call_id == bindparam("b_call_id")
+        )
         self._update_alert = (
             update(ALERTS)
             .where(
@@ -159,7 +168,7 @@ class SqlCallRepository:
             rows = (await session.scalars(statement)).all()
         return [_record(row) for row in rows]
 
-    async def events(self, key: CallKey, after_seq: int = 0) -> list[str]:
+    async def events(self, key: CallKey, after_seq: int = 0, limit: int | None = None) -> list[str]:
         statement = (
             select(EventRow.body)
             .where(
@@ -168,20 +177,70 @@ class SqlCallRepository:
                 EventRow.seq > after_seq,
             )
             .order_by(EventRow.seq)
+            .limit(limit)
         )
         async with self._sessions() as session:
             return list((await session.scalars(statement)).all())
+
+    async def earlier(self, key: CallKey, lines: int, alerts: int) -> Earlier:
+        tenant = _tenant(key.tenant)
+        line_rows = (
+            select(LineRow.speaker, LineRow.segment, LineRow.text, LineRow.start_ms, LineRow.end_ms)
+            .where(LineRow.tenant == tenant, LineRow.call_id == key.call_id, LineRow.n <= lines)
+            .order_by(LineRow.n)
+        )
+        alert_rows = (
+            select(EventRow.body, AlertRow.state)
+            .join(
+                EventRow,
+                and_(
+                    EventRow.tenant == AlertRow.tenant,
+                    EventRow.call_id == AlertRow.call_id,
+                    EventRow.seq == AlertRow.seq,
+                ),
+            )
+            .where(AlertRow.tenant == tenant, AlertRow.call_id == key.call_id)
+            .order_by(AlertRow.seq)
+            .limit(alerts)
+        )
+        try:
+            async with self._sessions() as session:
+                found_lines = (await session.execute(line_rows)).all() if lines else []
+                found_alerts = (await session.execute(alert_rows)).all() if alerts else []
+        except (OperationalError, InterfaceError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        bodies = []
+        for message, state in found_alerts:
+            body = orjson.loads(message)
+            for head in EVENT_HEAD:
+                body.pop(head, None)
+            body["state"] = state
+            bodies.append(body)
+        return Earlier(
+            [
+                ("agent" if speaker == "agent" else "customer", segment, text, start, end)
+                for speaker, segment, text, start, end in found_lines
+            ],
+            bodies,
+        )
 
     async def unfinished(self) -> list[CallRecord]:
         statement = select(CallRow).where(CallRow.ended.is_(False)).order_by(CallRow.created_ms)
         async with self._sessions() as session:
             return [_record(row) for row in (await session.scalars(statement)).all()]
 
-    async def inputs(self, key: CallKey) -> list[StoredInput]:
+    async def inputs(
+        self, key: CallKey, after_n: int = 0, limit: int | None = None
+    ) -> list[StoredInput]:
         statement = (
             select(InputRow)
-            .where(InputRow.tenant == _tenant(key.tenant), InputRow.call_id == key.call_id)
+            .where(
+                InputRow.tenant == _tenant(key.tenant),
+                InputRow.call_id == key.call_id,
+                InputRow.n > after_n,
+            )
             .order_by(InputRow.n)
+            .limit(limit)
         )
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()
@@ -218,7 +277,29 @@ class SqlCallRepository:
             snapshot, report = mask_encoded(snapshot), mask_encoded(report)
         params = _listing(key, listing) | {"b_snapshot": snapshot, "b_report": report}
         self._writer.put(self._finish, params)
+        # The lines that left memory are in the report now.
+        self._writer.put(
+            self._forget_lines, {"b_tenant": params["b_tenant"], "b_call_id": key.call_id}
+        )
         return snapshot, report
+
+    def record_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
+        tenant = _tenant(key.tenant)
+        mask = self._mask_digits
+        for n, (speaker, segment, text, start_ms, end_ms) in lines:
+            self._writer.put(
+                self._insert_line,
+                {
+                    "tenant": tenant,
+                    "call_id": key.call_id,
+                    "n": n,
+                    "speaker": speaker,
+                    "segment": segment,
+                    "text": mask_text(text) if mask else text,
+                    "start_ms": start_ms,
+                    "end_ms": end_ms,
+                },
+            )
 
     def record_input(
         self,

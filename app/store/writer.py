@@ -117,6 +117,9 @@ class Writer:
                     await asyncio.sleep(self._retry_s)
             finally:
                 self._busy = False
+            # Let the committed writes go now, not when the next batch replaces them: a batch
+            # made while the writer lagged holds thousands of inputs' texts.
+            del batch
             for callback in callbacks:
                 try:
                     callback()

@@ -73,7 +73,7 @@ def test_an_ended_call_keeps_a_compact_record_that_answers_everything(
             "listing": Listing(*session.listing()),
         }
         assert runner.ended and service.live.get(key) is None
-        assert service.snapshot(record) == live["snapshot"]
+        assert await service.snapshot(record) == live["snapshot"]
         assert service.report(record) == live["report"]
         summary = record.summary()
         assert (summary["call_type"], summary["phase"], summary["alerts"]) == (

@@ -40,6 +40,9 @@ class StubSession:
     ticks: int = 0
     ended: bool = False
     seq: int = 0
+    #: Keeps everything in memory: nothing leaves, no report waits.
+    spilled: list[Any] = field(default_factory=list)
+    report_pending: bool = False
 
     @property
     def key(self) -> CallKey:
@@ -338,7 +341,7 @@ class TestObserver:
         assert runner.ended and code == "call_ended"
         assert acked == [False, True] and runner.last_client_seq == 2
         with pytest.raises(CallStateError):
-            runner.snapshot()
+            run(runner.snapshot())
 
     def test_a_runner_without_a_session_refuses_every_input_and_answers_barriers(self) -> None:
         async def main() -> tuple[list[bool], list[Event]]:

@@ -82,7 +82,7 @@ def test_the_listing_follows_the_live_call(scripts: ScriptLibrary) -> None:
         await service.submit(record, CallEvent("answered"))
         await service.submit(record, Fragment("agent", "a-1", "这个不关我的事", True))
         live = record.summary()
-        report = service.snapshot(record)
+        report = await service.snapshot(record)
         await service.close()
         return live, report
 

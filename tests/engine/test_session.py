@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from app.engine.behaviour import ANNOUNCED_KEPT
 from app.engine.compiled import CompiledScript
-from app.engine.messages import CallEvent, CallSetup, Fragment
+from app.engine.messages import CallEvent, CallSetup, Event, Fragment
 from app.engine.normalize import normalize
+from app.engine.outbox import KEEP_ALL, Earlier, Windows
+from app.engine.phases import CallType
+from app.engine.required import SUGGESTED_KEPT
 from app.engine.session import CallSession
 from app.errors import CallStateError
-from tests.engine.conftest import Start, at, consult_call, greet, of
+from tests.engine.conftest import Start, at, compile_with, consult_call, greet, of
 
 
 class TestInputs:
@@ -140,3 +146,106 @@ def test_a_long_call_remembers_only_its_last_closed_segments(start_call: Start) 
     # The oldest have been let go: a fragment for one of them is a new segment, not refused.
     d.say("customer", "c0", "好的", 9_000_100)
     assert d.session.transcript.segments[-1] == "c0"
+
+
+class TestWindows:
+    """With windows a call keeps the last lines of its transcript and its last alerts; what
+    leaves memory is handed out (lines) or was sent already (alerts), and its report, made
+    with that given back, is the one a call that kept everything makes."""
+
+    WINDOWS = Windows(transcript=6, alerts=3)
+    HOLD = {
+        "rule": "behaviour.hold_unannounced",
+        "severity": "major",
+        "source": "002 其它",
+        "phrases": ["稍等"],
+        "within_s": 30,
+        "grace_s": 3,
+    }
+
+    def call(self, windows: Windows, turns: int) -> tuple[CallSession, list[Event], list[Any]]:
+        """A long consult: each turn the customer asks, the agent says a forbidden phrase on a
+        partial and takes it back, asks the customer to wait, did not hear (a suggestion), and
+        says a forbidden phrase it keeps over the customer; then the customer hangs up."""
+        compiled = compile_with(hold_unannounced=self.HOLD)
+        begin = at("2026-11-22 10:03:00")
+        session = CallSession(
+            compiled,
+            CallSetup(
+                "c-1", compiled.script.id, CallType.CONSULT, work_no="1001", ring_at_ms=begin
+            ),
+            windows=windows,
+        )
+        events = session.handle(CallEvent("answered", begin), begin)
+        spilled: list[Any] = []
+        ms = 0
+
+        def say(speaker: str, segment: str, text: str, final: bool = True, took: int = 600) -> None:
+            nonlocal ms
+            ms += 700
+            fragment = Fragment(speaker, segment, text, final, ms - took, ms)  # type: ignore[arg-type]
+            events.extend(session.handle(fragment, begin + ms))
+            spilled.extend(session.take_spilled())
+
+        say("agent", "a0", "您好，很高兴为您服务")
+        for k in range(turns):
+            say("customer", f"c{k}", "我想问一下我的套餐")
+            say("agent", f"p{k}", "这个不关我的事", final=False)
+            say("agent", f"p{k}", "这个我来帮您查")
+            say("agent", f"w{k}", "请您稍等")
+            say("agent", f"r{k}", "抱歉我没听清")
+            say("customer", f"n{k}", "我想问一下我的套餐")
+            say("agent", f"f{k}", "不关我的事", took=1100)  # began while the customer spoke
+        events.extend(session.handle(CallEvent("hangup", begin + ms + 500, "customer"), 0))
+        return session, events, spilled
+
+    def test_memory_stays_within_the_windows_however_long_the_call(self) -> None:
+        sizes = []
+        for turns in (700, 1400):
+            session, _, _ = self.call(self.WINDOWS, turns)
+            sizes.append(
+                (
+                    len(session.transcript.segments),
+                    len(session.outbox.alerts),
+                    len(session.prompts.states),
+                    len(session.behaviour._announced),
+                    len(session.behaviour._turns._counted),
+                    len(session._closed),
+                )
+            )
+        assert sizes[0] == sizes[1]
+        assert sizes[1][:2] == (6, 3)
+        assert sizes[1][2] <= 4 + SUGGESTED_KEPT and sizes[1][3] <= ANNOUNCED_KEPT
+
+    def test_the_report_made_with_what_left_is_the_report_that_kept_everything(self) -> None:
+        whole, whole_events, nothing = self.call(KEEP_ALL, 30)
+        windowed, events, spilled = self.call(self.WINDOWS, 30)
+        assert nothing == [] and whole.left_memory == (0, 0)
+        lines, alerts = windowed.left_memory
+        assert lines == len(spilled) == len(whole.transcript) - 6 and alerts > 3
+        assert [n for n, _ in spilled] == list(range(1, lines + 1))
+        # The report waits: every event but it is the same, seqs and all.
+        assert windowed.report_pending and whole_events[-1].type == "report"
+        assert events == whole_events[:-1]
+        # What the shell gives back: the lines it was handed; the alerts as sent, as they stand.
+        states = {e.body["id"]: e.body["state"] for e in events if e.type == "alert_update"}
+        sent = [e.body for e in events if e.type == "alert"][:alerts]
+        earlier = Earlier(
+            [line for _, line in spilled],
+            [{**body, "state": states.get(body["id"], body["state"])} for body in sent],
+        )
+        assert any(body["state"] == "retracted" for body in earlier.alerts)
+        assert windowed.finish_report(earlier) == [whole_events[-1]]
+        assert windowed.report() == whole.report() and not windowed.report_pending
+        assert windowed.snapshot() == whole.snapshot()
+
+    def test_a_report_not_waiting_cannot_be_finished(self, compiled: CompiledScript) -> None:
+        session = CallSession(
+            compiled, CallSetup("c-1", compiled.script.id), 0, windows=self.WINDOWS
+        )
+        with pytest.raises(CallStateError):
+            session.finish_report(Earlier())
+
+    def test_a_short_call_with_windows_reports_at_once(self) -> None:
+        session, events, spilled = self.call(Windows(transcript=1000, alerts=1000), 2)
+        assert spilled == [] and not session.report_pending and events[-1].type == "report"

@@ -147,3 +147,54 @@ def test_0004_keys_calls_by_tenant_and_keeps_every_row(database_url: str) -> Non
         "call_events": [("c1",)],
         "alerts": [("c1",)],
     }
+
+
+def test_0005_adds_the_lines_that_left_memory_deleted_with_their_call(database_url: str) -> None:
+    """Revision 0005 adds ``call_lines`` to a database revision 0004 made (its calls kept); a
+    call's lines go with it and not another tenant's; down again, the table goes."""
+
+    async def main() -> dict[str, object]:
+        seen: dict[str, object] = {}
+        engine = make_engine(database_url)
+        try:
+            await migrate(engine, "0004")
+            async with engine.begin() as connection:
+                await connection.execute(
+                    sa.text(
+                        "INSERT INTO calls (tenant, call_id, token, script_id, script_version, "
+                        "created_ms, started_ms, call_type, phase, alerts, ended, setup) VALUES "
+                        "('a', 'c1', 't1', 's', 1, 1, 1, 'consult', 'answering', 0, FALSE, '{}'), "
+                        "('b', 'c1', 't2', 's', 1, 1, 1, 'consult', 'answering', 0, FALSE, '{}')"
+                    )
+                )
+            await migrate(engine, "0005")
+            async with engine.begin() as connection:
+                await connection.execute(
+                    sa.text(
+                        "INSERT INTO call_lines (tenant, call_id, n, speaker, segment, text, "
+                        "start_ms, end_ms) VALUES ('a', 'c1', 1, 'agent', 'a-1', '您好', 0, 9), "
+                        "('a', 'c1', 2, 'customer', 'c-1', '你好', NULL, NULL), "
+                        "('b', 'c1', 1, 'agent', 'a-1', '您好', 0, 9)"
+                    )
+                )
+            async with engine.begin() as connection:
+                seen["calls"] = await connection.run_sync(_rows, "calls")
+                seen["up"] = await connection.run_sync(_rows, "call_lines")
+                await connection.execute(
+                    sa.text("DELETE FROM calls WHERE tenant = 'a' AND call_id = 'c1'")
+                )
+                seen["deleted"] = await connection.run_sync(_rows, "call_lines")
+            await migrate_down(engine, "0004")
+            async with engine.connect() as connection:
+                seen["down"] = await connection.run_sync(
+                    lambda sync: sa.inspect(sync).get_table_names()
+                )
+        finally:
+            await engine.dispose()
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen["calls"] == [("a", "c1"), ("b", "c1")]
+    assert seen["up"] == [("a", "c1"), ("a", "c1"), ("b", "c1")]
+    assert seen["deleted"] == [("b", "c1")]
+    assert "call_lines" not in seen["down"]  # type: ignore[operator]

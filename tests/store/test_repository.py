@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import pytest
@@ -18,6 +19,7 @@ from app.calls.repository import (
     StoredInput,
 )
 from app.engine.messages import Listing
+from app.engine.outbox import Earlier
 from app.errors import Conflict
 from app.store.database import make_engine
 from app.store.repository import SqlCallRepository
@@ -376,3 +378,104 @@ def test_what_a_store_keeps_of_customers_words_is_masked(any_store: str, mask_di
         assert got["inputs"] == [{**fragment, "text": text}]
         assert got["events"] == [event.replace(SAID, text)]
     assert got["by_rule"] == ["c-1"]
+
+
+def test_what_left_memory_comes_back_in_order_and_goes_with_the_end(database_url: str) -> None:
+    """A long call's lines that left the engine's memory and its first alerts (as sent, with
+    their state now) come back from the store: the call's own, masked, a line written twice
+    kept once; once the call has ended its lines go (its report holds them)."""
+
+    async def body(store: SqlCallRepository) -> dict[str, Any]:
+        await store.add(record("c-1"))
+        await store.add(replace(record("c-1", tenant="b"), token="tok-b-c-1"))
+        lines = [
+            (1, ("agent", "a-1", "您好", 0, 900)),
+            (2, ("customer", "c-1", "我的号码是13812345678", None, None)),
+            (3, ("agent", "a-2", "好的", 1000, 1500)),
+        ]
+        store.record_lines(key("c-1"), lines[:2])
+        store.record_lines(key("c-1"), lines[1:])  # line 2 again: a rebuilt call's
+        store.record_lines(key("c-1", "b"), [(1, ("agent", "b-1", "别人的", 0, 1))])
+        store.record_event(
+            key("c-1"),
+            2,
+            "alert",
+            '{"type":"alert","seq":2,"at_ms":700,"id":"al-1","severity":"critical",'
+            '"category":"forbidden","rule":"forbidden.shirk","match":"exact",'
+            '"state":"provisional","source":"002"}',
+        )
+        store.record_event(
+            key("c-1"), 3, "alert_update", '{"seq":3,"id":"al-1","state":"retracted"}'
+        )
+        store.record_event(key("c-1"), 4, "alert", alert("al-2", "forbidden.rude", "confirmed"))
+        await store.durable()
+        seen = {
+            "first": await store.earlier(key("c-1"), 2, 1),
+            "all": await store.earlier(key("c-1"), 3, 2),
+            "other": await store.earlier(key("c-1", "b"), 3, 2),
+            "none": await store.earlier(key("c-1"), 0, 0),
+        }
+        store.finish(key("c-1"), LISTING, b"{}", b"{}")
+        await store.durable()
+        seen["ended"] = await store.earlier(key("c-1"), 3, 0)
+        seen["other_ended"] = await store.earlier(key("c-1", "b"), 1, 0)
+        return seen
+
+    seen = with_store(database_url, body)
+    first, every = seen["first"], seen["all"]
+    assert first.lines == [
+        ("agent", "a-1", "您好", 0, 900),
+        ("customer", "c-1", "我的号码是***********", None, None),
+    ]
+    assert first.alerts == [
+        {
+            "id": "al-1",
+            "severity": "critical",
+            "category": "forbidden",
+            "rule": "forbidden.shirk",
+            "match": "exact",
+            "state": "retracted",
+            "source": "002",
+        }
+    ]
+    assert list(first.alerts[0]) == [
+        "id",
+        "severity",
+        "category",
+        "rule",
+        "match",
+        "state",
+        "source",
+    ]
+    assert every.lines == [*first.lines, ("agent", "a-2", "好的", 1000, 1500)]
+    assert [a["id"] for a in every.alerts] == ["al-1", "al-2"]
+    assert seen["other"].lines == [("agent", "b-1", "别人的", 0, 1)] and seen["other"].alerts == []
+    assert seen["none"] == Earlier()
+    assert seen["ended"].lines == [] and len(seen["other_ended"].lines) == 1
+
+
+def test_inputs_and_events_come_back_a_page_at_a_time(database_url: str) -> None:
+    """A long call is rebuilt a page of inputs at a time, and its events compared a page at
+    a time: after a number, at most so many, in order, the call's own."""
+
+    async def body(store: SqlCallRepository) -> dict[str, Any]:
+        await store.add(record("c-1"))
+        await store.add(record("c-2"))
+        for n in range(1, 8):
+            store.record_input(key("c-1"), n, "tick", None, n, None)
+            store.record_event(key("c-1"), n, "phase", f'{{"seq":{n}}}')
+        store.record_input(key("c-2"), 1, "tick", None, 1, None)
+        store.record_event(key("c-2"), 1, "phase", '{"seq":1}')
+        await store.durable()
+        return {
+            "inputs": [
+                [i.n for i in await store.inputs(key("c-1"), after, 3)] for after in (0, 3, 6, 7)
+            ],
+            "events": [await store.events(key("c-1"), after, 3) for after in (0, 5)],
+            "every": len(await store.inputs(key("c-1"))),
+        }
+
+    got = with_store(database_url, body)
+    assert got["inputs"] == [[1, 2, 3], [4, 5, 6], [7], []]
+    assert got["events"] == [['{"seq":1}', '{"seq":2}', '{"seq":3}'], ['{"seq":6}', '{"seq":7}']]
+    assert got["every"] == 7
