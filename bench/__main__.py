@@ -20,7 +20,7 @@ Environment (defaults in brackets):
   (``memory``, ``sqlite`` or a PostgreSQL URL); ``store`` compares memory, SQLite and
   PostgreSQL (BENCH_POSTGRES_URL [postgresql+asyncpg://postgres@127.0.0.1:5432/huashu_bench]);
 - ``workers``: capacity of one process (in-process bus) against ``--workers 2`` (Redis between
-  them), both on SQLite; BENCH_STEPS, BENCH_BISECT, BENCH_CAPACITY_REPEATS as ``capacity``;
+  them), both on PostgreSQL; BENCH_STEPS, BENCH_BISECT, BENCH_CAPACITY_REPEATS as ``capacity``;
 - ``redis``: alert latency with the Redis bus against the in-process one at BENCH_CALLS[0]
   calls on one instance, then a listener on another instance against one on the same
   (BENCH_PROBE_CALLS [200] calls; PostgreSQL at BENCH_POSTGRES_URL, Redis at BENCH_REDIS_URL
