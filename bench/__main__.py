@@ -134,15 +134,19 @@ def _print_capacity(results: dict[str, Any]) -> None:
     print(f"capacity (largest N with p99 < {results['limit_p99_ms']} ms, no lost alert)")
     for kind in ("echo", "huashu"):
         for run in results["runs"][kind]:
-            steps = ", ".join(
-                f"{r['calls']}:{r['p99_ms']}ms" + (f"/{r['lost']}lost" if r["lost"] else "")
-                for r in run["steps"]
-            )
+            steps = ", ".join(_step(r) for r in run["steps"])
             print(f"  {kind:<7} {run['capacity']:>6}   p99 by N: {steps}")
     print(
         f"  echo {results['echo_capacity']}  huashu {results['huashu_capacity']}"
         f"  ratio {results['ratio']}"
     )
+
+
+def _step(row: dict[str, Any]) -> str:
+    """One capacity step: its p99 and lost alerts, or that its calls were not all started."""
+    if "setup_failed" in row:
+        return f"{row['calls']}:not started"
+    return f"{row['calls']}:{row['p99_ms']}ms" + (f"/{row['lost']}lost" if row["lost"] else "")
 
 
 def _print_memory(results: dict[str, Any]) -> None:

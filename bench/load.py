@@ -447,7 +447,12 @@ def capacity(
     rows = []
 
     def passes(n: int) -> bool:
-        row = load_once(kind, n, seconds, procs, **server)
+        try:
+            row = load_once(kind, n, seconds, procs, **server)
+        except RuntimeError as exc:  # a client could not start its calls in time: failed
+            rows.append({"server": kind, "calls": n, "setup_failed": str(exc)})
+            print(f"  server={kind}  calls={n}  calls not started: {exc}", flush=True)
+            return False
         _progress(row)
         rows.append(row)
         return _passes(row)
