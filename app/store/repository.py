@@ -59,11 +59,6 @@ class SqlCallRepository:
         self.engine = engine
         self._sessions = sessions(engine)
         self._sqlite = is_sqlite(engine.url.render_as_string(hide_password=False))
-        self._writer = Writer(
-            ThreadBatches(sync_sqlite_engine(engine.url.render_as_string(hide_password=False)))
-            if self._sqlite
-            else AsyncBatches(self._sessions)
-        )
         self.name = engine.url.get_backend_name()
         self._insert_input = self._idempotent(INPUTS)
         self._insert_event = self._idempotent(EVENTS)
@@ -100,6 +95,27 @@ class SqlCallRepository:
                 snapshot=bindparam("b_snapshot"),
                 report=bindparam("b_report"),
             )
+        )
+        # The order a batch's writes may be committed in, whatever order they were queued in:
+        # rows before what updates them (an alert before its updates, a call's lines before
+        # their deletion at its end, its progress before its finish); inserts into different
+        # tables are independent. Only a call's creation (``add``) and the purge write outside
+        # the writer.
+        order = (
+            self._insert_input,
+            self._insert_event,
+            self._insert_alert,
+            self._insert_line,
+            self._update_alert,
+            self._progress,
+            self._finish,
+            self._forget_lines,
+        )
+        self._writer = Writer(
+            ThreadBatches(sync_sqlite_engine(engine.url.render_as_string(hide_password=False)))
+            if self._sqlite
+            else AsyncBatches(self._sessions),
+            order=order,
         )
 
     def _idempotent(self, table: Table) -> Insert:

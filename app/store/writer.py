@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -44,11 +44,17 @@ class Writer:
         *,
         retry_s: float = 0.5,
         linger_s: float = 0.01,
+        order: Sequence[Executable] = (),
     ) -> None:
         """``linger_s``: how long a batch waits for more writes once the first has come (a
         commit costs about the same for one row as for a hundred; acknowledgements wait that
-        much longer, alerts do not)."""
+        much longer, alerts do not). ``order``: statements whose writes may be committed in
+        this order whatever order they were queued in (each statement's own writes keep
+        theirs) — a batch of them goes as one ``executemany`` a statement instead of one
+        round trip for every change of statement; a batch with any other statement keeps its
+        queued order."""
         self._batches = batches
+        self._rank = {id(statement): n for n, statement in enumerate(order)}
         self._retry_s = retry_s
         self._linger_s = linger_s
         self._pending: list[Write] = []
@@ -152,7 +158,15 @@ class Writer:
         return True
 
     async def _execute(self, batch: list[Write]) -> None:
-        await self._batches(batch)
+        await self._batches(self._ordered(batch))
+
+    def _ordered(self, batch: list[Write]) -> list[Write]:
+        """``batch`` by the statements' ``order`` (a stable sort: each statement's writes keep
+        their order), when every write's statement has a place in it."""
+        rank = self._rank
+        if not rank or len(batch) < 2 or any(id(w[0]) not in rank for w in batch):
+            return batch
+        return sorted(batch, key=lambda write: rank[id(write[0])])
 
 
 def _groups(batch: list[Write]) -> Iterator[tuple[Executable, list[dict[str, Any]]]]:

@@ -7,10 +7,13 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert, select, update
+from sqlalchemy.sql import Executable
 
 from app.store.database import make_engine, migrate, sessions, sync_sqlite_engine
 from app.store.models import CallRow, EventRow
+from app.store.repository import CALLS, EVENTS
 from app.store.writer import AsyncBatches, ThreadBatches, Writer
 
 CALL = {
@@ -114,3 +117,46 @@ def test_a_refused_write_is_left_out_and_the_rest_is_written(tmp_path: Path) -> 
         return await stored_seqs(url)
 
     assert asyncio.run(main()) == [1, 3]
+
+
+def test_writes_of_ordered_statements_go_as_one_executemany_each(tmp_path: Path) -> None:
+    """Queued alternately (a call's input, event, progress, as a fragment writes them), the
+    writes of statements with a place in ``order`` go as one ``executemany`` a statement, in
+    that order, each statement's rows in their own order; with any other statement in the
+    batch, they go as queued."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"
+    add_event = insert(EVENTS)
+    progress = update(CALLS).values(alerts=CALLS.c.alerts + 1)
+    stray = insert(EVENTS).prefix_with("OR IGNORE")
+
+    async def main(order: tuple[Executable, ...], extra: bool) -> tuple[int, list[int], int]:
+        engine = make_engine(url)
+        await migrate(engine)
+        sync = sync_sqlite_engine(url)
+        executions: list[int] = []
+        sa_event.listen(sync, "before_cursor_execute", lambda *args: executions.append(1))
+        async with sessions(engine)() as session, session.begin():
+            await session.execute(insert(CallRow.__table__), CALL)
+        writer = Writer(ThreadBatches(sync), order=order)
+        writer.start()
+        for seq in range(1, 51):
+            writer.put(add_event, event(seq))
+            writer.put(progress, {})
+        if extra:
+            writer.put(stray, event(51))
+        await writer.close()
+        async with sessions(engine)() as session:
+            alerts = (await session.scalars(select(CALLS.c.alerts))).one()
+        await engine.dispose()
+        return len(executions), await stored_seqs(url), alerts
+
+    for db in tmp_path.glob("h.db*"):
+        db.unlink()
+    grouped, seqs, alerts = asyncio.run(main((add_event, progress), extra=False))
+    assert seqs == list(range(1, 51)) and alerts == 50
+    assert grouped <= 2 * 2  # two statements, in at most two batches
+    for db in tmp_path.glob("h.db*"):
+        db.unlink()
+    queued, seqs, alerts = asyncio.run(main((add_event, progress), extra=True))
+    assert seqs == list(range(1, 52)) and alerts == 50
+    assert queued >= 100  # a stray statement: as queued, a round trip each change
