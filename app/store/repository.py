@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    insert,
     or_,
     select,
     update,
@@ -60,6 +61,7 @@ class SqlCallRepository:
         self._sessions = sessions(engine)
         self._sqlite = is_sqlite(engine.url.render_as_string(hide_password=False))
         self.name = engine.url.get_backend_name()
+        self._insert_call = insert(CALLS)
         self._insert_input = self._idempotent(INPUTS)
         self._insert_event = self._idempotent(EVENTS)
         self._insert_alert = self._idempotent(ALERTS)
@@ -102,6 +104,7 @@ class SqlCallRepository:
         # tables are independent. Only a call's creation (``add``) and the purge write outside
         # the writer.
         order = (
+            self._insert_call,
             self._insert_input,
             self._insert_event,
             self._insert_alert,
@@ -117,6 +120,10 @@ class SqlCallRepository:
             else AsyncBatches(self._sessions),
             order=order,
         )
+        #: Calls created here whose row the writer has not committed yet: found by ``get`` and
+        #: ``by_token`` all the same (a client connects right after ``POST /v1/calls``).
+        self._creating: dict[CallKey, CallRecord] = {}
+        self._creating_tokens: dict[str, CallKey] = {}
 
     def _idempotent(self, table: Table) -> Insert:
         if self._sqlite:
@@ -135,11 +142,17 @@ class SqlCallRepository:
     # -- reads -----------------------------------------------------------------------------
 
     async def get(self, key: CallKey) -> CallRecord | None:
+        creating = self._creating.get(key)
+        if creating is not None:
+            return creating
         return await self._one(
             and_(CallRow.tenant == _tenant(key.tenant), CallRow.call_id == key.call_id)
         )
 
     async def by_token(self, token: str) -> CallRecord | None:
+        key = self._creating_tokens.get(token)
+        if key is not None:
+            return self._creating[key]
         return await self._one(CallRow.token == token)
 
     async def search(self, query: CallQuery) -> list[CallRecord]:
@@ -278,10 +291,28 @@ class SqlCallRepository:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def add(self, record: CallRecord) -> None:
-        async with self._sessions() as session, session.begin():
-            if await session.get(CallRow, (_tenant(record.tenant), record.call_id)) is not None:
-                raise Conflict(f"call {record.call_id!r} already exists", code="call_exists")
-            session.add(_row(record))
+        """Queued with the call's other writes, not a transaction of its own: a burst of new
+        calls (a shift starting) then costs one commit a batch, not one each, waiting for a
+        pooled connection and the database's write lock. Its ``start`` is acknowledged once
+        the row is committed, as every input is."""
+        key = record.key
+        conflict = Conflict(f"call {record.call_id!r} already exists", code="call_exists")
+        if key in self._creating:
+            raise conflict
+        if await self._one(
+            and_(CallRow.tenant == _tenant(key.tenant), CallRow.call_id == key.call_id)
+        ):
+            raise conflict
+        if key in self._creating:  # created here while the store was read
+            raise conflict
+        self._creating[key] = record
+        self._creating_tokens[record.token] = key
+        self._writer.put(self._insert_call, _call_params(record))
+        self._writer.when_durable(lambda: self._created(key, record.token))
+
+    def _created(self, key: CallKey, token: str) -> None:
+        self._creating.pop(key, None)
+        self._creating_tokens.pop(token, None)
 
     def progress(self, key: CallKey, listing: Listing) -> None:
         self._writer.put(self._progress, _listing(key, listing))
@@ -399,11 +430,12 @@ def _listing(key: CallKey, listing: Listing) -> dict[str, Any]:
     }
 
 
-def _row(record: CallRecord) -> CallRow:
-    row = CallRow(**{field.name: getattr(record, field.name) for field in fields(CallRecord)})
-    row.tenant = _tenant(record.tenant)
-    row.setup = record.setup or {}
-    return row
+def _call_params(record: CallRecord) -> dict[str, Any]:
+    """The row of a new call, as the insert's parameters."""
+    params = {field.name: getattr(record, field.name) for field in fields(CallRecord)}
+    params["tenant"] = _tenant(record.tenant)
+    params["setup"] = record.setup or {}
+    return params
 
 
 def _record(row: CallRow) -> CallRecord:

@@ -93,6 +93,32 @@ def test_a_call_is_stored_found_and_unique(database_url: str) -> None:
     assert found == by_token == record("c-1")
 
 
+def test_a_burst_of_new_calls_is_committed_in_batches_and_found_before(
+    database_url: str,
+) -> None:
+    """300 calls created at once (a shift starting): each found by id and token at once, before
+    its row is committed; a second creation of one refused, before and after; the rows
+    committed in a few batches — one transaction each made them wait for a pooled connection
+    and the write lock until creations timed out."""
+
+    async def body(store: SqlCallRepository) -> tuple[Any, ...]:
+        batches = store._writer.batches
+        await asyncio.gather(*(store.add(record(f"b-{n}")) for n in range(300)))
+        early = await store.get(key("b-7")), await store.by_token("tok-b-9")
+        with pytest.raises(Conflict):
+            await store.add(record("b-7"))
+        await store.durable()
+        with pytest.raises(Conflict):
+            await store.add(record("b-7"))
+        stored = await store.search(CallQuery(tenant="a"))
+        return early, len(stored), store._writer.batches - batches, store._creating
+
+    early, stored, batches, pending = with_store(database_url, body)
+    assert early == (record("b-7"), record("b-9"))
+    assert stored == 300 and pending == {}
+    assert 0 < batches <= 30  # through the writer, a batch for many (not one each)
+
+
 def test_a_call_id_is_its_tenants_own(any_store: str) -> None:
     """Two tenants (and the open service) may each have a call c-1 at once: each its own
     record, listing, inputs, events and alerts; and one's end is not the other's."""
