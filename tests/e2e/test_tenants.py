@@ -167,6 +167,7 @@ def test_another_tenants_id_on_the_stream_is_a_call_that_does_not_exist(
     # b's start on that id makes b's own call; a's is untouched.
     with CallClient(server, call_id, KEY_B) as other:
         made = other.play({**START, "seq": 1}, ANSWERED, agent("a-1", SAID["a"], 2000))
-    assert [e["type"] for e in made][0] == "ack" and alerts_of(made)
+    # (acknowledged once its row is committed: the ack may follow the call's first events)
+    assert "ack" in [e["type"] for e in made] and alerts_of(made)
     state = http.get(f"/v1/calls/{call_id}").json()
     assert state["phase"] == "ringing" and state["alerts"] == []
