@@ -34,6 +34,7 @@ async def create_call(
 ) -> JSON:
     limits.instant("ring_at", body.ring_at, wall_ms())
     record = await calls.create(body, body.call_id, principal.tenant)
+    await calls.repository.durable()  # a 201 acknowledges the call: its row is committed
     base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
     return JSON(
         {

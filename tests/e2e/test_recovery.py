@@ -227,3 +227,39 @@ def test_a_call_whose_client_never_comes_back_is_cut_off_with_a_report(tmp_path:
             assert "behaviour.agent_hung_up_first" not in rules and "closing.missing" not in rules
     finally:
         second.stop()
+
+
+def test_a_call_created_over_rest_survives_kill_9_right_after_its_201(tmp_path: Path) -> None:
+    """A 201 acknowledges the call: SIGKILLed the moment it is answered, the server started
+    again on the same database knows the call and its token (a new call's row goes through
+    the store's group commit, and the 201 waits for it)."""
+    env = {"HUASHU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'huashu.db'}"}
+    headers = {"Authorization": f"Bearer {KEY_A}"}
+    first = Server(tmp_path / "first.log", env=env)
+    try:
+        first.wait_ready()
+        made = [
+            httpx.post(
+                f"{first.base}/v1/calls",
+                json={"script": "cmcc-10086", "call_id": f"rest-{n}"},
+                headers=headers,
+                timeout=10,
+            )
+            for n in range(5)
+        ]
+        first.process.kill()
+        first.process.wait()
+    finally:
+        first.stop()
+    assert [m.status_code for m in made] == [201] * 5
+    second = Server(tmp_path / "second.log", env=env)
+    try:
+        second.wait_ready()
+        for n, created in enumerate(made):
+            found = httpx.get(f"{second.base}/v1/calls/rest-{n}", headers=headers, timeout=5)
+            assert found.status_code == 200, found.text
+            with CallClient(second.base, f"rest-{n}", created.json()["token"]) as client:
+                client.send({"type": "ping"})
+                assert client.recv()["type"] == "pong"
+    finally:
+        second.stop()
