@@ -296,23 +296,19 @@ class SqlCallRepository:
         pooled connection and the database's write lock. Its ``start`` is acknowledged once
         the row is committed, as every input is."""
         key = record.key
-        conflict = Conflict(f"call {record.call_id!r} already exists", code="call_exists")
-        if key in self._creating:
-            raise conflict
-        if await self._one(
-            and_(CallRow.tenant == _tenant(key.tenant), CallRow.call_id == key.call_id)
-        ):
-            raise conflict
-        if key in self._creating:  # created here while the store was read
-            raise conflict
+        # ``get`` finds the calls created here but not committed yet; the second look covers
+        # one created here while the store was read.
+        if await self.get(key) is not None or key in self._creating:
+            raise Conflict(f"call {record.call_id!r} already exists", code="call_exists")
         self._creating[key] = record
         self._creating_tokens[record.token] = key
         self._writer.put(self._insert_call, _call_params(record))
-        self._writer.when_durable(lambda: self._created(key, record.token))
+        self._writer.when_durable(lambda: self._created(key))
 
-    def _created(self, key: CallKey, token: str) -> None:
-        self._creating.pop(key, None)
-        self._creating_tokens.pop(token, None)
+    def _created(self, key: CallKey) -> None:
+        record = self._creating.pop(key, None)
+        if record is not None:
+            self._creating_tokens.pop(record.token, None)
 
     def progress(self, key: CallKey, listing: Listing) -> None:
         self._writer.put(self._progress, _listing(key, listing))
