@@ -66,16 +66,14 @@ class LinearIntent:
         """The n-grams of two or more characters that pushed hardest towards the label,
         heaviest first (single characters and the length say little to a reader)."""
         weighed = sorted(
-            (
-                (self.weights[g], g.strip(BEGIN + END))
-                for g in grams
-                if len(g.strip(BEGIN + END)) > 1
-                and not g.startswith("#")
-                and self.weights.get(g, 0.0) > 0
-            ),
-            reverse=True,
+            ((self.weights[g], g) for g in grams if self.weights.get(g, 0.0) > 0), reverse=True
         )
-        return tuple(g for _, g in weighed[:top])
+        words: dict[str, None] = {}  # ^你们 and 你们 read the same to a reader
+        for _, g in weighed:
+            word = g.strip(BEGIN + END)
+            if len(word) > 1 and not g.startswith("#"):
+                words[word] = None
+        return tuple(words)[:top]
 
 
 @dataclass(frozen=True, slots=True)

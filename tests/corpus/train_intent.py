@@ -68,19 +68,27 @@ def rows_of(names: Sequence[str]) -> list[tuple[str, str, str]]:
     return [row for name in names for row in read_intents(SETS[name])]
 
 
-def fit(rows: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
-    """The model of ``rows`` as the engine reads it (``labels`` and ``features``)."""
+def estimators(rows: Sequence[tuple[str, str, str]]) -> tuple[Any, dict[str, Any]]:
+    """scikit-learn's vectorizer and one fitted logistic regression per label."""
     import numpy as np
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
     vectorizer = DictVectorizer()
     x = vectorizer.fit_transform([dict.fromkeys(features(normalize_text(t)), 1) for *_, t in rows])
-    names = vectorizer.get_feature_names_out()
-    labels = {}
+    models = {}
     for label in LABELS:
         y = np.array([row[0] == label for row in rows])
-        model = LogisticRegression(C=C, max_iter=5000).fit(x, y)
+        models[label] = LogisticRegression(C=C, max_iter=5000).fit(x, y)
+    return vectorizer, models
+
+
+def fit(rows: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+    """The model of ``rows`` as the engine reads it (``labels`` and ``features``)."""
+    vectorizer, models = estimators(rows)
+    names = vectorizer.get_feature_names_out()
+    labels = {}
+    for label, model in models.items():
         weights = {
             str(g): round(float(w), DIGITS)
             for g, w in sorted(zip(names, model.coef_[0], strict=True))
