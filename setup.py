@@ -22,6 +22,7 @@ from setuptools import Extension, setup
 COMPILED = [
     "app/engine/alerts.py",
     "app/engine/behaviour.py",
+    "app/engine/behaviour_words.py",
     "app/engine/clock.py",
     "app/engine/index.py",
     "app/engine/matcher.py",

@@ -20,6 +20,7 @@ from tests.corpus.evaluate_intent import (
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
+    INDEPENDENT_C,
     OURS,
     PROBE,
     PROBE2,
@@ -58,6 +59,11 @@ FLOORS = {
     (INDEPENDENT, "unclear_purpose"): (0.95, 0.78),
     (INDEPENDENT_B, "complaint"): (0.94, 0.88),
     (INDEPENDENT_B, "unclear_purpose"): (0.95, 0.68),
+    # A third independent set (tests/independent/INTENT_C.md), written from norm 002 alone and
+    # measured once on the rules as they stood (2026-11-30, before the fourth round): 0.920 /
+    # 0.797 and 1.000 / 0.484.
+    (INDEPENDENT_C, "complaint"): (0.91, 0.79),
+    (INDEPENDENT_C, "unclear_purpose"): (0.95, 0.48),
 }
 
 
@@ -92,8 +98,18 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [OURS, DEV, FRESH, DEV2, PROBE, PROBE2, INDEPENDENT, INDEPENDENT_B],
-    ids=["ours", "dev", "fresh", "dev2", "probe", "probe2", "independent", "independent_b"],
+    [OURS, DEV, FRESH, DEV2, PROBE, PROBE2, INDEPENDENT, INDEPENDENT_B, INDEPENDENT_C],
+    ids=[
+        "ours",
+        "dev",
+        "fresh",
+        "dev2",
+        "probe",
+        "probe2",
+        "independent",
+        "independent_b",
+        "independent_c",
+    ],
 )
 def test_precision_and_recall_hold(compiled: CompiledScript, path: object) -> None:
     figures = evaluate_intents(compiled, path)  # type: ignore[arg-type]

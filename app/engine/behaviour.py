@@ -16,10 +16,10 @@ import re
 from typing import Any
 
 from app.engine.behaviour_rules import BehaviourRule
-from app.engine.cues import Cues, covers, vocabulary
+from app.engine.behaviour_words import BehaviourWords
+from app.engine.cues import covers
 from app.engine.document import Severity
 from app.engine.messages import Speaker
-from app.engine.normalize import normalize_text
 from app.engine.outbox import Outbox
 from app.engine.phases import Phase
 from app.engine.required import GREETING, RequiredPrompts
@@ -48,6 +48,7 @@ class BehaviourRules:
     def __init__(
         self,
         script: Script,
+        words: BehaviourWords,
         inbound: bool,
         agent_work_no: str | None,
         timeline: Timeline,
@@ -66,30 +67,19 @@ class BehaviourRules:
         self._hold_at: int | None = None
         interrupting = self._rules.interrupting
         self._turns = Turns(interrupting.tolerance_ms)
-        self._back_channel, self._back_channel_longest = vocabulary(interrupting.back_channel)
+        self._words = words
         self._interruptions = 0
         #: Where each required prompt was first said: (segment, start_ms, end_ms).
         self._said_in: dict[str, tuple[str, int | None, int | None]] = {}
         #: Pauses the norm asks for that the call reached, and how many had no times.
         self._pauses_due = 0
         self._pauses_untimed = 0
-        rules = self._rules
-        what = rules.bare_what
-        self._bare_utterances = frozenset(normalize_text(u) for u in what.utterances)
-        self._what, _ = vocabulary(what.what)
-        self._around, self._around_longest = vocabulary((*what.what, *what.around))
-        self._repeat = tuple(sorted(vocabulary(what.repeat)[0], key=len, reverse=True))
-        self._polite = Cues((p, None) for p in what.polite)
         #: 客户尚未挂机便与同事交谈: whether the call's last phrase has been said (and the
         #: customer has not taken the call up again), and whether it was alerted.
         self._farewell_said = False
         self._colleague_alerted = False
-        colleague = rules.colleague_talk
-        self._closing_words = vocabulary(colleague.closing if colleague else ())
         #: 请您稍等 before a hold: where the agent's speech asked the customer to wait (call
         #: time it began, ended), and the hold still to be judged (its call time).
-        announce = rules.hold_unannounced
-        self._announce = Cues((p, None) for p in (announce.phrases if announce else ()))
         self._announced: list[tuple[int, int]] = []
         self._hold_to_judge: int | None = None
         #: The opening's facts: the work number it must give, when the call names one.
@@ -196,7 +186,7 @@ class BehaviourRules:
         the prompts it said."""
         speaker = segment.speaker
         back_channel = speaker == "agent" and covers(
-            segment.norm.text, self._back_channel, self._back_channel_longest
+            segment.norm.text, self._words.back_channel, self._words.back_channel_longest
         )
         found = self._turns.add(speaker, segment.id, segment.start_ms, segment.end_ms, back_channel)
         for interruption in found:
@@ -204,7 +194,7 @@ class BehaviourRules:
         if speaker == "agent":
             if self._rules.no_pause is not None:
                 self._pauses(segment, t)
-            if self._announce and self._announce.first(segment.norm.text) is not None:
+            if self._words.announce and self._words.announce.first(segment.norm.text) is not None:
                 self._announced_at(self._span(segment, t))
             if self._farewell_said:
                 self._after_farewell(segment, t)
@@ -214,7 +204,7 @@ class BehaviourRules:
     def agent_speaking(self, segment: SegmentState, t: int) -> None:
         """The agent's open ``segment`` as it stands when a hold is judged: words asking the
         customer to wait count before their final arrives."""
-        if self._announce and self._announce.first(segment.norm.text) is not None:
+        if self._words.announce and self._words.announce.first(segment.norm.text) is not None:
             self._announced_at(self._span(segment, t))
 
     def _announced_at(self, span: tuple[int, int]) -> None:
@@ -298,19 +288,19 @@ class BehaviourRules:
         return None
 
     def _only_closing(self, text: str) -> bool:
-        words, longest = self._closing_words
+        words, longest = self._words.closing_words
         return not text or covers(text, words, longest)
 
     def is_bare_what(self, text: str) -> bool:
         """Whether the agent's final ``text`` (normalized) only asks 'what'."""
-        if text in self._bare_utterances:
+        if text in self._words.bare_utterances:
             return True
-        if not self._what or self._polite.first(text) is not None:
+        if not self._words.what or self._words.polite.first(text) is not None:
             return False
-        for demand in self._repeat:
+        for demand in self._words.repeat:
             text = text.replace(demand, "")
-        return any(word in text for word in self._what) and covers(
-            text, self._around, self._around_longest
+        return any(word in text for word in self._words.what) and covers(
+            text, self._words.around, self._words.around_longest
         )
 
     def _interrupted(self, interruption: Interruption, t: int) -> None:

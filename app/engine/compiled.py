@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.engine.behaviour_words import BehaviourWords
 from app.engine.index import PhraseIndex, Target
 from app.engine.intent import IntentModel
 from app.engine.lexicon import Lexicon, LexiconEntry
@@ -67,8 +68,8 @@ class CompiledScript:
         self.customer_index = PhraseIndex(
             [(p, t) for p, t in entries if t.speaker == "customer"], phonetic_kinds=PHONETIC_KINDS
         )
-        #: The utterances of ``behaviour.bare_what``, normalized.
-        self.bare_what = frozenset(normalize_text(p) for p in behaviour.bare_what.utterances)
+        #: The words the behaviour rules listen for.
+        self.behaviour_words = BehaviourWords(script)
         self._unless_after = {
             id(entry): tuple(normalize_text(p) for p in entry.unless_after)
             for entry in (lexicon.entries if lexicon is not None else ())

@@ -88,7 +88,7 @@ class Hit(NamedTuple):
 Found = tuple[list[tuple[int, Any]] | None, list[tuple[int, Any, int]] | None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Ref:
     """A form in the sound automaton, for one target: how a hit of it is judged."""
 
@@ -102,6 +102,34 @@ class _Ref:
     homophones: int
     #: An allow phrase: no emphatic word may be slipped into it (:data:`forms.EMPHATIC`).
     plain: bool
+    #: The form's steps as :func:`_align` walks them, made the first time a hit of it is
+    #: aligned (most forms never are).
+    plan: tuple[_Step, ...] | None = None
+
+
+class _Step:
+    """One step of a form, as :func:`_align` walks it: a character (``char``, and the sounds it
+    is heard as) or a gap (``char`` empty), with what the form says around the gap."""
+
+    __slots__ = ("char", "sounds", "low", "high", "counts", "after_negation", "before_negation")
+
+    def __init__(
+        self,
+        char: str,
+        sounds: frozenset[int],
+        gap: Gap | None,
+        after_negation: bool,
+        before_negation: bool,
+    ) -> None:
+        self.char = char
+        self.sounds = sounds
+        self.low = gap.low if gap is not None else 0
+        self.high = gap.high if gap is not None else 0
+        self.counts = gap.counts if gap is not None else False
+        #: A gap right after the form's negation: no modal verb may open what is slipped in.
+        self.after_negation = after_negation
+        #: A gap right before the form's negation: no verb may be slipped in.
+        self.before_negation = before_negation
 
 
 class PhraseIndex:
@@ -332,6 +360,36 @@ def _symbols(form: forms.Form, items: tuple[str | Gap, ...]) -> list[int]:
 _NONE = 1 << 20
 
 
+#: Every sound a character is heard as, by character, as alignments ask: the characters hits
+#: span, at most :data:`_HEARD_MAX` of them.
+_HEARD: dict[str, frozenset[int]] = {}
+_HEARD_MAX = 20_000
+
+
+def _heard(char: str) -> frozenset[int]:
+    sounds = _HEARD.get(char)
+    if sounds is None:
+        sounds = frozenset(phonetic.heard(char))
+        if len(_HEARD) < _HEARD_MAX:
+            _HEARD[char] = sounds
+    return sounds
+
+
+def _planned(ref: _Ref) -> tuple[_Step, ...]:
+    """The form's steps as :func:`_align` walks them (kept on the ref)."""
+    items = ref.form.items
+    plan: list[_Step] = []
+    for i, step in enumerate(items):
+        if isinstance(step, Gap):
+            after = i > 0 and items[i - 1] in forms.NEGATIONS
+            before = i + 1 < len(items) and items[i + 1] in forms.NEGATIONS
+            plan.append(_Step("", frozenset(), step, after, before))
+        else:
+            plan.append(_Step(step, _heard(step), None, False, False))
+    ref.plan = tuple(plan)
+    return ref.plan
+
+
 def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None:
     """The best reading of ``text[start:end]`` as the form of ``ref``: (characters heard only by
     sound, characters slipped in), fewest sound-alikes first; None when there is none that
@@ -339,51 +397,61 @@ def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None
     negation (不, 没 …), no modal verb right after the form's negation (不 + 要 挂机 is "do
     not hang up", not 不挂机), no verb right before it (我 + 听 不清楚 is "I cannot hear
     clearly": :func:`forms.makes_a_complement`); nothing emphatic into an allow phrase."""
-    steps = ref.form.items
-    budget = forms.INSERT_BUDGET
-    memo: dict[tuple[int, int], int] = {}
-
-    def cost(i: int, at: int) -> int:
-        """Sound-alikes × 64 + characters slipped in, from step ``i`` at ``at`` to the end."""
-        if i == len(steps):
-            return 0 if at == end else _NONE
-        remembered = memo.get((i, at))
-        if remembered is not None:
-            return remembered
-        best = _NONE
-        step = steps[i]
-        if isinstance(step, Gap):
-            after_negation = i > 0 and steps[i - 1] in forms.NEGATIONS
-            before_negation = i + 1 < len(steps) and steps[i + 1] in forms.NEGATIONS
-            for taken in range(step.low, step.high + 1):
-                if at + taken > end or (step.counts and taken > budget):
-                    break
-                if taken and step.counts:
-                    slipped = text[at + taken - 1]
-                    if slipped in forms.NEGATIONS or (ref.plain and slipped in forms.EMPHATIC):
-                        break
-                    if after_negation and text[at] in forms.MODAL_VERBS:
-                        break
-                    if before_negation and forms.makes_a_complement(text[at : at + taken]):
-                        continue
-                rest = cost(i + 1, at + taken)
-                if rest < _NONE:
-                    best = min(best, rest + (taken if step.counts else 0))
-        elif at < end:
-            char = text[at]
-            if char == step:
-                best = cost(i + 1, at + 1)
-            elif not set(phonetic.heard(step)).isdisjoint(phonetic.heard(char)):
-                rest = cost(i + 1, at + 1)
-                if rest < _NONE:
-                    best = rest + 64
-        memo[(i, at)] = best
-        return best
-
-    total = cost(0, start)
+    plan = ref.plan if ref.plan is not None else _planned(ref)
+    width = end - start + 1
+    memo = [-1] * ((len(plan) + 1) * width)
+    total = _cost(text, plan, ref.plain, 0, start, start, end, memo)
     if total >= _NONE:
         return None
     return total // 64, total % 64
+
+
+def _cost(
+    text: str,
+    plan: tuple[_Step, ...],
+    plain: bool,
+    i: int,
+    at: int,
+    start: int,
+    end: int,
+    memo: list[int],
+) -> int:
+    """Sound-alikes × 64 + characters slipped in, reading ``text[at:end]`` as ``plan[i:]``
+    (``memo`` holds what was worked out, by step and place)."""
+    if i == len(plan):
+        return 0 if at == end else _NONE
+    key = i * (end - start + 1) + at - start
+    remembered = memo[key]
+    if remembered >= 0:
+        return remembered
+    best = _NONE
+    step = plan[i]
+    if not step.char:
+        budget = forms.INSERT_BUDGET
+        for taken in range(step.low, step.high + 1):
+            if at + taken > end or (step.counts and taken > budget):
+                break
+            if taken and step.counts:
+                slipped = text[at + taken - 1]
+                if slipped in forms.NEGATIONS or (plain and slipped in forms.EMPHATIC):
+                    break
+                if step.after_negation and text[at] in forms.MODAL_VERBS:
+                    break
+                if step.before_negation and forms.makes_a_complement(text[at : at + taken]):
+                    continue
+            rest = _cost(text, plan, plain, i + 1, at + taken, start, end, memo)
+            if rest < _NONE:
+                best = min(best, rest + (taken if step.counts else 0))
+    elif at < end:
+        char = text[at]
+        if char == step.char:
+            best = _cost(text, plan, plain, i + 1, at + 1, start, end, memo)
+        elif not step.sounds.isdisjoint(_heard(char)):
+            rest = _cost(text, plan, plain, i + 1, at + 1, start, end, memo)
+            if rest < _NONE:
+                best = rest + 64
+    memo[key] = best
+    return best
 
 
 #: Whether a clause ends inside normalized ``[start, end)`` (punctuation, a pause between

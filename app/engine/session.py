@@ -100,6 +100,7 @@ class CallSession:
         )
         self.behaviour = BehaviourRules(
             script,
+            compiled.behaviour_words,
             setup.direction == "inbound",
             setup.work_no,
             self.timeline,

@@ -55,6 +55,9 @@ class ScriptLibrary:
     def __init__(self, documents: DocumentRepository) -> None:
         self._documents = documents
         self._compiled: OrderedDict[Pins, CompiledScript] = OrderedDict()
+        #: The lexicons each script version names (a version never changes): reading them from
+        #: the script's body means validating all of it, on every call started.
+        self._lexicon_ids: OrderedDict[tuple[str, str, int], tuple[str, ...]] = OrderedDict()
 
     async def seed(self, files: Library) -> int:
         """Put the library read from ``scripts_data/`` into the shared library: each document
@@ -115,7 +118,7 @@ class ScriptLibrary:
         compiled; and the pins a call on it keeps."""
         script = await self.find("script", tenant, script_id)
         lexicons = []
-        for lexicon_id in Script.model_validate(script.body).lexicon_ids:
+        for lexicon_id in self._lexicons_of(script):
             lexicon = await self.find("lexicon", script.tenant or tenant, lexicon_id)
             lexicons.append((lexicon.tenant, lexicon.id, lexicon.version))
         pins = Pins((script.tenant, script.id, script.version), tuple(lexicons))
@@ -140,6 +143,19 @@ class ScriptLibrary:
         while len(self._compiled) > COMPILED_KEPT:
             self._compiled.popitem(last=False)
         return compiled
+
+    def _lexicons_of(self, script: Document) -> tuple[str, ...]:
+        """The lexicon ids a script version names (kept, the most recently used
+        :data:`COMPILED_KEPT`)."""
+        key = (script.tenant, script.id, script.version)
+        ids = self._lexicon_ids.get(key)
+        if ids is None:
+            ids = self._lexicon_ids[key] = tuple(Script.model_validate(script.body).lexicon_ids)
+            while len(self._lexicon_ids) > COMPILED_KEPT:
+                self._lexicon_ids.popitem(last=False)
+        else:
+            self._lexicon_ids.move_to_end(key)
+        return ids
 
     async def _exact(self, kind: Kind, owner: str, doc_id: str, version: int) -> Document:
         found = await self._documents.get(kind, owner, doc_id, version)

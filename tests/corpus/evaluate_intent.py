@@ -52,6 +52,8 @@ PROBE2 = ROOT / "tests" / "corpus" / "intent_probe2.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
+#: A third, written from norm 002 alone on 2026-11-30 (tests/independent/INTENT_C.md).
+INDEPENDENT_C = ROOT / "tests" / "independent" / "intent_c.tsv"
 LABELS = ("complaint", "unclear_purpose")
 #: The sets by name, in the order they are printed.
 SETS = {
@@ -63,6 +65,7 @@ SETS = {
     "probe2": PROBE2,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
+    "independent_c": INDEPENDENT_C,
 }
 #: The suggestion that asks an unclear customer their purpose.
 PURPOSE = "situation.purpose"
