@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from app.engine.cues import Cues, Found
 from app.engine.intent_spec import ComplaintIntent, Intent, PurposeIntent
+from app.engine.learned import LearnedIntent, LinearIntent, features, packaged
 from app.engine.normalize import Normalized, normalize
 
 #: Punctuation that ends a clause in the text as the ASR wrote it (normalization drops it). White
@@ -78,15 +79,18 @@ class _Complaint:
         self.caps = {cue.kind: cue.cap for cue in spec.cues if cue.cap is not None}
         self.askable = frozenset(spec.askable)
 
-    def judge(self, norm: Normalized) -> tuple[float, tuple[str, ...]]:
-        """The weight of the complaint cues that count in ``norm``, and what they are."""
+    def judge(self, norm: Normalized) -> tuple[float, tuple[str, ...], bool]:
+        """The weight of the complaint cues that count in ``norm``, what they are, and whether
+        a cue was taken back (denied, someone else's, about the channel, past and settled)."""
         text = norm.text
         found = self.cues.find(text)
         by_role: list[list[Found]] = [[] for _ in range(_BREAK + 1)]
         for hit in found:
             by_role[hit.value[0]].append(hit)
-        if not by_role[_CUE] or by_role[_THIRD_PARTY]:
-            return 0.0, ()
+        if not by_role[_CUE]:
+            return 0.0, (), False
+        if by_role[_THIRD_PARTY]:
+            return 0.0, (), True
         # The same words read as two cues (三天了: a duration, a repetition) count once, as
         # the heavier.
         heaviest: dict[tuple[int, int], Found] = {}
@@ -113,11 +117,13 @@ class _Complaint:
         by_kind: dict[str, float] = {}
         counted: dict[str, float] = {}
         reasons: list[str] = []
+        taken_back = False
         for hit in hits:
             _, kind, weight = hit.value
             if hit.phrase in counted:
                 continue
             if any(t.start <= hit.start and hit.end <= t.end for t in topics):
+                taken_back = True
                 continue  # about complaining, not complaining
             if any(w.start < hit.end <= w.end for w in neutral):
                 continue  # its word means something else here
@@ -137,11 +143,13 @@ class _Complaint:
                 )
 
             if asks and kind in self.askable and not committed(0):
+                taken_back = True
                 continue  # a question about the channel, not a use of it
             if asks and any(
                 h.end <= hit.start and clauses.of(h.start) == clause() and not committed(h.end)
                 for h in hypothetical
             ):
+                taken_back = True
                 continue  # a question about what would be (如果不满意可以找谁)
             if (
                 any(
@@ -153,6 +161,7 @@ class _Complaint:
                 )
                 and clause() not in rhetorical
             ):
+                taken_back = True
                 continue  # denied
             factor = 1.0
             if not unresolved:
@@ -164,6 +173,7 @@ class _Complaint:
                 ):
                     # a past matter, or one in the same breath, said to be settled (后来给我退了:
                     # the settling words may hold the cue)
+                    taken_back = True
                     continue
                 if past:
                     factor = self.spec.past_factor
@@ -171,7 +181,7 @@ class _Complaint:
             by_kind[kind] = by_kind.get(kind, 0.0) + weight * factor
             reasons.append(f"{kind} “{text[hit.start : hit.end]}”")
         score = sum(min(total, self.caps.get(kind, total)) for kind, total in by_kind.items())
-        return score, tuple(reasons)
+        return score, tuple(reasons), taken_back
 
 
 #: What a phrase of the purpose section is there for.
@@ -208,9 +218,12 @@ class _Purpose:
 
 
 class IntentModel:
-    """A script's intent recognition, built once per script version and shared by its calls."""
+    """A script's intent recognition, built once per script version and shared by its calls.
 
-    def __init__(self, spec: Intent | None) -> None:
+    ``learned`` replaces the packaged model the script names (``intent.learned.model``): the
+    trainer judges held-out files with the weights of each fold."""
+
+    def __init__(self, spec: Intent | None, learned: LearnedIntent | None = None) -> None:
         words = spec.words if spec is not None else {}
         self._complaint = (
             _Complaint(spec.complaint, words)
@@ -222,22 +235,48 @@ class IntentModel:
             if spec is not None and spec.unclear_purpose is not None
             else None
         )
+        use = spec.learned if spec is not None else None
+        self._learned_complaint: LinearIntent | None = None
+        self._learned_purpose: LinearIntent | None = None
+        self._at = (1.0, 1.0)
+        if use is not None:
+            model = learned if learned is not None else packaged(use.model)
+            if use.complaint is not None and self._complaint is not None:
+                self._learned_complaint = model.labels["complaint"]
+            if use.unclear_purpose is not None:
+                self._learned_purpose = model.labels["unclear_purpose"]
+            self._at = (use.complaint or 1.0, use.unclear_purpose or 1.0)
 
     def judge(self, text: str, norm: Normalized | None = None, purpose: bool = True) -> Judged:
         """What the customer's final ``text`` (as the ASR wrote it; ``norm``, its
         normalization, if already made) says of their intent; whether the purpose is unclear
         only if asked (``purpose``: the call still wants to know it)."""
-        if self._complaint is None and (self._purpose is None or not purpose):
+        asks_purpose = purpose and (self._purpose is not None or self._learned_purpose is not None)
+        if self._complaint is None and not asks_purpose:
             return NOTHING
         norm = norm if norm is not None else normalize(text)
         if not norm.text:
             return NOTHING
+        grams: set[str] | None = None
         if self._complaint is not None:
-            score, reasons = self._complaint.judge(norm)
+            score, reasons, taken_back = self._complaint.judge(norm)
             if score >= self._complaint.spec.threshold:
                 return Judged(True, reasons, score)
-        if purpose and self._purpose is not None and self._purpose.unclear(norm.text):
+            learned = self._learned_complaint
+            # the model adds what the cues missed, never what they took back
+            if learned is not None and not taken_back:
+                grams = features(norm.text)
+                if learned.probability(grams) >= self._at[0]:
+                    explained = ", ".join(f"“{g}”" for g in learned.explain(grams))
+                    return Judged(True, (f"learned {explained}",), score)
+        if not purpose:
+            return NOTHING
+        if self._purpose is not None and self._purpose.unclear(norm.text):
             return Judged(unclear_purpose=True)
+        if self._learned_purpose is not None:
+            grams = grams if grams is not None else features(norm.text)
+            if self._learned_purpose.probability(grams) >= self._at[1]:
+                return Judged(unclear_purpose=True)
         return NOTHING
 
 

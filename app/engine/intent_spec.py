@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from app.engine.cues import class_words, read
 from app.engine.document import Frozen, Source
+from app.engine.learned import packaged_models
 from app.engine.patterns import PatternError
 
 
@@ -106,6 +107,26 @@ class PurposeIntent(Frozen):
         yield from (*self.openers, *self.generic, *self.names)
 
 
+class LearnedUse(Frozen):
+    """The learned model beside the cues (:mod:`app.engine.learned`): an utterance the cues
+    leave alone is a complaint, or leaves the purpose unclear, when the model gives it that
+    label with at least the probability set here (none: the model is not asked for that label).
+    It never overrides the cues: where a complaint cue is taken back (denied, past and settled,
+    someone else's, a question about the channel) the model does not make it one again."""
+
+    #: The packaged weights (``app/engine/models/<model>.json``), trained by
+    #: ``python -m tests.corpus.train_intent``.
+    model: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    complaint: float | None = Field(default=None, gt=0.5, lt=1)
+    unclear_purpose: float | None = Field(default=None, gt=0.5, lt=1)
+
+    @model_validator(mode="after")
+    def _packaged(self) -> LearnedUse:
+        if self.model not in packaged_models():
+            raise ValueError(f"no packaged model {self.model!r}: {sorted(packaged_models())}")
+        return self
+
+
 class Intent(Frozen):
     """What the customer's words are recognised as, beyond single keywords."""
 
@@ -114,6 +135,8 @@ class Intent(Frozen):
     words: dict[str, tuple[str, ...]] = {}
     complaint: ComplaintIntent | None = None
     unclear_purpose: PurposeIntent | None = None
+    #: A learned model beside the cues above (none: the cues alone).
+    learned: LearnedUse | None = None
 
     @model_validator(mode="after")
     def _readable(self) -> Intent:
