@@ -55,15 +55,20 @@ FLOORS = {
     # After the third round (intent_dev2): 0.951 / 0.858 and 0.979 / 0.783; 0.947 / 0.881 and
     # 1.000 / 0.688. independent_b's complaint precision fell by one false positive (178/188,
     # 9 before): its floor is 0.94 where it was 0.95 (tests/corpus/INTENT.md, third round).
-    (INDEPENDENT, "complaint"): (0.95, 0.85),
+    # Fourth round (a learned model beside the cues, for complaints; its threshold chosen on
+    # our own replayed batches, never on these): complaint recall rose by 10–12 points on each
+    # independent set and precision fell by 1–2.5 (0.951 / 0.858 → 0.940 / 0.978; 0.947 / 0.881
+    # → 0.929 / 0.965; 0.920 / 0.797 → 0.894 / 0.911); one unclear purpose of intent_c is now a
+    # complaint (30 → 29 of 62). The floors are what was measured then, in their own commit.
+    (INDEPENDENT, "complaint"): (0.93, 0.97),
     (INDEPENDENT, "unclear_purpose"): (0.95, 0.78),
-    (INDEPENDENT_B, "complaint"): (0.94, 0.88),
+    (INDEPENDENT_B, "complaint"): (0.92, 0.96),
     (INDEPENDENT_B, "unclear_purpose"): (0.95, 0.68),
     # A third independent set (tests/independent/INTENT_C.md), written from norm 002 alone and
     # measured once on the rules as they stood (2026-11-30, before the fourth round): 0.920 /
     # 0.797 and 1.000 / 0.484.
-    (INDEPENDENT_C, "complaint"): (0.91, 0.79),
-    (INDEPENDENT_C, "unclear_purpose"): (0.95, 0.48),
+    (INDEPENDENT_C, "complaint"): (0.89, 0.91),
+    (INDEPENDENT_C, "unclear_purpose"): (0.95, 0.46),
 }
 
 
