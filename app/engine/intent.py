@@ -202,6 +202,8 @@ class _Purpose:
             ],
             words,
         )
+        # apart from the words above: a topic must not cover characters of an opener
+        self.topics: Cues[bool] = Cues(((p, True) for p in spec.topics), words)
 
     def unclear(self, text: str) -> bool:
         """Whether ``text`` opens or greets and every character of it is such a word, a
@@ -215,6 +217,10 @@ class _Purpose:
             for i in range(hit.start, end):
                 covered[i] = True
         return all(covered)
+
+    def names_topic(self, text: str) -> bool:
+        """Whether ``text`` names a business (a purpose said, however it opens)."""
+        return bool(self.topics) and self.topics.first(text) is not None
 
 
 class IntentModel:
@@ -273,7 +279,10 @@ class IntentModel:
             return NOTHING
         if self._purpose is not None and self._purpose.unclear(norm.text):
             return Judged(unclear_purpose=True)
-        if self._learned_purpose is not None:
+        # the model reads openers, not what follows them: a topic said vetoes it
+        if self._learned_purpose is not None and not (
+            self._purpose is not None and self._purpose.names_topic(norm.text)
+        ):
             grams = grams if grams is not None else features(norm.text)
             if self._learned_purpose.probability(grams) >= self._at[1]:
                 return Judged(unclear_purpose=True)
