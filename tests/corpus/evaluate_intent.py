@@ -24,8 +24,8 @@ Two labelled sets, ``label<TAB>kind<TAB>text``:
   wording, measured once before being designed on too; ``intent_probe2.tsv`` the same after it;
 - ``tests/corpus/intent_dev3.tsv``: ours, on the purpose question (greetings, openers, vague
   references, line checks; a purpose said after an opener), written before the purpose round
-  changed any code; designed on. ``intent_probe3.tsv``, every fourth line written for it, is
-  left out of the default sets until the round's single measurement of it;
+  changed any code; designed on. ``intent_probe3.tsv``, every fourth line written for it, was
+  split off before anything was measured and measured once at the round's end: figures only;
 - ``tests/independent/intent.tsv``: written by someone who never saw the code, frozen. It is
   measured, never tuned to: only its aggregate figures are printed, never its sentences.
 """
@@ -74,6 +74,7 @@ SETS = {
     "probe": PROBE,
     "probe2": PROBE2,
     "dev3": DEV3,
+    "probe3": PROBE3,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
