@@ -8,7 +8,10 @@ cue back: a denial (我不是要投诉), someone else's complaint or a question 
 channel (帮朋友问投诉电话), a past complaint the customer says is settled (上次投诉的已经解决了).
 
 An unclear purpose (002 当询问客户目的时) is an utterance that opens a request or greets and says
-nothing else (喂你好, 我想问一下, 我有个事): the agent should ask which business it is about.
+nothing else (喂你好, 我想问一下, 我有个事): the agent should ask which business it is about. Where
+the script's cues leave it alone, a learned model may still call it unclear, unless the utterance
+names a business topic (``unclear_purpose.topics``: 流量, 携号转网): the model weighs an opener,
+not that a purpose follows it.
 
 :class:`IntentModel` is built once per script version; :meth:`IntentModel.judge` reads one
 final utterance of the customer. Clauses are the utterance's punctuation (or the pauses an ASR
