@@ -17,6 +17,7 @@ from tests.corpus.build import ROOT
 from tests.corpus.evaluate_intent import (
     DEV,
     DEV2,
+    DEV3,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -24,6 +25,7 @@ from tests.corpus.evaluate_intent import (
     OURS,
     PROBE,
     PROBE2,
+    PROBE3,
     evaluate_intents,
     read_intents,
 )
@@ -49,6 +51,17 @@ FLOORS = {
     (PROBE, "unclear_purpose"): (0.95, 0.95),
     (PROBE2, "complaint"): (0.95, 0.95),
     (PROBE2, "unclear_purpose"): (0.95, 0.95),
+    # Fifth round (tests/corpus/INTENT.md): intent_dev3, on the purpose question, measured
+    # 0.846 / 1.000 and 1.000 / 0.609 before anything was tuned on it; after, trained on,
+    # 0.880 / 1.000 and 1.000 / 0.967. Its complaint false positives are purpose lines
+    # (销号, 携号转网怎么弄, 能找个真人跟我说吗) the complaint cues read as leaving.
+    (DEV3, "complaint"): (0.85, 0.95),
+    (DEV3, "unclear_purpose"): (0.95, 0.95),
+    # intent_probe3, every fourth line written for intent_dev3, split off before anything was
+    # measured and measured once at the end: 0.800 / 1.000 and 0.938 / 0.500 on the rules of
+    # 55e7d99, 0.800 / 1.000 and 0.957 / 0.733 after. The floors are what was measured.
+    (PROBE3, "complaint"): (0.8, 1.0),
+    (PROBE3, "unclear_purpose"): (0.95, 0.73),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -99,11 +112,26 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
     }
     kinds = {kind for label, kind, _ in ours if label == "complaint"}
     assert kinds == {"explicit", "demand", "threat", "dissatisfaction"}
+    dev3 = read_intents(DEV3)
+    assert len(dev3) >= 200
+    assert {label for label, _, _ in dev3} == {"complaint", "not_complaint", "unclear_purpose"}
 
 
 @pytest.mark.parametrize(
     "path",
-    [OURS, DEV, FRESH, DEV2, PROBE, PROBE2, INDEPENDENT, INDEPENDENT_B, INDEPENDENT_C],
+    [
+        OURS,
+        DEV,
+        FRESH,
+        DEV2,
+        PROBE,
+        PROBE2,
+        DEV3,
+        PROBE3,
+        INDEPENDENT,
+        INDEPENDENT_B,
+        INDEPENDENT_C,
+    ],
     ids=[
         "ours",
         "dev",
@@ -111,6 +139,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "dev2",
         "probe",
         "probe2",
+        "dev3",
+        "probe3",
         "independent",
         "independent_b",
         "independent_c",

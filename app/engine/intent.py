@@ -8,7 +8,10 @@ cue back: a denial (我不是要投诉), someone else's complaint or a question 
 channel (帮朋友问投诉电话), a past complaint the customer says is settled (上次投诉的已经解决了).
 
 An unclear purpose (002 当询问客户目的时) is an utterance that opens a request or greets and says
-nothing else (喂你好, 我想问一下, 我有个事): the agent should ask which business it is about.
+nothing else (喂你好, 我想问一下, 我有个事): the agent should ask which business it is about. Where
+the script's cues leave it alone, a learned model may still call it unclear, unless the utterance
+names a business topic (``unclear_purpose.topics``: 流量, 携号转网): the model weighs an opener,
+not that a purpose follows it.
 
 :class:`IntentModel` is built once per script version; :meth:`IntentModel.judge` reads one
 final utterance of the customer. Clauses are the utterance's punctuation (or the pauses an ASR
@@ -202,6 +205,8 @@ class _Purpose:
             ],
             words,
         )
+        # apart from the words above: a topic must not cover characters of an opener
+        self.topics: Cues[bool] = Cues(((p, True) for p in spec.topics), words)
 
     def unclear(self, text: str) -> bool:
         """Whether ``text`` opens or greets and every character of it is such a word, a
@@ -215,6 +220,10 @@ class _Purpose:
             for i in range(hit.start, end):
                 covered[i] = True
         return all(covered)
+
+    def names_topic(self, text: str) -> bool:
+        """Whether ``text`` names a business (a purpose said, however it opens)."""
+        return bool(self.topics) and self.topics.first(text) is not None
 
 
 class IntentModel:
@@ -273,7 +282,10 @@ class IntentModel:
             return NOTHING
         if self._purpose is not None and self._purpose.unclear(norm.text):
             return Judged(unclear_purpose=True)
-        if self._learned_purpose is not None:
+        # the model reads openers, not what follows them: a topic said vetoes it
+        if self._learned_purpose is not None and not (
+            self._purpose is not None and self._purpose.names_topic(norm.text)
+        ):
             grams = grams if grams is not None else features(norm.text)
             if self._learned_purpose.probability(grams) >= self._at[1]:
                 return Judged(unclear_purpose=True)

@@ -102,9 +102,13 @@ class PurposeIntent(Frozen):
     #: Whether digits (a phone or an account number given first: 我的号码是139…) say nothing
     #: of the purpose either.
     numbers: bool = False
+    #: Words that name a business (话费, 宽带, 携号转网, 上不了网): where one is said the purpose
+    #: is said, and the learned model (``learned.unclear_purpose``) may not call it unclear. The
+    #: model weighs the opener of 喂你好 我想问一下流量还剩多少, not that a purpose follows it.
+    topics: tuple[str, ...] = ()
 
     def phrases(self) -> Iterator[str]:
-        yield from (*self.openers, *self.generic, *self.names)
+        yield from (*self.openers, *self.generic, *self.names, *self.topics)
 
 
 class LearnedUse(Frozen):

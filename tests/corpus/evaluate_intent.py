@@ -22,6 +22,10 @@ Two labelled sets, ``label<TAB>kind<TAB>text``:
   designed on (its misses are printed);
 - ``tests/corpus/intent_probe.tsv``: ours, written after intent_dev2 was designed on, with other
   wording, measured once before being designed on too; ``intent_probe2.tsv`` the same after it;
+- ``tests/corpus/intent_dev3.tsv``: ours, on the purpose question (greetings, openers, vague
+  references, line checks; a purpose said after an opener), written before the purpose round
+  changed any code; designed on. ``intent_probe3.tsv``, every fourth line written for it, was
+  split off before anything was measured and measured once at the round's end: figures only;
 - ``tests/independent/intent.tsv``: written by someone who never saw the code, frozen. It is
   measured, never tuned to: only its aggregate figures are printed, never its sentences.
 """
@@ -49,6 +53,12 @@ DEV2 = ROOT / "tests" / "corpus" / "intent_dev2.tsv"
 PROBE = ROOT / "tests" / "corpus" / "intent_probe.tsv"
 #: A second probe batch, written after the first was tuned on, measured once before being tuned on.
 PROBE2 = ROOT / "tests" / "corpus" / "intent_probe2.tsv"
+#: A third development set, on the purpose question, written before the purpose round changed any
+#: code and without reading the cues (its misses are printed: it is designed on).
+DEV3 = ROOT / "tests" / "corpus" / "intent_dev3.tsv"
+#: Every fourth line written for intent_dev3, split off before it was measured: measured once, at
+#: the end of the purpose round, and never designed on (figures only).
+PROBE3 = ROOT / "tests" / "corpus" / "intent_probe3.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
@@ -63,6 +73,8 @@ SETS = {
     "dev2": DEV2,
     "probe": PROBE,
     "probe2": PROBE2,
+    "dev3": DEV3,
+    "probe3": PROBE3,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
@@ -208,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         path = SETS[name]
         # Only the misses of the sets designed on are listed; the held-out sets give figures only.
-        show = args.show if path in (OURS, DEV2, PROBE, PROBE2) else None
+        show = args.show if path in (OURS, DEV2, PROBE, PROBE2, DEV3) else None
         print(report(str(path.relative_to(ROOT)), evaluate_intents(compiled, path), show))
     return 0
 

@@ -147,6 +147,31 @@ def test_the_purpose_model_is_not_asked_once_the_purpose_is_known() -> None:
     assert toy(unclear=0.8).judge("喂", purpose=False).unclear_purpose is False
 
 
+#: The toy's purpose cues with business topics: the model's 喂 is vetoed where one is named.
+TOPICS = {
+    **CUES,
+    "unclear_purpose": {**CUES["unclear_purpose"], "topics": ["流量", "{交,缴}{个,}费"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "unclear"),
+    [
+        ("喂", True),  # the model alone (σ(-3 + 5) ≥ 0.8), no topic
+        ("喂 我想问一下", True),
+        ("喂 流量还剩多少", False),  # a topic said vetoes the model
+        ("喂你好 我想问一下流量还剩多少", False),
+        ("喂 我想交个费", False),  # a topic with a measure word inside it
+        ("你好 流量", False),  # the cues want every word an opener: 流量 is none
+        ("你好", True),  # the cues' own judgement, no model needed
+    ],
+)
+def test_a_topic_said_vetoes_the_purpose_model(text: str, unclear: bool) -> None:
+    learned = {"model": "intent-zh", "complaint": 0.8, "unclear_purpose": 0.8}
+    model = IntentModel(Intent.model_validate({**TOPICS, "learned": learned}), learned=TOY)
+    assert model.judge(text).unclear_purpose is unclear
+
+
 SCRIPTS = load_library(ROOT / "scripts_data").scripts
 
 
@@ -170,7 +195,30 @@ def test_the_scripts_use_the_packaged_model_for_complaints(
 ) -> None:
     spec = SCRIPTS[script].intent
     assert spec is not None and spec.learned is not None
-    assert spec.learned.unclear_purpose is None  # not for the purpose: INTENT.md, fourth round
     judged = IntentModel(spec).judge(text)
     assert judged.complaint is complaint
     assert any(r.startswith("learned ") for r in judged.reasons) is learned
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+@pytest.mark.parametrize(
+    ("text", "unclear", "by_rules"),
+    [
+        # none of these lines is in our labelled sets
+        ("喂 小伙子 你好", True, False),  # the model: a greeting, no topic
+        ("你好 我就是想问问那个 呃 上回说的", True, False),
+        ("喂 是客服吗 我想问个事", True, True),  # the cues' own
+        ("喂 你好 我想问一下 宽带怎么续费", False, False),  # opener, then a topic
+        ("你好 我姓赵 想咨询一下积分", False, False),
+        ("喂 我想咨询 套 餐", False, False),  # a topic the ASR spaced out
+    ],
+)
+def test_the_scripts_use_the_packaged_model_for_the_purpose_unless_a_topic_is_said(
+    script: str, text: str, unclear: bool, by_rules: bool
+) -> None:
+    spec = SCRIPTS[script].intent
+    assert spec is not None and spec.learned is not None
+    assert spec.learned.unclear_purpose == 0.7  # INTENT.md, fifth round
+    assert IntentModel(spec).judge(text).unclear_purpose is unclear
+    rules = IntentModel(spec.model_copy(update={"learned": None}))
+    assert rules.judge(text).unclear_purpose is by_rules
