@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
@@ -26,24 +27,44 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's value as stored (orjson: every input a call stores has a JSON body;
+    keys that are not strings are written as strings, as the standard library does)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+#: JSON columns in and out through orjson.
+JSON_CODEC: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
+
+
 def make_engine(url: str, *, timeout_s: float = 30) -> AsyncEngine:
     """An engine for ``url``; for an SQLite file, its folder is made if missing."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": timeout_s})
+        engine = create_async_engine(url, connect_args={"timeout": timeout_s}, **JSON_CODEC)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # One prepared statement per INSERT, run by the driver's executemany: a multi-row INSERT
     # would be rendered and prepared anew for every batch size.
-    return create_async_engine(url, pool_pre_ping=True, use_insertmanyvalues=False)
+    return create_async_engine(url, pool_pre_ping=True, use_insertmanyvalues=False, **JSON_CODEC)
+
+
+def writer_engine(url: str) -> AsyncEngine:
+    """The store writer's own engine on PostgreSQL: one connection, and no ping before each
+    batch (a round trip a batch). A batch that finds its connection dead fails, the pool lets
+    the connection go and the writer tries the batch again on a new one, so the ping would
+    buy nothing there."""
+    return create_async_engine(
+        url, pool_size=1, max_overflow=0, use_insertmanyvalues=False, **JSON_CODEC
+    )
 
 
 def sync_sqlite_engine(url: str, *, timeout_s: float = 30) -> Engine:
     """The same SQLite database through the synchronous driver (the store's writer thread)."""
     engine = create_engine(
-        make_url(url).set(drivername="sqlite"), connect_args={"timeout": timeout_s}
+        make_url(url).set(drivername="sqlite"), connect_args={"timeout": timeout_s}, **JSON_CODEC
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -33,7 +33,7 @@ from app.calls.repository import CallKey, CallQuery, CallRecord, StoredInput, St
 from app.engine.messages import Listing, TranscriptLine
 from app.engine.outbox import Earlier
 from app.errors import Conflict
-from app.store.database import is_sqlite, migrate, sessions, sync_sqlite_engine
+from app.store.database import is_sqlite, migrate, sessions, sync_sqlite_engine, writer_engine
 from app.store.models import OPEN_TENANT, AlertRow, CallRow, EventRow, InputRow, LineRow
 from app.store.writer import AsyncBatches, ThreadBatches, Writer
 
@@ -114,10 +114,11 @@ class SqlCallRepository:
             self._finish,
             self._forget_lines,
         )
+        url = engine.url.render_as_string(hide_password=False)
         self._writer = Writer(
-            ThreadBatches(sync_sqlite_engine(engine.url.render_as_string(hide_password=False)))
+            ThreadBatches(sync_sqlite_engine(url))
             if self._sqlite
-            else AsyncBatches(self._sessions),
+            else AsyncBatches(writer_engine(url), owned=True),
             order=order,
         )
         #: Calls created here whose row the writer has not committed yet: found by ``get`` and

@@ -1,20 +1,23 @@
 """The writer's group commit against a real SQLite file: callbacks after the commit, in order;
-a locked database is waited out with nothing lost; a refused write does not hold back the rest."""
+a locked database is waited out with nothing lost; a refused write does not hold back the rest;
+and on each database, rows written as SQLAlchemy would write them."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
 from app.store.database import make_engine, migrate, sessions, sync_sqlite_engine
-from app.store.models import CallRow, EventRow
-from app.store.repository import CALLS, EVENTS
-from app.store.writer import AsyncBatches, ThreadBatches, Writer
+from app.store.models import CallRow, EventRow, InputRow
+from app.store.repository import CALLS, EVENTS, INPUTS
+from app.store.writer import AsyncBatches, ThreadBatches, Writer, _unreachable
 
 CALL = {
     "call_id": "c-1",
@@ -105,7 +108,7 @@ def test_a_refused_write_is_left_out_and_the_rest_is_written(tmp_path: Path) -> 
     async def main() -> list[int]:
         engine = make_engine(url)
         await migrate(engine)
-        writer = Writer(AsyncBatches(sessions(engine)))  # the async path (PostgreSQL's) too
+        writer = Writer(AsyncBatches(engine))  # the async path (PostgreSQL's) too
         writer.start()
         writer.put(insert(CallRow.__table__), CALL)
         writer.put(insert(EventRow.__table__), event(1))
@@ -160,3 +163,37 @@ def test_writes_of_ordered_statements_go_as_one_executemany_each(tmp_path: Path)
     queued, seqs, alerts = asyncio.run(main((add_event, progress), extra=True))
     assert seqs == list(range(1, 52)) and alerts == 50
     assert queued >= 100  # a stray statement: as queued, a round trip each change
+
+
+def test_rows_are_written_as_sqlalchemy_would_write_them(database_url: str) -> None:
+    """The writer hands the driver plain rows of statements compiled once: a JSON column's
+    value is encoded (a missing body is JSON null), a value the statement fixes itself is
+    written, and an INSERT given fewer columns writes those only — on each database."""
+    fixed_end = update(CALLS).where(CALLS.c.call_id == bindparam("b_call_id")).values(ended=True)
+    body = {"speaker": "customer", "text": '你好 "引号"', "final": True, "n": [1, None]}
+
+    async def main() -> tuple[Any, ...]:
+        engine = make_engine(database_url)
+        await migrate(engine)
+        writer = Writer(AsyncBatches(engine))
+        writer.start()
+        writer.put(insert(CALLS), {k: v for k, v in CALL.items() if k != "snapshot"})
+        for n, value in ((1, body), (2, None)):
+            row = {"tenant": "", "call_id": "c-1", "n": n, "kind": "fragment", "body": value}
+            writer.put(insert(INPUTS), row | {"wall_ms": 1_795_312_804_000, "client_seq": None})
+        writer.put(fixed_end, {"b_call_id": "c-1"})
+        await writer.close()
+        async with sessions(engine)() as session:
+            call = (await session.scalars(select(CallRow))).one()
+            bodies = (await session.scalars(select(InputRow.body).order_by(InputRow.n))).all()
+        await engine.dispose()
+        return call.setup, call.ended, call.snapshot, list(bodies)
+
+    assert asyncio.run(main()) == ({}, True, None, [body, None])
+
+
+def test_a_connection_found_dead_is_a_batch_to_try_again_not_a_refused_write() -> None:
+    dead = DBAPIError("INSERT", {}, Exception("connection reset"), connection_invalidated=True)
+    refused = DBAPIError("INSERT", {}, Exception("duplicate key"))
+    assert _unreachable(dead) and not _unreachable(refused)
+    assert _unreachable(OSError("connection refused"))
