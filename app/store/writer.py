@@ -146,7 +146,7 @@ class Writer:
             return True
         try:
             await self._execute(batch)
-        except (DBAPIError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a write that cannot be made must not stop the rest
             if _unreachable(exc):
                 log.exception("the store could not commit %d writes; trying again", len(batch))
                 return False
@@ -154,10 +154,10 @@ class Writer:
             for write in batch:
                 try:
                     await self._execute([write])
-                except (DBAPIError, OSError) as exc:
+                except Exception as exc:  # noqa: BLE001 - as above, one write at a time
                     if _unreachable(exc):
                         return False  # the rest of the batch, written ones included, again
-                    log.error("the store refused a write to %s", write[0])
+                    log.error("the store refused a write to %s (%s)", write[0], type(exc).__name__)
         self.batches += 1
         self.written += len(batch)
         return True
@@ -174,12 +174,14 @@ class Writer:
         return sorted(batch, key=lambda write: rank[id(write[0])])
 
 
-def _unreachable(exc: DBAPIError | OSError) -> bool:
+def _unreachable(exc: Exception) -> bool:
     """The database could not be reached (try again later), not a write it refused: also a
-    pooled connection found dead (the writer does not ping before each batch)."""
+    pooled connection found dead (the writer does not ping before each batch). Any other error
+    (a write the database refuses, or one that cannot even be made: a parameter missing, a
+    value the driver cannot send) is a refused write."""
     if isinstance(exc, (OperationalError, InterfaceError, OSError)):
         return True
-    return exc.connection_invalidated
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class CompiledWrite:

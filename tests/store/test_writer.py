@@ -122,6 +122,32 @@ def test_a_refused_write_is_left_out_and_the_rest_is_written(tmp_path: Path) -> 
     assert asyncio.run(main()) == [1, 3]
 
 
+def test_a_write_that_cannot_even_be_made_is_refused_and_the_writer_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A bug that is not the database's (a parameter missing, a value no driver can send) is a
+    refused write too: before, it ended the writer's task, and every acknowledgement after it
+    waited for ever."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"
+
+    async def main() -> list[int]:
+        engine = make_engine(url)
+        await migrate(engine)
+        writer = Writer(AsyncBatches(engine))
+        writer.start()
+        writer.put(insert(CallRow.__table__), CALL)
+        writer.put(insert(EventRow.__table__), event(1))
+        writer.put(insert(EventRow.__table__), {**CALL, "setup": {"x": object()}})  # unencodable
+        writer.put(insert(EventRow.__table__), event(2))
+        await asyncio.wait_for(writer.durable(), 10)
+        writer.put(insert(EventRow.__table__), event(3))  # and the writer still writes
+        await asyncio.wait_for(writer.close(), 10)
+        await engine.dispose()
+        return await stored_seqs(url)
+
+    assert asyncio.run(main()) == [1, 2, 3]
+
+
 def test_writes_of_ordered_statements_go_as_one_executemany_each(tmp_path: Path) -> None:
     """Queued alternately (a call's input, event, progress, as a fragment writes them), the
     writes of statements with a place in ``order`` go as one ``executemany`` a statement, in
