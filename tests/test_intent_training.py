@@ -13,10 +13,7 @@ from app.engine.learned import features, packaged
 from app.engine.normalize import normalize_text
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
-
-pytest.importorskip("sklearn")
-
-from tests.corpus.train_intent import (  # noqa: E402
+from tests.corpus.train_intent import (
     MODEL,
     OURS,
     estimators,
