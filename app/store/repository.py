@@ -101,8 +101,8 @@ class SqlCallRepository:
         # The order a batch's writes may be committed in, whatever order they were queued in:
         # rows before what updates them (an alert before its updates, a call's lines before
         # their deletion at its end, its progress before its finish); inserts into different
-        # tables are independent. Only a call's creation (``add``) and the purge write outside
-        # the writer.
+        # tables are independent (a call's row first: its inputs and events refer to it). Only
+        # the purge writes outside the writer.
         order = (
             self._insert_call,
             self._insert_input,
