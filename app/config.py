@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     #: New alerts one fragment may raise; hits past it wait for the segment's next hypothesis.
     #: A fragment of one phrase said over and over raises this many, not hundreds.
     max_alerts_per_fragment: int = Field(default=16, ge=1, le=4_096)
+    #: Characters of one customer final the intent check (complaint, unclear purpose) reads at
+    #: most: a longer final is judged by its first and last half of this. The check's cost
+    #: grows with the text (~2 ms at 1,000 characters, ~12 at 4,096).
+    intent_max_chars: int = Field(default=512, ge=2, le=65_536)
     #: A fragment's ``start_ms``/``end_ms`` count from the answer: at most this many hours.
     max_call_hours: float = Field(default=24, gt=0, le=24 * 7)
     #: An explicit time (``at``, ``ring_at``) must be within this many days of now.

@@ -37,7 +37,7 @@ from app.calls.socket import CLOSE_RESTART
 from app.config import Settings
 from app.deps import STATE_KEY, State, state_of
 from app.engine import normalize, phonetic, prompts
-from app.engine.outbox import AlertBounds, Windows
+from app.engine.outbox import FragmentBounds, Windows
 from app.errors import HuashuError
 from app.http import JSON
 from app.ops import router as ops_router
@@ -163,7 +163,11 @@ def build_state(settings: Settings) -> State:
             bus,
             metrics,
             settings.timezone,
-            bounds=AlertBounds(settings.alert_context_chars, settings.max_alerts_per_fragment),
+            bounds=FragmentBounds(
+                settings.alert_context_chars,
+                settings.max_alerts_per_fragment,
+                settings.intent_max_chars,
+            ),
             windows=Windows(settings.transcript_window, settings.alert_window),
             quotas=quotas,
             ownership=ownership,

@@ -44,3 +44,17 @@ def test_the_windows_of_a_call_in_memory_reach_its_engine(tmp_path: Path) -> Non
     assert state.calls.windows == Windows(transcript=7, alerts=3)
     memory = build_state(Settings(store="memory", transcript_window=7, alert_window=3))
     assert memory.calls.windows == KEEP_ALL  # the in-memory store is the only copy
+
+
+@pytest.mark.parametrize("value", [0, 1, -3, 65_537, 2.5, "all", None])
+def test_the_intent_bound_is_a_whole_number_from_two(value: object) -> None:
+    """Half of it is read from each end of a long final: fewer than two reads nothing."""
+    with pytest.raises(ValidationError, match="intent_max_chars"):
+        Settings(intent_max_chars=value)
+
+
+def test_the_intent_bound_reaches_the_engine() -> None:
+    from app.main import build_state
+
+    state = build_state(Settings(store="memory", intent_max_chars=64))
+    assert state.calls.bounds.intent_chars == 64

@@ -15,7 +15,7 @@ from typing import Any
 from app.calls.repository import CallKey, CallRecord, CallRepository, StoredInput
 from app.engine.compiled import CompiledScript
 from app.engine.messages import CallEvent, CallSetup, Event, Fragment, Input, TranscriptLine
-from app.engine.outbox import DEFAULT_ALERT_BOUNDS, KEEP_ALL, AlertBounds, Windows
+from app.engine.outbox import DEFAULT_BOUNDS, KEEP_ALL, FragmentBounds, Windows
 from app.engine.phases import CallType
 from app.engine.session import CallSession
 from app.errors import HuashuError
@@ -66,7 +66,7 @@ class Replay:
         self,
         compiled: CompiledScript,
         record: CallRecord,
-        bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
+        bounds: FragmentBounds = DEFAULT_BOUNDS,
         windows: Windows = KEEP_ALL,
         spill: Callable[[list[tuple[int, TranscriptLine]]], None] | None = None,
     ) -> None:

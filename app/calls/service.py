@@ -29,11 +29,11 @@ from app.calls.runner import CallRunner, republish, wall_ms
 from app.calls.schemas import CallFields
 from app.engine.messages import Event, Input, Listing, TranscriptLine
 from app.engine.outbox import (
-    DEFAULT_ALERT_BOUNDS,
+    DEFAULT_BOUNDS,
     KEEP_ALL,
     NOTHING_EARLIER,
-    AlertBounds,
     Earlier,
+    FragmentBounds,
     Windows,
 )
 from app.engine.session import CallSession
@@ -71,18 +71,18 @@ class CallService:
         quotas: Quotas | None = None,
         ownership: Ownership | None = None,
         claim_wait_s: float = 10.0,
-        bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
+        bounds: FragmentBounds = DEFAULT_BOUNDS,
         windows: Windows = KEEP_ALL,
         replay_page: int = REPLAY_PAGE,
     ) -> None:
         """``quotas``: the per-tenant bounds (none: unbounded); ``ownership``: which calls
         this instance runs (none: all of them, one instance); ``claim_wait_s``: how long a call
         may be waited for while another instance hands it off or its dead holder's lease runs
-        out; ``bounds``: what a fragment's alerts carry; ``windows``: what of its transcript
-        and alerts a call keeps in memory when the repository ``keeps_inputs`` (else all of
-        it: the in-memory store is the only copy); ``replay_page``: stored inputs replayed
-        at a time when a call is rebuilt. What is stored of customers' words is
-        the repository's to mask (``app.calls.privacy``)."""
+        out; ``bounds``: what a fragment may cost (its alerts, its intent check); ``windows``:
+        what of its transcript and alerts a call keeps in memory when the repository
+        ``keeps_inputs`` (else all of it: the in-memory store is the only copy);
+        ``replay_page``: stored inputs replayed at a time when a call is rebuilt. What is stored
+        of customers' words is the repository's to mask (``app.calls.privacy``)."""
         self.bounds = bounds
         self.windows = windows if repository.keeps_inputs else KEEP_ALL
         self.replay_page = replay_page

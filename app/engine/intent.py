@@ -291,6 +291,26 @@ class IntentModel:
                 return Judged(unclear_purpose=True)
         return NOTHING
 
+    def judge_within(
+        self, text: str, norm: Normalized, max_chars: int, purpose: bool = True
+    ) -> Judged:
+        """:meth:`judge`, reading at most ``max_chars`` characters of ``text``: a longer text is
+        judged by its start and its end, ``max_chars // 2`` characters each (what its
+        speaker opens with, what they end on). It is a complaint if either is; its purpose is
+        unclear only if neither says it."""
+        if len(text) <= max_chars:
+            return self.judge(text, norm, purpose)
+        half = max(max_chars // 2, 1)
+        head = self.judge(text[:half], None, purpose)
+        if head.complaint:
+            return head
+        tail = self.judge(text[-half:], None, purpose)
+        if tail.complaint:
+            return tail
+        if head.unclear_purpose and tail.unclear_purpose:
+            return head
+        return NOTHING
+
 
 class _Clauses:
     """The clauses of one utterance, worked out on the first question: most utterances have

@@ -26,18 +26,27 @@ ALERT_CONTEXT_CHARS = 40
 MAX_ALERTS_PER_FRAGMENT = 16
 
 
+#: Characters of one customer final the intent check reads at most (half from its start, half
+#: from its end): the check's cost grows with the text, and an ASR final this long is a monologue
+#: of minutes.
+INTENT_CHARS = 512
+
+
 @dataclass(frozen=True, slots=True)
-class AlertBounds:
-    """How much one fragment's alerts may carry (``HUASHU_ALERT_CONTEXT_CHARS``,
+class FragmentBounds:
+    """How much work and weight one fragment may cost. Its alerts (``HUASHU_ALERT_CONTEXT_CHARS``,
     ``HUASHU_MAX_ALERTS_PER_FRAGMENT``): a fragment of a phrase said over and over must not
-    send, and keep, the whole segment's text once per alert."""
+    send, and keep, the whole segment's text once per alert. The customer's intent
+    (``HUASHU_INTENT_MAX_CHARS``): a final of thousands of characters must not hold the event
+    loop for milliseconds."""
 
     context_chars: int = ALERT_CONTEXT_CHARS
     per_fragment: int = MAX_ALERTS_PER_FRAGMENT
+    intent_chars: int = INTENT_CHARS
 
 
 #: The bounds of calls whose shell names none (offline checks, the dry run).
-DEFAULT_ALERT_BOUNDS = AlertBounds()
+DEFAULT_BOUNDS = FragmentBounds()
 
 
 @dataclass(frozen=True, slots=True)

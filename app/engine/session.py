@@ -40,11 +40,11 @@ from app.engine.messages import (
 )
 from app.engine.normalize import normalize
 from app.engine.outbox import (
-    DEFAULT_ALERT_BOUNDS,
+    DEFAULT_BOUNDS,
     KEEP_ALL,
     NOTHING_EARLIER,
-    AlertBounds,
     Earlier,
+    FragmentBounds,
     Outbox,
     Windows,
 )
@@ -71,16 +71,17 @@ class CallSession:
         compiled: CompiledScript,
         setup: CallSetup,
         wall_ms: int | None = None,
-        bounds: AlertBounds = DEFAULT_ALERT_BOUNDS,
+        bounds: FragmentBounds = DEFAULT_BOUNDS,
         windows: Windows = KEEP_ALL,
     ) -> None:
         """``wall_ms`` is the shell's wall clock when the call is created. The setup's ``ring_at``
         is the first explicit time the call sees (PROTOCOL: untimed messages follow the latest
         explicit time), so a call created for a ring in the past runs in its own time, not the
         wall clock's, and its slow-answer deadline is not already behind it. ``bounds``: what
-        one fragment's alerts may carry (the shell's settings; offline checks take the
-        defaults); ``windows``: how much of its transcript and alerts the call keeps in memory
-        (see :meth:`take_spilled` and :meth:`finish_report` for what the shell must then do)."""
+        one fragment may cost, its alerts and its intent check (the shell's settings; offline
+        checks take the defaults); ``windows``: how much of its transcript and alerts the call
+        keeps in memory (see :meth:`take_spilled` and :meth:`finish_report` for what the shell
+        must then do)."""
         script = compiled.script
         self.setup = setup
         call_type = setup.call_type or (
@@ -89,7 +90,9 @@ class CallSession:
         self.timeline = Timeline(script.phases, call_type, setup.ring_at_ms, wall_ms)
         self.outbox = Outbox(setup.ring_at_ms, bounds.context_chars, windows.alerts)
         self.prompts = RequiredPrompts(script, setup, self.timeline, self.outbox, self._said)
-        self.suggestions = Suggestions(compiled, self.timeline, self.outbox, self.prompts)
+        self.suggestions = Suggestions(
+            compiled, self.timeline, self.outbox, self.prompts, bounds.intent_chars
+        )
         self.phrases = PhraseAlerts(
             compiled,
             self.timeline,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from app.engine.compiled import CompiledScript
 from app.engine.index import excused
 from app.engine.normalize import Normalized
-from app.engine.outbox import Outbox
+from app.engine.outbox import INTENT_CHARS, Outbox
 from app.engine.phases import CallType, Phase, can_retype
 from app.engine.required import RequiredPrompts
 from app.engine.script import SituationEvent, SituationIntent
@@ -33,8 +33,11 @@ class Suggestions:
         timeline: Timeline,
         outbox: Outbox,
         prompts: RequiredPrompts,
+        intent_chars: int = INTENT_CHARS,
     ) -> None:
+        """``intent_chars``: characters of a customer final the intent check reads at most."""
         self._compiled = compiled
+        self._intent_chars = intent_chars
         self._timeline = timeline
         self._outbox = outbox
         self._prompts = prompts
@@ -81,7 +84,9 @@ class Suggestions:
         spoken = norm.text
         end_signal = False
         # the purpose is judged until the customer has said it; the complaint, always
-        judged = self._compiled.intent.judge(norm.raw, norm, purpose=not self._purpose_known)
+        judged = self._compiled.intent.judge_within(
+            norm.raw, norm, self._intent_chars, purpose=not self._purpose_known
+        )
         if judged.complaint:
             self.retype(CallType.COMPLAINT, "customer: " + "; ".join(judged.reasons), t)
         if judged.unclear_purpose:

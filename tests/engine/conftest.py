@@ -14,6 +14,7 @@ import pytest
 from app.engine.compiled import CompiledScript
 from app.engine.lexicon import Lexicon
 from app.engine.messages import CallEvent, CallSetup, Event, Fragment
+from app.engine.outbox import DEFAULT_BOUNDS, FragmentBounds
 from app.engine.phases import CallType
 from app.engine.script import Script
 from app.engine.session import CallSession
@@ -386,9 +387,11 @@ def start(
     when: str = "2026-11-22 10:03:00",
     call_type: CallType | None = CallType.CONSULT,
     answered: bool = True,
+    bounds: FragmentBounds = DEFAULT_BOUNDS,
     **setup: Any,
 ) -> Driver:
-    """A call of ``compiled`` rung at ``when`` (Shanghai), answered then unless told not to."""
+    """A call of ``compiled`` rung at ``when`` (Shanghai), answered then unless told not to,
+    with the shell's ``bounds``."""
     begin = at(when)
     fields: dict[str, Any] = {"work_no": "1001", "customer_title": "王先生", **setup}
     session = CallSession(
@@ -400,6 +403,7 @@ def start(
             ring_at_ms=begin,
             **fields,
         ),
+        bounds=bounds,
     )
     driver = Driver(session, begin)
     if answered:

@@ -13,7 +13,7 @@ from app.engine.lexicon import Lexicon
 from app.engine.matcher import SegmentHit
 from app.engine.messages import CallEvent, CallSetup, Fragment
 from app.engine.normalize import normalize
-from app.engine.outbox import MAX_ALERTS_PER_FRAGMENT, AlertBounds
+from app.engine.outbox import MAX_ALERTS_PER_FRAGMENT, FragmentBounds
 from app.engine.phases import CallType
 from app.engine.script import Script
 from app.engine.segment import SegmentState
@@ -218,7 +218,7 @@ REPEATED = ("不关我的事" * 820)[:4096]
 
 class TestWhatAFragmentsAlertsCarry:
     """An alert carries its match and a bounded window of its segment, not the whole segment;
-    one hypothesis raises at most ``per_fragment`` new alerts (``AlertBounds``)."""
+    one hypothesis raises at most ``per_fragment`` new alerts (``FragmentBounds``)."""
 
     def test_an_alert_carries_its_match_and_the_words_around_it(self, start_call: Start) -> None:
         d = start_call()
@@ -272,7 +272,7 @@ class TestWhatAFragmentsAlertsCarry:
         session = CallSession(
             compiled,
             CallSetup(call_id="b-1", script_id="test-line", call_type=CallType.CONSULT),
-            bounds=AlertBounds(context_chars=3, per_fragment=2),
+            bounds=FragmentBounds(context_chars=3, per_fragment=2),
         )
         session.handle(CallEvent("answered", 1_000), 1_000)
         session.handle(Fragment("customer", "c-1", "你好", True), 1_500)

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 
 from app.engine.intent import IntentModel
 from app.engine.intent_spec import Intent
+from app.engine.normalize import normalize
+from app.engine.outbox import FragmentBounds
 from tests.engine.conftest import Start, compile_with, greet, of, start
 
 MODEL = IntentModel(
@@ -284,3 +286,37 @@ class TestInACall:
         greet(d, customer=False)
         (prompt,) = of(d.say("customer", "c1", "我想问一下", 3000), "prompt")
         assert prompt["text"] == "请问您反映哪方面的问题?"
+
+
+class TestALongFinal:
+    """A final longer than the bound is judged by its start and its end, never whole
+    (``HUASHU_INTENT_MAX_CHARS``): the check's cost grows with the text."""
+
+    FILLER = "然后那个就是说" * 20  # 140 characters that say nothing
+
+    def test_a_complaint_at_either_end_counts(self) -> None:
+        for text in ("我要投诉，" + self.FILLER, self.FILLER + "，我要投诉"):
+            assert MODEL.judge_within(text, normalize(text), 40).complaint is True
+
+    def test_a_complaint_in_the_middle_is_not_read(self) -> None:
+        text = self.FILLER + "，我要投诉，" + self.FILLER
+        assert MODEL.judge(text).complaint is True
+        assert MODEL.judge_within(text, normalize(text), 40).complaint is False
+
+    def test_the_purpose_is_unclear_only_if_neither_end_says_it(self) -> None:
+        opener = "喂，你好，我想问一下，" * 10
+        assert MODEL.judge_within(opener, normalize(opener), 20).unclear_purpose is True
+        said = opener + "我想问一下话费"
+        assert MODEL.judge_within(said, normalize(said), 20).unclear_purpose is False
+
+    def test_within_the_bound_it_is_the_whole_judgement(self) -> None:
+        for text in ("我要投诉", "喂，你好", "我想问一下话费", "我不是要投诉，就想查下话费"):
+            assert MODEL.judge_within(text, normalize(text), 40) == MODEL.judge(text)
+
+    def test_the_bound_is_the_sessions(self) -> None:
+        text = self.FILLER + "，你们凭什么扣我钱，今天必须给我个说法，" + self.FILLER
+        for chars, retyped in ((4_096, ["complaint"]), (64, [])):
+            d = start(compile_with(), bounds=FragmentBounds(intent_chars=chars))
+            greet(d)
+            events = d.say("customer", "c1", text, 5000)
+            assert [e["call_type"] for e in of(events, "call_type")] == retyped
