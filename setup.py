@@ -24,6 +24,7 @@ COMPILED = [
     "app/engine/behaviour.py",
     "app/engine/behaviour_words.py",
     "app/engine/clock.py",
+    "app/engine/cues.py",
     "app/engine/index.py",
     "app/engine/matcher.py",
     "app/engine/messages.py",
@@ -36,6 +37,7 @@ COMPILED = [
     "app/engine/session.py",
     "app/engine/suggestions.py",
     "app/engine/timeline.py",
+    "app/engine/turns.py",
 ]
 
 extensions = [
