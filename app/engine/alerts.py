@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Final
 
 from app.engine.compiled import CompiledScript
 from app.engine.document import Severity
@@ -40,9 +41,9 @@ from app.engine.suggestions import Suggestions
 from app.engine.timeline import Timeline
 
 #: Characters after a phrase within which an offer to help must begin to soften it.
-SOFTEN_WITHIN = 6
+SOFTEN_WITHIN: Final = 6
 #: Words that may stand around a ``whole_utterance`` phrase: modal particles (不行吧, 不知道呢).
-EDGE_PARTICLES = frozenset("吧呢嘛哈呀啦了的喔哇嘞")
+EDGE_PARTICLES: Final = frozenset("吧呢嘛哈呀啦了的喔哇嘞")
 #: A hit's rank among overlapping hits of other entries: the most specific stands.
 Rank = tuple[int, bool, bool, int]
 

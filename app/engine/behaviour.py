@@ -13,7 +13,7 @@ rating missing) cites the norm of that prompt.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from app.engine.behaviour_rules import BehaviourRule
 from app.engine.behaviour_words import BehaviourWords
@@ -30,16 +30,16 @@ from app.engine.timeline import Deadline, Timeline
 from app.engine.turns import Interruption, Turns
 
 #: A number as the normalized speech has it (spoken digits are ASCII digits there).
-DIGITS = re.compile(r"\d+")
+DIGITS: Final = re.compile(r"\d+")
 #: How severe an alert about a required prompt is when the script's ``prompt_alerts`` does not
 #: say: as severe as a behaviour rule.
 PROMPT_SEVERITY: Severity = "major"
 #: Stretches of the agent's speech asking the customer to wait that a hold is judged against:
 #: the latest ones (a hold is announced just before it, and a call's last 64 such requests
 #: span minutes); a long call must not keep every one.
-ANNOUNCED_KEPT = 64
+ANNOUNCED_KEPT: Final = 64
 #: The prompt areas that must be said before the hangup, with the alert for each.
-MISSING_AT_HANGUP = (("closing", "closing.missing"), ("rating", "rating.missing"))
+MISSING_AT_HANGUP: Final = (("closing", "closing.missing"), ("rating", "rating.missing"))
 
 
 class BehaviourRules:
@@ -293,9 +293,15 @@ class BehaviourRules:
 
     def is_bare_what(self, text: str) -> bool:
         """Whether the agent's final ``text`` (normalized) only asks 'what'."""
-        if text in self._words.bare_utterances:
+        words = self._words
+        if text in words.bare_utterances:
             return True
-        if not self._words.what or self._words.polite.first(text) is not None:
+        # Most finals hold no 'what' at all. Taking the demands to repeat out (below) removes
+        # characters and never adds one: a text without every character of some 'what' word
+        # cannot ask it, and need not be scanned.
+        if not any(all(char in text for char in word) for word in words.what):
+            return False
+        if words.polite.first(text) is not None:
             return False
         for demand in self._words.repeat:
             text = text.replace(demand, "")

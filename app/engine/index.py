@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from app.engine import forms, native, phonetic
 from app.engine.messages import Speaker
@@ -34,10 +34,10 @@ TargetKind = Literal[
 #: The target kinds a partial hypothesis is judged on (an alert the moment the words appear), and
 #: the allow and softening phrases that qualify them; the others (situations, hold apologies,
 #: call types…) are acted on when the segment is final, so a partial does not locate them.
-ON_PARTIAL = frozenset({"forbidden", "rushing_off", "greeting_word", "allow", "soften"})
+ON_PARTIAL: Final = frozenset({"forbidden", "rushing_off", "greeting_word", "allow", "soften"})
 #: The kinds of the phrases that qualify a hit of another target (``excuses``): never judged on
 #: their own.
-QUALIFIERS = frozenset({"allow", "soften"})
+QUALIFIERS: Final = frozenset({"allow", "soften"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,13 +357,19 @@ def _symbols(form: forms.Form, items: tuple[str | Gap, ...]) -> list[int]:
 
 
 #: An alignment's cost that no alignment has.
-_NONE = 1 << 20
+_NONE: Final = 1 << 20
+#: The forms module's limits, as this compiled module's own constants: read in :func:`_cost`
+#: once per step and place, where a module attribute would be a dictionary look-up each time.
+_INSERT_BUDGET: Final = forms.INSERT_BUDGET
+_NEGATIONS: Final = forms.NEGATIONS
+_EMPHATIC: Final = forms.EMPHATIC
+_MODAL_VERBS: Final = forms.MODAL_VERBS
 
 
 #: Every sound a character is heard as, by character, as alignments ask: the characters hits
 #: span, at most :data:`_HEARD_MAX` of them.
-_HEARD: dict[str, frozenset[int]] = {}
-_HEARD_MAX = 20_000
+_HEARD: Final[dict[str, frozenset[int]]] = {}
+_HEARD_MAX: Final = 20_000
 
 
 def _heard(char: str) -> frozenset[int]:
@@ -427,21 +433,23 @@ def _cost(
     best = _NONE
     step = plan[i]
     if not step.char:
-        budget = forms.INSERT_BUDGET
+        budget = _INSERT_BUDGET
         for taken in range(step.low, step.high + 1):
             if at + taken > end or (step.counts and taken > budget):
                 break
             if taken and step.counts:
                 slipped = text[at + taken - 1]
-                if slipped in forms.NEGATIONS or (plain and slipped in forms.EMPHATIC):
+                if slipped in _NEGATIONS or (plain and slipped in _EMPHATIC):
                     break
-                if step.after_negation and text[at] in forms.MODAL_VERBS:
+                if step.after_negation and text[at] in _MODAL_VERBS:
                     break
                 if step.before_negation and forms.makes_a_complement(text[at : at + taken]):
                     continue
             rest = _cost(text, plan, plain, i + 1, at + taken, start, end, memo)
             if rest < _NONE:
-                best = min(best, rest + (taken if step.counts else 0))
+                cost = rest + taken if step.counts else rest
+                if cost < best:
+                    best = cost
     elif at < end:
         char = text[at]
         if char == step.char:

@@ -10,14 +10,14 @@ stutter across the join and is read once, as normalization reads it inside one s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from app.engine.index import QUALIFIERS, Broken, Hit, PhraseIndex, excused
 from app.engine.normalize import Normalized
 from app.engine.patterns import CLAUSE_MARKS
 
 #: A segment's hits when it has none (shared: nobody changes a stream's hits).
-NO_HITS: tuple[SegmentHit, ...] = ()
+NO_HITS: Final[tuple[SegmentHit, ...]] = ()
 #: A hit a stream keeps in its tail after a final, as plain values: (start, end, pattern,
 #: target number in ``PhraseIndex.targets``, phonetic, derived). CPython's collector untracks an
 #: exact tuple of such values — never a named tuple, nor a tuple holding a ``Target`` — so what a

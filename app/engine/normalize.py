@@ -22,6 +22,7 @@ from __future__ import annotations
 import unicodedata
 from array import array
 from collections.abc import Callable
+from typing import Final
 
 import opencc
 
@@ -31,14 +32,14 @@ from app.engine import native
 #: the norms (禁语 are written with both), so 您 and 你 must match each other. 著 is the
 #: traditional 着 (管不著, 說著), which OpenCC leaves as it is character by character (著 is also
 #: the simplified 著 of 著名, rare in service talk: folded on both sides, it costs nothing).
-FOLDS = {"您": "你", "著": "着"}
+FOLDS: Final = {"您": "你", "著": "着"}
 #: ASR fillers that never carry meaning on their own. Not 额 (额度).
-FILLERS = frozenset("嗯呃啊哦噢唉诶")
+FILLERS: Final = frozenset("嗯呃啊哦噢唉诶")
 #: Filler words of more than one character. 那个 is also a real word (那个套餐), but dropping it
 #: on both sides of a match loses nothing, and it often stands inside a phrase (我那个不知道).
-FILLER_WORDS = ("那个",)
+FILLER_WORDS: Final = ("那个",)
 #: Chinese digits as read one by one in phone numbers; 幺 is how 1 is read aloud in numbers.
-DIGITS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0", "幺": "1"}
+DIGITS: Final = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0", "幺": "1"}
 
 _t2s = opencc.OpenCC("t2s")
 _table: dict[str, str] = {}
@@ -137,18 +138,24 @@ def _collapse(chars: list[str], offsets: list[int], unit: int) -> tuple[list[str
     i = 0
     n = len(chars)
     while i < n:
-        if (
-            len(out_c) >= unit
-            and i + unit <= n
-            and chars[i : i + unit] == out_c[-unit:]
-            and not any(c.isdigit() for c in chars[i : i + unit])
-        ):
+        if len(out_c) >= unit and i + unit <= n and _repeats(chars, i, out_c, unit):
             i += unit
             continue
         out_c.append(chars[i])
         out_o.append(offsets[i])
         i += 1
     return out_c, out_o
+
+
+def _repeats(chars: list[str], i: int, out: list[str], unit: int) -> bool:
+    """Whether ``chars[i : i + unit]`` is the last ``unit`` characters of ``out`` again, with
+    no digit among them (compared in place: this runs for every character)."""
+    last = len(out) - unit
+    for k in range(unit):
+        char = chars[i + k]
+        if char != out[last + k] or char.isdigit():
+            return False
+    return True
 
 
 def _normalize_with_offsets(text: str) -> Normalized:
@@ -186,7 +193,7 @@ def _build_table() -> list[int | str]:
 
 #: The filler word the native pass drops: it knows one word of two characters (``_scan.c``).
 assert len(FILLER_WORDS) == 1 and len(FILLER_WORDS[0]) == 2
-_FILLER_WORD = FILLER_WORDS[0]
+_FILLER_WORD: Final = FILLER_WORDS[0]
 
 
 def warm_up() -> None:
@@ -209,8 +216,8 @@ _native: Callable[[str], str | None] = _first_use
 
 
 #: What the native fold makes of a table entry that is no one character (``_scan.c``).
-_DROP = 0xFFFFFFFF
-_SEVERAL = 0xFFFFFFFE
+_DROP: Final = 0xFFFFFFFF
+_SEVERAL: Final = 0xFFFFFFFE
 
 
 def _native_folder(table: list[int | str]) -> native.Folder:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import NamedTuple
+from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from app.engine.holidays import holiday_on
@@ -28,14 +28,14 @@ from app.engine.script import Prompt, Script
 from app.engine.timeline import PROMPT_DEADLINE, Timeline
 
 #: The rule of the opening greeting, which other rules watch (late, missing, the wrong word).
-GREETING = "greeting.open"
+GREETING: Final = "greeting.open"
 #: Keep this much of the agent's recent speech per open prompt for judging whether it was said.
-PROMPT_WINDOW = 400
+PROMPT_WINDOW: Final = 400
 #: A prompt is taken as said on a partial only when every token is already there.
-PARTIAL_DONE = 0.999
+PARTIAL_DONE: Final = 0.999
 #: Suggestions a call keeps (its snapshot lists them): the latest ones. A suggestion decides
 #: nothing once pushed, and a long call must not grow with every one it was given.
-SUGGESTED_KEPT = 64
+SUGGESTED_KEPT: Final = 64
 
 
 class _Open:

@@ -21,7 +21,7 @@ call type, time, deadlines) and outbox (events, alerts):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from app.engine.alerts import PhraseAlerts
 from app.engine.behaviour import BehaviourRules
@@ -60,7 +60,7 @@ from app.errors import CallStateError
 #: (``segment_closed``). A long call must not grow with its length: past this, a fragment for a
 #: segment closed that long ago starts a new segment instead (at a few segments a minute, this
 #: is an hour and more of speech).
-CLOSED_KEPT = 1024
+CLOSED_KEPT: Final = 1024
 
 
 class CallSession:
