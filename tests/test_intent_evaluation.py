@@ -18,6 +18,7 @@ from tests.corpus.evaluate_intent import (
     DEV,
     DEV2,
     DEV3,
+    DEV4,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -26,6 +27,7 @@ from tests.corpus.evaluate_intent import (
     PROBE,
     PROBE2,
     PROBE3,
+    PROBE4,
     evaluate_intents,
     read_intents,
 )
@@ -60,8 +62,22 @@ FLOORS = {
     # intent_probe3, every fourth line written for intent_dev3, split off before anything was
     # measured and measured once at the end: 0.800 / 1.000 and 0.938 / 0.500 on the rules of
     # 55e7d99, 0.800 / 1.000 and 0.957 / 0.733 after. The floors are what was measured.
-    (PROBE3, "complaint"): (0.8, 1.0),
-    (PROBE3, "unclear_purpose"): (0.95, 0.73),
+    # Sixth round: 0.889 / 1.000 and 0.960 / 0.800 (its lines never read, only its figures).
+    (PROBE3, "complaint"): (0.88, 1.0),
+    (PROBE3, "unclear_purpose"): (0.95, 0.8),
+    # Sixth round (tests/corpus/INTENT.md): intent_dev4, on the purpose question, written before
+    # the round changed any code and without reading the recogniser, measured 0.778 / 0.840 and
+    # 0.953 / 0.737 first; after, designed and trained on, 0.920 / 0.920 and 0.985 / 0.985 (its
+    # two unclear false positives are 卡的问题 lines it labels a purpose said, the older sets
+    # unclear).
+    (DEV4, "complaint"): (0.92, 0.92),
+    (DEV4, "unclear_purpose"): (0.98, 0.98),
+    # intent_probe4, every third line written for intent_dev4, split off before anything was
+    # measured and measured at the round's start and end only (figures, no line): 0.579 / 0.917
+    # and 0.945 / 0.765 on the rules of 7ff024e, 0.647 / 0.917 and 0.968 / 0.897 after. Its
+    # complaint precision is the weak figure: the floors are what was measured.
+    (PROBE4, "complaint"): (0.64, 0.91),
+    (PROBE4, "unclear_purpose"): (0.96, 0.89),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -119,6 +135,9 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
     dev3 = read_intents(DEV3)
     assert len(dev3) >= 200
     assert {label for label, _, _ in dev3} == {"complaint", "not_complaint", "unclear_purpose"}
+    dev4 = read_intents(DEV4)
+    assert len(dev4) >= 250 and len(read_intents(PROBE4)) >= 100
+    assert {label for label, _, _ in dev4} == {"complaint", "not_complaint", "unclear_purpose"}
 
 
 @pytest.mark.parametrize(
@@ -132,6 +151,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         PROBE2,
         DEV3,
         PROBE3,
+        DEV4,
+        PROBE4,
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
@@ -145,6 +166,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "probe2",
         "dev3",
         "probe3",
+        "dev4",
+        "probe4",
         "independent",
         "independent_b",
         "independent_c",

@@ -271,6 +271,12 @@ class IntentModel:
             score, reasons, taken_back = self._complaint.judge(norm)
             if score >= self._complaint.spec.threshold:
                 return Judged(True, reasons, score)
+        # an utterance made only of openers and generic words says nothing the complaint model
+        # could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the purpose
+        # cues are asked before it
+        if purpose and self._purpose is not None and self._purpose.unclear(norm.text):
+            return Judged(unclear_purpose=True)
+        if self._complaint is not None:
             learned = self._learned_complaint
             # the model adds what the cues missed, never what they took back
             if learned is not None and not taken_back:
@@ -280,8 +286,6 @@ class IntentModel:
                     return Judged(True, (f"learned {explained}",), score)
         if not purpose:
             return NOTHING
-        if self._purpose is not None and self._purpose.unclear(norm.text):
-            return Judged(unclear_purpose=True)
         # the model reads openers, not what follows them: a topic said vetoes it
         if self._learned_purpose is not None and not (
             self._purpose is not None and self._purpose.names_topic(norm.text)

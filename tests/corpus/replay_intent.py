@@ -29,7 +29,8 @@ from tests.corpus.train_intent import fit
 ROOT = Path(__file__).resolve().parents[2]
 WORK = Path("/tmp/huashu-replay")
 #: The commit that added each batch, measured before it was tuned on, and the files it added them
-#: to (intent_probe3.tsv, added with intent_dev3.tsv, is measured once at the end and left out).
+#: to (intent_probe3.tsv and intent_probe4.tsv, added with intent_dev3.tsv and intent_dev4.tsv, are
+#: measured at their rounds' ends only and left out).
 ALL_FILES = "tests/corpus/*.tsv"
 POINTS = (
     ("598688d", "4th batch (intent.tsv)", ALL_FILES),
@@ -40,6 +41,8 @@ POINTS = (
     ("c502869", "intent_probe.tsv", ALL_FILES),
     ("6edf5bc", "intent_probe2.tsv", ALL_FILES),
     ("80740a9", "intent_dev3.tsv", "tests/corpus/intent_dev3.tsv"),
+    # the sixth round's set (intent_probe4.tsv, added with it, measured at the round's ends only)
+    ("ea95108", "intent_dev4.tsv", "tests/corpus/intent_dev4.tsv"),
 )
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 #: Run inside an old tree: its cues judge the texts on stdin as a call would.
