@@ -27,8 +27,6 @@ import logging
 import re
 import time
 
-from prometheus_client import Counter
-
 from app.asr import DEFAULT_FORMAT, Decoded, Decoder, Refused, decoder_for, leg_from_query
 from app.auth import Principal
 from app.calls.repository import CallKey, CallRecord
@@ -57,6 +55,7 @@ from app.engine.messages import Event, Fragment, Input
 from app.errors import HuashuError
 from app.ops.metrics import Metrics
 from app.ops.quotas import TooMany
+from app.ops.series import Count
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ CALL_ID = re.compile(CALL_ID_PATTERN)
 
 #: Where a connection's fragments count until its call is known (a fragment is handled only
 #: once it is: this counter never moves, and is in no registry).
-_UNCOUNTED = Counter("huashu_uncounted", "", registry=None)
+_UNCOUNTED = Count()
 
 #: What a message past the tenant's rate is told (it is not processed, nor acknowledged).
 RATE_LIMITED = "too many messages a second for this tenant: not processed; send it again later"

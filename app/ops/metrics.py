@@ -1,7 +1,9 @@
 """Prometheus metrics, in a registry of the app's own (several apps may live in one process).
 
-Per-event work is one counter increment on a cached child: the fan-out path of a fragment does
-no label look-ups beyond a dict get. Labels are bounded sets: scripts and their rules come from
+Per-event work is one plain increment on a cached series (``app.ops.series``: what every
+message or event moves is kept as plain numbers and read at the scrape; the rest is
+prometheus-client's own): the fan-out path of a fragment does no label look-ups beyond a dict
+get. Labels are bounded sets: scripts and their rules come from
 the library, formats from ``app.asr.DECODERS``, error codes from the code.
 
 The series, for a dashboard (rates are ``rate(…_total[1m])``):
@@ -27,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from app.calls.repository import CallKey
 from app.engine.messages import Event
+from app.ops.series import Count, Counts, PlainSeries, Spread, Spreads
 
 #: Sub-millisecond to a second: the engine answers in microseconds, a busy loop in milliseconds.
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -54,9 +57,10 @@ class Metrics:
             ["format"],
             registry=self.registry,
         )
-        self.messages = Counter(
-            "huashu_messages", "Client messages by type", ["type"], registry=self.registry
-        )
+        #: What every message or event moves: plain series (``app.ops.series``), the rest
+        #: prometheus-client's own.
+        plain = PlainSeries(self.registry)
+        self.messages = Counts("huashu_messages", "Client messages by type", ["type"])
         self.errors = Counter(
             "huashu_message_errors",
             "Refused client messages by code",
@@ -69,43 +73,48 @@ class Metrics:
             ["format", "code"],
             registry=self.registry,
         )
-        self.fragments = Counter(
+        self.fragments = Counts(
             "huashu_fragments",
             "Fragments given to the engine, by script and format",
             ["script", "format"],
-            registry=self.registry,
         )
-        self.alerts = Counter(
+        self.alerts = Counts(
             "huashu_alerts",
             "Alerts raised, by script, category and rule",
             ["script", "category", "rule"],
-            registry=self.registry,
         )
-        self.alert_latency = Histogram(
+        self.alert_latency = Spreads(
             "huashu_alert_latency_seconds",
             "From a fragment's arrival to the alert it raised being published, by format",
             ["format"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
-        self.store_write = Histogram(
+        store_write = Spreads(
             "huashu_store_write_seconds",
             "From a client message asking for an ack or pong arriving to it being durable",
             buckets=STORE_BUCKETS,
-            registry=self.registry,
         )
-        self.events = Counter(
-            "huashu_events",
-            "Events published to a call's subscribers, by type",
-            ["type"],
-            registry=self.registry,
+        self.events = Counts(
+            "huashu_events", "Events published to a call's subscribers, by type", ["type"]
         )
-        self.handling = Histogram(
+        handling = Spreads(
             "huashu_message_seconds",
             "Time from a fragment's arrival to its events published",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-            registry=self.registry,
         )
+        for family in (
+            self.messages,
+            self.fragments,
+            self.alerts,
+            self.alert_latency,
+            store_write,
+            self.events,
+            handling,
+        ):
+            plain.add(family)
+        plain.register()
+        self.store_write = store_write.labels()
+        self.handling = handling.labels()
         #: The collector's pauses: a full collection walks every live call, and its pause is
         #: what a long window's p99.9 is made of (BENCHMARKS.md). Observed by :meth:`gc_phase`
         #: once the app registers it in ``gc.callbacks``.
@@ -118,13 +127,13 @@ class Metrics:
         )
         self._gc_by_generation = [self.gc_pauses.labels(str(g)) for g in range(3)]
         self._gc_started = 0.0
-        self._events_by_type: dict[str, Counter] = {}
-        self._messages_by_type: dict[str, Counter] = {}
+        self._events_by_type: dict[str, Count] = {}
+        self._messages_by_type: dict[str, Count] = {}
         self._errors_by_code: dict[str, Counter] = {}
         self._decode_errors: dict[tuple[str, str], Counter] = {}
-        self._fragments: dict[tuple[str, str], Counter] = {}
-        self._alerts: dict[tuple[str, str, str], Counter] = {}
-        self._latency: dict[str, Histogram] = {}
+        self._fragments: dict[tuple[str, str], Count] = {}
+        self._alerts: dict[tuple[str, str, str], Count] = {}
+        self._latency: dict[str, Spread] = {}
         #: The script of each live call, for the labels of its alerts and its end.
         self._scripts: dict[CallKey, str] = {}
 
@@ -157,7 +166,7 @@ class Metrics:
             counter = self._decode_errors[key] = self.decode_errors.labels(fmt, code)
         counter.inc()
 
-    def fragment_counter(self, script: str, fmt: str) -> Counter:
+    def fragment_counter(self, script: str, fmt: str) -> Count:
         """The counter of fragments of ``script``'s calls in ``fmt``: a connection keeps it."""
         key = (script, fmt)
         counter = self._fragments.get(key)
@@ -165,7 +174,7 @@ class Metrics:
             counter = self._fragments[key] = self.fragments.labels(script, fmt)
         return counter
 
-    def alert_latency_of(self, fmt: str) -> Histogram:
+    def alert_latency_of(self, fmt: str) -> Spread:
         """The alert latency histogram of ``fmt``: a connection keeps it."""
         histogram = self._latency.get(fmt)
         if histogram is None:
