@@ -64,6 +64,15 @@ class _Later(NamedTuple):
     shortest: float
 
 
+class _OnTheirOwn(NamedTuple):
+    """The required prompts that follow another (``due.after``), for the prompts of a call
+    type, with their matchers, and the fewest characters that could say one of them."""
+
+    applicable: tuple[Prompt, ...]
+    prompts: list[tuple[Prompt, tuple[PromptMatcher, ...]]]
+    shortest: float
+
+
 class RequiredPrompts:
     """The prompts of one call: the required ones with where each stands, and the suggestions
     made to the agent (``suggest``), all in the order made."""
@@ -101,6 +110,7 @@ class RequiredPrompts:
         #: Prompt matchers by id(prompt): filled with this call's slots, built once.
         self._matcher_cache: dict[int, tuple[PromptMatcher, ...]] = {}
         self._later: _Later | None = None
+        self._on_their_own: _OnTheirOwn | None = None
 
     def begin(self, t: int) -> None:
         """The call is answered at ``t``: fill the slots for its time of day and date, and take
@@ -242,16 +252,24 @@ class RequiredPrompts:
         not made yet, because the one it follows was never said (the farewell after a skipped
         rating prompt), counts it as said; the skipped one stays missed."""
         threshold = self._script.timing.done_similarity
-        for prompt in self.applicable:
-            if (
-                prompt.kind != "required"
-                or prompt.due.after is None
-                or prompt.rule in self._by_rule
-                or self._timeline.phase is Phase.ENDED
-            ):
+        own = self._on_their_own
+        if own is None or own.applicable is not self.applicable:
+            prompts = [
+                (prompt, self._matchers(prompt))
+                for prompt in self.applicable
+                if prompt.kind == "required" and prompt.due.after is not None
+            ]
+            shortest = min(
+                (m.total * threshold for _, matchers in prompts for m in matchers), default=0.0
+            )
+            own = self._on_their_own = _OnTheirOwn(self.applicable, prompts, shortest)
+        if len(spoken) < own.shortest:
+            return  # too short to say any of them (most finals)
+        for prompt, matchers in own.prompts:
+            if prompt.rule in self._by_rule or self._timeline.phase is Phase.ENDED:
                 continue
             best, reading = 0.0, 0
-            for k, matcher in enumerate(self._matchers(prompt)):
+            for k, matcher in enumerate(matchers):
                 if len(spoken) >= matcher.total * threshold:
                     similarity = matcher.similarity(spoken)
                     if similarity > best:
