@@ -31,8 +31,9 @@ class Deadline(StrEnum):
 PROMPT_DEADLINE = "prompt:"
 
 
-class Timeline:
-    """The phase machine, the call type, call time and the deadlines of one call."""
+class Timeline(CallClock):
+    """The phase machine, the call type, call time and the deadlines of one call: its clock
+    (:meth:`place` places an input in call time), with what happens in that time."""
 
     def __init__(
         self,
@@ -43,16 +44,16 @@ class Timeline:
     ) -> None:
         """``phases``: the script's. ``ring_at`` is the first explicit time the call sees, so a
         call created for a ring in the past runs in its own time (see ``CallClock``)."""
+        super().__init__()
         self._phases = phases
         self.phase = Phase.RINGING
         #: Every phase the call has been in, in order.
         self.reached: list[Phase] = [Phase.RINGING]
         self.call_type = call_type
-        self.clock = CallClock()
         self.ring_at = ring_at
         self.answered_at: int | None = None
         if ring_at is not None:
-            self.clock.place(ring_at, ring_at if wall_ms is None else wall_ms)
+            self.place(ring_at, ring_at if wall_ms is None else wall_ms)
         #: The call time of each deadline armed, by name, in the order armed (of two due at
         #: once, the one armed first fires first).
         self.deadlines: dict[str, int] = {}
@@ -62,10 +63,6 @@ class Timeline:
     @property
     def ended(self) -> bool:
         return self.phase is Phase.ENDED
-
-    def place(self, explicit_ms: int | None, wall_ms: int) -> int:
-        """The call time of an input with an explicit time (or none) arriving at ``wall_ms``."""
-        return self.clock.place(explicit_ms, wall_ms)
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -115,4 +112,4 @@ class Timeline:
         """The wall time (epoch ms) of the next deadline, if any, for the shell to call back."""
         if not self.deadlines:
             return None
-        return self.clock.to_wall(min(self.deadlines.values()))
+        return self.to_wall(min(self.deadlines.values()))
