@@ -30,6 +30,18 @@ class Deadline(StrEnum):
 #: A follow-up prompt's deadline is named this and its id.
 PROMPT_DEADLINE = "prompt:"
 
+#: The ways through the phases calls have taken, each kept once and shared by every call that
+#: took it: phases only move forward, so there are a few dozen at most.
+_WAYS: dict[tuple[Phase, ...], tuple[Phase, ...]] = {}
+
+
+def _shared(way: tuple[Phase, ...]) -> tuple[Phase, ...]:
+    return _WAYS.setdefault(way, way)
+
+
+#: The way of a call that has not been answered.
+RINGING_ONLY = _shared((Phase.RINGING,))
+
 
 class Timeline(CallClock):
     """The phase machine, the call type, call time and the deadlines of one call: its clock
@@ -47,8 +59,8 @@ class Timeline(CallClock):
         super().__init__()
         self._phases = phases
         self.phase = Phase.RINGING
-        #: Every phase the call has been in, in order.
-        self.reached: list[Phase] = [Phase.RINGING]
+        #: Every phase the call has been in, in order (:attr:`reached`).
+        self._way = RINGING_ONLY
         self.call_type = call_type
         self.ring_at = ring_at
         self.answered_at: int | None = None
@@ -63,6 +75,11 @@ class Timeline(CallClock):
     @property
     def ended(self) -> bool:
         return self.phase is Phase.ENDED
+
+    @property
+    def reached(self) -> list[Phase]:
+        """Every phase the call has been in, in order."""
+        return list(self._way)
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -79,7 +96,7 @@ class Timeline(CallClock):
         if not can_move(previous, target):
             raise IllegalPhaseMove(f"cannot move from {previous} to {target}")
         self.phase = target
-        self.reached.append(target)
+        self._way = _shared((*self._way, target))
         return previous
 
     def _in_script(self, target: Phase) -> Phase:
