@@ -65,8 +65,8 @@ class BehaviourRules:
         self._prompts = prompts
         self._suggestions = suggestions
         self._hold_at: int | None = None
-        interrupting = self._rules.interrupting
-        self._turns = Turns(interrupting.tolerance_ms)
+        #: Who spoke when: made with the first final with words (an idle call has none).
+        self._turns: Turns | None = None
         self._words = words
         self._interruptions = 0
         #: Where each required prompt was first said: (segment, start_ms, end_ms); made with
@@ -191,7 +191,10 @@ class BehaviourRules:
         back_channel = speaker == "agent" and covers(
             segment.norm.text, self._words.back_channel, self._words.back_channel_longest
         )
-        found = self._turns.add(speaker, segment.id, segment.start_ms, segment.end_ms, back_channel)
+        turns = self._turns
+        if turns is None:
+            turns = self._turns = Turns(self._rules.interrupting.tolerance_ms)
+        found = turns.add(speaker, segment.id, segment.start_ms, segment.end_ms, back_channel)
         for interruption in found:
             self._interrupted(interruption, t)
         if speaker == "agent":
@@ -375,7 +378,7 @@ class BehaviourRules:
         (for the report)."""
         out: list[dict[str, str]] = []
         turns = self._turns
-        if turns.untimed:
+        if turns is not None and turns.untimed:
             judged = "was not judged" if turns.untimed == turns.segments else "was judged in part"
             out.append(
                 {
