@@ -85,7 +85,7 @@ class CallSession:
         must then do)."""
         script = compiled.script
         self.setup = setup
-        self._script = script
+        self._compiled = compiled
         call_type = setup.call_type or (
             CallType.CALLBACK if setup.direction == "outbound" else CallType.CONSULT
         )
@@ -119,9 +119,10 @@ class CallSession:
         #: The call time of the report when the call ended with part of its record out of
         #: memory: the shell must give that part back first (:meth:`finish_report`).
         self._report_at: int | None = None
-        #: The agent's speech, matched across partials and segments. The customer's needs no
-        #: stream: only their finals are judged, each scanned whole (``Suggestions``).
-        self._agent_stream = SpeakerStream(compiled.agent_index)
+        #: The agent's speech, matched across partials and segments, from the agent's first
+        #: words on. The customer's needs no stream: only their finals are judged, each
+        #: scanned whole (``Suggestions``).
+        self._agent_stream: SpeakerStream | None = None
         #: The open segment of each speaker, made when first needed (an idle call has none).
         self._open: dict[Speaker, SegmentState] | None = None
         #: The ids of the segments made final, the last :data:`CLOSED_KEPT` of them (a dict
@@ -186,7 +187,10 @@ class CallSession:
         if speaker == "agent":
             if segment.norm.raw != text:
                 segment.norm = normalize(text)
-            hits = segment.hits = self._agent_stream.scan_segment(segment.norm, final)
+            stream = self._agent_stream
+            if stream is None:
+                stream = self._agent_stream = SpeakerStream(self._compiled.agent_index)
+            hits = segment.hits = stream.scan_segment(segment.norm, final)
             if hits:
                 self.phrases.judge(segment, hits, final, t)
             if final or self.prompts.pending:
@@ -224,7 +228,7 @@ class CallSession:
         read the call."""
         return CallViews(
             self.setup,
-            self._script,
+            self._compiled.script,
             self.timeline,
             self.prompts,
             self.outbox,
@@ -235,7 +239,7 @@ class CallSession:
     @property
     def streams(self) -> dict[Speaker, SpeakerStream]:
         """The speech matched across segments, by speaker: the agent's only."""
-        return {"agent": self._agent_stream}
+        return {"agent": self._agent_speech()}
 
     @property
     def spilled(self) -> Sequence[tuple[int, TranscriptLine]]:
@@ -375,6 +379,13 @@ class CallSession:
 
     # -- speech ----------------------------------------------------------------------------
 
+    def _agent_speech(self) -> SpeakerStream:
+        """The agent's stream (made with the agent's first words)."""
+        stream = self._agent_stream
+        if stream is None:
+            stream = self._agent_stream = SpeakerStream(self._compiled.agent_index)
+        return stream
+
     def _check_prompts(self, segment: SegmentState, final: bool, t: int) -> None:
         """Judge the agent's hypothesis against the required prompts; on a final, first
         whether it begins a later phase."""
@@ -404,7 +415,7 @@ class CallSession:
         if norm.raw != segment.text:
             norm = segment.norm = normalize(segment.text)
         if speaker == "agent":  # all its hits, not only those judged on partials (a lost final)
-            segment.hits = self._agent_stream.scan_segment(norm, True)
+            segment.hits = self._agent_speech().scan_segment(norm, True)
         if segment.provisional:
             self.phrases.settle(segment, t)
         assert self._open is not None  # the segment was open
@@ -416,8 +427,8 @@ class CallSession:
         if len(closed) > CLOSED_KEPT:
             del closed[next(iter(closed))]
         if speaker == "agent":
-            self._agent_stream.close_segment(norm)
-        else:
+            self._agent_speech().close_segment(norm)
+        elif self._agent_stream is not None:
             self._agent_stream.break_continuity()
         if segment.text:
             self.transcript.add(segment)
