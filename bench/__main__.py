@@ -1,5 +1,5 @@
 """`python -m bench [engine] [load] [capacity] [memory] [offline] [store] [longcall] [soak]
-[workers] [redis]`
+[workers] [redis] [sessionmem]`
 (`make bench` runs the first five): run the benchmarks, print tables, write
 bench/results/<name>.json.
 
@@ -26,7 +26,9 @@ Environment (defaults in brackets):
   (BENCH_PROBE_CALLS [200] calls; PostgreSQL at BENCH_POSTGRES_URL, Redis at BENCH_REDIS_URL
   [redis://127.0.0.1:6379/0]);
 - BENCH_OFFLINE_CALLS [4000], BENCH_OFFLINE_WORKERS [2]: ``offline``'s 40-fragment calls and
-  processes (its runs: BENCH_REPEATS).
+  processes (its runs: BENCH_REPEATS);
+- BENCH_SESSIONS [2000]: ``sessionmem``'s idle call sessions per script (the engine alone, no
+  server: tracemalloc bytes per session, deterministic).
 """
 
 from __future__ import annotations
@@ -186,6 +188,22 @@ def _print_offline(results: dict[str, Any]) -> None:
     )
 
 
+def _print_sessionmem(results: dict[str, Any]) -> None:
+    print(f"{results['sessions']} idle sessions per script, engine {results['engine']}")
+    for name, f in results.items():
+        if not isinstance(f, dict):
+            continue
+        print(f"  {name:<12} {f['bytes_per_session']:>8} bytes/session (tracemalloc)")
+        for site in f["by_line"][:6]:
+            print(
+                f"    {site['bytes_per_session']:>8}  {site['blocks_per_session']:>6} blocks"
+                f"  {site['site']}"
+            )
+        print(f"    by field ({f['by_field_total']} bytes, sys.getsizeof):")
+        for path, size in list(f["by_field"].items())[:12]:
+            print(f"    {size:>8}  {path}")
+
+
 def _print_soak(results: dict[str, Any]) -> None:
     print(
         f"{results['well_behaved_calls']} well-behaved calls, {results['stuck_listeners']} stuck "
@@ -291,6 +309,10 @@ RUNS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], N
             int(_env("BENCH_REPEATS", "3")),
         ),
         _print_offline,
+    ),
+    "sessionmem": (
+        lambda: _module("sessionmem").run(int(_env("BENCH_SESSIONS", "2000"))),
+        _print_sessionmem,
     ),
 }
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Final
 
 from app.engine.compiled import CompiledScript
@@ -46,6 +47,10 @@ SOFTEN_WITHIN: Final = 6
 EDGE_PARTICLES: Final = frozenset("吧呢嘛哈呀啦了的喔哇嘞")
 #: A hit's rank among overlapping hits of other entries: the most specific stands.
 Rank = tuple[int, bool, bool, int]
+#: A forbidden alert raised in the segment being judged: (start, end, rank, identity).
+Raised = tuple[int, int, Rank, tuple[str, int]]
+#: No alert superseded (shared: only read).
+NONE_SUPERSEDED: Final[frozenset[tuple[str, int]]] = frozenset()
 
 
 def _rank(located: SegmentHit) -> Rank:
@@ -95,10 +100,11 @@ class PhraseAlerts:
         self._suggestions = suggestions
         #: The agent segment whose forbidden alerts ``_raised`` lists: (start, end, rank,
         #: identity) of each, to keep one alert per stretch of speech; and the identities of
-        #: those a more specific hit overlapped, which the final retracts.
+        #: those a more specific hit overlapped, which the final retracts. Each made with its
+        #: first (most segments raise nothing).
         self._segment: str | None = None
-        self._raised: list[tuple[int, int, Rank, tuple[str, int]]] = []
-        self._superseded: set[tuple[str, int]] = set()
+        self._raised: list[Raised] | None = None
+        self._superseded: set[tuple[str, int]] | None = None
 
     def judge(self, segment: SegmentState, hits: Sequence[SegmentHit], final: bool, t: int) -> None:
         """Alert on the hits in the agent's current hypothesis (provisional on a partial), at
@@ -127,7 +133,9 @@ class PhraseAlerts:
         provisional alert whose words are still there (and no more specific alert overlaps),
         retract the others. One of an entry an offer to help softened since it was raised is
         retracted and raised again, confirmed, softened."""
-        superseded = self._superseded if self._segment == segment.id else set()
+        superseded: AbstractSet[tuple[str, int]] = NONE_SUPERSEDED
+        if self._segment == segment.id and self._superseded is not None:
+            superseded = self._superseded
         if segment.provisional:
             present = {located.identity: located for located in segment.hits}
             softened: list[tuple[SegmentHit, str]] = []
@@ -145,8 +153,8 @@ class PhraseAlerts:
                 self._alert(segment, located, entry, offer, True, t, suggest=False)
         if self._segment == segment.id:
             self._segment = None
-            self._raised = []
-            self._superseded = set()
+            self._raised = None
+            self._superseded = None
 
     def _forbidden(
         self,
@@ -162,8 +170,8 @@ class PhraseAlerts:
         assert lexicon is not None  # a forbidden phrase is in the index only with its lexicon
         if self._segment != segment.id:
             self._segment = segment.id
-            self._raised = []
-            self._superseded = set()
+            self._raised = None
+            self._superseded = None
         standing: list[tuple[SegmentHit, LexiconEntry, str | None]] = []
         for located in found:
             entry = lexicon.entries[int(located.hit.target.ref)]
@@ -179,13 +187,19 @@ class PhraseAlerts:
             if self._room <= 0:
                 break  # not marked: judged again on the segment's next hypothesis
             rank = _rank(located)
-            overlapped = [r for r in self._raised if r[0] < located.end and located.start < r[1]]
+            raised = self._raised
+            if raised is None:
+                raised = self._raised = []
+            overlapped = [r for r in raised if r[0] < located.end and located.start < r[1]]
             segment.mark(located.identity)
             if any(r[2] >= rank for r in overlapped):
                 continue  # a more specific alert stands on these words
-            for r in overlapped:
-                self._superseded.add(r[3])
-            self._raised.append((located.start, located.end, rank, located.identity))
+            if overlapped:
+                if self._superseded is None:
+                    self._superseded = set()
+                for r in overlapped:
+                    self._superseded.add(r[3])
+            raised.append((located.start, located.end, rank, located.identity))
             self._alert(segment, located, entry, softened_by, final, t)
 
     def _guarded(

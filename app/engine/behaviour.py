@@ -65,12 +65,13 @@ class BehaviourRules:
         self._prompts = prompts
         self._suggestions = suggestions
         self._hold_at: int | None = None
-        interrupting = self._rules.interrupting
-        self._turns = Turns(interrupting.tolerance_ms)
+        #: Who spoke when: made with the first final with words (an idle call has none).
+        self._turns: Turns | None = None
         self._words = words
         self._interruptions = 0
-        #: Where each required prompt was first said: (segment, start_ms, end_ms).
-        self._said_in: dict[str, tuple[str, int | None, int | None]] = {}
+        #: Where each required prompt was first said: (segment, start_ms, end_ms); made with
+        #: the first.
+        self._said_in: dict[str, tuple[str, int | None, int | None]] | None = None
         #: Pauses the norm asks for that the call reached, and how many had no times.
         self._pauses_due = 0
         self._pauses_untimed = 0
@@ -79,8 +80,9 @@ class BehaviourRules:
         self._farewell_said = False
         self._colleague_alerted = False
         #: 请您稍等 before a hold: where the agent's speech asked the customer to wait (call
-        #: time it began, ended), and the hold still to be judged (its call time).
-        self._announced: list[tuple[int, int]] = []
+        #: time it began, ended; made with the first), and the hold still to be judged (its
+        #: call time).
+        self._announced: list[tuple[int, int]] | None = None
         self._hold_to_judge: int | None = None
         #: The opening's facts: the work number it must give, when the call names one.
         self._work_no = script.work_no
@@ -160,7 +162,8 @@ class BehaviourRules:
         self._timeline.disarm(Deadline.HOLD_ANNOUNCE)
         within = int(rule.within_s * 1000)
         grace = int(rule.grace_s * 1000)
-        if any(end >= held - within and begin <= held + grace for begin, end in self._announced):
+        announced = self._announced if self._announced is not None else []
+        if any(end >= held - within and begin <= held + grace for begin, end in announced):
             return
         self._alert(rule, t, detail="put on hold without asking the customer to wait first")
 
@@ -188,7 +191,10 @@ class BehaviourRules:
         back_channel = speaker == "agent" and covers(
             segment.norm.text, self._words.back_channel, self._words.back_channel_longest
         )
-        found = self._turns.add(speaker, segment.id, segment.start_ms, segment.end_ms, back_channel)
+        turns = self._turns
+        if turns is None:
+            turns = self._turns = Turns(self._rules.interrupting.tolerance_ms)
+        found = turns.add(speaker, segment.id, segment.start_ms, segment.end_ms, back_channel)
         for interruption in found:
             self._interrupted(interruption, t)
         if speaker == "agent":
@@ -209,6 +215,8 @@ class BehaviourRules:
 
     def _announced_at(self, span: tuple[int, int]) -> None:
         announced = self._announced
+        if announced is None:
+            announced = self._announced = []
         announced.append(span)
         if len(announced) > ANNOUNCED_KEPT:
             del announced[0]
@@ -335,13 +343,18 @@ class BehaviourRules:
         said_here = [
             s for s in prompts.states if s.kind == "required" and s.done_segment == segment.id
         ]
+        if not said_here:
+            return
+        said_in = self._said_in
+        if said_in is None:
+            said_in = self._said_in = {}
         for state in said_here:
-            self._said_in.setdefault(state.rule, (segment.id, segment.start_ms, segment.end_ms))
+            said_in.setdefault(state.rule, (segment.id, segment.start_ms, segment.end_ms))
         for state in said_here:
             spec = next((p for p in prompts.applicable if p.rule == state.rule), None)
             if spec is None or spec.due.after is None or spec.due.delay_s <= 0:
                 continue
-            before = self._said_in.get(spec.due.after)
+            before = said_in.get(spec.due.after)
             if before is None:  # the prompt it follows was never said: no pause to judge
                 continue
             self._pauses_due += 1
@@ -371,7 +384,7 @@ class BehaviourRules:
         (for the report)."""
         out: list[dict[str, str]] = []
         turns = self._turns
-        if turns.untimed:
+        if turns is not None and turns.untimed:
             judged = "was not judged" if turns.untimed == turns.segments else "was judged in part"
             out.append(
                 {

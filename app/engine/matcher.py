@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from app.engine.index import QUALIFIERS, Broken, Hit, PhraseIndex, excused
+from app.engine.native import Cursor
 from app.engine.normalize import Normalized
 from app.engine.patterns import CLAUSE_MARKS
 
@@ -128,12 +129,13 @@ class SpeakerStream:
         self._skip = 0
         self._text = ""  # tail + the current hypothesis, as last scanned
         #: Where the automata stopped: at the end of _text when _scanned (else nothing was).
-        self._cursor = index.cursor()
+        #: Made by the first scan (a stream that never scans, an idle call's, needs none).
+        self._cursor: Cursor | None = None
         self._scanned = False
         #: Hits in _text: those in the tail kept from earlier segments (plain values, ``Kept``),
-        #: then those found since (one list, emptied, never replaced).
+        #: then those found since (one list, made with the first hit, emptied, never replaced).
         self._kept: tuple[Kept, ...] = ()
-        self._hits: list[Hit] = []
+        self._hits: list[Hit] | None = None
         self._norm: Normalized | None = None  # the hypothesis last located, and its hits
         self._located: Sequence[SegmentHit] = NO_HITS
         self._all = True  # whether _located holds the hits of every kind (see scan_segment)
@@ -159,10 +161,11 @@ class SpeakerStream:
         self._skip = skip
         previous = self._text
         if text != previous:
-            if self._scanned and text.startswith(previous):
-                found = self._cursor.feed(text, len(previous))
+            cursor = self._cursor
+            if self._scanned and cursor is not None and text.startswith(previous):
+                found = cursor.feed(text, len(previous))
                 if found is not None:
-                    self._index.take(found, text, self._hits)
+                    self._index.take(found, text, self._hit_list())
             else:
                 self._rescan(previous, text)
             self._text = text
@@ -177,7 +180,7 @@ class SpeakerStream:
         """The hits of the text scanned last that end in the segment ``norm`` (of every kind,
         or on a partial of the kinds judged on partials), located in it."""
         base = len(self.tail)
-        hits = self._hits
+        hits = self._hit_list()
         if self._kept:
             targets = self._index.targets
             hits = [Hit(s, e, p, targets[t], ph, d) for s, e, p, t, ph, d in self._kept] + hits
@@ -223,11 +226,22 @@ class SpeakerStream:
             self._kept = tuple(k for k in self._kept if k[0] < rescan)
         if self._hits:
             self._hits[:] = [h for h in self._hits if h.start < rescan]
-        self._cursor.reset()
-        found = self._cursor.feed(text, rescan)
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self._index.cursor()
+        else:
+            cursor.reset()
+        found = cursor.feed(text, rescan)
         if found is not None:
-            self._index.take(found, text, self._hits)
+            self._index.take(found, text, self._hit_list())
         self._scanned = True
+
+    def _hit_list(self) -> list[Hit]:
+        """The list of the hits found in _text (made with the first)."""
+        hits = self._hits
+        if hits is None:
+            hits = self._hits = []
+        return hits
 
     def close_segment(self, norm: Normalized) -> None:
         """The segment is final: its text becomes part of the tail. The search goes on from
@@ -252,7 +266,8 @@ class SpeakerStream:
                         for s, e, p, t, ph, d in self._kept
                         if s >= cut
                     )
-                self._cursor.shift(cut)
+                if self._cursor is not None:  # there is one: the text was scanned
+                    self._cursor.shift(cut)
             self._text = tail
             self.tail = tail
             self._skip = 0

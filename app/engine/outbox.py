@@ -100,23 +100,31 @@ class Outbox:
         #: The call time events count from (their ``at_ms``): the answer, before it the ring.
         self.anchor = anchor
         self._context_chars = context_chars
-        self._events: list[Event] = []
+        #: The events not handed to the shell yet; made with the first.
+        self._events: list[Event] | None = None
         self._seq = 0
         self._prompt_ids = 0
         self._alert_ids = 0
-        #: Every alert raised, in order (with a window, the latest ones; ``alerts_before`` went
-        #: before them); a retracted one stays (its id was sent). One that leaves while
-        #: provisional is still settled: its segment holds it.
-        self.alerts: list[Alert] = []
+        #: Every alert raised (:attr:`alerts`); made with the first.
+        self._alerts: list[Alert] | None = None
         self._window = window
         self.alerts_before = 0
         #: How many of them stand (not retracted): asked after every alert, so kept, not counted.
         self._standing = 0
 
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every alert raised, in order (with a window, the latest ones; ``alerts_before`` went
+        before them); a retracted one stays (its id was sent). One that leaves while
+        provisional is still settled: its segment holds it. Read only."""
+        return self._alerts if self._alerts is not None else []
+
     def take(self) -> list[Event]:
         """The events written since the last take, in order; the outbox is empty after."""
         events = self._events
-        self._events = []
+        if events is None:
+            return []
+        self._events = None
         return events
 
     def at_ms(self, t: int) -> int:
@@ -125,7 +133,11 @@ class Outbox:
 
     def emit(self, kind: str, t: int, body: dict[str, Any]) -> None:
         self._seq += 1
-        self._events.append(Event(kind, self._seq, self.at_ms(t), body))
+        event = Event(kind, self._seq, self.at_ms(t), body)
+        if self._events is None:
+            self._events = [event]
+        else:
+            self._events.append(event)
 
     def prompt_id(self) -> str:
         """A new prompt's id, unique in the call."""
@@ -171,9 +183,12 @@ class Outbox:
             detail=detail,
             text_from=text_from,
         )
-        self.alerts.append(alert)
-        if self._window is not None and len(self.alerts) > self._window:
-            del self.alerts[0]
+        alerts = self._alerts
+        if alerts is None:
+            alerts = self._alerts = []
+        alerts.append(alert)
+        if self._window is not None and len(alerts) > self._window:
+            del alerts[0]
             self.alerts_before += 1
         self._standing += 1
         self.emit("alert", t, alert.to_body())

@@ -50,8 +50,9 @@ class _Open:
         #: The agent's normalized final speech since it was made, the last ``PROMPT_WINDOW``.
         self.window = ""
         #: Where the search for each reading's tokens stopped on the agent's last partial: the
-        #: speech searched, how many tokens were found in a row, and where.
-        self.progress: list[tuple[str, int, int] | None] = [None] * len(spec.texts)
+        #: speech searched, how many tokens were found in a row, and where (made by the first
+        #: partial searched).
+        self.progress: list[tuple[str, int, int] | None] | None = None
 
 
 class _Later(NamedTuple):
@@ -105,10 +106,12 @@ class RequiredPrompts:
         self._by_rule: dict[str, PromptState] = {}
         #: The required prompts not said yet, in the order made, by id.
         self._open: dict[str, _Open] = {}
-        #: Follow-ups waiting for their pause to end (their deadline), by id.
-        self._armed: dict[str, PromptState] = {}
-        #: Prompt matchers by id(prompt): filled with this call's slots, built once.
-        self._matcher_cache: dict[int, tuple[PromptMatcher, ...]] = {}
+        #: Follow-ups waiting for their pause to end (their deadline), by id; made with the
+        #: first.
+        self._armed: dict[str, PromptState] | None = None
+        #: Prompt matchers by id(prompt): filled with this call's slots, built once (made
+        #: when the first is asked for).
+        self._matcher_cache: dict[int, tuple[PromptMatcher, ...]] | None = None
         self._later: _Later | None = None
         self._on_their_own: _OnTheirOwn | None = None
 
@@ -237,13 +240,16 @@ class RequiredPrompts:
             # at least: below the threshold). Partials usually extend the last one, so the
             # search goes on from where it stopped on it.
             done = position = 0
-            progress = entry.progress[reading]
+            searches = entry.progress
+            if searches is None:
+                searches = entry.progress = [None] * len(entry.spec.texts)
+            progress = searches[reading]
             if progress is not None:
                 searched, found, stopped = progress
                 if said.startswith(searched):
                     done, position = found, stopped
             done, position = matcher.in_order(said, done, position)
-            entry.progress[reading] = (said, done, position)
+            searches[reading] = (said, done, position)
             return 1.0 if done == len(matcher.tokens) else 0.0
         return matcher.similarity(said)
 
@@ -342,6 +348,8 @@ class RequiredPrompts:
                 if due <= t:
                     self._push(follow_state, t)
                 else:
+                    if self._armed is None:
+                        self._armed = {}
                     self._armed[follow_state.id] = follow_state
                     self._timeline.arm(PROMPT_DEADLINE + follow_state.id, due)
 
@@ -349,6 +357,7 @@ class RequiredPrompts:
 
     def due(self, prompt_id: str, t: int) -> None:
         """A follow-up's pause is over (its deadline): push it."""
+        assert self._armed is not None  # its deadline was armed with it
         self._push(self._armed[prompt_id], t)
 
     def suggest(self, rule: str, text: str, source: str, t: int) -> None:
@@ -387,7 +396,7 @@ class RequiredPrompts:
             else:
                 entry = self._open[state.id]
                 entry.spec = spec
-                entry.progress = [None] * len(spec.texts)
+                entry.progress = None
                 state.text = self.text_of(spec)
         self._push_phase_prompts(t)
 
@@ -409,7 +418,7 @@ class RequiredPrompts:
 
     def _push(self, state: PromptState, t: int) -> None:
         state.status = "due"
-        if self._armed.pop(state.id, None) is not None:
+        if self._armed is not None and self._armed.pop(state.id, None) is not None:
             self._timeline.disarm(PROMPT_DEADLINE + state.id)
         self._outbox.emit("prompt", t, state.to_body())
 
@@ -417,7 +426,7 @@ class RequiredPrompts:
         """Forget a required prompt not said that no longer applies."""
         self.states.remove(state)
         del self._open[state.id]
-        if self._armed.pop(state.id, None) is not None:
+        if self._armed is not None and self._armed.pop(state.id, None) is not None:
             self._timeline.disarm(PROMPT_DEADLINE + state.id)
         if self._by_rule.get(state.rule) is state:
             del self._by_rule[state.rule]
@@ -438,10 +447,13 @@ class RequiredPrompts:
 
     def _matchers(self, prompt: Prompt) -> tuple[PromptMatcher, ...]:
         """A matcher for each reading of ``prompt`` (its text, then its alternatives)."""
-        matchers = self._matcher_cache.get(id(prompt))
+        cache = self._matcher_cache
+        if cache is None:
+            cache = self._matcher_cache = {}
+        matchers = cache.get(id(prompt))
         if matchers is None:
             free = frozenset(self._script.free_slots)
-            matchers = self._matcher_cache[id(prompt)] = tuple(
+            matchers = cache[id(prompt)] = tuple(
                 matcher_for(text, self.slots, free) for text in prompt.texts
             )
         return matchers

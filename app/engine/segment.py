@@ -53,56 +53,99 @@ class SegmentState:
         self.alerted.add(identity)
 
 
+class Lines:
+    """The lines of a transcript, one list per field (see :class:`Transcript`)."""
+
+    __slots__ = ("speakers", "segments", "texts", "starts", "ends")
+
+    def __init__(self) -> None:
+        self.speakers: list[Speaker] = []
+        self.segments: list[str] = []
+        self.texts: list[str] = []
+        self.starts: list[int | None] = []
+        self.ends: list[int | None] = []
+
+
 class Transcript:
     """The final segments of a call with any text, in order, for the report.
 
     Kept as one list per field rather than an object per line: a call holds its transcript to
     its end, and a line then adds no object of its own (its texts and times exist already),
-    nothing for the allocator to find room for nor for the collector to look at.
+    nothing for the allocator to find room for nor for the collector to look at. The lists are
+    made with the first line: an idle call has none.
 
     With a ``window`` only the last ``window`` lines stay: each older line leaves memory
     numbered (the first line is 1) in :attr:`spilled`, for the shell to write to its store
     (:meth:`take_spilled`) and to give back for the report (``Earlier``). Without one, every
     line stays (the in-memory store, offline checks)."""
 
-    __slots__ = ("speakers", "segments", "texts", "starts", "ends", "window", "before", "spilled")
+    __slots__ = ("_lines", "window", "before", "_spilled")
 
     def __init__(self, window: int | None = None) -> None:
-        self.speakers: list[Speaker] = []
-        self.segments: list[str] = []
-        self.texts: list[str] = []
-        self.starts: list[int | None] = []
-        self.ends: list[int | None] = []
+        self._lines: Lines | None = None
         self.window = window
         #: How many lines have left memory: the first line held is line ``before + 1``.
         self.before = 0
-        #: The lines that left memory since the shell last took them: (number, line).
-        self.spilled: list[tuple[int, TranscriptLine]] = []
+        #: The lines that left memory since the shell last took them: (number, line); made
+        #: when the first one leaves.
+        self._spilled: list[tuple[int, TranscriptLine]] | None = None
+
+    # The lines held, one field each, in order (read only).
+
+    @property
+    def speakers(self) -> Sequence[Speaker]:
+        return self._lines.speakers if self._lines is not None else ()
+
+    @property
+    def segments(self) -> Sequence[str]:
+        return self._lines.segments if self._lines is not None else ()
+
+    @property
+    def texts(self) -> Sequence[str]:
+        return self._lines.texts if self._lines is not None else ()
+
+    @property
+    def starts(self) -> Sequence[int | None]:
+        return self._lines.starts if self._lines is not None else ()
+
+    @property
+    def ends(self) -> Sequence[int | None]:
+        return self._lines.ends if self._lines is not None else ()
+
+    @property
+    def spilled(self) -> Sequence[tuple[int, TranscriptLine]]:
+        """The lines that left memory and were not taken yet (:meth:`take_spilled`)."""
+        return self._spilled if self._spilled is not None else ()
 
     def add(self, segment: SegmentState) -> None:
         """``segment`` is final."""
-        self.speakers.append(segment.speaker)
-        self.segments.append(segment.id)
-        self.texts.append(segment.text)
-        self.starts.append(segment.start_ms)
-        self.ends.append(segment.end_ms)
-        if self.window is not None and len(self.segments) > self.window:
+        lines = self._lines
+        if lines is None:
+            lines = self._lines = Lines()
+        lines.speakers.append(segment.speaker)
+        lines.segments.append(segment.id)
+        lines.texts.append(segment.text)
+        lines.starts.append(segment.start_ms)
+        lines.ends.append(segment.end_ms)
+        if self.window is not None and len(lines.segments) > self.window:
             self.before += 1
             line = (
-                self.speakers.pop(0),
-                self.segments.pop(0),
-                self.texts.pop(0),
-                self.starts.pop(0),
-                self.ends.pop(0),
+                lines.speakers.pop(0),
+                lines.segments.pop(0),
+                lines.texts.pop(0),
+                lines.starts.pop(0),
+                lines.ends.pop(0),
             )
-            self.spilled.append((self.before, line))
+            if self._spilled is None:
+                self._spilled = []
+            self._spilled.append((self.before, line))
 
     def take_spilled(self) -> list[tuple[int, TranscriptLine]]:
         """The lines that left memory since the last take, numbered; the shell must store
         them (each once is enough: a call rebuilt after a restart hands them out again)."""
-        spilled = self.spilled[:]
-        self.spilled.clear()  # the same list: the session hands it out as ``spilled``
-        return spilled
+        spilled = self._spilled
+        self._spilled = None
+        return spilled if spilled is not None else []
 
     def __len__(self) -> int:
         """Every line of the call, those that left memory included."""
@@ -110,4 +153,7 @@ class Transcript:
 
     def lines(self) -> Iterator[TranscriptLine]:
         """The lines held, in order: (speaker, segment, text, start_ms, end_ms)."""
-        return zip(self.speakers, self.segments, self.texts, self.starts, self.ends, strict=True)
+        held = self._lines
+        if held is None:
+            return iter(())
+        return zip(held.speakers, held.segments, held.texts, held.starts, held.ends, strict=True)

@@ -21,6 +21,7 @@ call type, time, deadlines) and outbox (events, alerts):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from app.engine.alerts import PhraseAlerts
@@ -84,6 +85,7 @@ class CallSession:
         must then do)."""
         script = compiled.script
         self.setup = setup
+        self._compiled = compiled
         call_type = setup.call_type or (
             CallType.CALLBACK if setup.direction == "outbound" else CallType.CONSULT
         )
@@ -112,32 +114,20 @@ class CallSession:
             self.suggestions,
         )
         self.transcript = Transcript(windows.transcript)
-        #: The transcript lines that left memory and were not taken yet (with ``windows``):
-        #: when not empty, the shell must :meth:`take_spilled` after the input.
-        self.spilled = self.transcript.spilled
         #: What left memory, given back by the shell once the call has ended.
         self._earlier = NOTHING_EARLIER
         #: The call time of the report when the call ended with part of its record out of
         #: memory: the shell must give that part back first (:meth:`finish_report`).
         self._report_at: int | None = None
-        self.views = CallViews(
-            setup,
-            script,
-            self.timeline,
-            self.prompts,
-            self.outbox,
-            self.transcript,
-            self.behaviour.not_judged,
-        )
-        self.streams = {
-            "agent": SpeakerStream(compiled.agent_index),
-            "customer": SpeakerStream(compiled.customer_index),
-        }
-        self._agent_stream = self.streams["agent"]
-        self._open: dict[Speaker, SegmentState] = {}
+        #: The agent's speech, matched across partials and segments, from the agent's first
+        #: words on. The customer's needs no stream: only their finals are judged, each
+        #: scanned whole (``Suggestions``).
+        self._agent_stream: SpeakerStream | None = None
+        #: The open segment of each speaker, made when first needed (an idle call has none).
+        self._open: dict[Speaker, SegmentState] | None = None
         #: The ids of the segments made final, the last :data:`CLOSED_KEPT` of them (a dict
-        #: kept in the order closed): a fragment for one of them is refused.
-        self._closed: dict[str, None] = {}
+        #: kept in the order closed): a fragment for one of them is refused. Made at the first.
+        self._closed: dict[str, None] | None = None
         if setup.ring_at_ms is not None:
             self.behaviour.ringing(setup.ring_at_ms)
 
@@ -160,7 +150,8 @@ class CallSession:
             assert isinstance(item, CallEvent)
             return self._event(item, wall_ms)
         speaker, segment_id, text, final, start_ms, end_ms, volume = item
-        if segment_id in self._closed:
+        closed = self._closed
+        if closed is not None and segment_id in closed:
             raise CallStateError(f"segment {segment_id!r} is already final", code="segment_closed")
         answered = timeline.answered_at
         explicit = None
@@ -177,14 +168,17 @@ class CallSession:
             self._fire_deadlines(began)
         if answered is None:  # the first fragment answers an unanswered call
             self._answer(t)
-        segment = self._open.get(speaker)
+        open_segments = self._open
+        if open_segments is None:
+            open_segments = self._open = {}
+        segment = open_segments.get(speaker)
         if segment is not None and segment.id != segment_id:
             # A new segment before the previous one was final: the ASR lost the final.
             self._finalize(segment, t)
             segment = None
         if segment is None:
             segment = SegmentState(segment_id, speaker, start_ms)
-            self._open[speaker] = segment
+            open_segments[speaker] = segment
         segment.text = text
         if start_ms is not None:
             segment.start_ms = start_ms
@@ -193,7 +187,10 @@ class CallSession:
         if speaker == "agent":
             if segment.norm.raw != text:
                 segment.norm = normalize(text)
-            hits = segment.hits = self._agent_stream.scan_segment(segment.norm, final)
+            stream = self._agent_stream
+            if stream is None:
+                stream = self._agent_stream = SpeakerStream(self._compiled.agent_index)
+            hits = segment.hits = stream.scan_segment(segment.norm, final)
             if hits:
                 self.phrases.judge(segment, hits, final, t)
             if final or self.prompts.pending:
@@ -224,6 +221,31 @@ class CallSession:
     @property
     def call_id(self) -> str:
         return self.setup.call_id
+
+    @property
+    def views(self) -> CallViews:
+        """The call's views (snapshot, checklist, report, listing): made when asked, they only
+        read the call."""
+        return CallViews(
+            self.setup,
+            self._compiled.script,
+            self.timeline,
+            self.prompts,
+            self.outbox,
+            self.transcript,
+            self.behaviour.not_judged,
+        )
+
+    @property
+    def streams(self) -> dict[Speaker, SpeakerStream]:
+        """The speech matched across segments, by speaker: the agent's only."""
+        return {"agent": self._agent_speech()}
+
+    @property
+    def spilled(self) -> Sequence[tuple[int, TranscriptLine]]:
+        """The transcript lines that left memory and were not taken yet (with ``windows``):
+        when not empty, the shell must :meth:`take_spilled` after the input."""
+        return self.transcript.spilled
 
     def listing(self) -> Listing:
         """What a list of calls shows of this one."""
@@ -292,7 +314,7 @@ class CallSession:
             elif name == Deadline.NO_RESPONSE:
                 self.suggestions.no_response(due)
             else:
-                speaking = self._open.get("agent")
+                speaking = self._open.get("agent") if self._open is not None else None
                 if name == Deadline.HOLD_ANNOUNCE and speaking is not None:
                     self.behaviour.agent_speaking(speaking, due)
                 self.behaviour.on_deadline(name, due)
@@ -329,8 +351,11 @@ class CallSession:
         self.prompts.move(Phase.GREETING, t)
         self.behaviour.answered(t)
 
+    def _open_segments(self) -> list[SegmentState]:
+        return list(self._open.values()) if self._open is not None else []
+
     def _hangup(self, by: Speaker | None, t: int) -> None:
-        for segment in list(self._open.values()):
+        for segment in self._open_segments():
             self._finalize(segment, t)
         self.behaviour.hangup(by, t)
         self._end(t)
@@ -339,7 +364,7 @@ class CallSession:
         """The call was lost (its client never came back): what was said is kept, but nobody
         hung up, so neither who hung up first nor the closing the call never reached is
         judged; the report says it was cut off."""
-        for segment in list(self._open.values()):
+        for segment in self._open_segments():
             self._finalize(segment, t)
         self.timeline.cut_off = True
         self._end(t)
@@ -353,6 +378,13 @@ class CallSession:
             self.outbox.emit("report", t, self.report())
 
     # -- speech ----------------------------------------------------------------------------
+
+    def _agent_speech(self) -> SpeakerStream:
+        """The agent's stream (made with the agent's first words)."""
+        stream = self._agent_stream
+        if stream is None:
+            stream = self._agent_stream = SpeakerStream(self._compiled.agent_index)
+        return stream
 
     def _check_prompts(self, segment: SegmentState, final: bool, t: int) -> None:
         """Judge the agent's hypothesis against the required prompts; on a final, first
@@ -379,21 +411,25 @@ class CallSession:
     def _finalize(self, segment: SegmentState, t: int) -> None:
         """Close a segment: settle its provisional alerts, then act on its final words."""
         speaker = segment.speaker
-        other: Speaker = "customer" if speaker == "agent" else "agent"
         norm = segment.norm  # the customer's words are normalized only now, once
         if norm.raw != segment.text:
             norm = segment.norm = normalize(segment.text)
         if speaker == "agent":  # all its hits, not only those judged on partials (a lost final)
-            segment.hits = self._agent_stream.scan_segment(norm, True)
+            segment.hits = self._agent_speech().scan_segment(norm, True)
         if segment.provisional:
             self.phrases.settle(segment, t)
+        assert self._open is not None  # the segment was open
         del self._open[speaker]
         closed = self._closed
+        if closed is None:
+            closed = self._closed = {}
         closed[segment.id] = None
         if len(closed) > CLOSED_KEPT:
             del closed[next(iter(closed))]
-        self.streams[speaker].close_segment(norm)
-        self.streams[other].break_continuity()
+        if speaker == "agent":
+            self._agent_speech().close_segment(norm)
+        elif self._agent_stream is not None:
+            self._agent_stream.break_continuity()
         if segment.text:
             self.transcript.add(segment)
         if not norm.text:

@@ -44,8 +44,9 @@ class Suggestions:
         #: Whether the customer has said anything yet (the empty-call handling stops).
         self.customer_spoke = False
         self._no_response_step = 0
-        #: When each situation was last suggested, by rule (for its cooldown).
-        self._last: dict[str, int] = {}
+        #: When each situation was last suggested, by rule (for its cooldown); made with the
+        #: first.
+        self._last: dict[str, int] | None = None
         #: Whether the customer has said what they call about (no more asking their purpose).
         self._purpose_known = False
 
@@ -58,7 +59,7 @@ class Suggestions:
             return
         if situation.call_type is not None:
             self.retype(situation.call_type, f"situation {situation.rule}", t)
-        last = self._last.get(situation.rule)
+        last = self._last.get(situation.rule) if self._last is not None else None
         if last is not None and t - last < situation.cooldown_s * 1000:
             return
         self._suggest(situation.rule, situation.text, situation.source, t)
@@ -163,5 +164,7 @@ class Suggestions:
             self._prompts.retype(t)
 
     def _suggest(self, rule: str, text: str, source: str, t: int) -> None:
+        if self._last is None:
+            self._last = {}
         self._last[rule] = t
         self._prompts.suggest(rule, text, source, t)

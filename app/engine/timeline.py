@@ -30,9 +30,22 @@ class Deadline(StrEnum):
 #: A follow-up prompt's deadline is named this and its id.
 PROMPT_DEADLINE = "prompt:"
 
+#: The ways through the phases calls have taken, each kept once and shared by every call that
+#: took it: phases only move forward, so there are a few dozen at most.
+_WAYS: dict[tuple[Phase, ...], tuple[Phase, ...]] = {}
 
-class Timeline:
-    """The phase machine, the call type, call time and the deadlines of one call."""
+
+def _shared(way: tuple[Phase, ...]) -> tuple[Phase, ...]:
+    return _WAYS.setdefault(way, way)
+
+
+#: The way of a call that has not been answered.
+RINGING_ONLY = _shared((Phase.RINGING,))
+
+
+class Timeline(CallClock):
+    """The phase machine, the call type, call time and the deadlines of one call: its clock
+    (:meth:`place` places an input in call time), with what happens in that time."""
 
     def __init__(
         self,
@@ -43,16 +56,16 @@ class Timeline:
     ) -> None:
         """``phases``: the script's. ``ring_at`` is the first explicit time the call sees, so a
         call created for a ring in the past runs in its own time (see ``CallClock``)."""
+        super().__init__()
         self._phases = phases
         self.phase = Phase.RINGING
-        #: Every phase the call has been in, in order.
-        self.reached: list[Phase] = [Phase.RINGING]
+        #: Every phase the call has been in, in order (:attr:`reached`).
+        self._way = RINGING_ONLY
         self.call_type = call_type
-        self.clock = CallClock()
         self.ring_at = ring_at
         self.answered_at: int | None = None
         if ring_at is not None:
-            self.clock.place(ring_at, ring_at if wall_ms is None else wall_ms)
+            self.place(ring_at, ring_at if wall_ms is None else wall_ms)
         #: The call time of each deadline armed, by name, in the order armed (of two due at
         #: once, the one armed first fires first).
         self.deadlines: dict[str, int] = {}
@@ -63,9 +76,10 @@ class Timeline:
     def ended(self) -> bool:
         return self.phase is Phase.ENDED
 
-    def place(self, explicit_ms: int | None, wall_ms: int) -> int:
-        """The call time of an input with an explicit time (or none) arriving at ``wall_ms``."""
-        return self.clock.place(explicit_ms, wall_ms)
+    @property
+    def reached(self) -> list[Phase]:
+        """Every phase the call has been in, in order."""
+        return list(self._way)
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -82,7 +96,7 @@ class Timeline:
         if not can_move(previous, target):
             raise IllegalPhaseMove(f"cannot move from {previous} to {target}")
         self.phase = target
-        self.reached.append(target)
+        self._way = _shared((*self._way, target))
         return previous
 
     def _in_script(self, target: Phase) -> Phase:
@@ -115,4 +129,4 @@ class Timeline:
         """The wall time (epoch ms) of the next deadline, if any, for the shell to call back."""
         if not self.deadlines:
             return None
-        return self.clock.to_wall(min(self.deadlines.values()))
+        return self.to_wall(min(self.deadlines.values()))

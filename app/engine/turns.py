@@ -36,16 +36,20 @@ class Interruption(NamedTuple):
 
 
 class Turns:
-    """The recent final segments of both speakers, and the interruptions among them."""
+    """The recent final segments of both speakers, and the interruptions among them. One per
+    call, held to its end: slots, and each list or set made with its first item (an idle call
+    has none)."""
+
+    __slots__ = ("_tolerance", "_agent", "_customer", "_counted", "segments", "untimed")
 
     def __init__(self, tolerance_ms: int) -> None:
         """``tolerance_ms``: an agent who begins this close to the end of the customer's
         segment is taking the turn, not interrupting."""
         self._tolerance = tolerance_ms
-        self._agent: list[Spoken] = []
-        self._customer: list[Spoken] = []
+        self._agent: list[Spoken] | None = None
+        self._customer: list[Spoken] | None = None
         #: Agent segments kept already counted as an interruption (each counts once).
-        self._counted: set[str] = set()
+        self._counted: set[str] | None = None
         #: Final segments with words, and how many of them had no usable times.
         self.segments = 0
         self.untimed = 0
@@ -69,30 +73,40 @@ class Turns:
         spoken = Spoken(segment, start_ms, end_ms, back_channel)
         found: list[Interruption] = []
         if speaker == "agent":
+            if self._agent is None:
+                self._agent = []
             gone = _keep(self._agent, spoken)
-            if gone is not None and all(a.segment != gone.segment for a in self._agent):
+            if (
+                gone is not None
+                and self._counted is not None
+                and all(a.segment != gone.segment for a in self._agent)
+            ):
                 # An agent segment no longer kept pairs with nothing: it need not be counted.
                 self._counted.discard(gone.segment)
-            if not back_channel:
+            if not back_channel and self._customer is not None:
                 for customer in self._customer:
                     if self._interrupts(spoken, customer):
                         found.append(Interruption(spoken, customer))
                         break
         else:
+            if self._customer is None:
+                self._customer = []
             _keep(self._customer, spoken)
-            for agent in self._agent:
+            for agent in self._agent if self._agent is not None else ():
                 if not agent.back_channel and self._interrupts(agent, spoken):
                     found.append(Interruption(agent, spoken))
-        for interruption in found:
-            self._counted.add(interruption.agent.segment)
-        found.sort(key=lambda i: i.agent.start)
+        if found:
+            if self._counted is None:
+                self._counted = set()
+            for interruption in found:
+                self._counted.add(interruption.agent.segment)
+            found.sort(key=lambda i: i.agent.start)
         return found
 
     def _interrupts(self, agent: Spoken, customer: Spoken) -> bool:
         return (
-            agent.segment not in self._counted
-            and customer.start < agent.start < customer.end - self._tolerance
-        )
+            self._counted is None or agent.segment not in self._counted
+        ) and customer.start < agent.start < customer.end - self._tolerance
 
 
 def _keep(spoken: list[Spoken], new: Spoken) -> Spoken | None:
