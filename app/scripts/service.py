@@ -10,6 +10,7 @@ index), so compiled scripts are kept, the most recently used :data:`COMPILED_KEP
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ class ScriptLibrary:
     def __init__(self, documents: DocumentRepository) -> None:
         self._documents = documents
         self._compiled: OrderedDict[Pins, CompiledScript] = OrderedDict()
+        #: Compilations under way, so that calls starting together on a new version wait for
+        #: one compilation rather than each making its own.
+        self._compiling: dict[Pins, asyncio.Future[CompiledScript]] = {}
         #: The lexicons each script version names (a version never changes): reading them from
         #: the script's body means validating all of it, on every call started.
         self._lexicon_ids: OrderedDict[tuple[str, str, int], tuple[str, ...]] = OrderedDict()
@@ -125,11 +129,24 @@ class ScriptLibrary:
         return await self.compiled_at(pins), pins
 
     async def compiled_at(self, pins: Pins) -> CompiledScript:
-        """The script and lexicons of ``pins``, compiled (kept for the next call)."""
+        """The script and lexicons of ``pins``, compiled (kept for the next call).
+
+        A compilation takes a third of a second and more (the automata, the derived forms):
+        made in a worker thread, it leaves the event loop to the live calls (the thread holds
+        the interpreter's lock only a switch interval at a time), where made in line it would
+        stall every call for as long, at the first call of each new script version."""
         compiled = self._compiled.get(pins)
         if compiled is not None:
             self._compiled.move_to_end(pins)
             return compiled
+        pending = self._compiling.get(pins)
+        if pending is None:
+            pending = asyncio.ensure_future(self._compile(pins))
+            self._compiling[pins] = pending
+            pending.add_done_callback(lambda _: self._compiling.pop(pins, None))
+        return await asyncio.shield(pending)
+
+    async def _compile(self, pins: Pins) -> CompiledScript:
         owner, script_id, version = pins.script
         script = Script.model_validate(
             (await self._exact("script", owner, script_id, version)).body
@@ -138,7 +155,7 @@ class ScriptLibrary:
             Lexicon.model_validate((await self._exact("lexicon", o, i, v)).body)
             for o, i, v in pins.lexicons
         ]
-        compiled = CompiledScript(script, merge_lexicons(lexicons))
+        compiled = await asyncio.to_thread(CompiledScript, script, merge_lexicons(lexicons))
         self._compiled[pins] = compiled
         while len(self._compiled) > COMPILED_KEPT:
             self._compiled.popitem(last=False)

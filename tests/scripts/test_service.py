@@ -145,3 +145,41 @@ def test_a_compiled_script_is_kept_by_its_pins(store_url: str) -> None:
     assert pins.lexicons == ((SHARED, "forbidden", 1),)
     assert new_pins.lexicons == (("t-a", "forbidden", 2),)
     assert Pins.from_json(new_pins.to_json()) == new_pins
+
+
+def test_a_script_is_compiled_once_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiling takes a third of a second and more: made on the event loop it would stall
+    every live call. Calls starting together on a new version wait for one compilation, made
+    in a worker thread, while the loop goes on."""
+    import threading
+
+    import app.scripts.service as service
+
+    made: list[str] = []
+    real = service.CompiledScript
+
+    def compile_in(*args: Any) -> Any:
+        made.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(service, "CompiledScript", compile_in)
+
+    async def body(library: ScriptLibrary) -> tuple[list[Any], int]:
+        await library.seed(FILES)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.001)
+                ticks += 1
+
+        ticking = asyncio.ensure_future(tick())
+        compiled = await asyncio.gather(*(library.compiled("t-a", "cmcc-10086") for _ in range(5)))
+        ticking.cancel()
+        return [c for c, _ in compiled], ticks
+
+    compiled, ticks = with_library("memory", body)
+    assert len(made) == 1 and made[0] != threading.main_thread().name
+    assert all(c is compiled[0] for c in compiled)
+    assert ticks > 0  # the loop ran while it compiled
