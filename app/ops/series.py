@@ -12,12 +12,16 @@ series.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+#: A series of a family: a :class:`Count` or a :class:`Spread`.
+S = TypeVar("S")
 
 
 class Count:
@@ -48,23 +52,33 @@ class Spread:
         self.total += value
 
 
-class Counts:
-    """A counter family: one :class:`Count` per set of label values."""
+class _Family(Generic[S]):
+    """Series by label values, each made on first use by ``make``."""
 
-    def __init__(self, name: str, documentation: str, labels: Iterable[str] = ()) -> None:
+    def __init__(
+        self, name: str, documentation: str, labels: Iterable[str], make: Callable[[], S]
+    ) -> None:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labels)
-        self._series: dict[tuple[str, ...], Count] = {}
+        self._make = make
+        self._series: dict[tuple[str, ...], S] = {}
 
-    def labels(self, *values: str) -> Count:
+    def labels(self, *values: str) -> S:
         """The series of ``values`` (one per label name), made on first use."""
         if len(values) != len(self.labelnames):
             raise ValueError(f"{self.name}: {len(self.labelnames)} label values expected")
         series = self._series.get(values)
         if series is None:
-            series = self._series[values] = Count()
+            series = self._series[values] = self._make()
         return series
+
+
+class Counts(_Family[Count]):
+    """A counter family: one :class:`Count` per set of label values."""
+
+    def __init__(self, name: str, documentation: str, labels: Iterable[str] = ()) -> None:
+        super().__init__(name, documentation, labels, Count)
 
     def metric(self) -> Metric:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
@@ -73,7 +87,7 @@ class Counts:
         return family
 
 
-class Spreads:
+class Spreads(_Family[Spread]):
     """A histogram family: one :class:`Spread` per set of label values."""
 
     def __init__(
@@ -84,19 +98,9 @@ class Spreads:
         *,
         buckets: Iterable[float],
     ) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.labelnames = tuple(labels)
-        self.bounds = tuple(sorted(float(b) for b in buckets))
-        self._series: dict[tuple[str, ...], Spread] = {}
-
-    def labels(self, *values: str) -> Spread:
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.name}: {len(self.labelnames)} label values expected")
-        series = self._series.get(values)
-        if series is None:
-            series = self._series[values] = Spread(self.bounds)
-        return series
+        bounds = tuple(sorted(float(b) for b in buckets))
+        super().__init__(name, documentation, labels, lambda: Spread(bounds))
+        self.bounds = bounds
 
     def metric(self) -> Metric:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
