@@ -9,7 +9,9 @@ what the Redis path costs.
   one instance with the in-process bus and with the Redis bus (the agent's own connection: its
   alert is handed over in process either way; Redis costs CPU), both on PostgreSQL. (2) Two
   instances sharing PostgreSQL and Redis: each call ingested on A, followed by a listener on A
-  (in process) and one on B (through the Redis stream); the same alerts' latency on both.
+  (in process) and one on B (through the Redis stream); the same alerts' latency on both. (3)
+  The host's cost of waking an idle process (``host_wake``: a Redis PING after 2 ms idle against
+  back to back), which the hop across instances pays twice more than the path in one instance.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def run_redis(calls: int, seconds: float, repeats: int, procs: int, probe_calls:
     ]
     probes = [probe(probe_calls, seconds) for _ in range(repeats)]
     return {
+        "host_wake": asyncio.run(wake_cost()),
         "one_instance": {
             name: {k: row[k] for k in ("lost", "p50_ms", "p99_ms", "server_cpu_us_per_msg")}
             for name, row in own.items()
@@ -99,6 +102,32 @@ def run_redis(calls: int, seconds: float, repeats: int, procs: int, probe_calls:
             ),
         },
     }
+
+
+async def wake_cost(pings: int = 400) -> dict[str, float]:
+    """What one more process in an alert's path costs on this host: a Redis ``PING``'s round
+    trip from a plain asyncio client, back to back and after 2 ms idle (as the probe's events
+    come: Redis and the client have gone to sleep between them). The hop across instances has
+    two processes more than the path in one instance (Redis, then the other instance), each
+    woken from idle."""
+    host, port = REDIS.split("//", 1)[1].split("/", 1)[0].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    out: dict[str, float] = {}
+    for name, gap in (("busy", 0.0), ("after_2ms_idle", 0.002)):
+        times = []
+        for _ in range(pings):
+            started = time.perf_counter()
+            writer.write(b"*1\r\n$4\r\nPING\r\n")
+            await reader.readuntil(b"\r\n")
+            times.append((time.perf_counter() - started) * 1000)
+            if gap:
+                await asyncio.sleep(gap)
+        times.sort()
+        out[f"{name}_p50_ms"] = _round(_pct(times, 0.5))
+        out[f"{name}_p99_ms"] = _round(_pct(times, 0.99))
+    writer.close()
+    await writer.wait_closed()
+    return out
 
 
 def probe(calls: int, seconds: float, every_s: float = 0.5) -> dict[str, Any]:
