@@ -213,6 +213,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recovered = await calls.recover()
         if recovered:
             log.info("%d calls in progress rebuilt from the store", recovered)
+        # The shared scripts compile now (a third of a second each, in a worker thread), not
+        # at the first call on each after a start; their automata are then frozen below with
+        # the rest of what lives as long as the process.
+        started = time.perf_counter()
+        warmed = await state.library.warm()
+        log.info("%d scripts compiled in %.1f s", warmed, time.perf_counter() - started)
         # Dictionaries and tables load now, not on the first call's first fragment.
         normalize.warm_up()
         phonetic.warm_up()

@@ -1,4 +1,5 @@
-"""/healthz (the process answers), /readyz (scripts loaded, store reachable), /metrics."""
+"""/healthz (the process answers), /readyz (scripts loaded and compiled, store reachable),
+/metrics."""
 
 from __future__ import annotations
 

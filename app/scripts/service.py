@@ -128,6 +128,24 @@ class ScriptLibrary:
         pins = Pins((script.tenant, script.id, script.version), tuple(lexicons))
         return await self.compiled_at(pins), pins
 
+    async def warm(self) -> int:
+        """Compile the latest version of every shared script now (start-up calls this before
+        the service says it is ready), so that the first calls after a start or a deploy do
+        not wait for it. Returns how many were compiled; a script that cannot be compiled is
+        logged and left for its first call to report."""
+        warmed = 0
+        for document in await self._documents.all_latest("script", SHARED):
+            try:
+                await self.compiled(None, document.id)
+            except (NotFound, ValidationError, ValueError) as exc:
+                log.warning("script %s not compiled at start-up: %s", document.id, exc)
+                continue
+            warmed += 1
+        return warmed
+
+    def is_compiled(self, pins: Pins) -> bool:
+        return pins in self._compiled
+
     async def compiled_at(self, pins: Pins) -> CompiledScript:
         """The script and lexicons of ``pins``, compiled (kept for the next call).
 

@@ -70,3 +70,6 @@ def test_instances_started_together_migrate_and_seed_once(
     # Each process started on the library as the first one stored it, and said so only once.
     seeded = [server.log for server in servers if "scripts and lexicons from" in server.log]
     assert len(seeded) == 1, [server.log for server in servers]
+    # Each compiled the shared scripts before it said it was ready (not at its first call).
+    warmed = f"{len(library.scripts)} scripts compiled in"
+    assert all(warmed in server.log for server in servers), [server.log for server in servers]

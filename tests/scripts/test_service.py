@@ -183,3 +183,53 @@ def test_a_script_is_compiled_once_off_the_event_loop(monkeypatch: pytest.Monkey
     assert len(made) == 1 and made[0] != threading.main_thread().name
     assert all(c is compiled[0] for c in compiled)
     assert ticks > 0  # the loop ran while it compiled
+
+
+def test_warm_compiles_every_shared_script_before_the_first_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Start-up warms the library: the first call on each shared script after a start finds
+    it compiled. A tenant's own version is not warmed (it compiles at its first call)."""
+    import app.scripts.service as service
+
+    made: list[str] = []
+    real = service.CompiledScript
+
+    def counting(script: Any, lexicon: Any) -> Any:
+        made.append(script.id)
+        return real(script, lexicon)
+
+    monkeypatch.setattr(service, "CompiledScript", counting)
+
+    async def body(library: ScriptLibrary) -> tuple[int, list[str], list[str]]:
+        await library.seed(FILES)
+        warmed = await library.warm()
+        at_start = list(made)
+        for script_id in FILES.scripts:
+            _, pins = await library.compiled(None, script_id)
+            assert library.is_compiled(pins)
+        await library.put_lexicon("t-a", "forbidden", {**OWN, "id": "forbidden"})
+        await library.compiled("t-a", "cmcc-10086")
+        return warmed, at_start, made
+
+    warmed, at_start, made_all = with_library("memory", body)
+    assert warmed == len(FILES.scripts) >= 3
+    assert sorted(at_start) == sorted(FILES.scripts)
+    assert made_all == [*at_start, "cmcc-10086"]  # only the tenant's own lexicon compiled later
+
+
+def test_warm_skips_a_script_that_cannot_compile(caplog: pytest.LogCaptureFixture) -> None:
+    """A shared script whose lexicon is gone is logged and left for its first call, which
+    answers the error; start-up goes on."""
+
+    async def body(library: ScriptLibrary) -> int:
+        await library.seed(FILES)
+        documents = library._documents
+        assert isinstance(documents, MemoryDocumentRepository)
+        for key in [k for k in documents._docs if k[0] == "lexicon"]:
+            del documents._docs[key]
+        return await library.warm()
+
+    with caplog.at_level("WARNING", logger="app.scripts.service"):
+        assert with_library("memory", body) == 0
+    assert "not compiled at start-up" in caplog.text
