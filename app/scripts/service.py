@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -22,6 +24,7 @@ from app.engine.compiled import CompiledScript
 from app.engine.lexicon import Lexicon, merge_lexicons
 from app.engine.script import Script
 from app.errors import InvalidMessage, NotFound
+from app.ops.quotas import TooMany
 from app.scripts.loader import Library, ScriptLoadError, check_references
 from app.scripts.repository import SHARED, Document, DocumentRepository, Kind
 
@@ -52,9 +55,19 @@ class Pins:
         )
 
 
+T = TypeVar("T")
+
+
 class ScriptLibrary:
     def __init__(self, documents: DocumentRepository) -> None:
         self._documents = documents
+        #: Compilations run one at a time, in a thread of their own: each holds the
+        #: interpreter's lock a switch interval at a time, and several at once (a client
+        #: asking for dry runs in parallel) would leave the live calls' event loop a fraction
+        #: of it.
+        self._compiler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huashu-compile")
+        #: Tenants with a dry run under way: one each (a dry run compiles).
+        self._checking: set[str | None] = set()
         self._compiled: OrderedDict[Pins, CompiledScript] = OrderedDict()
         #: Compilations under way, so that calls starting together on a new version wait for
         #: one compilation rather than each making its own.
@@ -173,11 +186,29 @@ class ScriptLibrary:
             Lexicon.model_validate((await self._exact("lexicon", o, i, v)).body)
             for o, i, v in pins.lexicons
         ]
-        compiled = await asyncio.to_thread(CompiledScript, script, merge_lexicons(lexicons))
+        compiled = await self._in_compiler(CompiledScript, script, merge_lexicons(lexicons))
         self._compiled[pins] = compiled
         while len(self._compiled) > COMPILED_KEPT:
             self._compiled.popitem(last=False)
         return compiled
+
+    async def dry_run(self, tenant: str | None, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` (a dry run that compiles) in the compiling thread, one at a time
+        per tenant: a second while the first is under way is refused (``too_many_checks``),
+        so that one client cannot queue compilations ahead of every other tenant's."""
+        if tenant in self._checking:
+            raise TooMany(
+                "a dry run of this tenant is under way: send the next when it has answered",
+                code="too_many_checks",
+            )
+        self._checking.add(tenant)
+        try:
+            return await self._in_compiler(work, *args)
+        finally:
+            self._checking.discard(tenant)
+
+    async def _in_compiler(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._compiler, work, *args)
 
     def _lexicons_of(self, script: Document) -> tuple[str, ...]:
         """The lexicon ids a script version names (kept, the most recently used

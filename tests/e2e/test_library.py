@@ -115,6 +115,31 @@ def test_a_lexicon_dry_run_says_which_entries_fire_and_where(base: str) -> None:
         assert second == [] and third == []  # only this lexicon's entries are judged
 
 
+def test_dry_runs_in_parallel_are_refused_past_one_per_tenant(base: str) -> None:
+    """A dry run compiles (a third of a second of CPU): a client firing them in parallel gets
+    ``429 too_many_checks`` past its first, while another tenant's goes through; the slot is
+    free again once the first has answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"texts": [f"您{OWN_PHRASE}吧"]}
+    for key in (KEY_A, KEY_B):
+        with client(base, key) as http:
+            assert http.put("/v1/lexicons/acme", json=OWN_LEXICON).status_code == 200
+
+    def check(key: str) -> httpx.Response:
+        with client(base, key) as http:
+            return http.post("/v1/lexicons/acme/check", json=body)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(check, [KEY_A] * 6 + [KEY_B]))
+    mine, theirs = answers[:6], answers[6]
+    assert {a.status_code for a in mine} == {200, 429}, [a.text for a in mine]
+    refused = [a.json() for a in mine if a.status_code == 429]
+    assert all(r["error"] == "too_many_checks" for r in refused)
+    assert theirs.status_code == 200, theirs.text
+    assert check(KEY_A).status_code == 200
+
+
 BAD_PUTS = [
     ("/v1/lexicons/acme", {**OWN_LEXICON, "entries": []}, "entries"),
     ("/v1/lexicons/acme", {**OWN_LEXICON, "id": "other"}, "id"),

@@ -233,3 +233,71 @@ def test_warm_skips_a_script_that_cannot_compile(caplog: pytest.LogCaptureFixtur
     with caplog.at_level("WARNING", logger="app.scripts.service"):
         assert with_library("memory", body) == 0
     assert "not compiled at start-up" in caplog.text
+
+
+def test_compilations_and_dry_runs_take_turns_in_one_thread() -> None:
+    """Two script versions compiled and a dry run, asked for at once: one thread, never two
+    at a time (each holds the interpreter's lock for a switch interval at a time)."""
+    import threading
+    import time
+
+    spans: list[tuple[str, float, float]] = []
+
+    def work(seconds: float) -> str:
+        started = time.perf_counter()
+        time.sleep(seconds)
+        spans.append((threading.current_thread().name, started, time.perf_counter()))
+        return "done"
+
+    async def body(library: ScriptLibrary) -> list[Any]:
+        await library.seed(FILES)
+        return await asyncio.gather(
+            library.compiled(None, "cmcc-10086"),
+            library.compiled(None, "ct-10000"),
+            library.dry_run("t-a", work, 0.05),
+            library.dry_run("t-b", work, 0.05),
+            return_exceptions=True,
+        )
+
+    import app.scripts.service as service
+
+    real = service.CompiledScript
+
+    def timed(*args: Any) -> Any:
+        started = time.perf_counter()
+        compiled = real(*args)
+        spans.append((threading.current_thread().name, started, time.perf_counter()))
+        return compiled
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(service, "CompiledScript", timed)
+    try:
+        results = with_library("memory", body)
+    finally:
+        patch.undo()
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert len(spans) == 4 and len({name for name, _, _ in spans}) == 1
+    ordered = sorted(spans, key=lambda span: span[1])
+    assert all(a[2] <= b[1] for a, b in zip(ordered, ordered[1:], strict=False))
+
+
+def test_a_second_dry_run_of_a_tenant_is_refused_while_its_first_runs() -> None:
+    import time
+
+    from app.ops.quotas import TooMany
+
+    async def body(library: ScriptLibrary) -> tuple[Any, Any, Any, Any]:
+        first = asyncio.ensure_future(library.dry_run("t-a", time.sleep, 0.2))
+        await asyncio.sleep(0.05)
+        second, other = await asyncio.gather(
+            library.dry_run("t-a", time.sleep, 0.0),
+            library.dry_run("t-b", time.sleep, 0.0),
+            return_exceptions=True,
+        )
+        await first
+        again = await library.dry_run("t-a", len, "ok")
+        return first.result(), second, other, again
+
+    first, second, other, again = with_library("memory", body)
+    assert first is None and other is None and again == 2
+    assert isinstance(second, TooMany) and second.code == "too_many_checks"
