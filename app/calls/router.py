@@ -21,6 +21,7 @@ from app.engine.messages import Input
 from app.engine.phases import CallType
 from app.errors import InvalidMessage
 from app.http import JSON
+from app.ops.quotas import RATE_LIMITED, TooMany
 from app.responses import CallCreated, CallList, CallState, Events, Report, errors
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=errors(400, 401, 422))
@@ -52,11 +53,16 @@ async def get_call(call: Call, calls: Calls) -> JSON:
 
 
 async def _submit(calls: Calls, call: Call, item: Input) -> JSON:
+    # The same bucket as the stream's messages: a client cannot go round it over REST.
+    if calls.quotas is not None and not calls.quotas.message(call.tenant):
+        raise TooMany(RATE_LIMITED, code="rate_limited")
     events = await calls.submit(call, item)
     return JSON({"events": [e.to_wire() for e in events]})
 
 
-@router.post("/{call_id}/events", responses={200: {"model": Events}, **CALL_ERRORS, **errors(409)})
+@router.post(
+    "/{call_id}/events", responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 429)}
+)
 async def post_event(
     call: Call, body: EventBody, calls: Calls, metrics: MetricsDep, limits: LimitsDep
 ) -> JSON:
@@ -67,7 +73,7 @@ async def post_event(
 
 @router.post(
     "/{call_id}/fragments",
-    responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 413)},
+    responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 413, 429)},
 )
 async def post_fragment(
     call: Call,

@@ -54,7 +54,7 @@ from app.deps import State
 from app.engine.messages import Event, Fragment, Input
 from app.errors import HuashuError
 from app.ops.metrics import Metrics
-from app.ops.quotas import TooMany
+from app.ops.quotas import RATE_LIMITED, TooMany
 from app.ops.series import Count
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,6 @@ CALL_ID = re.compile(CALL_ID_PATTERN)
 #: Where a connection's fragments count until its call is known (a fragment is handled only
 #: once it is: this counter never moves, and is in no registry).
 _UNCOUNTED = Count()
-
-#: What a message past the tenant's rate is told (it is not processed, nor acknowledged).
-RATE_LIMITED = "too many messages a second for this tenant: not processed; send it again later"
 
 
 class Connection:

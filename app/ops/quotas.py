@@ -11,6 +11,9 @@ from collections import Counter
 
 from app.errors import HuashuError
 
+#: What a message past its tenant's rate is told (on the stream and over REST).
+RATE_LIMITED = "too many messages a second for this tenant: not processed; send it again later"
+
 
 class TooMany(HuashuError):
     """A tenant's bound is reached: try again later (HTTP 429; the socket closes with 4429)."""

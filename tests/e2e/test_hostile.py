@@ -318,6 +318,36 @@ def test_a_tenants_bounds_hold_and_other_tenants_are_untouched(bounded: Server) 
             client.__exit__()
 
 
+def test_rest_messages_share_the_tenants_rate(bounded: Server) -> None:
+    """Fragments over REST take from the same bucket as the stream's messages: past the rate
+    a POST is ``429 rate_limited`` and changes nothing; those accepted are all there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.e2e.conftest import KEY_B
+
+    headers = {"Authorization": f"Bearer {KEY_B}"}  # a tenant of its own: a full bucket
+    with httpx.Client(base_url=bounded.base, headers=headers, timeout=10) as http:
+        made = http.post("/v1/calls", json={"script": "cmcc-10086"})
+        assert made.status_code == 201, made.text
+        call = f"/v1/calls/{made.json()['call_id']}"
+        http.post(f"{call}/events", json={"type": "event", "name": "answered"})
+
+        def post(n: int) -> httpx.Response:
+            fragment = {"speaker": "agent", "segment": f"r-{n}", "text": "这个不关我的事"}
+            return http.post(f"{call}/fragments", json={**fragment, "final": True})
+
+        with ThreadPoolExecutor(max_workers=8) as pool:  # faster than the rate of 40 a second
+            answers = list(pool.map(post, range(200)))
+        codes = [a.status_code for a in answers]
+        assert set(codes) == {200, 429}, codes
+        assert all(a.json()["error"] == "rate_limited" for a in answers if a.status_code == 429)
+        accepted = {f"r-{n}" for n, a in enumerate(answers) if a.status_code == 200}
+        time.sleep(1.5)  # the bucket fills again
+        state = http.get(call).json()
+    alerted = {a["segment"] for a in state["alerts"]}
+    assert alerted == accepted
+
+
 def test_a_browser_of_another_origin_may_not_open_the_stream(bounded: Server) -> None:
     url = bounded.base.replace("http", "ws", 1) + f"/v1/calls/o-1/stream?token={KEY_A}"
     with connect(url, origin="https://evil.example.com") as ws:  # type: ignore[arg-type]
