@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     max_connections_per_tenant: int = Field(default=50_000, ge=1)
     max_live_calls_per_tenant: int = Field(default=50_000, ge=1)
     max_messages_per_s_per_tenant: float = Field(default=50_000, gt=0)
+    #: Script and lexicon versions a tenant may store a minute (PUT; a minute's burst).
+    max_library_writes_per_min_per_tenant: int = Field(default=60, ge=1, le=1_000_000)
     #: Browsers' ``Origin`` the stream accepts (comma-separated); unset: any (clients that
     #: are no browser send none). A handshake from another origin closes with 4403.
     allowed_origins: str | None = None

@@ -105,6 +105,10 @@ def _limits(state: AppState) -> Limits:
     return state.limits
 
 
+def _quotas(state: AppState) -> Quotas:
+    return state.quotas
+
+
 #: Who asks, by API key: ``tenant`` None when the service is open.
 KeyPrincipal = Annotated[Principal, Depends(_key_principal)]
 Call = Annotated[CallRecord, Depends(_call_of)]
@@ -113,3 +117,4 @@ Calls = Annotated[CallService, Depends(_calls)]
 LibraryDep = Annotated[ScriptLibrary, Depends(_library)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 LimitsDep = Annotated[Limits, Depends(_limits)]
+QuotasDep = Annotated[Quotas, Depends(_quotas)]

@@ -148,6 +148,7 @@ def build_state(settings: Settings) -> State:
         settings.max_connections_per_tenant,
         settings.max_live_calls_per_tenant,
         settings.max_messages_per_s_per_tenant,
+        settings.max_library_writes_per_min_per_tenant,
     )
     return State(
         settings=settings,

@@ -58,3 +58,16 @@ def test_the_intent_bound_reaches_the_engine() -> None:
 
     state = build_state(Settings(store="memory", intent_max_chars=64))
     assert state.calls.bounds.intent_chars == 64
+
+
+@pytest.mark.parametrize("value", [0, -1, 1_000_001, 2.5, "many", None])
+def test_the_library_write_rate_is_a_whole_number_from_one(value: object) -> None:
+    with pytest.raises(ValidationError, match="max_library_writes_per_min_per_tenant"):
+        Settings(max_library_writes_per_min_per_tenant=value)
+
+
+def test_the_library_write_rate_reaches_the_quotas() -> None:
+    from app.main import build_state
+
+    state = build_state(Settings(store="memory", max_library_writes_per_min_per_tenant=7))
+    assert state.quotas.library_writes_per_min == 7

@@ -1,8 +1,9 @@
 """Per-tenant bounds, so one tenant's client — a plugin gone wrong, a script in a loop — cannot
-take every agent's assistant down: open stream connections, live calls, and messages a second
-(a token bucket). The open service (no keys) counts as one tenant. Each bound is a setting
-(``HUASHU_MAX_CONNECTIONS_PER_TENANT``, ``HUASHU_MAX_LIVE_CALLS_PER_TENANT``,
-``HUASHU_MAX_MESSAGES_PER_S_PER_TENANT``)."""
+take every agent's assistant down: open stream connections, live calls, messages a second (a
+token bucket) and new script and lexicon versions a minute. The open service (no keys) counts
+as one tenant. Each bound is a setting (``HUASHU_MAX_CONNECTIONS_PER_TENANT``,
+``HUASHU_MAX_LIVE_CALLS_PER_TENANT``, ``HUASHU_MAX_MESSAGES_PER_S_PER_TENANT``,
+``HUASHU_MAX_LIBRARY_WRITES_PER_MIN_PER_TENANT``)."""
 
 from __future__ import annotations
 
@@ -30,15 +31,47 @@ class _Bucket:
         self.stamp = stamp
 
 
+class _Rate:
+    """A token bucket per tenant: ``per_s`` tokens a second, up to ``burst`` at once."""
+
+    def __init__(self, per_s: float, burst: float) -> None:
+        self._per_s = per_s
+        self._burst = burst
+        self._buckets: dict[str | None, _Bucket] = {}
+
+    def take(self, tenant: str | None) -> bool:
+        """Take one token from ``tenant``'s bucket; False when it is empty (refuse)."""
+        now = time.monotonic()
+        bucket = self._buckets.get(tenant)
+        if bucket is None:
+            bucket = self._buckets[tenant] = _Bucket(self._burst, now)
+        tokens = min(self._burst, bucket.tokens + (now - bucket.stamp) * self._per_s)
+        bucket.stamp = now
+        if tokens < 1:
+            bucket.tokens = tokens
+            return False
+        bucket.tokens = tokens - 1
+        return True
+
+
 class Quotas:
-    def __init__(self, max_connections: int, max_calls: int, messages_per_s: float) -> None:
+    def __init__(
+        self,
+        max_connections: int,
+        max_calls: int,
+        messages_per_s: float,
+        library_writes_per_min: int = 60,
+    ) -> None:
         self.max_connections = max_connections
         self.max_calls = max_calls
-        self._rate = messages_per_s
         #: A burst of up to one second's messages is taken at once.
-        self._burst = messages_per_s
+        self._messages = _Rate(messages_per_s, messages_per_s)
+        #: New script and lexicon versions: each is stored for good (calls name the version
+        #: they ran on), so a client in a loop would grow the database without end. A burst of
+        #: a minute's writes at once.
+        self.library_writes_per_min = library_writes_per_min
+        self._library_writes = _Rate(library_writes_per_min / 60, library_writes_per_min)
         self._connections: Counter[str | None] = Counter()
-        self._buckets: dict[str | None, _Bucket] = {}
 
     def connect(self, tenant: str | None) -> None:
         """Count a new stream connection of ``tenant``; raises :class:`TooMany` past the bound."""
@@ -64,14 +97,14 @@ class Quotas:
 
     def message(self, tenant: str | None) -> bool:
         """Take one message from ``tenant``'s bucket; False when it is empty (refuse it)."""
-        now = time.monotonic()
-        bucket = self._buckets.get(tenant)
-        if bucket is None:
-            bucket = self._buckets[tenant] = _Bucket(self._burst, now)
-        tokens = min(self._burst, bucket.tokens + (now - bucket.stamp) * self._rate)
-        bucket.stamp = now
-        if tokens < 1:
-            bucket.tokens = tokens
-            return False
-        bucket.tokens = tokens - 1
-        return True
+        return self._messages.take(tenant)
+
+    def library_write(self, tenant: str | None) -> None:
+        """Count a new script or lexicon version of ``tenant``; raises :class:`TooMany` past
+        its rate."""
+        if not self._library_writes.take(tenant):
+            raise TooMany(
+                f"at most {self.library_writes_per_min} script and lexicon versions a minute "
+                "per tenant are stored: send it again later",
+                code="too_many_writes",
+            )

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from app.calls.schemas import VERSION_MAX, CheckRequest, LexiconCheckRequest, epoch_ms
-from app.deps import KeyPrincipal, LibraryDep, LimitsDep
+from app.deps import KeyPrincipal, LibraryDep, LimitsDep, QuotasDep
 from app.engine.compiled import CompiledScript
 from app.engine.lexicon import Lexicon
 from app.engine.offline import check_utterance
@@ -88,12 +88,17 @@ async def get_script(
     return JSON(body)
 
 
-@router.put("/{script_id}", responses={200: {"model": Stored}})
+@router.put("/{script_id}", responses={200: {"model": Stored}, **errors(429)})
 async def put_script(
-    script_id: str, document: Document_, library: LibraryDep, principal: KeyPrincipal
+    script_id: str,
+    document: Document_,
+    library: LibraryDep,
+    principal: KeyPrincipal,
+    quotas: QuotasDep,
 ) -> JSON:
     """Replace the script: validated (a 422 names the field), stored as its next version. Calls
     in progress keep the version they started with; new calls get this one."""
+    quotas.library_write(principal.tenant)
     stored = await library.put_script(principal.tenant, script_id, document)
     return JSON({"id": stored.id, "version": stored.version})
 
@@ -132,12 +137,17 @@ async def get_lexicon(
     return JSON(lexicon.model_dump(mode="json", exclude_none=True))
 
 
-@lexicons.put("/{lexicon_id}", responses={200: {"model": Stored}})
+@lexicons.put("/{lexicon_id}", responses={200: {"model": Stored}, **errors(429)})
 async def put_lexicon(
-    lexicon_id: str, document: Document_, library: LibraryDep, principal: KeyPrincipal
+    lexicon_id: str,
+    document: Document_,
+    library: LibraryDep,
+    principal: KeyPrincipal,
+    quotas: QuotasDep,
 ) -> JSON:
     """Replace (or add) a lexicon: validated (a 422 names the field), stored as its next
     version. New calls on a script that uses it get it at once; calls in progress keep theirs."""
+    quotas.library_write(principal.tenant)
     stored: Document = await library.put_lexicon(principal.tenant, lexicon_id, document)
     return JSON({"id": stored.id, "version": stored.version})
 

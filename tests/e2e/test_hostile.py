@@ -272,6 +272,7 @@ def bounded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "HUASHU_MAX_CONNECTIONS_PER_TENANT": "3",
             "HUASHU_MAX_LIVE_CALLS_PER_TENANT": "2",
             "HUASHU_MAX_MESSAGES_PER_S_PER_TENANT": "40",
+            "HUASHU_MAX_LIBRARY_WRITES_PER_MIN_PER_TENANT": "3",
             "HUASHU_ALLOWED_ORIGINS": "https://desk.example.cn",
         },
     )
@@ -346,6 +347,23 @@ def test_rest_messages_share_the_tenants_rate(bounded: Server) -> None:
         state = http.get(call).json()
     alerted = {a["segment"] for a in state["alerts"]}
     assert alerted == accepted
+
+
+def test_library_versions_past_the_tenants_rate_are_refused_and_not_stored(
+    bounded: Server,
+) -> None:
+    lexicon = {
+        "id": "own",
+        "name": "自己的禁语",
+        "categories": {"own_curt": {"name": "生硬", "severity": "major"}},
+        "entries": [{"phrase": "自己去看说明书", "category": "own_curt", "source": "ACME 2026"}],
+    }
+    headers = {"Authorization": f"Bearer {KEY_A}"}
+    with httpx.Client(base_url=bounded.base, headers=headers, timeout=10) as http:
+        answers = [http.put("/v1/lexicons/own", json=lexicon) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+        assert answers[3].json()["error"] == "too_many_writes"
+        assert http.get("/v1/lexicons/own").json()["version"] == 3
 
 
 def test_a_browser_of_another_origin_may_not_open_the_stream(bounded: Server) -> None:

@@ -36,3 +36,14 @@ def test_messages_a_second_refill_as_time_passes() -> None:
     assert all(quotas.message("b") for _ in range(50))  # tenants apart
     time.sleep(0.1)
     assert 4 <= sum(quotas.message("a") for _ in range(20)) <= 7  # 0.1 s at 50 a second
+
+
+def test_library_writes_are_a_minutes_burst_then_refused_per_tenant() -> None:
+    quotas = Quotas(max_connections=10, max_calls=10, messages_per_s=50, library_writes_per_min=3)
+    for _ in range(3):
+        quotas.library_write("a")
+    with pytest.raises(TooMany) as refused:
+        quotas.library_write("a")
+    assert refused.value.status == 429 and refused.value.code == "too_many_writes"
+    quotas.library_write("b")  # another tenant's bucket is its own
+    assert quotas.message("a")  # and the messages' bucket is apart
