@@ -383,3 +383,27 @@ def test_a_connection_closed_while_idle_is_replaced(postgres_url: str) -> None:
         return await seqs(postgres_url)
 
     assert run(main) == [1, 2]
+
+
+def test_a_connection_the_server_refuses_is_unreachable_not_a_refused_write(
+    postgres_url: str,
+) -> None:
+    """The server answers but will not take the connection (here: no such database; also while
+    it starts up, or at its connection limit): a batch to try again. Through SQLAlchemy's engine
+    it was a plain ``DBAPIError``, a refused write, and the batch was lost."""
+
+    async def main() -> BaseException | None:
+        missing = make_url(postgres_url).set(database="huashu_no_such_database")
+        engine = make_engine(missing.render_as_string(hide_password=False))
+        batches = PostgresBatches(engine)
+        try:
+            await batches([(insert(CALLS), CALL)])
+        except Unreachable as exc:
+            assert _unreachable(exc)
+            return exc.__cause__
+        finally:
+            await batches.close()
+            await engine.dispose()
+        raise AssertionError("connected to a database that does not exist")
+
+    assert isinstance(run(main), asyncpg.InvalidCatalogNameError)
