@@ -5,9 +5,13 @@ Writes are plain statements with their parameters; consecutive ones of the same 
 to the database as one ``executemany``. Each statement is compiled once for the database
 (:class:`CompiledWrite`) and its rows go to the driver as plain tuples: SQLAlchemy's execution of a
 statement (cache lookup, parameters processed row by row) cost more than the database's own
-work for the small batches a live call makes. :meth:`Writer.when_durable` runs a callback once
-everything queued before it is committed: the stream sends its ``ack`` and ``pong`` through it
-(PROTOCOL: an ack means durable; a pong is a durability barrier).
+work for the small batches a live call makes. On PostgreSQL a batch goes to asyncpg itself, not
+through SQLAlchemy's async engine (:mod:`app.store.postgres`); on SQLite to the synchronous
+driver in a thread of its own (:class:`ThreadBatches`).
+
+:meth:`Writer.when_durable` runs a callback once everything queued before it is committed: the
+stream sends its ``ack`` and ``pong`` through it (PROTOCOL: an ack means durable; a pong is a
+durability barrier).
 
 A batch that fails to commit is kept and tried again (the database may be restarting); its
 callbacks wait with it, so nothing is acknowledged that is not stored.
