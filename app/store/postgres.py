@@ -62,18 +62,24 @@ class PostgresBatches:
     URL as the engine makes its connections (its query parameters too). ``engine`` (the
     repository's) compiles the statements; its connections are not used.
 
-    With ``prepared_statement_cache_size=0`` in the URL (SQLAlchemy's setting for a pgbouncer
-    in transaction mode), no statement is prepared by name: asyncpg's statement cache is off
-    too, and each ``executemany`` prepares its statement unnamed (a round trip more each)."""
+    With ``prepared_statement_cache_size=0`` (SQLAlchemy's setting for a pgbouncer in
+    transaction mode) or asyncpg's ``statement_cache_size=0`` in the URL, no statement is
+    prepared by name: asyncpg's statement cache is off too, and each ``executemany`` prepares
+    its statement unnamed (a round trip more each)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._statements = Statements(engine.dialect)
         args, kwargs = engine.dialect.create_connect_args(engine.url)
-        self._prepare = int(kwargs.get("prepared_statement_cache_size", 100)) > 0
+        if "statement_cache_size" in kwargs:  # asyncpg's own, given in the URL: a string
+            kwargs["statement_cache_size"] = int(kwargs["statement_cache_size"])
+        self._prepare = (
+            int(kwargs.get("prepared_statement_cache_size", 100)) > 0
+            and kwargs.get("statement_cache_size", 100) > 0
+        )
         for key in _SQLALCHEMY_ONLY:
             kwargs.pop(key, None)
         if not self._prepare:
-            kwargs.setdefault("statement_cache_size", 0)
+            kwargs["statement_cache_size"] = 0
         self._args: list[Any] = list(args)
         self._kwargs: dict[str, Any] = dict(kwargs)
         self._connection: asyncpg.Connection | None = None
