@@ -51,16 +51,6 @@ def make_engine(url: str, *, timeout_s: float = 30) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, use_insertmanyvalues=False, **JSON_CODEC)
 
 
-def writer_engine(url: str) -> AsyncEngine:
-    """The store writer's own engine on PostgreSQL: one connection, and no ping before each
-    batch (a round trip a batch). A batch that finds its connection dead fails, the pool lets
-    the connection go and the writer tries the batch again on a new one, so the ping would
-    buy nothing there."""
-    return create_async_engine(
-        url, pool_size=1, max_overflow=0, use_insertmanyvalues=False, **JSON_CODEC
-    )
-
-
 def sync_sqlite_engine(url: str, *, timeout_s: float = 30) -> Engine:
     """The same SQLite database through the synchronous driver (the store's writer thread)."""
     engine = create_engine(

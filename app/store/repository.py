@@ -33,9 +33,10 @@ from app.calls.repository import CallKey, CallQuery, CallRecord, StoredInput, St
 from app.engine.messages import Listing, TranscriptLine
 from app.engine.outbox import Earlier
 from app.errors import Conflict
-from app.store.database import is_sqlite, migrate, sessions, sync_sqlite_engine, writer_engine
+from app.store.database import is_sqlite, migrate, sessions, sync_sqlite_engine
 from app.store.models import OPEN_TENANT, AlertRow, CallRow, EventRow, InputRow, LineRow
-from app.store.writer import AsyncBatches, ThreadBatches, Writer
+from app.store.postgres import PostgresBatches
+from app.store.writer import ThreadBatches, Writer
 
 CALLS: Table = CallRow.__table__  # type: ignore[assignment]
 INPUTS: Table = InputRow.__table__  # type: ignore[assignment]
@@ -116,9 +117,7 @@ class SqlCallRepository:
         )
         url = engine.url.render_as_string(hide_password=False)
         self._writer = Writer(
-            ThreadBatches(sync_sqlite_engine(url))
-            if self._sqlite
-            else AsyncBatches(writer_engine(url), owned=True),
+            ThreadBatches(sync_sqlite_engine(url)) if self._sqlite else PostgresBatches(engine),
             order=order,
         )
         #: Calls created here whose row the writer has not committed yet: found by ``get`` and

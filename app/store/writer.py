@@ -5,9 +5,13 @@ Writes are plain statements with their parameters; consecutive ones of the same 
 to the database as one ``executemany``. Each statement is compiled once for the database
 (:class:`CompiledWrite`) and its rows go to the driver as plain tuples: SQLAlchemy's execution of a
 statement (cache lookup, parameters processed row by row) cost more than the database's own
-work for the small batches a live call makes. :meth:`Writer.when_durable` runs a callback once
-everything queued before it is committed: the stream sends its ``ack`` and ``pong`` through it
-(PROTOCOL: an ack means durable; a pong is a durability barrier).
+work for the small batches a live call makes. On PostgreSQL a batch goes to asyncpg itself, not
+through SQLAlchemy's async engine (:mod:`app.store.postgres`); on SQLite to the synchronous
+driver in a thread of its own (:class:`ThreadBatches`).
+
+:meth:`Writer.when_durable` runs a callback once everything queued before it is committed: the
+stream sends its ``ack`` and ``pong`` through it (PROTOCOL: an ack means durable; a pong is a
+durability barrier).
 
 A batch that fails to commit is kept and tried again (the database may be restarting); its
 callbacks wait with it, so nothing is acknowledged that is not stored.
@@ -35,11 +39,17 @@ Write = tuple[Executable, dict[str, Any]]
 
 
 class Batches(Protocol):
-    """Commits a batch of writes in one transaction (raising the driver's errors)."""
+    """Commits a batch of writes in one transaction (raising the driver's errors, or
+    :class:`Unreachable`)."""
 
     async def __call__(self, batch: list[Write]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class Unreachable(Exception):
+    """A batch did not reach the database, or its connection failed under it: try it again
+    (raised by a :class:`Batches` that tells its driver's errors apart itself)."""
 
 
 class Writer:
@@ -179,7 +189,7 @@ def _unreachable(exc: Exception) -> bool:
     pooled connection found dead (the writer does not ping before each batch). Any other error
     (a write the database refuses, or one that cannot even be made: a parameter missing, a
     value the driver cannot send) is a refused write."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
+    if isinstance(exc, (Unreachable, OperationalError, InterfaceError, OSError)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
@@ -257,9 +267,10 @@ def _groups(batch: list[Write]) -> Iterator[tuple[Executable, list[dict[str, Any
 
 
 class AsyncBatches:
-    """A batch in one transaction on an async engine (PostgreSQL through asyncpg: the driver
-    works in the event loop, no thread). With ``owned``, the engine is the writer's own, and
-    disposed of when it closes."""
+    """A batch in one transaction on an async engine (the driver works in the event loop, no
+    thread; PostgreSQL's live writer goes through asyncpg itself instead,
+    :class:`app.store.postgres.PostgresBatches`). With ``owned``, the engine is the writer's
+    own, and disposed of when it closes."""
 
     def __init__(self, engine: AsyncEngine, *, owned: bool = False) -> None:
         self._engine = engine
