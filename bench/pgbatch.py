@@ -13,7 +13,7 @@ and one alert update, queued by the repository's own methods and ordered as the 
 them. Building the batches is not timed; encoding their rows (``CompiledWrite``) is.
 
 Ways:
-- ``sqlalchemy``: ``AsyncBatches`` on an engine as the writer had before (pool of one
+- ``sqlalchemy``: ``SqlAlchemyBatches`` (below) on an engine as the writer had before (pool of one
   connection, no pre-ping), ``exec_driver_sql`` a statement group;
 - ``asyncpg``: ``PostgresBatches`` (the writer's now): a connection of its own, statements
   prepared once, ``executemany``;
@@ -51,7 +51,7 @@ from app.engine.messages import Listing
 from app.store.database import JSON_CODEC, make_engine, migrate
 from app.store.postgres import PostgresBatches
 from app.store.repository import SqlCallRepository, _call_params
-from app.store.writer import AsyncBatches, Batches, Write, _groups
+from app.store.writer import Batches, Statements, Write, _groups
 
 URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/huashu_bench"
@@ -66,6 +66,25 @@ LOOP = os.environ.get("BENCH_LOOP", "uvloop")
 TEXT = "您好，我想问一下我这个月的套餐费用为什么多扣了三十块钱，能帮我查一下吗"
 
 
+class SqlAlchemyBatches:
+    """The writer's PostgreSQL batches before ``PostgresBatches``: one transaction on an async
+    engine of the writer's own (disposed of when it closes), each run of one statement's
+    writes an ``executemany`` through SQLAlchemy's adapted asyncpg cursor. The reference the
+    tests compare what ``PostgresBatches`` stores against."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._statements = Statements(engine.dialect)
+
+    async def __call__(self, batch: list[Write]) -> None:
+        async with self._engine.begin() as connection:
+            for sql, rows in self._statements.groups(batch):
+                await connection.exec_driver_sql(sql, rows)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
 def old_engine(url: str) -> AsyncEngine:
     """The writer's own engine before ``PostgresBatches``."""
     return create_async_engine(
@@ -78,7 +97,7 @@ def make_ways(
 ) -> dict[str, Callable[[], Batches]]:
     """``unnamed``: an engine of the URL with ``prepared_statement_cache_size=0``."""
     return {
-        "sqlalchemy": lambda: AsyncBatches(old_engine(url), owned=True),
+        "sqlalchemy": lambda: SqlAlchemyBatches(old_engine(url)),
         "asyncpg": lambda: PostgresBatches(engine),
         "asyncpg-unnamed": lambda: PostgresBatches(unnamed),
         "asyncpg-copy": lambda: CopyBatches(engine),

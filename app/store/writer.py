@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -264,27 +263,6 @@ def _groups(batch: list[Write]) -> Iterator[tuple[Executable, list[dict[str, Any
             statement, group = next_statement, []
         group.append(params)
     yield statement, group
-
-
-class AsyncBatches:
-    """A batch in one transaction on an async engine (the driver works in the event loop, no
-    thread; PostgreSQL's live writer goes through asyncpg itself instead,
-    :class:`app.store.postgres.PostgresBatches`). With ``owned``, the engine is the writer's
-    own, and disposed of when it closes."""
-
-    def __init__(self, engine: AsyncEngine, *, owned: bool = False) -> None:
-        self._engine = engine
-        self._owned = owned
-        self._statements = Statements(engine.dialect)
-
-    async def __call__(self, batch: list[Write]) -> None:
-        async with self._engine.begin() as connection:
-            for sql, rows in self._statements.groups(batch):
-                await connection.exec_driver_sql(sql, rows)
-
-    async def close(self) -> None:
-        if self._owned:
-            await self._engine.dispose()
 
 
 class ThreadBatches:

@@ -16,14 +16,14 @@ import asyncpg
 import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.calls.repository import CallKey, CallRecord
 from app.engine.messages import Listing
-from app.store.database import JSON_CODEC, make_engine, migrate
+from app.store.database import make_engine, migrate
 from app.store.postgres import PostgresBatches
 from app.store.repository import CALLS, EVENTS, SqlCallRepository
-from app.store.writer import AsyncBatches, Unreachable, Writer, _unreachable
+from app.store.writer import Unreachable, Writer, _unreachable
+from bench.pgbatch import SqlAlchemyBatches, old_engine
 from tests.databases import postgres_database
 from tests.store.test_writer import CALL, event
 
@@ -139,10 +139,7 @@ def test_the_rows_stored_are_those_the_sqlalchemy_path_stored(three_databases: l
         repository = SqlCallRepository(make_engine(url))
         if sqlalchemy:
             # The writer's batches as they were: its own engine of one connection.
-            engine = create_async_engine(
-                url, pool_size=1, max_overflow=0, use_insertmanyvalues=False, **JSON_CODEC
-            )
-            repository._writer._batches = AsyncBatches(engine, owned=True)
+            repository._writer._batches = SqlAlchemyBatches(old_engine(url))
         await repository.start()
         try:
             await a_call_end_to_end(repository)

@@ -12,12 +12,22 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from app.store.database import make_engine, migrate, sessions, sync_sqlite_engine
 from app.store.models import CallRow, EventRow, InputRow
+from app.store.postgres import PostgresBatches
 from app.store.repository import CALLS, EVENTS, INPUTS
-from app.store.writer import AsyncBatches, ThreadBatches, Writer, _unreachable
+from app.store.writer import Batches, ThreadBatches, Writer, _unreachable
+
+
+def live_batches(url: str, engine: AsyncEngine) -> Batches:
+    """The batches a live writer uses on ``url``'s database (as the repository picks them)."""
+    if url.startswith("sqlite"):
+        return ThreadBatches(sync_sqlite_engine(url))
+    return PostgresBatches(engine)
+
 
 CALL = {
     "call_id": "c-1",
@@ -108,7 +118,7 @@ def test_a_refused_write_is_left_out_and_the_rest_is_written(tmp_path: Path) -> 
     async def main() -> list[int]:
         engine = make_engine(url)
         await migrate(engine)
-        writer = Writer(AsyncBatches(engine))  # the async path (PostgreSQL's) too
+        writer = Writer(ThreadBatches(sync_sqlite_engine(url)))
         writer.start()
         writer.put(insert(CallRow.__table__), CALL)
         writer.put(insert(EventRow.__table__), event(1))
@@ -133,7 +143,7 @@ def test_a_write_that_cannot_even_be_made_is_refused_and_the_writer_goes_on(
     async def main() -> list[int]:
         engine = make_engine(url)
         await migrate(engine)
-        writer = Writer(AsyncBatches(engine))
+        writer = Writer(ThreadBatches(sync_sqlite_engine(url)))
         writer.start()
         writer.put(insert(CallRow.__table__), CALL)
         writer.put(insert(EventRow.__table__), event(1))
@@ -201,7 +211,7 @@ def test_rows_are_written_as_sqlalchemy_would_write_them(database_url: str) -> N
     async def main() -> tuple[Any, ...]:
         engine = make_engine(database_url)
         await migrate(engine)
-        writer = Writer(AsyncBatches(engine))
+        writer = Writer(live_batches(database_url, engine))
         writer.start()
         writer.put(insert(CALLS), {k: v for k, v in CALL.items() if k != "snapshot"})
         for n, value in ((1, body), (2, None)):
