@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     max_connections_per_tenant: int = Field(default=50_000, ge=1)
     max_live_calls_per_tenant: int = Field(default=50_000, ge=1)
     max_messages_per_s_per_tenant: float = Field(default=50_000, gt=0)
+    #: Writes that may wait for the database (down, or slower than the calls): past it new
+    #: inputs are refused with ``store_unavailable`` until it catches up.
+    max_unstored_writes: int = Field(default=500_000, ge=100, le=100_000_000)
     #: Script and lexicon versions a tenant may store a minute (PUT; a minute's burst).
     max_library_writes_per_min_per_tenant: int = Field(default=60, ge=1, le=1_000_000)
     #: Browsers' ``Origin`` the stream accepts (comma-separated); unset: any (clients that

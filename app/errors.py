@@ -56,6 +56,19 @@ class Forbidden(HuashuError):
     status = 403
 
 
+class StoreBehind(HuashuError):
+    """Too many writes wait for the database (``HUASHU_MAX_UNSTORED_WRITES``): the input is
+    not taken; send it again once the store has caught up."""
+
+    code = "store_unavailable"
+    status = 503
+    #: What the client is told.
+    DETAIL = "the store is behind (the database is down or slow): not processed; send it again"
+
+    def __init__(self, detail: str = DETAIL, *, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+
+
 class InternalError(HuashuError):
     """The service failed on an input it accepted (a bug); the call goes on with the next one."""
 

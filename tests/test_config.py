@@ -71,3 +71,18 @@ def test_the_library_write_rate_reaches_the_quotas() -> None:
 
     state = build_state(Settings(store="memory", max_library_writes_per_min_per_tenant=7))
     assert state.quotas.library_writes_per_min == 7
+
+
+@pytest.mark.parametrize("value", [0, 99, -5, 100_000_001, 1.5, "lots", None])
+def test_the_unstored_writes_bound_is_a_whole_number_in_range(value: object) -> None:
+    with pytest.raises(ValidationError, match="max_unstored_writes"):
+        Settings(max_unstored_writes=value)
+
+
+def test_the_unstored_writes_bound_reaches_the_store(tmp_path: Path) -> None:
+    from app.main import build_state
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"
+    state = build_state(Settings(database_url=url, max_unstored_writes=250))
+    assert state.repository._max_unstored == 250  # type: ignore[attr-defined]
+    assert not state.repository.behind

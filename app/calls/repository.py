@@ -177,6 +177,13 @@ class CallRepository(Protocol):
     #: service does not make their stored form at all.
     keeps_inputs: bool
 
+    @property
+    def behind(self) -> bool:
+        """More writes wait for the database than ``HUASHU_MAX_UNSTORED_WRITES`` (it is down or
+        too slow): new inputs are refused (``store_unavailable``) until it catches up, so that
+        what waits for it cannot grow without end."""
+        ...
+
     async def add(self, record: CallRecord) -> None:
         """Store a new call; raises :class:`Conflict` (``call_exists``) for a key its tenant
         already has."""
@@ -278,6 +285,8 @@ class MemoryCallRepository:
 
     name = "memory"
     keeps_inputs = False
+    #: Nothing waits for a database.
+    behind = False
 
     def __init__(
         self,
@@ -448,4 +457,8 @@ def make_repository(settings: Settings, events: EndedEvents | None = None) -> Ca
     from app.store.database import make_engine
     from app.store.repository import SqlCallRepository
 
-    return SqlCallRepository(make_engine(settings.database_url), settings.mask_digits)
+    return SqlCallRepository(
+        make_engine(settings.database_url),
+        settings.mask_digits,
+        max_unstored=settings.max_unstored_writes,
+    )

@@ -19,7 +19,7 @@ from app.calls.schemas import CreateCall, EventBody, FragmentBody, epoch_ms, lim
 from app.deps import Call, Calls, KeyPrincipal, LimitsDep, MetricsDep, SettingsDep
 from app.engine.messages import Input
 from app.engine.phases import CallType
-from app.errors import InvalidMessage
+from app.errors import InvalidMessage, StoreBehind
 from app.http import JSON
 from app.ops.quotas import RATE_LIMITED, TooMany
 from app.responses import CallCreated, CallList, CallState, Events, Report, errors
@@ -29,11 +29,15 @@ router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=errors(400, 401
 CALL_ERRORS = errors(403, 404)
 
 
-@router.post("", status_code=201, responses={201: {"model": CallCreated}, **errors(404, 409, 429)})
+@router.post(
+    "", status_code=201, responses={201: {"model": CallCreated}, **errors(404, 409, 429, 503)}
+)
 async def create_call(
     body: CreateCall, principal: KeyPrincipal, calls: Calls, limits: LimitsDep, request: Request
 ) -> JSON:
     limits.instant("ring_at", body.ring_at, wall_ms())
+    if calls.repository.behind:
+        raise StoreBehind()
     record = await calls.create(body, body.call_id, principal.tenant)
     await calls.repository.durable()  # a 201 acknowledges the call: its row is committed
     base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
@@ -56,12 +60,15 @@ async def _submit(calls: Calls, call: Call, item: Input) -> JSON:
     # The same bucket as the stream's messages: a client cannot go round it over REST.
     if calls.quotas is not None and not calls.quotas.message(call.tenant):
         raise TooMany(RATE_LIMITED, code="rate_limited")
+    if calls.repository.behind:
+        raise StoreBehind()
     events = await calls.submit(call, item)
     return JSON({"events": [e.to_wire() for e in events]})
 
 
 @router.post(
-    "/{call_id}/events", responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 429)}
+    "/{call_id}/events",
+    responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 429, 503)},
 )
 async def post_event(
     call: Call, body: EventBody, calls: Calls, metrics: MetricsDep, limits: LimitsDep
@@ -73,7 +80,7 @@ async def post_event(
 
 @router.post(
     "/{call_id}/fragments",
-    responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 413, 429)},
+    responses={200: {"model": Events}, **CALL_ERRORS, **errors(409, 413, 429, 503)},
 )
 async def post_fragment(
     call: Call,

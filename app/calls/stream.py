@@ -52,7 +52,7 @@ from app.calls.socket import (
 from app.calls.subscriber import Subscriber
 from app.deps import State
 from app.engine.messages import Event, Fragment, Input
-from app.errors import HuashuError
+from app.errors import HuashuError, StoreBehind
 from app.ops.metrics import Metrics
 from app.ops.quotas import RATE_LIMITED, TooMany
 from app.ops.series import Count
@@ -240,6 +240,7 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
         await websocket.close(CLOSE_FORBIDDEN, "this origin may not open the stream")
         return
     quotas = state.quotas
+    repository = state.repository
     try:
         principal = await state.identity.authenticate(websocket.credential(), call_tokens=True)
         key = state.identity.call_key(principal, call_id)
@@ -285,7 +286,15 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
                 except Refused as refused:
                     metrics.decode_error(fmt, refused.code)
                     decoded = refused
-                if connection.record is None:
+                if (
+                    not isinstance(decoded, Refused)
+                    and repository.behind
+                    and (decoded.item is not None or isinstance(decoded.message, StartMessage))
+                ):
+                    metrics.message(decoded.kind)
+                    _refuse(connection, metrics, StoreBehind.code, StoreBehind.DETAIL)
+                    close = None
+                elif connection.record is None:
                     close = await _late_call(connection, decoded, metrics)
                 elif isinstance(decoded, Refused):
                     _refuse(connection, metrics, decoded.code, decoded.detail)

@@ -55,8 +55,11 @@ class SqlCallRepository:
     name = "sql"
     keeps_inputs = True
 
-    def __init__(self, engine: AsyncEngine, mask_digits: bool = True) -> None:
+    def __init__(
+        self, engine: AsyncEngine, mask_digits: bool = True, max_unstored: int = 500_000
+    ) -> None:
         self._mask_digits = mask_digits
+        self._max_unstored = max_unstored
         #: The database (also the script library's, ``app.store.documents``).
         self.engine = engine
         self._sessions = sessions(engine)
@@ -309,6 +312,10 @@ class SqlCallRepository:
         record = self._creating.pop(key, None)
         if record is not None:
             self._creating_tokens.pop(record.token, None)
+
+    @property
+    def behind(self) -> bool:
+        return self._writer.backlog > self._max_unstored
 
     def progress(self, key: CallKey, listing: Listing) -> None:
         self._writer.put(self._progress, _listing(key, listing))

@@ -72,6 +72,8 @@ class Writer:
         self._retry_s = retry_s
         self._linger_s = linger_s
         self._pending: list[Write] = []
+        #: Writes of the batch being committed (tried again while the database is down).
+        self._in_flight = 0
         self._callbacks: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
         self._busy = False
@@ -83,6 +85,11 @@ class Writer:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="huashu-writer")
+
+    @property
+    def backlog(self) -> int:
+        """Writes not committed yet: queued, and the batch being committed."""
+        return len(self._pending) + self._in_flight
 
     def put(self, statement: Executable, params: dict[str, Any]) -> None:
         """Queue one write; it is committed with the next batch."""
@@ -132,11 +139,13 @@ class Writer:
             batch, self._pending = self._pending, []
             callbacks, self._callbacks = self._callbacks, []
             self._busy = True
+            self._in_flight = len(batch)
             try:
                 while not await self._commit(batch):
                     await asyncio.sleep(self._retry_s)
             finally:
                 self._busy = False
+                self._in_flight = 0
             # Let the committed writes go now, not when the next batch replaces them: a batch
             # made while the writer lagged holds thousands of inputs' texts.
             del batch

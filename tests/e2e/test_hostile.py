@@ -401,3 +401,54 @@ def test_the_credential_may_stay_out_of_the_url(tight: Server, how: str) -> None
         ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     assert KEY_A not in tight.log  # in a header or a subprotocol, never in a log line
+
+
+def test_inputs_wait_no_longer_than_the_store_can_hold_them(tmp_path: Path) -> None:
+    """The database locked by another process (as one that is down or far too slow): the
+    writes waiting for it stop at ``HUASHU_MAX_UNSTORED_WRITES``. Past it each input is refused
+    with ``store_unavailable`` (REST: ``503``), not taken, not acknowledged; once the database
+    is back, everything taken is acknowledged and new inputs are taken again."""
+    import sqlite3
+
+    from tests.e2e.client import ANSWERED
+
+    server = Server(tmp_path / "server.log", env={"HUASHU_MAX_UNSTORED_WRITES": "100"})
+    try:
+        server.wait_ready()
+        headers = {"Authorization": f"Bearer {KEY_A}"}
+        made = httpx.post(f"{server.base}/v1/calls", json={"script": "cmcc-10086"}, headers=headers)
+        assert made.status_code == 201, made.text
+        call_id = made.json()["call_id"]
+        with CallClient(server.base, call_id, KEY_A) as client:
+            client.play(ANSWERED)
+            blocker = sqlite3.connect(tmp_path / "huashu.db", timeout=5, isolation_level=None)
+            blocker.execute("BEGIN EXCLUSIVE")
+            try:
+                for n in range(1, 301):
+                    client.send(
+                        {**agent(f"s{n}", "好的，我帮您查一下", 4_000 + n * 1_000), "seq": n}
+                    )
+                before = client.recv_until(
+                    lambda e: e.get("code") == "store_unavailable", timeout=20
+                )
+                assert not [e for e in before if e["type"] == "ack"]  # nothing durable yet
+                rest = httpx.post(
+                    f"{server.base}/v1/calls/{call_id}/fragments",
+                    json={"speaker": "agent", "segment": "r-1", "text": "好的", "final": True},
+                    headers=headers,
+                )
+                assert rest.status_code == 503 and rest.json()["error"] == "store_unavailable"
+            finally:
+                blocker.execute("ROLLBACK")
+                blocker.close()
+            events = before + client.sync(timeout=60)
+            acked = [e["seq"] for e in events if e["type"] == "ack"]
+            refused = [e for e in events if e.get("code") == "store_unavailable"]
+            assert acked == list(range(1, len(acked) + 1)) and 10 <= len(acked) < 300
+            assert len(refused) == 300 - len(acked)
+            # Caught up: the first refused input, sent again, is taken.
+            n = len(acked) + 1
+            client.send({**agent(f"s{n}", "好的，我帮您查一下", 4_000 + n * 1_000), "seq": n})
+            assert [e for e in client.sync() if e["type"] == "ack"] == [{"type": "ack", "seq": n}]
+    finally:
+        server.stop()

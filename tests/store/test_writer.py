@@ -104,12 +104,15 @@ def test_a_locked_database_is_waited_out_and_nothing_is_acknowledged_before(tmp_
         writer.when_durable(lambda: done.append(True))
         await asyncio.sleep(0.5)
         acknowledged_while_locked = bool(done)
+        writer.put(insert(EventRow.__table__), event(2))
+        assert writer.backlog == 3  # the batch tried again, and what was queued meanwhile
         blocker.execute("ROLLBACK")
         blocker.close()
         await writer.close()
+        assert writer.backlog == 0
         return acknowledged_while_locked, bool(done), await stored_seqs(url)
 
-    assert asyncio.run(main()) == (False, True, [1])
+    assert asyncio.run(main()) == (False, True, [1, 2])
 
 
 def test_a_refused_write_is_left_out_and_the_rest_is_written(tmp_path: Path) -> None:
