@@ -172,6 +172,42 @@ def test_a_topic_said_vetoes_the_purpose_model(text: str, unclear: bool) -> None
     assert model.judge(text).unclear_purpose is unclear
 
 
+#: Where nothing is said yet (mostly openers and generic words, no topic: the purpose's
+#: coverage), the model must be surer to make a complaint (``unsaid_complaint``).
+SURER = LearnedIntent(
+    {
+        "complaint": LinearIntent(-3.0, {"早晚": 4.8, "迟早": 5.6}),  # σ(1.8) 0.86, σ(2.6) 0.93
+        "unclear_purpose": LinearIntent(-3.0, {}),
+    },
+    {},
+)
+
+
+@pytest.mark.parametrize(
+    ("unsaid", "text", "complaint", "unclear"),
+    [
+        (None, "你好 我看你们早晚", True, False),  # 0.86 ≥ 0.8
+        (0.9, "你好 我看你们早晚", False, True),  # nothing said: 0.86 < 0.9
+        (0.9, "你好 我看你们迟早", True, False),  # 0.93
+        (0.9, "我看你们早晚", True, False),  # no opener: not a purpose unsaid, 0.8 holds
+    ],
+)
+def test_where_nothing_is_said_the_model_must_be_surer(
+    unsaid: float | None, text: str, complaint: bool, unclear: bool
+) -> None:
+    spec = {
+        **CUES,
+        "unclear_purpose": {
+            **CUES["unclear_purpose"],
+            "generic": ["我", "看", "你们"],
+            "coverage": 0.6,
+        },
+        "learned": {"model": "intent-zh", "complaint": 0.8, "unsaid_complaint": unsaid},
+    }
+    judged = IntentModel(Intent.model_validate(spec), learned=SURER).judge(text)
+    assert (judged.complaint, judged.unclear_purpose) == (complaint, unclear)
+
+
 SCRIPTS = load_library(ROOT / "scripts_data").scripts
 
 
