@@ -266,8 +266,9 @@ class IntentModel:
         use = spec.learned if spec is not None else None
         self._learned_complaint: LinearIntent | None = None
         self._learned_purpose: LinearIntent | None = None
-        #: the model's thresholds: complaint, unclear purpose, complaint where nothing is said
-        self._at = (1.0, 1.0, 1.0)
+        #: the model's thresholds: complaint, unclear purpose, complaint where nothing is said,
+        #: unclear purpose where the words say nothing is said (0: the words alone)
+        self._at = (1.0, 1.0, 1.0, 0.0)
         if use is not None:
             model = learned if learned is not None else packaged(use.model)
             if use.complaint is not None and self._complaint is not None:
@@ -279,6 +280,7 @@ class IntentModel:
                 complaint,
                 use.unclear_purpose or 1.0,
                 max(use.unsaid_complaint or complaint, complaint),
+                use.unsaid_purpose or 0.0,
             )
 
     def judge(self, text: str, norm: Normalized | None = None, purpose: bool = True) -> Judged:
@@ -300,6 +302,7 @@ class IntentModel:
             # half a complaint: a cue of weight (累死, 跟我说), not 你们 alone
             weighs = score >= self._complaint.spec.threshold / 2
         said = unsaid = False
+        unclear: float | None = None  # the purpose model's probability, once asked
         if purpose and self._purpose is not None:
             # an utterance made only of openers and generic words says nothing the complaint
             # model could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the
@@ -318,11 +321,18 @@ class IntentModel:
                 and opener
                 and not (said or taken_back or weighs)
             )
+            if unsaid and self._learned_purpose is not None and self._at[3] > 0.0:
+                # the words name nothing the topics know; the purpose model must not rule out an
+                # opening: to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
+                # reads as the purpose said that it is
+                grams = features(norm.text)
+                unclear = self._learned_purpose.probability(grams)
+                unsaid = unclear >= self._at[3]
         if self._complaint is not None:
             learned = self._learned_complaint
             # the model adds what the cues missed, never what they took back
             if learned is not None and not taken_back:
-                grams = features(norm.text)
+                grams = grams if grams is not None else features(norm.text)
                 # it reads 你们 and 给我 as grievances (你们之前给我打过电话 我没接着): where
                 # nothing is said yet it must be surer
                 if learned.probability(grams) >= (self._at[2] if unsaid else self._at[0]):
@@ -334,8 +344,10 @@ class IntentModel:
             return Judged(unclear_purpose=True)
         # the model reads openers, not what follows them: a topic said vetoes it
         if self._learned_purpose is not None and not said:
-            grams = grams if grams is not None else features(norm.text)
-            if self._learned_purpose.probability(grams) >= self._at[1]:
+            if unclear is None:
+                grams = grams if grams is not None else features(norm.text)
+                unclear = self._learned_purpose.probability(grams)
+            if unclear >= self._at[1]:
                 return Judged(unclear_purpose=True)
         return NOTHING
 

@@ -137,6 +137,11 @@ class LearnedUse(Frozen):
     #: coverage``), if higher than ``complaint``: it reads 你们 and 给我 as grievances (你们之前给我
     #: 打过电话 我没接着), and such an utterance otherwise leaves the purpose unclear.
     unsaid_complaint: float | None = Field(default=None, gt=0.5, lt=1)
+    #: The least probability of an unclear purpose it must give an utterance the words say says
+    #: nothing yet (``unclear_purpose.coverage``) before the purpose question is asked (none: the
+    #: words alone): to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
+    #: reads as the purpose said that it is.
+    unsaid_purpose: float | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _packaged(self) -> LearnedUse:

@@ -208,6 +208,46 @@ def test_where_nothing_is_said_the_model_must_be_surer(
     assert (judged.complaint, judged.unclear_purpose) == (complaint, unclear)
 
 
+#: The purpose model as a gate of the words' judgement: σ(-3) = 0.05 where it knows nothing,
+#: σ(0) = 0.5 for an utterance that begins with 你好.
+GATE = LearnedIntent(
+    {
+        "complaint": LinearIntent(-5.0, {}),
+        "unclear_purpose": LinearIntent(-3.0, {"^你好": 3.0}),
+    },
+    {},
+)
+
+
+@pytest.mark.parametrize(
+    ("gate", "text", "unclear"),
+    [
+        (None, "我看你们早晚 你好", True),  # the words alone: nothing said
+        (0.15, "我看你们早晚 你好", False),  # the model rules out an opening (0.05)
+        (0.15, "你好 我看你们早晚", True),  # 0.5: the question is asked
+    ],
+)
+def test_the_purpose_model_must_not_rule_out_an_opening(
+    gate: float | None, text: str, unclear: bool
+) -> None:
+    spec = {
+        **CUES,
+        "unclear_purpose": {
+            **CUES["unclear_purpose"],
+            "generic": ["我", "看", "你们"],
+            "coverage": 0.6,
+        },
+        "learned": {
+            "model": "intent-zh",
+            "complaint": 0.8,
+            "unclear_purpose": 0.9,
+            "unsaid_purpose": gate,
+        },
+    }
+    judged = IntentModel(Intent.model_validate(spec), learned=GATE).judge(text)
+    assert judged.unclear_purpose is unclear
+
+
 SCRIPTS = load_library(ROOT / "scripts_data").scripts
 
 
