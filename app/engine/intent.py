@@ -11,7 +11,11 @@ An unclear purpose (002 当询问客户目的时) is an utterance that opens a r
 nothing else (喂你好, 我想问一下, 我有个事): the agent should ask which business it is about. Where
 the script's cues leave it alone, a learned model may still call it unclear, unless the utterance
 names a business topic (``unclear_purpose.topics``: 流量, 携号转网): the model weighs an opener,
-not that a purpose follows it.
+not that a purpose follows it. With ``unclear_purpose.coverage``, a purpose not said is unclear
+too: an utterance that opens, names no topic, says no answer or thanks (``said``), holds no
+complaint cue that weighs or was taken back, and is made of such words for that share of its
+characters, the rest being the caller's own story (喂 我刚从医院回来 想问问). There the learned
+complaint model must be surer (``learned.unsaid_complaint``): it reads 你们 and 给我 as grievances.
 
 :class:`IntentModel` is built once per script version; :meth:`IntentModel.judge` reads one
 final utterance of the customer. Clauses are the utterance's punctuation (or the pauses an ASR
@@ -206,23 +210,38 @@ class _Purpose:
             words,
         )
         # apart from the words above: a topic must not cover characters of an opener
-        self.topics: Cues[bool] = Cues(((p, True) for p in spec.topics), words)
+        self.topics: Cues[bool] = Cues(
+            [*((p, True) for p in spec.topics), *((p, False) for p in spec.said)], words
+        )
+        self.coverage = spec.coverage
+
+    def covered(self, text: str) -> tuple[bool, float]:
+        """Whether ``text`` opens or greets, and the share of its characters that such words,
+        generic ones, or a name after a word that introduces one cover."""
+        found = self.cues.find(text)
+        covered = [self.numbers and c.isdigit() for c in text]
+        opener = False
+        for hit in found:
+            opener = opener or hit.value == _OPENER
+            end = min(hit.end + self.name_length, len(text)) if hit.value == _NAME else hit.end
+            for i in range(hit.start, end):
+                covered[i] = True
+        return opener, sum(covered) / len(text)
 
     def unclear(self, text: str) -> bool:
         """Whether ``text`` opens or greets and every character of it is such a word, a
         generic one, or a name after a word that introduces one."""
-        found = self.cues.find(text)
-        if not any(hit.value == _OPENER for hit in found):
-            return False
-        covered = [self.numbers and c.isdigit() for c in text]
-        for hit in found:
-            end = min(hit.end + self.name_length, len(text)) if hit.value == _NAME else hit.end
-            for i in range(hit.start, end):
-                covered[i] = True
-        return all(covered)
+        opener, share = self.covered(text)
+        return opener and share == 1.0
+
+    def says(self, text: str) -> tuple[bool, bool]:
+        """Whether ``text`` names a business (a purpose said, however it opens), and whether
+        it says the customer is past their opening (thanks, an answer: ``said``)."""
+        found = self.topics.find(text) if self.topics else []
+        return any(hit.value for hit in found), any(not hit.value for hit in found)
 
     def names_topic(self, text: str) -> bool:
-        """Whether ``text`` names a business (a purpose said, however it opens)."""
+        """Whether ``text`` names a business or says the customer is past their opening."""
         return bool(self.topics) and self.topics.first(text) is not None
 
 
@@ -247,14 +266,22 @@ class IntentModel:
         use = spec.learned if spec is not None else None
         self._learned_complaint: LinearIntent | None = None
         self._learned_purpose: LinearIntent | None = None
-        self._at = (1.0, 1.0)
+        #: the model's thresholds: complaint, unclear purpose, complaint where nothing is said,
+        #: unclear purpose where the words say nothing is said (0: the words alone)
+        self._at = (1.0, 1.0, 1.0, 0.0)
         if use is not None:
             model = learned if learned is not None else packaged(use.model)
             if use.complaint is not None and self._complaint is not None:
                 self._learned_complaint = model.labels["complaint"]
             if use.unclear_purpose is not None:
                 self._learned_purpose = model.labels["unclear_purpose"]
-            self._at = (use.complaint or 1.0, use.unclear_purpose or 1.0)
+            complaint = use.complaint or 1.0
+            self._at = (
+                complaint,
+                use.unclear_purpose or 1.0,
+                max(use.unsaid_complaint or complaint, complaint),
+                use.unsaid_purpose or 0.0,
+            )
 
     def judge(self, text: str, norm: Normalized | None = None, purpose: bool = True) -> Judged:
         """What the customer's final ``text`` (as the ASR wrote it; ``norm``, its
@@ -267,31 +294,60 @@ class IntentModel:
         if not norm.text:
             return NOTHING
         grams: set[str] | None = None
+        score, taken_back, weighs = 0.0, False, False
         if self._complaint is not None:
             score, reasons, taken_back = self._complaint.judge(norm)
             if score >= self._complaint.spec.threshold:
                 return Judged(True, reasons, score)
-        # an utterance made only of openers and generic words says nothing the complaint model
-        # could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the purpose
-        # cues are asked before it
-        if purpose and self._purpose is not None and self._purpose.unclear(norm.text):
-            return Judged(unclear_purpose=True)
+            # half a complaint: a cue of weight (累死, 跟我说), not 你们 alone
+            weighs = score >= self._complaint.spec.threshold / 2
+        said = unsaid = False
+        unclear: float | None = None  # the purpose model's probability, once asked
+        if purpose and self._purpose is not None:
+            # an utterance made only of openers and generic words says nothing the complaint
+            # model could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the
+            # purpose cues are asked before it
+            opener, share = self._purpose.covered(norm.text)
+            topic, answer = self._purpose.says(norm.text)
+            if opener and share == 1.0 and not answer:
+                return Judged(unclear_purpose=True)
+            said = topic or answer
+            # nothing said yet either: no topic, no complaint cue that weighs or was taken back,
+            # and mostly such words around the caller's own story (我刚从医院回来, 我老头子不识字)
+            coverage = self._purpose.coverage
+            unsaid = (
+                coverage is not None
+                and share >= coverage
+                and opener
+                and not (said or taken_back or weighs)
+            )
+            if unsaid and self._learned_purpose is not None and self._at[3] > 0.0:
+                # the words name nothing the topics know; the purpose model must not rule out an
+                # opening: to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
+                # reads as the purpose said that it is
+                grams = features(norm.text)
+                unclear = self._learned_purpose.probability(grams)
+                unsaid = unclear >= self._at[3]
         if self._complaint is not None:
             learned = self._learned_complaint
             # the model adds what the cues missed, never what they took back
             if learned is not None and not taken_back:
-                grams = features(norm.text)
-                if learned.probability(grams) >= self._at[0]:
+                grams = grams if grams is not None else features(norm.text)
+                # it reads 你们 and 给我 as grievances (你们之前给我打过电话 我没接着): where
+                # nothing is said yet it must be surer
+                if learned.probability(grams) >= (self._at[2] if unsaid else self._at[0]):
                     explained = ", ".join(f"“{g}”" for g in learned.explain(grams))
                     return Judged(True, (f"learned {explained}",), score)
         if not purpose:
             return NOTHING
+        if unsaid:
+            return Judged(unclear_purpose=True)
         # the model reads openers, not what follows them: a topic said vetoes it
-        if self._learned_purpose is not None and not (
-            self._purpose is not None and self._purpose.names_topic(norm.text)
-        ):
-            grams = grams if grams is not None else features(norm.text)
-            if self._learned_purpose.probability(grams) >= self._at[1]:
+        if self._learned_purpose is not None and not said:
+            if unclear is None:
+                grams = grams if grams is not None else features(norm.text)
+                unclear = self._learned_purpose.probability(grams)
+            if unclear >= self._at[1]:
                 return Judged(unclear_purpose=True)
         return NOTHING
 

@@ -106,9 +106,18 @@ class PurposeIntent(Frozen):
     #: is said, and the learned model (``learned.unclear_purpose``) may not call it unclear. The
     #: model weighs the opener of 喂你好 我想问一下流量还剩多少, not that a purpose follows it.
     topics: tuple[str, ...] = ()
+    #: Words that say the customer is past their opening, though they name no business: an
+    #: answer, thanks, a goodbye (好的, 谢谢, 再见). They veto as a topic does.
+    said: tuple[str, ...] = ()
+    #: A purpose not said: an utterance that names no topic, says none of ``said``, holds no
+    #: complaint cue (counted or taken back) and is made of opener and generic words for at least
+    #: this share of its characters also leaves the purpose unclear (none: only an utterance
+    #: they cover whole, with an opener). What the words leave uncovered is the caller's own
+    #: story (我刚从医院回来, 我老头子不识字), which the words cannot list.
+    coverage: float | None = Field(default=None, gt=0, le=1)
 
     def phrases(self) -> Iterator[str]:
-        yield from (*self.openers, *self.generic, *self.names, *self.topics)
+        yield from (*self.openers, *self.generic, *self.names, *self.topics, *self.said)
 
 
 class LearnedUse(Frozen):
@@ -123,6 +132,16 @@ class LearnedUse(Frozen):
     model: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     complaint: float | None = Field(default=None, gt=0.5, lt=1)
     unclear_purpose: float | None = Field(default=None, gt=0.5, lt=1)
+    #: The probability it needs to make a complaint of an utterance that says nothing yet (no
+    #: topic, no complaint cue that weighs, mostly openers and generic words: ``unclear_purpose.
+    #: coverage``), if higher than ``complaint``: it reads 你们 and 给我 as grievances (你们之前给我
+    #: 打过电话 我没接着), and such an utterance otherwise leaves the purpose unclear.
+    unsaid_complaint: float | None = Field(default=None, gt=0.5, lt=1)
+    #: The least probability of an unclear purpose it must give an utterance the words say says
+    #: nothing yet (``unclear_purpose.coverage``) before the purpose question is asked (none: the
+    #: words alone): to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
+    #: reads as the purpose said that it is.
+    unsaid_purpose: float | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _packaged(self) -> LearnedUse:

@@ -2,7 +2,7 @@
 
 Judges 1,000 utterances (our first two sets' lines, in turn; then intent_dev2's, whose text is
 spaced as an ASR without punctuation writes it; then intent_dev4's, short openings most of which
-leave the purpose unclear) with the script's compiled intent model,
+leave the purpose unclear; then intent_dev5's, openings, rambling and topics said indirectly) with the script's compiled intent model,
 as the service does on each customer final: the text is normalized once beforehand (the
 service normalizes every final anyway), then :meth:`IntentModel.judge` runs on it. Prints the
 best of five rounds in microseconds per utterance.
@@ -17,7 +17,7 @@ from app.engine.compiled import CompiledScript
 from app.engine.normalize import Normalized, normalize
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
-from tests.corpus.evaluate_intent import DEV, DEV2, DEV4, OURS, read_intents
+from tests.corpus.evaluate_intent import DEV, DEV2, DEV4, DEV5, OURS, read_intents
 
 UTTERANCES = 1000
 
@@ -30,6 +30,7 @@ def main() -> int:
         ("intent.tsv + intent_dev.tsv", (OURS, DEV)),
         ("intent_dev2.tsv", (DEV2,)),
         ("intent_dev4.tsv", (DEV4,)),
+        ("intent_dev5.tsv", (DEV5,)),
     ):
         texts = [text for path in paths for _, _, text in read_intents(path)]
         norms = [normalize(t) for t in itertools.islice(itertools.cycle(texts), UTTERANCES)]

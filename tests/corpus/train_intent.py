@@ -40,18 +40,20 @@ from tests.corpus.evaluate_intent import LABELS, SETS, IntentFigures, evaluate_i
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Our labelled files (never the independent ones), in the order they are fitted.
-OURS = ("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3", "dev4")
+OURS = ("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3", "dev4", "dev5")
 #: (training files, held-out files): whole files, never lines drawn at random. The first fold
 #: trains on what was written before intent_dev2 and tests on what was written after it; the last
 #: on what was written before intent_dev3 (the purpose round's set) and tests on it; the sixth
-#: round's fold trains on everything written before intent_dev4 and tests on it. intent_probe4 is
-#: never trained on (measured once at the start and once at the end of the sixth round).
+#: round's fold trains on everything written before intent_dev4 and tests on it, the seventh
+#: round's on everything written before intent_dev5. intent_probe4 and intent_probe5 are never
+#: trained on (each measured only at its round's ends).
 FOLDS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("ours", "dev", "fresh"), ("dev2", "probe", "probe2")),
     (("fresh", "dev2", "probe", "probe2", "dev3"), ("ours", "dev")),
     (("ours", "dev", "dev2", "probe", "probe2", "dev3"), ("fresh",)),
     (("ours", "dev", "fresh", "dev2", "probe", "probe2"), ("dev3",)),
     (("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3"), ("dev4",)),
+    (("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3", "dev4"), ("dev5",)),
 )
 #: The inverse of the L2 penalty: scikit-learn's default, not tuned on any held-out file.
 C = 1.0
@@ -68,6 +70,16 @@ THRESHOLD = 0.8
 #: kept precision at 0.99 on intent.tsv held out and lifted intent_dev3 held out (trained on
 #: the files before it) from 0.685 to 0.728 (tests/corpus/INTENT.md, fifth round).
 PURPOSE_THRESHOLD = 0.7
+#: The probability at which it makes a complaint of an utterance that says nothing yet (no topic,
+#: no complaint cue that weighs, mostly openers and generic words, an opener): 0.9 lifted
+#: intent_dev5 held out (trained on the files before it) from 0.901 to 0.923 and changed no other
+#: fold; 0.95 adds one line there, 0.99 costs intent.tsv held out a complaint. 0.9 is the lower of
+#: the two that gain: it leaves the model more of the complaints no fold can tell about
+#: (tests/corpus/INTENT.md, seventh round).
+UNSAID_THRESHOLD = 0.9
+#: The least probability of an unclear purpose at which an utterance the purpose words call
+#: unsaid is asked its purpose (seventh round, tests/corpus/INTENT.md).
+UNSAID_PURPOSE = 0.15
 #: Each label's threshold, as the scripts' ``intent.learned`` sets them.
 THRESHOLDS = {"complaint": THRESHOLD, "unclear_purpose": PURPOSE_THRESHOLD}
 MODEL = MODELS / "intent-zh.json"
@@ -136,7 +148,11 @@ def combined(compiled: CompiledScript, model: LearnedIntent) -> CompiledScript:
     assert spec is not None
     # the fold's weights are not packaged: the use is built without the check that they are
     use = LearnedUse.model_construct(
-        model="fold", complaint=THRESHOLD, unclear_purpose=PURPOSE_THRESHOLD
+        model="fold",
+        complaint=THRESHOLD,
+        unclear_purpose=PURPOSE_THRESHOLD,
+        unsaid_complaint=UNSAID_THRESHOLD,
+        unsaid_purpose=UNSAID_PURPOSE,
     )
     with_model = copy.copy(compiled)
     with_model.intent = IntentModel(spec.model_copy(update={"learned": use}), learned=model)

@@ -213,6 +213,52 @@ def test_unclear_purpose_with_names_and_numbers(text: str, unclear: bool) -> Non
     assert CLASSES.judge(text).unclear_purpose is unclear
 
 
+#: A purpose not said (seventh round): mostly openers and generic words, no topic.
+UNSAID = IntentModel(
+    Intent.model_validate(
+        {
+            "complaint": {
+                "source": "002 客户代表服务项目—投诉",
+                "threshold": 2,
+                "cues": [
+                    {"kind": "explicit", "weight": 2, "phrases": ["投诉"]},
+                    {"kind": "anger", "weight": 1, "phrases": ["累死"]},
+                    {"kind": "addressee", "weight": 0.5, "phrases": ["你们"]},
+                ],
+                "negators": ["不是"],
+            },
+            "unclear_purpose": {
+                "source": "002 当询问客户目的时",
+                "openers": ["喂", "你好", "我想"],
+                "generic": ["我", "你们", "刚", "回来", "问问", "那边", "能不能"],
+                "topics": ["话费", "<device>{0,4}断"],
+                "said": ["谢谢"],
+                "coverage": 0.6,
+            },
+            "words": {"device": ["网", "电话"]},
+        }
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "unclear"),
+    [
+        ("喂 我刚从医院回来 想问问", True),  # 从医院 and 想 uncovered: 6 of 10 characters covered
+        ("喂 我刚从老家的医院回来", False),  # too much of the caller's story: 5 of 11
+        ("你好 我刚回来 家里网断了", False),  # a fault said without a business word
+        ("喂 我刚回来 问问话费", False),  # a topic said
+        ("你好 我刚回来 谢谢", False),  # an answer, not an opening
+        ("我刚从医院回来 想问问", False),  # no opener
+        ("喂 我刚回来 累死了", False),  # a complaint cue that weighs
+        ("喂 我刚回来 不是投诉", False),  # a complaint cue taken back
+        ("喂 你们那边能不能", True),  # 你们 alone weighs too little
+    ],
+)
+def test_a_purpose_not_said(text: str, unclear: bool) -> None:
+    assert UNSAID.judge(text).unclear_purpose is unclear, UNSAID.judge(text)
+
+
 def test_the_purpose_is_judged_only_when_asked() -> None:
     assert CLASSES.judge("你好").unclear_purpose is True
     assert CLASSES.judge("你好", purpose=False).unclear_purpose is False

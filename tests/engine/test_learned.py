@@ -172,6 +172,82 @@ def test_a_topic_said_vetoes_the_purpose_model(text: str, unclear: bool) -> None
     assert model.judge(text).unclear_purpose is unclear
 
 
+#: Where nothing is said yet (mostly openers and generic words, no topic: the purpose's
+#: coverage), the model must be surer to make a complaint (``unsaid_complaint``).
+SURER = LearnedIntent(
+    {
+        "complaint": LinearIntent(-3.0, {"早晚": 4.8, "迟早": 5.6}),  # σ(1.8) 0.86, σ(2.6) 0.93
+        "unclear_purpose": LinearIntent(-3.0, {}),
+    },
+    {},
+)
+
+
+@pytest.mark.parametrize(
+    ("unsaid", "text", "complaint", "unclear"),
+    [
+        (None, "你好 我看你们早晚", True, False),  # 0.86 ≥ 0.8
+        (0.9, "你好 我看你们早晚", False, True),  # nothing said: 0.86 < 0.9
+        (0.9, "你好 我看你们迟早", True, False),  # 0.93
+        (0.9, "我看你们早晚", True, False),  # no opener: not a purpose unsaid, 0.8 holds
+    ],
+)
+def test_where_nothing_is_said_the_model_must_be_surer(
+    unsaid: float | None, text: str, complaint: bool, unclear: bool
+) -> None:
+    spec = {
+        **CUES,
+        "unclear_purpose": {
+            **CUES["unclear_purpose"],
+            "generic": ["我", "看", "你们"],
+            "coverage": 0.6,
+        },
+        "learned": {"model": "intent-zh", "complaint": 0.8, "unsaid_complaint": unsaid},
+    }
+    judged = IntentModel(Intent.model_validate(spec), learned=SURER).judge(text)
+    assert (judged.complaint, judged.unclear_purpose) == (complaint, unclear)
+
+
+#: The purpose model as a gate of the words' judgement: σ(-3) = 0.05 where it knows nothing,
+#: σ(0) = 0.5 for an utterance that begins with 你好.
+GATE = LearnedIntent(
+    {
+        "complaint": LinearIntent(-5.0, {}),
+        "unclear_purpose": LinearIntent(-3.0, {"^你好": 3.0}),
+    },
+    {},
+)
+
+
+@pytest.mark.parametrize(
+    ("gate", "text", "unclear"),
+    [
+        (None, "我看你们早晚 你好", True),  # the words alone: nothing said
+        (0.15, "我看你们早晚 你好", False),  # the model rules out an opening (0.05)
+        (0.15, "你好 我看你们早晚", True),  # 0.5: the question is asked
+    ],
+)
+def test_the_purpose_model_must_not_rule_out_an_opening(
+    gate: float | None, text: str, unclear: bool
+) -> None:
+    spec = {
+        **CUES,
+        "unclear_purpose": {
+            **CUES["unclear_purpose"],
+            "generic": ["我", "看", "你们"],
+            "coverage": 0.6,
+        },
+        "learned": {
+            "model": "intent-zh",
+            "complaint": 0.8,
+            "unclear_purpose": 0.9,
+            "unsaid_purpose": gate,
+        },
+    }
+    judged = IntentModel(Intent.model_validate(spec), learned=GATE).judge(text)
+    assert judged.unclear_purpose is unclear
+
+
 SCRIPTS = load_library(ROOT / "scripts_data").scripts
 
 
@@ -208,7 +284,10 @@ def test_the_scripts_use_the_packaged_model_for_complaints(
         ("喂 小伙子 你好", True, True),  # a greeting, an address (the cues' since the sixth round)
         # the cues' own since the sixth round (an earlier matter, unnamed: 上回…说的)
         ("你好 我就是想问问那个 呃 上回说的", True, True),
-        ("喂 你好 我刚下班 想问问你们 嗯", True, False),
+        # nothing said: no topic, mostly openers and generic words (the cues' since the seventh
+        # round; the model's before)
+        ("喂 你好 我刚下班 想问问你们 嗯", True, True),
+        ("你好 我刚跑完步 气喘吁吁的 想问问", True, False),  # too much story for the cues
         ("喂 是客服吗 我想问个事", True, True),  # the cues' own
         ("喂 你好 我想问一下 宽带怎么续费", False, False),  # opener, then a topic
         ("你好 我姓赵 想咨询一下积分", False, False),
