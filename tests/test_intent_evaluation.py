@@ -24,6 +24,7 @@ from tests.corpus.evaluate_intent import (
     INDEPENDENT,
     INDEPENDENT_B,
     INDEPENDENT_C,
+    INDEPENDENT_D,
     OURS,
     PROBE,
     PROBE2,
@@ -125,6 +126,11 @@ FLOORS = {
     # 0.797 and 1.000 / 0.484.
     (INDEPENDENT_C, "complaint"): (0.9, 0.9),
     (INDEPENDENT_C, "unclear_purpose"): (0.94, 0.90),
+    # A fourth (tests/independent/INTENT_D.md), written from the norms alone after the third had
+    # been looked at, measured once on the rules as they stood (2026-12-01, a04fef2): complaint
+    # 0.855 / 0.907, unclear purpose 0.989 / 0.711 (136/159, 136/150; 86/87, 86/121).
+    (INDEPENDENT_D, "complaint"): (0.85, 0.90),
+    (INDEPENDENT_D, "unclear_purpose"): (0.98, 0.71),
 }
 
 
@@ -184,6 +190,7 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
+        INDEPENDENT_D,
     ],
     ids=[
         "ours",
@@ -201,6 +208,7 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "independent",
         "independent_b",
         "independent_c",
+        "independent_d",
     ],
 )
 def test_precision_and_recall_hold(compiled: CompiledScript, path: object) -> None:

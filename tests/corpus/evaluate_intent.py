@@ -88,6 +88,10 @@ INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
 #: A third, written from norm 002 alone on 2026-11-30 (tests/independent/INTENT_C.md).
 INDEPENDENT_C = ROOT / "tests" / "independent" / "intent_c.tsv"
+#: A fourth, written from the norms alone on 2026-12-01 after the third had been looked at
+#: (tests/independent/INTENT_D.md): harder wording (rambling, vague follow-ups, everyday names
+#: for the business, dialect, elderly callers).
+INDEPENDENT_D = ROOT / "tests" / "independent" / "intent_d.tsv"
 LABELS = ("complaint", "unclear_purpose")
 #: The sets by name, in the order they are printed.
 SETS = {
@@ -106,6 +110,7 @@ SETS = {
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
+    "independent_d": INDEPENDENT_D,
 }
 #: The suggestion that asks an unclear customer their purpose.
 PURPOSE = "situation.purpose"
