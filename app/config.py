@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     api_keys: str | None = None
     timezone: str = "Asia/Shanghai"
     scripts_dir: Path = REPO / "scripts_data"
+    #: Where the normalizer's and the sound-alike tables are kept between starts (seconds of
+    #: start-up each, the same on every start of one installation: ``app/engine/tables.py``).
+    #: Empty: built on every start. A directory that cannot be written is logged and ignored.
+    cache_dir: Path | None = Path("./data/cache")
     host: str = "127.0.0.1"
     port: int = 8000
     max_message_bytes: int = Field(default=65_536, gt=0)
@@ -137,6 +141,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("api_keys")
     @classmethod

@@ -37,6 +37,7 @@ from app.calls.socket import CLOSE_RESTART
 from app.config import Settings
 from app.deps import STATE_KEY, State, state_of
 from app.engine import normalize, phonetic, prompts
+from app.engine import tables as table_cache
 from app.engine.outbox import FragmentBounds, Windows
 from app.errors import HuashuError
 from app.http import JSON
@@ -193,6 +194,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        # Before anything normalizes a text (loading the library does): the tables it builds
+        # come from the cache after the first start.
+        table_cache.use_directory(settings.cache_dir)
         try:
             state = build_state(settings)
         except (ScriptLoadError, ValueError) as exc:
@@ -214,16 +218,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recovered = await calls.recover()
         if recovered:
             log.info("%d calls in progress rebuilt from the store", recovered)
+        # Dictionaries and tables load now (from the table cache after the first start), not
+        # on the first call's first fragment; the compilations below need them too.
+        normalize.warm_up()
+        phonetic.warm_up()
+        prompts.warm_up()
         # The shared scripts compile now (a third of a second each, in a worker thread), not
         # at the first call on each after a start; their automata are then frozen below with
         # the rest of what lives as long as the process.
         started = time.perf_counter()
         warmed = await state.library.warm()
         log.info("%d scripts compiled in %.1f s", warmed, time.perf_counter() - started)
-        # Dictionaries and tables load now, not on the first call's first fragment.
-        normalize.warm_up()
-        phonetic.warm_up()
-        prompts.warm_up()
         # The library, dictionaries and tables live as long as the process: out of the
         # collector's way, so that a full collection walks only what calls made.
         gc.collect()

@@ -13,12 +13,13 @@ exported weights mean at run time what they meant in training.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+import orjson
 
 #: Where the trained weights ship: package data, read once per process and model.
 MODELS = Path(__file__).resolve().parent / "models"
@@ -108,7 +109,7 @@ class LearnedIntent:
 
     @classmethod
     def load(cls, path: Path) -> LearnedIntent:
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        return cls.from_json(orjson.loads(path.read_bytes()))
 
 
 def packaged_models() -> frozenset[str]:

@@ -22,11 +22,13 @@ from __future__ import annotations
 import unicodedata
 from array import array
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
 import opencc
 
 from app.engine import native
+from app.engine import tables as table_cache
 
 #: Characters folded to another before matching: the polite and plain "you" are the same word to
 #: the norms (禁语 are written with both), so 您 and 你 must match each other. 著 is the
@@ -196,11 +198,36 @@ assert len(FILLER_WORDS) == 1 and len(FILLER_WORDS[0]) == 2
 _FILLER_WORD: Final = FILLER_WORDS[0]
 
 
+def _decode_table(stored: object) -> list[int | str]:
+    """The fold table as the cache keeps it; raises on anything else."""
+    if not isinstance(stored, list) or len(stored) != 0x10000:
+        raise ValueError("not a table of the BMP")
+    table: list[int | str] = []
+    for entry in stored:
+        if not isinstance(entry, int | str):
+            raise TypeError("table entry")
+        table.append(entry)
+    return table
+
+
+def _encode_table(table: list[int | str]) -> object:
+    return table
+
+
 def warm_up() -> None:
-    """Build the native pass's tables now rather than on the first fragment."""
+    """Build the native pass's tables now rather than on the first fragment (or read them
+    from the table cache, :mod:`app.engine.tables`)."""
     global _folder, _native
     if _folder is None:
-        _folder = _native = _native_folder(_build_table())
+        table = table_cache.cached(
+            "fold",
+            Path(__file__).parent / "normalize.py",
+            ("opencc",),
+            _build_table,
+            _encode_table,
+            _decode_table,
+        )
+        _folder = _native = _native_folder(table)
 
 
 def _first_use(text: str) -> str | None:

@@ -23,9 +23,13 @@ from __future__ import annotations
 import unicodedata
 from array import array
 from collections import Counter
+from functools import lru_cache
+from pathlib import Path
 
 from pypinyin import Style, lazy_pinyin, pinyin
 from pypinyin.constants import PHRASES_DICT
+
+from app.engine import tables as table_cache
 
 #: Private-use area: syllable ids become code points here, so keys are plain strings.
 _BASE = 0xF0000
@@ -72,42 +76,14 @@ def fold_syllable(syllable: str) -> str:
 
 
 class _Tables:
-    """Built once: the syllable ids, each character's default symbol (for :func:`key`), and
-    every reading of each character as the automaton's symbol table."""
+    """The syllable ids, each character's default symbol (for :func:`key`), and every reading
+    of each character as the automaton's symbol table (:func:`_build`)."""
 
-    def __init__(self) -> None:
-        chars = [chr(c) for start, end in _RANGES for c in range(start, end)]
-        defaults = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda _: "?")
-        every = pinyin(chars, style=Style.NORMAL, heteronym=True, errors=lambda _: "?")
-        self.ids: dict[str, int] = {}
-        keys: dict[int, str] = {}  # one string per syllable, shared by its characters
-        table: dict[int, str] = {}
-        symbols = array("I", (_OTHER + c for c in range(0x10000)))
-        alts = array("I", [0])  # index 0 is never an entry's: ALT_FLAG | 0 would be no list
-        lists: dict[tuple[int, ...], int] = {}
-        used = _used_readings()
-        for char, default, readings in zip(chars, defaults, every, strict=True):
-            code = self.code(default)
-            if code is None:
-                continue
-            table[ord(char)] = keys.setdefault(code, chr(code))
-            heard = [code]
-            for reading in readings:
-                if used[(char, reading)] < _USED_IN:
-                    continue
-                other = self.code(reading)
-                if other is not None and other not in heard:
-                    heard.append(other)
-            if len(heard) == 1:
-                symbols[ord(char)] = code
-                continue
-            at = lists.get(tuple(heard))
-            if at is None:
-                at = lists[tuple(heard)] = len(alts)
-                alts.append(len(heard))
-                alts.extend(heard)
-            symbols[ord(char)] = ALT_FLAG | at
-        self.table: list[int | str] = [table.get(c, _OTHER + c) for c in range(0x10000)]
+    def __init__(
+        self, ids: dict[str, int], table: list[int | str], symbols: array[int], alts: array[int]
+    ) -> None:
+        self.ids = ids
+        self.table = table
         self.symbols = symbols
         self.alts = alts
 
@@ -119,13 +95,88 @@ class _Tables:
         return _BASE + self.ids.setdefault(syllable, len(self.ids))
 
 
+def _build() -> _Tables:
+    """The tables, from pypinyin's readings of the common characters (seconds)."""
+    chars = [chr(c) for start, end in _RANGES for c in range(start, end)]
+    defaults = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda _: "?")
+    every = pinyin(chars, style=Style.NORMAL, heteronym=True, errors=lambda _: "?")
+    built = _Tables({}, [], array("I"), array("I"))
+    keys: dict[int, str] = {}  # one string per syllable, shared by its characters
+    table: dict[int, str] = {}
+    symbols = array("I", (_OTHER + c for c in range(0x10000)))
+    alts = array("I", [0])  # index 0 is never an entry's: ALT_FLAG | 0 would be no list
+    lists: dict[tuple[int, ...], int] = {}
+    used = _used_readings()
+    for char, default, readings in zip(chars, defaults, every, strict=True):
+        code = built.code(default)
+        if code is None:
+            continue
+        table[ord(char)] = keys.setdefault(code, chr(code))
+        heard = [code]
+        for reading in readings:
+            if used[(char, reading)] < _USED_IN:
+                continue
+            other = built.code(reading)
+            if other is not None and other not in heard:
+                heard.append(other)
+        if len(heard) == 1:
+            symbols[ord(char)] = code
+            continue
+        at = lists.get(tuple(heard))
+        if at is None:
+            at = lists[tuple(heard)] = len(alts)
+            alts.append(len(heard))
+            alts.extend(heard)
+        symbols[ord(char)] = ALT_FLAG | at
+    built.table = [table.get(c, _OTHER + c) for c in range(0x10000)]
+    built.symbols = symbols
+    built.alts = alts
+    return built
+
+
 _tables: _Tables | None = None
+
+
+def _encode(tables: _Tables) -> object:
+    return {
+        "ids": tables.ids,
+        "table": tables.table,
+        "symbols": tables.symbols.tolist(),
+        "alts": tables.alts.tolist(),
+    }
+
+
+def _decode(stored: object) -> _Tables:
+    """The tables as :func:`_encode` wrote them; raises on anything else."""
+    if not isinstance(stored, dict):
+        raise TypeError("not an object")
+    ids, table = stored["ids"], stored["table"]
+    symbols, alts = array("I", stored["symbols"]), array("I", stored["alts"])
+    if not isinstance(ids, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) for k, v in ids.items()
+    ):
+        raise TypeError("ids")
+    if not isinstance(table, list) or len(table) != 0x10000 or len(symbols) != 0x10000:
+        raise ValueError("not a table of the BMP")
+    if not all(isinstance(entry, int | str) for entry in table):
+        raise TypeError("table")
+    # One string per syllable, shared by its characters, as the build makes them.
+    shared: dict[str, str] = {}
+    table = [shared.setdefault(e, e) if isinstance(e, str) else e for e in table]
+    return _Tables(ids, table, symbols, alts)
 
 
 def warm_up() -> None:
     global _tables
     if _tables is None:
-        _tables = _Tables()
+        _tables = table_cache.cached(
+            "phonetic",
+            Path(__file__).parent / "phonetic.py",
+            ("pypinyin",),
+            _build,
+            _encode,
+            _decode,
+        )
 
 
 def _built() -> _Tables:
@@ -158,6 +209,13 @@ def sequence(normalized: str) -> list[int]:
     """A phrase's symbols, read in context: a run of Chinese characters is read by pypinyin as
     words (一会儿, 还不挂机), each character one symbol; anything else is its own symbol, as the
     text side reads it. One symbol per character."""
+    return list(_sequence(normalized))
+
+
+@lru_cache(maxsize=1 << 14)
+def _sequence(normalized: str) -> tuple[int, ...]:
+    """:func:`sequence`, once per phrase and process: scripts share most of their lexicon, and
+    pypinyin's reading in context is most of a compilation's time."""
     tables = _built()
     out: list[int] = []
     run: list[str] = []
@@ -184,7 +242,7 @@ def sequence(normalized: str) -> list[int]:
         flush()
         out.append(_OTHER + c if c < 0x10000 else c)
     flush()
-    return out
+    return tuple(out)
 
 
 def heard(char: str) -> list[int]:

@@ -50,9 +50,14 @@ def parse_model(model: type[M], data: Any, path: Path) -> M:
         raise ScriptLoadError(_format_errors(path, exc)) from None
 
 
+#: libyaml's safe loader where PyYAML was built with it (the same documents, ten times faster
+#: than the pure-Python one: a second of every start), else the pure-Python one.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise ScriptLoadError(f"{path}: (yaml): {exc}".replace("\n", " ")) from None
     except (OSError, UnicodeDecodeError) as exc:

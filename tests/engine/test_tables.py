@@ -1,0 +1,177 @@
+"""The table cache (``app/engine/tables.py``): what is read back is what was built, a file that
+does not decode is built again, a directory that cannot be written costs nothing but the cache."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from app.config import Settings
+from app.engine import normalize, phonetic
+from app.engine import tables as table_cache
+
+SOURCE = Path(phonetic.__file__).parent / "phonetic.py"
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Iterator[Path]:
+    table_cache.use_directory(tmp_path / "cache")
+    try:
+        yield tmp_path / "cache"
+    finally:
+        table_cache.use_directory(None)
+
+
+@pytest.fixture(scope="module")
+def reference() -> phonetic._Tables:
+    """The tables built once for the module (seconds each time)."""
+    return phonetic._build()
+
+
+@pytest.fixture
+def built(reference: phonetic._Tables, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times :func:`_phonetic` built the tables (each time: ``reference``)."""
+    count: list[int] = []
+
+    def build() -> phonetic._Tables:
+        count.append(1)
+        return reference
+
+    monkeypatch.setitem(globals(), "_build", build)
+    return count
+
+
+#: What :func:`_phonetic` builds with (the ``built`` fixture counts the builds).
+_build = phonetic._build
+
+
+def _phonetic() -> phonetic._Tables:
+    return table_cache.cached(
+        "phonetic", SOURCE, ("pypinyin",), lambda: _build(), phonetic._encode, phonetic._decode
+    )
+
+
+def _same(a: phonetic._Tables, b: phonetic._Tables) -> None:
+    assert a.ids == b.ids
+    assert a.table == b.table
+    assert a.symbols == b.symbols
+    assert a.alts == b.alts
+
+
+def test_the_sound_tables_read_back_are_the_built_ones(
+    directory: Path, built: list[int], reference: phonetic._Tables
+) -> None:
+    assert _phonetic() is reference
+    [stored] = directory.glob("phonetic-*.json")
+    read = _phonetic()
+    assert read is not reference and len(built) == 1
+    _same(read, reference)
+    # a syllable's string is shared by its characters, as built
+    first = next(entry for entry in read.table if isinstance(entry, str))
+    assert sum(entry is first for entry in read.table) > 1
+    assert stored.exists()
+
+
+def test_the_fold_table_read_back_is_the_built_one(directory: Path) -> None:
+    def cached() -> list[int | str]:
+        return table_cache.cached(
+            "fold",
+            Path(normalize.__file__).parent / "normalize.py",
+            ("opencc",),
+            normalize._build_table,
+            normalize._encode_table,
+            normalize._decode_table,
+        )
+
+    built = cached()
+    assert list(directory.glob("fold-*.json"))
+    assert cached() == built == normalize._build_table()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{", b"[]", b'{"ids": {}, "table": [], "symbols": [], "alts": []}', b"null", b'"x"'],
+)
+def test_a_file_that_does_not_decode_is_built_again(
+    directory: Path, body: bytes, caplog: pytest.LogCaptureFixture, built: list[int]
+) -> None:
+    _phonetic()
+    [stored] = directory.glob("phonetic-*.json")
+    stored.write_bytes(body)
+    with caplog.at_level(logging.WARNING, "app.engine.tables"):
+        _phonetic()
+    assert "unreadable" in caplog.text and len(built) == 2
+    assert orjson.loads(stored.read_bytes())["ids"]  # written again, whole
+
+
+def test_a_wrong_entry_type_is_refused(directory: Path, built: list[int]) -> None:
+    _phonetic()
+    [stored] = directory.glob("phonetic-*.json")
+    content = orjson.loads(stored.read_bytes())
+    content["table"][0x4E00] = [1, 2]
+    stored.write_bytes(orjson.dumps(content))
+    _phonetic()
+    assert len(built) == 2
+
+
+def test_a_directory_that_cannot_be_written_costs_only_the_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, built: list[int]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    table_cache.use_directory(blocker / "cache")
+    try:
+        with caplog.at_level(logging.WARNING, "app.engine.tables"):
+            _phonetic()
+            _phonetic()
+    finally:
+        table_cache.use_directory(None)
+    assert "not written" in caplog.text and len(built) == 2
+
+
+def test_another_source_is_another_file_and_the_old_one_goes(
+    directory: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "builder.py"
+    source.write_text("v1")
+    calls: list[int] = []
+
+    def build() -> list[int]:
+        calls.append(1)
+        return [len(calls)]
+
+    def decode(stored: object) -> list[int]:
+        assert isinstance(stored, list)
+        return stored
+
+    def cached() -> list[int]:
+        return table_cache.cached("t", source, ("orjson",), build, lambda t: t, decode)
+
+    assert cached() == [1] and cached() == [1]
+    [first] = directory.glob("t-*.json")
+    source.write_text("v2")
+    assert cached() == [2]
+    [second] = directory.glob("t-*.json")
+    assert second != first
+    # a builder without its source (an installation without sources): no cache, no error
+    source.unlink()
+    assert cached() == [3]
+
+
+def test_no_directory_builds_in_memory(tmp_path: Path, built: list[int]) -> None:
+    table_cache.use_directory(None)
+    _phonetic()
+    _phonetic()
+    assert len(built) == 2 and not list(tmp_path.iterdir())
+
+
+def test_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert Settings().cache_dir == Path("data/cache")
+    monkeypatch.setenv("HUASHU_CACHE_DIR", "")
+    assert Settings().cache_dir is None
+    monkeypatch.setenv("HUASHU_CACHE_DIR", str(tmp_path))
+    assert Settings().cache_dir == tmp_path
