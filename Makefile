@@ -40,8 +40,12 @@ format: setup
 types: setup
 	$(BIN)/mypy app
 
+## Two processes (the machine's two cores: servers start, wait and compile side by side), each
+## test file in one of them; the schema fuzzer's tests share node ids, which pytest-xdist cannot
+## schedule, so they run after, in one process (tests/conftest.py refuses any other such test)
 pytest: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile --ignore tests/e2e/test_fuzz_rest.py
+	$(BIN)/pytest -q tests/e2e/test_fuzz_rest.py
 
 ## Everything CI checks: lint, types, the whole test suite
 test: lint types pytest
