@@ -20,6 +20,7 @@ from tests.corpus.evaluate_intent import (
     DEV3,
     DEV4,
     DEV5,
+    DEV6,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -31,6 +32,7 @@ from tests.corpus.evaluate_intent import (
     PROBE3,
     PROBE4,
     PROBE5,
+    PROBE6,
     evaluate_intents,
     read_intents,
 )
@@ -95,7 +97,19 @@ FLOORS = {
     # 0.721 before the purpose model gated the words (unsaid_purpose), 0.762 / 0.941 and 1.000 /
     # 0.706 after (tests/corpus/INTENT.md, seventh round: why it was measured twice).
     (PROBE5, "complaint"): (0.76, 0.94),
-    (PROBE5, "unclear_purpose"): (1.0, 0.70),
+    # Eighth round: intent_probe5 unclear 1.000 / 0.794, the model retrained with intent_dev6.
+    (PROBE5, "unclear_purpose"): (1.0, 0.79),
+    # Eighth round (tests/corpus/INTENT.md): intent_dev6, written from the norms alone by someone
+    # who never read the recogniser or any earlier corpus line, measured 0.848 / 0.930 and 0.983 /
+    # 0.624 first; after, designed and trained on, 0.933 / 0.974 and 1.000 / 0.796 (trained on the
+    # files before it, the honest fold: 0.906 / 0.930 and 0.984 / 0.677).
+    (DEV6, "complaint"): (0.93, 0.97),
+    (DEV6, "unclear_purpose"): (1.0, 0.79),
+    # intent_probe6, every third line written with intent_dev6, split off before anything was
+    # measured, never designed on (figures only): 0.877 / 0.893 and 0.969 / 0.660 at the start,
+    # 0.877 / 0.893 and 0.971 / 0.702 at the end.
+    (PROBE6, "complaint"): (0.87, 0.89),
+    (PROBE6, "unclear_purpose"): (0.97, 0.70),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -170,6 +184,9 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
     dev5 = read_intents(DEV5)
     assert len(dev5) >= 250 and len(read_intents(PROBE5)) >= 120
     assert {label for label, _, _ in dev5} == {"complaint", "not_complaint", "unclear_purpose"}
+    dev6 = read_intents(DEV6)
+    assert len(dev6) >= 300 and len(read_intents(PROBE6)) >= 150
+    assert {label for label, _, _ in dev6} == {"complaint", "not_complaint", "unclear_purpose"}
 
 
 @pytest.mark.parametrize(
@@ -187,6 +204,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         PROBE4,
         DEV5,
         PROBE5,
+        DEV6,
+        PROBE6,
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
@@ -205,6 +224,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "probe4",
         "dev5",
         "probe5",
+        "dev6",
+        "probe6",
         "independent",
         "independent_b",
         "independent_c",

@@ -37,6 +37,12 @@ Two labelled sets, ``label<TAB>kind<TAB>text``:
   named indirectly with no business word; complaints); designed on. ``intent_probe5.tsv``,
   every third line written with it, split off before anything was measured: measured once, at
   the round's end (figures only; ``--without probe5`` leaves it out while designing);
+- ``tests/corpus/intent_dev6.tsv``: the eighth round's, written from the norms alone by someone who
+  never read the recogniser or any earlier corpus line (rambling without a need, returned calls, a
+  bare topic, vague follow-ups, everyday names for a need; angry words aimed elsewhere, negated
+  and past complaints); designed on. ``intent_probe6.tsv``, every third line written with it,
+  split off before anything was measured: measured at the round's start and end only (figures
+  only; ``--without probe6`` leaves it out while designing);
 - ``tests/independent/intent.tsv``: written by someone who never saw the code, frozen. It is
   measured, never tuned to: only its aggregate figures are printed, never its sentences.
 """
@@ -83,6 +89,13 @@ DEV5 = ROOT / "tests" / "corpus" / "intent_dev5.tsv"
 #: Every third line written for intent_dev5, split off before anything was measured: measured
 #: once, at the end of the seventh round, never designed on (figures only).
 PROBE5 = ROOT / "tests" / "corpus" / "intent_probe5.tsv"
+#: A sixth development set, for the eighth round, written from the norms alone by someone who never
+#: read the recogniser, its cues or any earlier corpus line, before the round changed any code
+#: (rambling, returned calls, a bare topic, vague follow-ups, everyday names; misses printed).
+DEV6 = ROOT / "tests" / "corpus" / "intent_dev6.tsv"
+#: Every third line written for intent_dev6, split off before anything was measured: measured at
+#: the start and once at the end of the eighth round, never designed on (figures only).
+PROBE6 = ROOT / "tests" / "corpus" / "intent_probe6.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
@@ -107,6 +120,8 @@ SETS = {
     "probe4": PROBE4,
     "dev5": DEV5,
     "probe5": PROBE5,
+    "dev6": DEV6,
+    "probe6": PROBE6,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
@@ -262,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         path = SETS[name]
         # Only the misses of the sets designed on are listed; the held-out sets give figures only.
-        show = args.show if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5) else None
+        show = args.show if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6) else None
         print(report(str(path.relative_to(ROOT)), evaluate_intents(compiled, path), show))
     return 0
 
