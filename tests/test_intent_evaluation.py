@@ -132,19 +132,24 @@ FLOORS = {
     # Seventh round (a purpose not said, gated by the purpose model): independent 0.983 / 0.983
     # -> 0.937 / 0.983, independent_c 1.000 / 0.758 -> 0.949 / 0.903 (figures only): precision
     # under 0.95 on two sets, recorded as measured (tests/corpus/INTENT.md, seventh round).
-    (INDEPENDENT, "unclear_purpose"): (0.93, 0.98),
+    # Eighth round (returned calls, dev6; measured once after the merge): 0.937 -> 0.922 / 0.983.
+    (INDEPENDENT, "unclear_purpose"): (0.92, 0.98),
     # Seventh round: independent_b 1.000 / 0.938 -> 0.924 / 0.953.
     (INDEPENDENT_B, "unclear_purpose"): (0.92, 0.95),
     # A third independent set (tests/independent/INTENT_C.md), written from norm 002 alone and
     # measured once on the rules as they stood (2026-11-30, before the fourth round): 0.920 /
     # 0.797 and 1.000 / 0.484.
-    (INDEPENDENT_C, "complaint"): (0.9, 0.9),
+    # Eighth round (measured once after the merge): complaint 0.905 / 0.905 -> 0.928 / 0.892
+    # (two complaints fewer, three false ones fewer), unclear purpose 0.949 / 0.903 -> 0.950 / 0.919.
+    (INDEPENDENT_C, "complaint"): (0.92, 0.89),
     (INDEPENDENT_C, "unclear_purpose"): (0.94, 0.90),
     # A fourth (tests/independent/INTENT_D.md), written from the norms alone after the third had
     # been looked at, measured once on the rules as they stood (2026-12-01, a04fef2): complaint
     # 0.855 / 0.907, unclear purpose 0.989 / 0.711 (136/159, 136/150; 86/87, 86/121).
-    (INDEPENDENT_D, "complaint"): (0.85, 0.90),
-    (INDEPENDENT_D, "unclear_purpose"): (0.98, 0.71),
+    # Eighth round (measured once after the merge): complaint 0.871 / 0.900, unclear purpose
+    # 0.969 / 0.785 (95/98, 95/121).
+    (INDEPENDENT_D, "complaint"): (0.87, 0.90),
+    (INDEPENDENT_D, "unclear_purpose"): (0.96, 0.78),
 }
 
 
