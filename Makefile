@@ -1,4 +1,8 @@
 # One entry point for people and CI. `make run` and `make test` set everything up first.
+
+# Python keeps the bytecode it compiles (a machine whose environment says not to would compile
+# every module again in every process: the suite starts ~40 servers and ~3 test processes).
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin

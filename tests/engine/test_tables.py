@@ -4,7 +4,6 @@ does not decode is built again, a directory that cannot be written costs nothing
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -18,12 +17,9 @@ SOURCE = Path(phonetic.__file__).parent / "phonetic.py"
 
 
 @pytest.fixture
-def directory(tmp_path: Path) -> Iterator[Path]:
-    table_cache.use_directory(tmp_path / "cache")
-    try:
-        yield tmp_path / "cache"
-    finally:
-        table_cache.use_directory(None)
+def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(table_cache, "_directory", tmp_path / "cache")
+    return tmp_path / "cache"
 
 
 @pytest.fixture(scope="module")
@@ -119,17 +115,14 @@ def test_a_wrong_entry_type_is_refused(directory: Path, built: list[int]) -> Non
 
 
 def test_a_directory_that_cannot_be_written_costs_only_the_cache(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, built: list[int]
+    directory: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, built: list[int]
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     table_cache.use_directory(blocker / "cache")
-    try:
-        with caplog.at_level(logging.WARNING, "app.engine.tables"):
-            _phonetic()
-            _phonetic()
-    finally:
-        table_cache.use_directory(None)
+    with caplog.at_level(logging.WARNING, "app.engine.tables"):
+        _phonetic()
+        _phonetic()
     assert "not written" in caplog.text and len(built) == 2
 
 
@@ -162,7 +155,7 @@ def test_another_source_is_another_file_and_the_old_one_goes(
     assert cached() == [3]
 
 
-def test_no_directory_builds_in_memory(tmp_path: Path, built: list[int]) -> None:
+def test_no_directory_builds_in_memory(directory: Path, tmp_path: Path, built: list[int]) -> None:
     table_cache.use_directory(None)
     _phonetic()
     _phonetic()
