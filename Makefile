@@ -76,5 +76,5 @@ report-png: setup
 	$(BIN)/python -m tests.check.browser
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build data/cache
 	rm -f app/engine/*.so *__mypyc.*.so
