@@ -203,10 +203,12 @@ def _decode_table(stored: object) -> list[int | str]:
     if not isinstance(stored, list) or len(stored) != 0x10000:
         raise ValueError("not a table of the BMP")
     table: list[int | str] = []
-    for entry in stored:
-        if not isinstance(entry, int | str):
-            raise TypeError("table entry")
-        table.append(entry)
+    for code, entry in enumerate(stored):
+        # a character that folds to itself is its own code point, as the build writes it
+        if isinstance(entry, str) or (type(entry) is int and entry == code):
+            table.append(entry)
+        else:
+            raise ValueError(f"table[{code}]")
     return table
 
 

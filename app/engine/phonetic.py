@@ -158,8 +158,28 @@ def _decode(stored: object) -> _Tables:
         raise TypeError("ids")
     if not isinstance(table, list) or len(table) != 0x10000 or len(symbols) != 0x10000:
         raise ValueError("not a table of the BMP")
-    if not all(isinstance(entry, int | str) for entry in table):
-        raise TypeError("table")
+    # What a build makes, entry by entry: the C kernel and ``str.translate`` read these tables
+    # as they are, so a file that says anything else is no cache.
+    syllables = range(_BASE, _BASE + len(ids))
+    if sorted(ids.values()) != list(range(len(ids))):
+        raise ValueError("ids are not 0..n-1")
+    for c, entry in enumerate(table):
+        if isinstance(entry, str):
+            if len(entry) != 1 or ord(entry) not in syllables:
+                raise ValueError(f"table[{c}]")
+        elif type(entry) is not int or entry != _OTHER + c:
+            raise ValueError(f"table[{c}]")
+    if not alts or alts[0] != 0:
+        raise ValueError("alts[0]")
+    for c, symbol in enumerate(symbols):
+        if symbol & ALT_FLAG:
+            at = symbol & ~ALT_FLAG
+            if not 0 < at < len(alts) or not 0 < alts[at] < len(alts) - at:
+                raise ValueError(f"symbols[{c}] reads outside alts")
+            if any(s not in syllables for s in alts[at + 1 : at + 1 + alts[at]]):
+                raise ValueError(f"symbols[{c}]: alternatives")
+        elif symbol != _OTHER + c and symbol not in syllables:
+            raise ValueError(f"symbols[{c}]")
     # One string per syllable, shared by its characters, as the build makes them.
     shared: dict[str, str] = {}
     table = [shared.setdefault(e, e) if isinstance(e, str) else e for e in table]

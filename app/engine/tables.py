@@ -77,7 +77,7 @@ def cached(
         return decode(orjson.loads(path.read_bytes()))
     except FileNotFoundError:
         pass
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, IndexError, ArithmeticError) as exc:
         log.warning("table cache %s unreadable, building it again: %s", path, exc)
     table = build()
     _write(directory, path, name, orjson.dumps(encode(table)))

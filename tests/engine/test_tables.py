@@ -104,14 +104,44 @@ def test_a_file_that_does_not_decode_is_built_again(
     assert orjson.loads(stored.read_bytes())["ids"]  # written again, whole
 
 
-def test_a_wrong_entry_type_is_refused(directory: Path, built: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("field", "at", "value"),
+    [
+        ("table", 0x4E00, [1, 2]),  # a wrong type
+        ("table", 0x4E00, 0x4E00 + 0x100000 + 1),  # another character's place
+        ("table", 0x41, 1_048_641.0),  # the right number as a float
+        ("table", 0x4E00, "\U000f0000\U000f0000"),  # two symbols for one character
+        ("table", 0x4E00, "\U000fffff"),  # a syllable no id stands for
+        ("symbols", 0x4E00, -1),  # not a uint32
+        ("symbols", 0x4E00, 2**40),
+        ("symbols", 0x4E00, 0x80000000 | 10**6),  # reads outside the alternatives
+        ("symbols", 0x4E00, 0x80000000),  # the list that is no list
+        ("symbols", 0x41, 0x42),  # another character
+        ("alts", 0, 5),
+        ("ids", "zzz", 10**6),  # ids not 0..n-1
+    ],
+)
+def test_an_entry_the_build_cannot_make_is_refused(
+    directory: Path, built: list[int], field: str, at: int | str, value: object
+) -> None:
+    """The C kernel and ``str.translate`` read the tables as they are: a file that says what no
+    build says is built again, never handed to them."""
     _phonetic()
     [stored] = directory.glob("phonetic-*.json")
     content = orjson.loads(stored.read_bytes())
-    content["table"][0x4E00] = [1, 2]
+    content[field][at] = value
     stored.write_bytes(orjson.dumps(content))
     _phonetic()
     assert len(built) == 2
+
+
+@pytest.mark.parametrize("value", [0x4E01, -1, 0x4E00 * 1.0, None, [0x4E00]])
+def test_a_fold_entry_the_build_cannot_make_is_refused(value: object) -> None:
+    table = [code for code in range(0x10000)]
+    assert normalize._decode_table(table) == table
+    table[0x4E00] = value
+    with pytest.raises(ValueError):
+        normalize._decode_table(table)
 
 
 def test_a_directory_that_cannot_be_written_costs_only_the_cache(
