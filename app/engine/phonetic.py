@@ -100,7 +100,7 @@ def _build() -> _Tables:
     chars = [chr(c) for start, end in _RANGES for c in range(start, end)]
     defaults = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda _: "?")
     every = pinyin(chars, style=Style.NORMAL, heteronym=True, errors=lambda _: "?")
-    built = _Tables({}, [], array("I"), array("I"))
+    ids = _Tables({}, [], array("I"), array("I"))  # only its syllable ids grow here (code())
     keys: dict[int, str] = {}  # one string per syllable, shared by its characters
     table: dict[int, str] = {}
     symbols = array("I", (_OTHER + c for c in range(0x10000)))
@@ -108,7 +108,7 @@ def _build() -> _Tables:
     lists: dict[tuple[int, ...], int] = {}
     used = _used_readings()
     for char, default, readings in zip(chars, defaults, every, strict=True):
-        code = built.code(default)
+        code = ids.code(default)
         if code is None:
             continue
         table[ord(char)] = keys.setdefault(code, chr(code))
@@ -116,7 +116,7 @@ def _build() -> _Tables:
         for reading in readings:
             if used[(char, reading)] < _USED_IN:
                 continue
-            other = built.code(reading)
+            other = ids.code(reading)
             if other is not None and other not in heard:
                 heard.append(other)
         if len(heard) == 1:
@@ -128,10 +128,7 @@ def _build() -> _Tables:
             alts.append(len(heard))
             alts.extend(heard)
         symbols[ord(char)] = ALT_FLAG | at
-    built.table = [table.get(c, _OTHER + c) for c in range(0x10000)]
-    built.symbols = symbols
-    built.alts = alts
-    return built
+    return _Tables(ids.ids, [table.get(c, _OTHER + c) for c in range(0x10000)], symbols, alts)
 
 
 _tables: _Tables | None = None
