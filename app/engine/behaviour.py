@@ -304,9 +304,13 @@ class BehaviourRules:
         words = self._words
         if text in words.bare_utterances:
             return True
-        # Most finals hold no 'what' at all. Taking the demands to repeat out (below) removes
-        # characters and never adds one: a text without every character of some 'what' word
-        # cannot ask it, and need not be scanned.
+        # Taking the demands to repeat out (below) removes characters and never adds one: a
+        # text with a character that is in none of the words it may be made of (most finals)
+        # cannot be a bare 'what', nor can one without every character of some 'what' word.
+        alphabet = words.what_alphabet
+        for char in text:
+            if char not in alphabet:
+                return False
         if not any(all(char in text for char in word) for word in words.what):
             return False
         if words.polite.first(text) is not None:
@@ -340,6 +344,8 @@ class BehaviourRules:
         rule = self._rules.no_pause
         assert rule is not None
         prompts = self._prompts
+        if prompts.last_done_segment != segment.id:
+            return  # no prompt said in it (most finals)
         said_here = [
             s for s in prompts.states if s.kind == "required" and s.done_segment == segment.id
         ]

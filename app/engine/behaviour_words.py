@@ -20,6 +20,7 @@ class BehaviourWords:
         "what",
         "around",
         "around_longest",
+        "what_alphabet",
         "repeat",
         "polite",
         "closing_words",
@@ -34,6 +35,9 @@ class BehaviourWords:
         self.what = vocabulary(what.what)[0]
         self.around, self.around_longest = vocabulary((*what.what, *what.around))
         self.repeat = tuple(sorted(vocabulary(what.repeat)[0], key=len, reverse=True))
+        #: Every character a bare 'what' can be made of: its words, what may surround them and
+        #: the demands to repeat that are taken out first.
+        self.what_alphabet = frozenset("".join(self.around) + "".join(self.repeat))
         self.polite = Cues((p, None) for p in what.polite)
         colleague = rules.colleague_talk
         self.closing_words = vocabulary(colleague.closing if colleague else ())

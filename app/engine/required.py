@@ -114,6 +114,9 @@ class RequiredPrompts:
         self._matcher_cache: dict[int, tuple[PromptMatcher, ...]] | None = None
         self._later: _Later | None = None
         self._on_their_own: _OnTheirOwn | None = None
+        #: The segment the last required prompt was said in (the agent speaks one segment at a
+        #: time: a prompt said in the segment being closed is one of the last said).
+        self.last_done_segment: str | None = None
 
     def begin(self, t: int) -> None:
         """The call is answered at ``t``: fill the slots for its time of day and date, and take
@@ -324,7 +327,7 @@ class RequiredPrompts:
             state.text = fill(entry.spec.texts[reading], self.slots)
         state.status = "done"
         state.similarity = round(similarity, 2)
-        state.done_segment = segment
+        state.done_segment = self.last_done_segment = segment
         state.done_at = t
         del self._open[state.id]
         self._outbox.emit(

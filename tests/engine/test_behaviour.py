@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import functools
+import random
 
 import pytest
 
+from app.engine.behaviour_words import BehaviourWords
 from app.engine.compiled import CompiledScript
+from app.engine.cues import covers
+from app.engine.messages import CallSetup
 from app.engine.offline import check_utterance
 from app.engine.phases import CallType
+from app.engine.session import CallSession
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
 from tests.engine.conftest import Driver, Start, compile_with, consult_call, of, start, types
@@ -604,3 +609,29 @@ def test_the_severity_of_a_prompt_alert_is_the_scripts() -> None:
     d = start(CompiledScript(script, Lexicon.model_validate(LEXICON)))
     (alert,) = d.tick(5000)
     assert (alert["rule"], alert["severity"]) == ("greeting.late", "minor")
+
+
+def test_bare_what_agrees_with_its_reference() -> None:
+    """The bare 'what' judged with its shortcuts (a character outside every word it may be made
+    of) gives the same answer as the rule written out, on texts made of its words and others."""
+    library = load_library(ROOT / "scripts_data")
+    compiled = CompiledScript(library.scripts["cmcc-10086"], None)
+    call = CallSession(compiled, CallSetup(call_id="c", script_id="cmcc-10086"))
+    words = BehaviourWords(compiled.script)
+
+    def reference(text: str) -> bool:
+        if text in words.bare_utterances:
+            return True
+        if words.polite.first(text) is not None:
+            return False
+        for demand in words.repeat:
+            text = text.replace(demand, "")
+        return any(word in text for word in words.what) and covers(
+            text, words.around, words.around_longest
+        )
+
+    pieces = [*words.around, *words.repeat, "请", "对不起", "业务", "为", "时候", "您", "好"]
+    rng = random.Random(3)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
+        assert call.behaviour.is_bare_what(text) == reference(text), text
