@@ -56,6 +56,7 @@ NOTHING = Judged()
 #: What a phrase of the complaint section is there for (the value it carries when found).
 _CUE, _NEGATOR, _RHETORICAL, _PAST, _SETTLED, _UNRESOLVED = range(6)
 _THIRD_PARTY, _TOPIC, _NEUTRAL, _ASKING, _COMMITTING, _HYPOTHETICAL, _BREAK = range(6, 13)
+_ELSEWHERE, _CARRIER, _PRAISE = range(13, 16)
 
 
 class _Complaint:
@@ -80,24 +81,31 @@ class _Complaint:
             (_COMMITTING, spec.committing),
             (_HYPOTHETICAL, spec.hypothetical),
             (_BREAK, spec.breaks),
+            (_ELSEWHERE, spec.elsewhere),
+            (_CARRIER, spec.carrier),
+            (_PRAISE, spec.praise),
         ):
             entries.extend((phrase, (role, "", 0.0)) for phrase in phrases)
         self.cues: Cues[tuple[int, str, float]] = Cues(entries, words)
         self.caps = {cue.kind: cue.cap for cue in spec.cues if cue.cap is not None}
         self.askable = frozenset(spec.askable)
+        self.aimable = frozenset(spec.aimable)
+        self.ironic = frozenset(spec.ironic)
 
     def judge(self, norm: Normalized) -> tuple[float, tuple[str, ...], bool]:
         """The weight of the complaint cues that count in ``norm``, what they are, and whether
         a cue was taken back (denied, someone else's, about the channel, past and settled)."""
         text = norm.text
         found = self.cues.find(text)
-        by_role: list[list[Found]] = [[] for _ in range(_BREAK + 1)]
+        by_role: list[list[Found]] = [[] for _ in range(_PRAISE + 1)]
         for hit in found:
             by_role[hit.value[0]].append(hit)
         if not by_role[_CUE]:
             return 0.0, (), False
         if by_role[_THIRD_PARTY]:
             return 0.0, (), True
+        if by_role[_PRAISE] and all(hit.value[1] != "explicit" for hit in by_role[_CUE]):
+            return 0.0, (), True  # praise of someone (表扬, 五星): its words are no grievance
         # The same words read as two cues (三天了: a duration, a repetition) count once, as
         # the heavier.
         heaviest: dict[tuple[int, int], Found] = {}
@@ -114,8 +122,29 @@ class _Complaint:
         negators = by_role[_NEGATOR]
         rhetorical = {clauses.of(h.start) for h in by_role[_RHETORICAL]}
         pasts = by_role[_PAST]
-        settled = by_role[_SETTLED]
-        unresolved = bool(by_role[_UNRESOLVED])
+        # a settling word inside an ironic cue is part of it (真是谢谢你们了), and an unresolved
+        # word inside a settling phrase part of that (这事就过去了)
+        ironic = [h for h in hits if h.value[1] in self.ironic]
+        settled = [
+            s
+            for s in by_role[_SETTLED]
+            if not any(h.start <= s.start and s.end <= h.end for h in ironic)
+        ]
+        unresolved = any(
+            not any(s.start <= u.start and u.end <= s.end for s in settled)
+            for u in by_role[_UNRESOLVED]
+        )
+        # a company word inside a culprit's words is theirs (冒充你们客服), and a culprit in a
+        # clause that names the company is the company (你们这是诈骗)
+        carriers = [
+            c
+            for c in by_role[_CARRIER]
+            if not any(e.start <= c.start and c.end <= e.end for e in by_role[_ELSEWHERE])
+        ]
+        elsewhere = any(
+            all(clauses.of(c.start) != clauses.of(e.start) for c in carriers)
+            for e in by_role[_ELSEWHERE]
+        )
         asking = by_role[_ASKING]
         asks = bool(asking)
         committing = by_role[_COMMITTING]
@@ -132,8 +161,8 @@ class _Complaint:
             if any(t.start <= hit.start and hit.end <= t.end for t in topics):
                 taken_back = True
                 continue  # about complaining, not complaining
-            if any(w.start < hit.end <= w.end for w in neutral):
-                continue  # its word means something else here
+            if any(w.start < hit.end <= w.end or w.start < hit.start < w.end for w in neutral):
+                continue  # its word means something else here (客户经理介绍过来: no 经理 summoned)
 
             def clause(hit: Found = hit) -> int:
                 """The cue's clause (asked only where a denial, a past or a question is)."""
@@ -149,6 +178,13 @@ class _Complaint:
                     for c in committing
                 )
 
+            if (
+                elsewhere
+                and kind in self.aimable
+                and not any(clauses.of(c.start) == clause() for c in carriers)
+            ):
+                taken_back = True
+                continue  # aimed at someone else (快递把我手机摔坏了 气死我了)
             if asks and kind in self.askable and not committed(0):
                 taken_back = True
                 continue  # a question about the channel, not a use of it
@@ -193,6 +229,9 @@ class _Complaint:
 
 #: What a phrase of the purpose section is there for.
 _OPENER, _GENERIC, _NAME = range(3)
+#: What a phrase of the purpose's topics is there for: an answer or thanks, a business named, a
+#: topic's word that names none there.
+_ANSWER, _TOPIC_SAID, _NO_TOPIC = range(3)
 
 
 class _Purpose:
@@ -210,8 +249,13 @@ class _Purpose:
             words,
         )
         # apart from the words above: a topic must not cover characters of an opener
-        self.topics: Cues[bool] = Cues(
-            [*((p, True) for p in spec.topics), *((p, False) for p in spec.said)], words
+        self.topics: Cues[int] = Cues(
+            [
+                *((p, _TOPIC_SAID) for p in spec.topics),
+                *((p, _ANSWER) for p in spec.said),
+                *((p, _NO_TOPIC) for p in spec.unnamed),
+            ],
+            words,
         )
         self.coverage = spec.coverage
 
@@ -236,13 +280,21 @@ class _Purpose:
 
     def says(self, text: str) -> tuple[bool, bool]:
         """Whether ``text`` names a business (a purpose said, however it opens), and whether
-        it says the customer is past their opening (thanks, an answer: ``said``)."""
+        it says the customer is past their opening (thanks, an answer: ``said``). A topic's
+        word inside an ``unnamed`` phrase names none (接到个短信让我回电话)."""
         found = self.topics.find(text) if self.topics else []
-        return any(hit.value for hit in found), any(not hit.value for hit in found)
+        unnamed = [hit for hit in found if hit.value == _NO_TOPIC]
+        topic = any(
+            hit.value == _TOPIC_SAID
+            and not any(u.start <= hit.start and hit.end <= u.end for u in unnamed)
+            for hit in found
+        )
+        return topic, any(hit.value == _ANSWER for hit in found)
 
     def names_topic(self, text: str) -> bool:
         """Whether ``text`` names a business or says the customer is past their opening."""
-        return bool(self.topics) and self.topics.first(text) is not None
+        topic, answer = self.says(text)
+        return topic or answer
 
 
 class IntentModel:
