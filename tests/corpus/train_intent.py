@@ -59,7 +59,10 @@ FOLDS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3"), ("dev4",)),
     (("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3", "dev4"), ("dev5",)),
     (("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3", "dev4", "dev5"), ("dev6",)),
-    (("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3", "dev4", "dev5", "dev6"), ("dev7",)),
+    (
+        ("ours", "dev", "fresh", "dev2", "probe", "probe2", "dev3", "dev4", "dev5", "dev6"),
+        ("dev7",),
+    ),
 )
 #: The inverse of the L2 penalty: scikit-learn's default, not tuned on any held-out file.
 C = 1.0
