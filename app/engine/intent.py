@@ -56,7 +56,7 @@ NOTHING = Judged()
 #: What a phrase of the complaint section is there for (the value it carries when found).
 _CUE, _NEGATOR, _RHETORICAL, _PAST, _SETTLED, _UNRESOLVED = range(6)
 _THIRD_PARTY, _TOPIC, _NEUTRAL, _ASKING, _COMMITTING, _HYPOTHETICAL, _BREAK = range(6, 13)
-_ELSEWHERE, _CARRIER, _PRAISE = range(13, 16)
+_PRAISE, _ELSEWHERE = 13, 14
 
 
 class _Complaint:
@@ -81,9 +81,8 @@ class _Complaint:
             (_COMMITTING, spec.committing),
             (_HYPOTHETICAL, spec.hypothetical),
             (_BREAK, spec.breaks),
-            (_ELSEWHERE, spec.elsewhere),
-            (_CARRIER, spec.carrier),
             (_PRAISE, spec.praise),
+            (_ELSEWHERE, spec.elsewhere),
         ):
             entries.extend((phrase, (role, "", 0.0)) for phrase in phrases)
         self.cues: Cues[tuple[int, str, float]] = Cues(entries, words)
@@ -91,13 +90,32 @@ class _Complaint:
         self.askable = frozenset(spec.askable)
         self.aimable = frozenset(spec.aimable)
         self.ironic = frozenset(spec.ironic)
+        # the company's words: scanned only where a culprit is named beside an aimable cue
+        self.company: Cues[bool] = Cues([(p, True) for p in spec.carrier], words)
+
+    def _aimed_elsewhere(
+        self, text: str, culprits: list[Found], clauses: _Clauses
+    ) -> frozenset[int] | None:
+        """Where someone other than the company is named as the culprit (快递, 骗子): the
+        clauses that name the company (``None``: the culprits are the company's). A company
+        word inside a culprit's words is theirs (冒充你们客服), and a culprit in a clause that
+        names the company is the company (你们这是诈骗)."""
+        found = self.company.find(text) if self.company else []
+        company = frozenset(
+            clauses.of(c.start)
+            for c in found
+            if not any(e.start <= c.start and c.end <= e.end for e in culprits)
+        )
+        if all(clauses.of(e.start) in company for e in culprits):
+            return None
+        return company
 
     def judge(self, norm: Normalized) -> tuple[float, tuple[str, ...], bool]:
         """The weight of the complaint cues that count in ``norm``, what they are, and whether
         a cue was taken back (denied, someone else's, about the channel, past and settled)."""
         text = norm.text
         found = self.cues.find(text)
-        by_role: list[list[Found]] = [[] for _ in range(_PRAISE + 1)]
+        by_role: list[list[Found]] = [[] for _ in range(_ELSEWHERE + 1)]
         for hit in found:
             by_role[hit.value[0]].append(hit)
         if not by_role[_CUE]:
@@ -124,27 +142,22 @@ class _Complaint:
         pasts = by_role[_PAST]
         # a settling word inside an ironic cue is part of it (真是谢谢你们了), and an unresolved
         # word inside a settling phrase part of that (这事就过去了)
-        ironic = [h for h in hits if h.value[1] in self.ironic]
-        settled = [
-            s
-            for s in by_role[_SETTLED]
-            if not any(h.start <= s.start and s.end <= h.end for h in ironic)
-        ]
+        settled = by_role[_SETTLED]
+        if settled:
+            ironic = [h for h in hits if h.value[1] in self.ironic]
+            if ironic:
+                settled = [
+                    s
+                    for s in settled
+                    if not any(h.start <= s.start and s.end <= h.end for h in ironic)
+                ]
         unresolved = any(
             not any(s.start <= u.start and u.end <= s.end for s in settled)
             for u in by_role[_UNRESOLVED]
         )
-        # a company word inside a culprit's words is theirs (冒充你们客服), and a culprit in a
-        # clause that names the company is the company (你们这是诈骗)
-        carriers = [
-            c
-            for c in by_role[_CARRIER]
-            if not any(e.start <= c.start and c.end <= e.end for e in by_role[_ELSEWHERE])
-        ]
-        elsewhere = any(
-            all(clauses.of(c.start) != clauses.of(e.start) for c in carriers)
-            for e in by_role[_ELSEWHERE]
-        )
+        culprits = by_role[_ELSEWHERE]
+        aim: frozenset[int] | None = None
+        aim_asked = False
         asking = by_role[_ASKING]
         asks = bool(asking)
         committing = by_role[_COMMITTING]
@@ -178,13 +191,12 @@ class _Complaint:
                     for c in committing
                 )
 
-            if (
-                elsewhere
-                and kind in self.aimable
-                and not any(clauses.of(c.start) == clause() for c in carriers)
-            ):
-                taken_back = True
-                continue  # aimed at someone else (快递把我手机摔坏了 气死我了)
+            if culprits and kind in self.aimable:
+                if not aim_asked:
+                    aim, aim_asked = self._aimed_elsewhere(text, culprits, clauses), True
+                if aim is not None and clause() not in aim:
+                    taken_back = True
+                    continue  # aimed at someone else (快递把我手机摔坏了 气死我了)
             if asks and kind in self.askable and not committed(0):
                 taken_back = True
                 continue  # a question about the channel, not a use of it
@@ -283,13 +295,21 @@ class _Purpose:
         it says the customer is past their opening (thanks, an answer: ``said``). A topic's
         word inside an ``unnamed`` phrase names none (接到个短信让我回电话)."""
         found = self.topics.find(text) if self.topics else []
-        unnamed = [hit for hit in found if hit.value == _NO_TOPIC]
-        topic = any(
-            hit.value == _TOPIC_SAID
-            and not any(u.start <= hit.start and hit.end <= u.end for u in unnamed)
-            for hit in found
-        )
-        return topic, any(hit.value == _ANSWER for hit in found)
+        topics: list[Found] = []
+        unnamed: list[Found] = []
+        answer = False
+        for hit in found:
+            if hit.value == _TOPIC_SAID:
+                topics.append(hit)
+            elif hit.value == _ANSWER:
+                answer = True
+            else:
+                unnamed.append(hit)
+        if unnamed:
+            topics = [
+                t for t in topics if not any(u.start <= t.start and t.end <= u.end for u in unnamed)
+            ]
+        return bool(topics), answer
 
     def names_topic(self, text: str) -> bool:
         """Whether ``text`` names a business or says the customer is past their opening."""
