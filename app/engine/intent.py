@@ -373,17 +373,21 @@ class IntentModel:
                 return Judged(True, reasons, score)
             # half a complaint: a cue of weight (累死, 跟我说), not 你们 alone
             weighs = score >= self._complaint.spec.threshold / 2
-        said = unsaid = False
+        # whether a topic or an answer is said: looked for only where it decides (most finals
+        # neither open a call nor look like an opening to the purpose model); None: not yet
+        said: bool | None = None if self._purpose is not None else False
+        unsaid = False
         unclear: float | None = None  # the purpose model's probability, once asked
         if purpose and self._purpose is not None:
             # an utterance made only of openers and generic words says nothing the complaint
             # model could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the
             # purpose cues are asked before it
             opener, share = self._purpose.covered(norm.text)
-            topic, answer = self._purpose.says(norm.text)
-            if opener and share == 1.0 and not answer:
-                return Judged(unclear_purpose=True)
-            said = topic or answer
+            if opener and share == 1.0:
+                topic, answer = self._purpose.says(norm.text)
+                if not answer:
+                    return Judged(unclear_purpose=True)
+                said = True
             # nothing said yet either: no topic, no complaint cue that weighs or was taken back,
             # and mostly such words around the caller's own story (我刚从医院回来, 我老头子不识字)
             coverage = self._purpose.coverage
@@ -393,6 +397,10 @@ class IntentModel:
                 and opener
                 and not (said or taken_back or weighs)
             )
+            if unsaid:
+                topic, answer = self._purpose.says(norm.text)
+                said = topic or answer
+                unsaid = not said
             if unsaid and self._learned_purpose is not None and self._at[3] > 0.0:
                 # the words name nothing the topics know; the purpose model must not rule out an
                 # opening: to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
@@ -415,12 +423,16 @@ class IntentModel:
         if unsaid:
             return Judged(unclear_purpose=True)
         # the model reads openers, not what follows them: a topic said vetoes it
-        if self._learned_purpose is not None and not said:
+        if self._learned_purpose is not None and said is not True:
             if unclear is None:
                 grams = grams if grams is not None else features(norm.text)
                 unclear = self._learned_purpose.probability(grams)
             if unclear >= self._at[1]:
-                return Judged(unclear_purpose=True)
+                if said is None and self._purpose is not None:
+                    topic, answer = self._purpose.says(norm.text)
+                    said = topic or answer
+                if not said:
+                    return Judged(unclear_purpose=True)
         return NOTHING
 
     def judge_within(
