@@ -56,6 +56,7 @@ NOTHING = Judged()
 #: What a phrase of the complaint section is there for (the value it carries when found).
 _CUE, _NEGATOR, _RHETORICAL, _PAST, _SETTLED, _UNRESOLVED = range(6)
 _THIRD_PARTY, _TOPIC, _NEUTRAL, _ASKING, _COMMITTING, _HYPOTHETICAL, _BREAK = range(6, 13)
+_PRAISE, _ELSEWHERE = 13, 14
 
 
 class _Complaint:
@@ -80,24 +81,49 @@ class _Complaint:
             (_COMMITTING, spec.committing),
             (_HYPOTHETICAL, spec.hypothetical),
             (_BREAK, spec.breaks),
+            (_PRAISE, spec.praise),
+            (_ELSEWHERE, spec.elsewhere),
         ):
             entries.extend((phrase, (role, "", 0.0)) for phrase in phrases)
         self.cues: Cues[tuple[int, str, float]] = Cues(entries, words)
         self.caps = {cue.kind: cue.cap for cue in spec.cues if cue.cap is not None}
         self.askable = frozenset(spec.askable)
+        self.aimable = frozenset(spec.aimable)
+        self.ironic = frozenset(spec.ironic)
+        # the company's words: scanned only where a culprit is named beside an aimable cue
+        self.company: Cues[bool] = Cues([(p, True) for p in spec.carrier], words)
+
+    def _aimed_elsewhere(
+        self, text: str, culprits: list[Found], clauses: _Clauses
+    ) -> frozenset[int] | None:
+        """Where someone other than the company is named as the culprit (快递, 骗子): the
+        clauses that name the company (``None``: the culprits are the company's). A company
+        word inside a culprit's words is theirs (冒充你们客服), and a culprit in a clause that
+        names the company is the company (你们这是诈骗)."""
+        found = self.company.find(text) if self.company else []
+        company = frozenset(
+            clauses.of(c.start)
+            for c in found
+            if not any(e.start <= c.start and c.end <= e.end for e in culprits)
+        )
+        if all(clauses.of(e.start) in company for e in culprits):
+            return None
+        return company
 
     def judge(self, norm: Normalized) -> tuple[float, tuple[str, ...], bool]:
         """The weight of the complaint cues that count in ``norm``, what they are, and whether
         a cue was taken back (denied, someone else's, about the channel, past and settled)."""
         text = norm.text
         found = self.cues.find(text)
-        by_role: list[list[Found]] = [[] for _ in range(_BREAK + 1)]
+        by_role: list[list[Found]] = [[] for _ in range(_ELSEWHERE + 1)]
         for hit in found:
             by_role[hit.value[0]].append(hit)
         if not by_role[_CUE]:
             return 0.0, (), False
         if by_role[_THIRD_PARTY]:
             return 0.0, (), True
+        if by_role[_PRAISE] and all(hit.value[1] != "explicit" for hit in by_role[_CUE]):
+            return 0.0, (), True  # praise of someone (表扬, 五星): its words are no grievance
         # The same words read as two cues (三天了: a duration, a repetition) count once, as
         # the heavier.
         heaviest: dict[tuple[int, int], Found] = {}
@@ -114,8 +140,24 @@ class _Complaint:
         negators = by_role[_NEGATOR]
         rhetorical = {clauses.of(h.start) for h in by_role[_RHETORICAL]}
         pasts = by_role[_PAST]
+        # a settling word inside an ironic cue is part of it (真是谢谢你们了), and an unresolved
+        # word inside a settling phrase part of that (这事就过去了)
         settled = by_role[_SETTLED]
-        unresolved = bool(by_role[_UNRESOLVED])
+        if settled:
+            ironic = [h for h in hits if h.value[1] in self.ironic]
+            if ironic:
+                settled = [
+                    s
+                    for s in settled
+                    if not any(h.start <= s.start and s.end <= h.end for h in ironic)
+                ]
+        unresolved = any(
+            not any(s.start <= u.start and u.end <= s.end for s in settled)
+            for u in by_role[_UNRESOLVED]
+        )
+        culprits = by_role[_ELSEWHERE]
+        aim: frozenset[int] | None = None
+        aim_asked = False
         asking = by_role[_ASKING]
         asks = bool(asking)
         committing = by_role[_COMMITTING]
@@ -132,8 +174,8 @@ class _Complaint:
             if any(t.start <= hit.start and hit.end <= t.end for t in topics):
                 taken_back = True
                 continue  # about complaining, not complaining
-            if any(w.start < hit.end <= w.end for w in neutral):
-                continue  # its word means something else here
+            if any(w.start < hit.end <= w.end or w.start < hit.start < w.end for w in neutral):
+                continue  # its word means something else here (客户经理介绍过来: no 经理 summoned)
 
             def clause(hit: Found = hit) -> int:
                 """The cue's clause (asked only where a denial, a past or a question is)."""
@@ -149,6 +191,12 @@ class _Complaint:
                     for c in committing
                 )
 
+            if culprits and kind in self.aimable:
+                if not aim_asked:
+                    aim, aim_asked = self._aimed_elsewhere(text, culprits, clauses), True
+                if aim is not None and clause() not in aim:
+                    taken_back = True
+                    continue  # aimed at someone else (快递把我手机摔坏了 气死我了)
             if asks and kind in self.askable and not committed(0):
                 taken_back = True
                 continue  # a question about the channel, not a use of it
@@ -193,6 +241,9 @@ class _Complaint:
 
 #: What a phrase of the purpose section is there for.
 _OPENER, _GENERIC, _NAME = range(3)
+#: What a phrase of the purpose's topics is there for: an answer or thanks, a business named, a
+#: topic's word that names none there.
+_ANSWER, _TOPIC_SAID, _NO_TOPIC = range(3)
 
 
 class _Purpose:
@@ -210,8 +261,13 @@ class _Purpose:
             words,
         )
         # apart from the words above: a topic must not cover characters of an opener
-        self.topics: Cues[bool] = Cues(
-            [*((p, True) for p in spec.topics), *((p, False) for p in spec.said)], words
+        self.topics: Cues[int] = Cues(
+            [
+                *((p, _TOPIC_SAID) for p in spec.topics),
+                *((p, _ANSWER) for p in spec.said),
+                *((p, _NO_TOPIC) for p in spec.unnamed),
+            ],
+            words,
         )
         self.coverage = spec.coverage
 
@@ -236,13 +292,29 @@ class _Purpose:
 
     def says(self, text: str) -> tuple[bool, bool]:
         """Whether ``text`` names a business (a purpose said, however it opens), and whether
-        it says the customer is past their opening (thanks, an answer: ``said``)."""
+        it says the customer is past their opening (thanks, an answer: ``said``). A topic's
+        word inside an ``unnamed`` phrase names none (接到个短信让我回电话)."""
         found = self.topics.find(text) if self.topics else []
-        return any(hit.value for hit in found), any(not hit.value for hit in found)
+        topics: list[Found] = []
+        unnamed: list[Found] = []
+        answer = False
+        for hit in found:
+            if hit.value == _TOPIC_SAID:
+                topics.append(hit)
+            elif hit.value == _ANSWER:
+                answer = True
+            else:
+                unnamed.append(hit)
+        if unnamed:
+            topics = [
+                t for t in topics if not any(u.start <= t.start and t.end <= u.end for u in unnamed)
+            ]
+        return bool(topics), answer
 
     def names_topic(self, text: str) -> bool:
         """Whether ``text`` names a business or says the customer is past their opening."""
-        return bool(self.topics) and self.topics.first(text) is not None
+        topic, answer = self.says(text)
+        return topic or answer
 
 
 class IntentModel:
@@ -301,17 +373,21 @@ class IntentModel:
                 return Judged(True, reasons, score)
             # half a complaint: a cue of weight (累死, 跟我说), not 你们 alone
             weighs = score >= self._complaint.spec.threshold / 2
-        said = unsaid = False
+        # whether a topic or an answer is said: looked for only where it decides (most finals
+        # neither open a call nor look like an opening to the purpose model); None: not yet
+        said: bool | None = None if self._purpose is not None else False
+        unsaid = False
         unclear: float | None = None  # the purpose model's probability, once asked
         if purpose and self._purpose is not None:
             # an utterance made only of openers and generic words says nothing the complaint
             # model could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the
             # purpose cues are asked before it
             opener, share = self._purpose.covered(norm.text)
-            topic, answer = self._purpose.says(norm.text)
-            if opener and share == 1.0 and not answer:
-                return Judged(unclear_purpose=True)
-            said = topic or answer
+            if opener and share == 1.0:
+                topic, answer = self._purpose.says(norm.text)
+                if not answer:
+                    return Judged(unclear_purpose=True)
+                said = True
             # nothing said yet either: no topic, no complaint cue that weighs or was taken back,
             # and mostly such words around the caller's own story (我刚从医院回来, 我老头子不识字)
             coverage = self._purpose.coverage
@@ -321,6 +397,10 @@ class IntentModel:
                 and opener
                 and not (said or taken_back or weighs)
             )
+            if unsaid:
+                topic, answer = self._purpose.says(norm.text)
+                said = topic or answer
+                unsaid = not said
             if unsaid and self._learned_purpose is not None and self._at[3] > 0.0:
                 # the words name nothing the topics know; the purpose model must not rule out an
                 # opening: to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
@@ -343,12 +423,16 @@ class IntentModel:
         if unsaid:
             return Judged(unclear_purpose=True)
         # the model reads openers, not what follows them: a topic said vetoes it
-        if self._learned_purpose is not None and not said:
+        if self._learned_purpose is not None and said is not True:
             if unclear is None:
                 grams = grams if grams is not None else features(norm.text)
                 unclear = self._learned_purpose.probability(grams)
             if unclear >= self._at[1]:
-                return Judged(unclear_purpose=True)
+                if said is None and self._purpose is not None:
+                    topic, answer = self._purpose.says(norm.text)
+                    said = topic or answer
+                if not said:
+                    return Judged(unclear_purpose=True)
         return NOTHING
 
     def judge_within(

@@ -77,6 +77,19 @@ class ComplaintIntent(Frozen):
     hypothetical: tuple[str, ...] = ()
     #: Words that begin a new clause besides punctuation (但是, 不过).
     breaks: tuple[str, ...] = ()
+    #: Someone other than the company who wronged the caller (快递, 骗子, 前同事, 卖家): where
+    #: one is named, a cue of an ``aimable`` kind (anger, scorn, a threat of the police) whose
+    #: clause names none of ``carrier`` (你们, 营业厅, 客服) is aimed at them, not at the company,
+    #: and is taken back: 气死我了 快递把我新手机摔坏了 想补一张新卡.
+    elsewhere: tuple[str, ...] = ()
+    carrier: tuple[str, ...] = ()
+    aimable: tuple[str, ...] = ()
+    #: The kinds whose words turn thanks into their opposite (真是谢谢你们了): a ``settled``
+    #: word inside one of their cues settles nothing.
+    ironic: tuple[str, ...] = ()
+    #: Praise of someone (表扬, 五星, 好评): no cue of the utterance counts but an ``explicit``
+    #: one (小伙子态度真好 你们要表扬表扬他: 态度 is no grievance there).
+    praise: tuple[str, ...] = ()
 
     def phrases(self) -> Iterator[str]:
         for cue in self.cues:
@@ -85,6 +98,7 @@ class ComplaintIntent(Frozen):
         yield from (*self.unresolved, *self.third_party, *self.topic, *self.neutral)
         yield from self.asking
         yield from (*self.committing, *self.hypothetical, *self.breaks)
+        yield from (*self.elsewhere, *self.carrier, *self.praise)
 
 
 class PurposeIntent(Frozen):
@@ -109,6 +123,9 @@ class PurposeIntent(Frozen):
     #: Words that say the customer is past their opening, though they name no business: an
     #: answer, thanks, a goodbye (好的, 谢谢, 再见). They veto as a topic does.
     said: tuple[str, ...] = ()
+    #: Phrases that hold a topic's word without naming a business: a topic inside one does not
+    #: count (接到个短信让我回电话 is a returned call, not a question about 短信).
+    unnamed: tuple[str, ...] = ()
     #: A purpose not said: an utterance that names no topic, says none of ``said``, holds no
     #: complaint cue (counted or taken back) and is made of opener and generic words for at least
     #: this share of its characters also leaves the purpose unclear (none: only an utterance
@@ -118,6 +135,7 @@ class PurposeIntent(Frozen):
 
     def phrases(self) -> Iterator[str]:
         yield from (*self.openers, *self.generic, *self.names, *self.topics, *self.said)
+        yield from self.unnamed
 
 
 class LearnedUse(Frozen):

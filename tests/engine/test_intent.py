@@ -259,6 +259,77 @@ def test_a_purpose_not_said(text: str, unclear: bool) -> None:
     assert UNSAID.judge(text).unclear_purpose is unclear, UNSAID.judge(text)
 
 
+#: Ninth round: who the anger is aimed at, praise, what a settling or ironic word holds, and a
+#: topic's word that names no business.
+AIMED = IntentModel(
+    Intent.model_validate(
+        {
+            "complaint": {
+                "source": "002 客户代表服务项目—投诉",
+                "threshold": 2,
+                "cues": [
+                    {"kind": "explicit", "weight": 2, "phrases": ["投诉"]},
+                    {"kind": "anger", "weight": 2, "phrases": ["气死"]},
+                    {"kind": "threat", "weight": 2, "phrases": ["12315", "经理{0,2}过来"]},
+                    {"kind": "irony", "weight": 1, "phrases": ["真是谢谢你们了"]},
+                    {"kind": "repeated", "weight": 1, "phrases": ["跑了三趟"]},
+                    {"kind": "against_you", "weight": 2, "phrases": ["态度"]},
+                ],
+                "past": ["当时"],
+                "settled": ["谢谢你们", "解决了", "{这事,}就过去了"],
+                "unresolved": ["过去了"],
+                "neutral": ["客户经理"],
+                "elsewhere": ["快递", "冒充你们"],
+                "carrier": ["你们", "营业厅"],
+                "aimable": ["anger", "threat"],
+                "ironic": ["irony"],
+                "praise": ["表扬"],
+            },
+            "unclear_purpose": {
+                "source": "002 当询问客户目的时",
+                "openers": ["喂", "接到", "让我回电话"],
+                "generic": ["我", "个", "就", "打过来了"],
+                "topics": ["短信"],
+                "unnamed": ["短信{0,4}让我回电话"],
+                "coverage": 0.6,
+            },
+        }
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("气死我了 快递把我手机摔坏了", False),  # aimed at the courier
+        ("气死我了 你们快递把我手机摔坏了", True),  # the company's courier: the company
+        ("快递丢了 你们气死我了", True),  # the anger's clause names the company
+        ("有人冒充你们打电话 气死我了", False),  # 你们 inside the culprit's words
+        ("快递丢了 我要投诉", True),  # an explicit complaint is aimed at nobody else
+        ("客服态度很好 我要表扬她", False),  # praise
+        ("客服态度很好 我要表扬她 也要投诉", True),  # explicit survives praise
+        ("我是客户经理介绍过来的", False),  # a cue starting inside a neutral word
+        ("我是经理介绍过来的", True),
+        ("我当时打了12315 后来解决了 这事就过去了", False),  # 过去了 settles here
+        ("我当时打了12315 现在过去了", True),  # ... and is unresolved here
+        ("我真是谢谢你们了 跑了三趟", True),  # ironic thanks settle nothing
+    ],
+)
+def test_who_the_complaint_is_aimed_at(text: str, complaint: bool) -> None:
+    assert AIMED.judge(text).complaint is complaint, AIMED.judge(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "unclear"),
+    [
+        ("喂 我接到个短信让我回电话 就打过来了", True),  # 短信 names no business here
+        ("喂 我接到个短信", False),  # a topic said
+    ],
+)
+def test_a_topic_word_that_names_no_business(text: str, unclear: bool) -> None:
+    assert AIMED.judge(text).unclear_purpose is unclear, AIMED.judge(text)
+
+
 def test_the_purpose_is_judged_only_when_asked() -> None:
     assert CLASSES.judge("你好").unclear_purpose is True
     assert CLASSES.judge("你好", purpose=False).unclear_purpose is False
