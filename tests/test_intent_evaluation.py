@@ -137,6 +137,7 @@ FLOORS = {
     (INDEPENDENT, "complaint"): (0.93, 0.97),
     # Seventh round: independent_b 0.951 / 0.955 (three complaints fewer; floor moved in its own
     # commit, tests/corpus/INTENT.md).
+    # Ninth round (anger aimed elsewhere, praise; measured once after the merge): 0.956 / 0.960.
     (INDEPENDENT_B, "complaint"): (0.95, 0.95),
     # Fifth round (the learned model judges the unclear purpose too, vetoed where a business
     # topic is said; retrained with intent_dev3): unclear-purpose recall 0.783 → 0.917, 0.688
@@ -154,19 +155,24 @@ FLOORS = {
     # 0.797 and 1.000 / 0.484.
     # Eighth round (measured once after the merge): complaint 0.905 / 0.905 -> 0.928 / 0.892
     # (two complaints fewer, three false ones fewer), unclear purpose 0.949 / 0.903 -> 0.950 / 0.919.
-    (INDEPENDENT_C, "complaint"): (0.92, 0.89),
+    # Ninth round (measured once after the merge): complaint 0.928 -> 0.953 / 0.892.
+    (INDEPENDENT_C, "complaint"): (0.95, 0.89),
     (INDEPENDENT_C, "unclear_purpose"): (0.94, 0.90),
     # A fourth (tests/independent/INTENT_D.md), written from the norms alone after the third had
     # been looked at, measured once on the rules as they stood (2026-12-01, a04fef2): complaint
     # 0.855 / 0.907, unclear purpose 0.989 / 0.711 (136/159, 136/150; 86/87, 86/121).
     # Eighth round (measured once after the merge): complaint 0.871 / 0.900, unclear purpose
     # 0.969 / 0.785 (95/98, 95/121).
-    (INDEPENDENT_D, "complaint"): (0.87, 0.90),
-    (INDEPENDENT_D, "unclear_purpose"): (0.96, 0.78),
+    # Ninth round (measured once after the merge): complaint 0.895 / 0.907 (136/152, 136/150),
+    # unclear purpose 0.980 / 0.793 (96/98, 96/121).
+    (INDEPENDENT_D, "complaint"): (0.89, 0.90),
+    (INDEPENDENT_D, "unclear_purpose"): (0.97, 0.79),
     # A fifth (tests/independent/INTENT_E.md), written from the norms alone after the fourth had
     # been looked at, measured once on the rules as they stood (2026-12-01, e424fb9): complaint
     # 0.856 / 0.895 (137/160, 137/153), unclear purpose 0.978 / 0.725 (87/89, 87/120).
-    (INDEPENDENT_E, "complaint"): (0.85, 0.89),
+    # Ninth round (measured once after the merge): complaint 0.885 / 0.908 (139/157, 139/153),
+    # unclear purpose unchanged.
+    (INDEPENDENT_E, "complaint"): (0.88, 0.90),
     (INDEPENDENT_E, "unclear_purpose"): (0.97, 0.72),
 }
 
