@@ -103,6 +103,12 @@ DEV7 = ROOT / "tests" / "corpus" / "intent_dev7.tsv"
 #: Written with intent_dev7 by the same hand, different lines: a probe of the ninth round, measured
 #: at its start and end, never designed on (figures only).
 PROBE7 = ROOT / "tests" / "corpus" / "intent_probe7.tsv"
+#: An eighth development set, for the tenth round, written from the norms alone by caller persona
+#: (rambling, hesitating and confused callers, returned calls; misses printed).
+DEV8 = ROOT / "tests" / "corpus" / "intent_dev8.tsv"
+#: Written with intent_dev8 by the same hand, different lines: a probe of the tenth round, measured
+#: at its start and end, never designed on (figures only).
+PROBE8 = ROOT / "tests" / "corpus" / "intent_probe8.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
@@ -135,6 +141,8 @@ SETS = {
     "probe6": PROBE6,
     "dev7": DEV7,
     "probe7": PROBE7,
+    "dev8": DEV8,
+    "probe8": PROBE8,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
@@ -292,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         path = SETS[name]
         # Only the misses of the sets designed on are listed; the held-out sets give figures only.
         show = (
-            args.show if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7) else None
+            args.show
+            if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7, DEV8)
+            else None
         )
         print(report(str(path.relative_to(ROOT)), evaluate_intents(compiled, path), show))
     return 0
