@@ -32,21 +32,35 @@ from app.bus.memory import MemoryBus
 
 log = logging.getLogger(__name__)
 
-#: KEYS: the call's stream, its fence counter. ARGV: seq, message, fence ('' for none),
-#: maxlen. Returns 1 appended, 0 already there (a seq at or below the last), -1 fenced off.
+#: Appends a run of events, of one call or several, in one script call. KEYS: per event, its
+#: call's stream and fence counter. ARGV: per event, its seq, message and fence ('' for none);
+#: then maxlen. Returns, per event: 1 appended, 0 already there (a seq at or below the stream's
+#: last), -1 fenced off.
 APPEND = """
-if ARGV[3] ~= '' then
-  local fence = redis.call('GET', KEYS[2])
-  if fence and fence ~= ARGV[3] then return -1 end
+local maxlen = ARGV[#ARGV]
+local results = {}
+for i = 1, #KEYS / 2 do
+  local stream, seq, fence = KEYS[2 * i - 1], ARGV[3 * i - 2], ARGV[3 * i]
+  local result = 1
+  if fence ~= '' then
+    local current = redis.call('GET', KEYS[2 * i])
+    if current and current ~= fence then result = -1 end
+  end
+  if result == 1 then
+    local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+    if last and tonumber(string.match(last[1], '%-(%d+)$')) >= tonumber(seq) then
+      result = 0
+    end
+  end
+  if result == 1 then
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '0-' .. seq, 'm', ARGV[3 * i - 1])
+  end
+  results[i] = result
 end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if last then
-  local top = tonumber(string.match(last[1], '%-(%d+)$'))
-  if top >= tonumber(ARGV[1]) then return 0 end
-end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '0-' .. ARGV[1], 'm', ARGV[2])
-return 1
+return results
 """
+#: Events one script call appends at most (Redis runs a script alone: it is kept short).
+APPEND_RUN = 128
 
 #: How long a blocking read waits before it looks again at which calls it follows.
 READ_BLOCK_MS = 1000
@@ -280,20 +294,34 @@ class RedisBus:
         except NoScriptError:
             await self._redis.script_load(APPEND)
             results = await self._pipeline(batch)
-        for result in results:
-            if result == -1:
-                log.error("bus: an event was refused: this instance lost the call's lease")
+        refused = sum(1 for result in results if isinstance(result, list) and -1 in result)
+        if refused:
+            log.error("bus: events were refused: this instance lost a call's lease")
 
     async def _pipeline(self, batch: Iterable[Outgoing]) -> list[Any]:
+        """One pipeline: the appends in runs of at most :data:`APPEND_RUN`, one script call
+        each (a command a run, not an event), and each call's end where it comes, in order."""
         sha = self._append.sha
+        keys: list[str] = []
+        args: list[str | int] = []
         async with self._redis.pipeline(transaction=False) as pipe:
+
+            def run_ends() -> None:
+                if keys:
+                    pipe.evalsha(sha, len(keys), *keys, *args, self._maxlen)
+                    keys.clear()
+                    args.clear()
+
             for call_id, seq, message, fence in batch:
-                stream = self._stream(call_id)
                 if seq == 0:
-                    pipe.expire(stream, self._ended_ttl_s)
+                    run_ends()
+                    pipe.expire(self._stream(call_id), self._ended_ttl_s)
                     continue
-                fence_key = self._fence(call_id)
-                pipe.evalsha(sha, 2, stream, fence_key, seq, message, fence, self._maxlen)
+                keys += (self._stream(call_id), self._fence(call_id))
+                args += (seq, message, fence)
+                if len(keys) >= 2 * APPEND_RUN:
+                    run_ends()
+            run_ends()
             return await pipe.execute()
 
     # -- reading ---------------------------------------------------------------------------

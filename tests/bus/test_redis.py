@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
-from app.bus.redis import RedisBus
+from app.bus.redis import APPEND_RUN, RedisBus
 from app.calls.subscriber import Subscriber
 from tests.bus.test_bus import message, run
 from tests.redis import REDIS, prefix
@@ -133,6 +135,47 @@ def test_an_owner_whose_lease_was_taken_over_is_refused() -> None:
         return replayed
 
     assert run(main()) == [message(1), message(2)]
+
+
+def test_appends_go_in_runs_across_calls_with_ends_between_and_a_fenced_call_among_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A writer's batch holds many calls' events, longer than one script call's run, a call's
+    end in the middle, an event published twice and a call whose lease was taken over: each
+    call's stream gets its own events once and in order, the fenced call's none, the ended
+    call's stream expires, and the refusal is logged."""
+
+    async def main() -> tuple[dict[str, list[str]], int]:
+        keys = prefix()
+        redis = Redis.from_url(REDIS)
+        await redis.set(keys + "fence:lost", "2")  # another instance holds it now
+        bus, reader = RedisBus(REDIS, prefix=keys), RedisBus(REDIS, prefix=keys)
+        calls = ["a", "b", "lost", "ends"]
+        for call in calls:
+            bus.own(call, "1")
+        for seq in range(1, APPEND_RUN + 40):
+            for call in calls:
+                bus.publish(call, seq, f"{call}{seq}")
+            if seq == 10:
+                bus.publish("a", 10, "a10")  # published again: once in the stream
+                bus.ended("ends")
+                calls.remove("ends")
+        await bus.flush()
+        replayed = {call: await reader.replay(call) for call in ("a", "b", "lost", "ends")}
+        ttl = await redis.ttl(keys + "stream:ends")
+        await redis.aclose()
+        await close(bus, reader)
+        return replayed, ttl
+
+    with caplog.at_level(logging.ERROR, logger="app.bus.redis"):
+        replayed, ttl = run(main())
+    everything = range(1, APPEND_RUN + 40)
+    assert replayed["a"] == [f"a{seq}" for seq in everything]
+    assert replayed["b"] == [f"b{seq}" for seq in everything]
+    assert replayed["lost"] == []
+    assert replayed["ends"] == [f"ends{seq}" for seq in range(1, 11)]
+    assert 0 < ttl <= 600
+    assert "lost a call's lease" in caplog.text
 
 
 def test_subscribers_follow_a_call_handed_to_another_instance() -> None:
