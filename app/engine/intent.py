@@ -240,7 +240,7 @@ class _Complaint:
 
 
 #: What a phrase of the purpose section is there for.
-_OPENER, _GENERIC, _NAME, _NEED = range(4)
+_OPENER, _GENERIC, _NAME = range(3)
 #: What a phrase of the purpose's topics is there for: an answer or thanks, a business named, a
 #: topic's word that names none there.
 _ANSWER, _TOPIC_SAID, _NO_TOPIC = range(3)
@@ -257,7 +257,6 @@ class _Purpose:
                 *((p, _OPENER) for p in spec.openers),
                 *((p, _GENERIC) for p in spec.generic),
                 *((p, _NAME) for p in spec.names),
-                *((p, _NEED) for p in spec.needs),
             ],
             words,
         )
@@ -271,32 +270,32 @@ class _Purpose:
             words,
         )
         self.coverage = spec.coverage
-        self.judges_needs = bool(spec.needs)
+        # signs of a need: scanned only where they decide (a story nothing else has judged)
+        self.needs: Cues[bool] = Cues([(p, True) for p in spec.needs], words)
         self.needless_length = spec.needless_length
 
-    def covered(self, text: str) -> tuple[bool, float, bool]:
-        """Whether ``text`` opens or greets, the share of its characters that such words,
-        generic ones, or a name after a word that introduces one cover, and whether it says a
-        need (a request, a question, a problem; always, where the script lists no needs or the
-        text is too short to be a story)."""
+    def covered(self, text: str) -> tuple[bool, float]:
+        """Whether ``text`` opens or greets, and the share of its characters that such words,
+        generic ones, or a name after a word that introduces one cover."""
         found = self.cues.find(text)
         covered = [self.numbers and c.isdigit() for c in text]
         opener = False
-        need = not self.judges_needs or len(text) < self.needless_length
         for hit in found:
-            if hit.value == _NEED:
-                need = True
-                continue
             opener = opener or hit.value == _OPENER
             end = min(hit.end + self.name_length, len(text)) if hit.value == _NAME else hit.end
             for i in range(hit.start, end):
                 covered[i] = True
-        return opener, sum(covered) / len(text), need
+        return opener, sum(covered) / len(text)
+
+    def needless(self, text: str) -> bool:
+        """Whether ``text`` is a story (``needless_length`` characters or more) that says no
+        need: no request, no question, no problem, no grievance (``needs``)."""
+        return bool(self.needs) and len(text) >= self.needless_length and not self.needs.find(text)
 
     def unclear(self, text: str) -> bool:
         """Whether ``text`` opens or greets and every character of it is such a word, a
         generic one, or a name after a word that introduces one."""
-        opener, share, _ = self.covered(text)
+        opener, share = self.covered(text)
         return opener and share == 1.0
 
     def says(self, text: str) -> tuple[bool, bool]:
@@ -394,7 +393,7 @@ class IntentModel:
             # an utterance made only of openers and generic words says nothing the complaint
             # model could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the
             # purpose cues are asked before it
-            opener, share, need = self._purpose.covered(norm.text)
+            opener, share = self._purpose.covered(norm.text)
             if opener and share == 1.0:
                 topic, answer = self._purpose.says(norm.text)
                 if not answer:
@@ -411,7 +410,7 @@ class IntentModel:
             )
             # or no need at all (no request, no question, no problem), however long the story
             # (我们家那口子去年走了以后 我就一个人住): a weak cue of a hard day does not say one
-            needless = not (need or said or taken_back)
+            needless = not (said or taken_back) and self._purpose.needless(norm.text)
             if unsaid or needless:
                 topic, answer = self._purpose.says(norm.text)
                 said = topic or answer

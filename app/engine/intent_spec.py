@@ -133,10 +133,11 @@ class PurposeIntent(Frozen):
     #: story (我刚从医院回来, 我老头子不识字), which the words cannot list.
     coverage: float | None = Field(default=None, gt=0, le=1)
     #: Signs of a need (tenth round): a request (帮我…, 能不能), a question about something (怎么,
-    #: 多少, 什么时候), a problem (不了, 坏了, 被…). An utterance that says none of them outside
-    #: its openers, names no topic, says none of ``said`` and is no complaint leaves the purpose
-    #: unclear however little of it the words above cover: the caller talks about their day,
-    #: their family or their health and has not said what they need (empty: no such rule).
+    #: 多少, 什么时候), a problem (不了, 坏了, 被…), a grievance. An utterance that says none of
+    #: them, names no topic, says none of ``said``, holds no complaint cue taken back and is no
+    #: complaint leaves the purpose unclear however little of it the words above cover: the caller
+    #: talks about their day, their family or their health and has not said what they need
+    #: (empty: no such rule).
     needs: tuple[str, ...] = ()
     #: The least number of characters such an utterance has (a story, not a word or two that
     #: the openers judge).
