@@ -270,6 +270,9 @@ class _Purpose:
             words,
         )
         self.coverage = spec.coverage
+        # signs of a need: scanned only where they decide (a story nothing else has judged)
+        self.needs: Cues[bool] = Cues([(p, True) for p in spec.needs], words)
+        self.needless_length = spec.needless_length
 
     def covered(self, text: str) -> tuple[bool, float]:
         """Whether ``text`` opens or greets, and the share of its characters that such words,
@@ -283,6 +286,11 @@ class _Purpose:
             for i in range(hit.start, end):
                 covered[i] = True
         return opener, sum(covered) / len(text)
+
+    def needless(self, text: str) -> bool:
+        """Whether ``text`` is a story (``needless_length`` characters or more) that says no
+        need: no request, no question, no problem, no grievance (``needs``)."""
+        return bool(self.needs) and len(text) >= self.needless_length and not self.needs.find(text)
 
     def unclear(self, text: str) -> bool:
         """Whether ``text`` opens or greets and every character of it is such a word, a
@@ -339,8 +347,9 @@ class IntentModel:
         self._learned_complaint: LinearIntent | None = None
         self._learned_purpose: LinearIntent | None = None
         #: the model's thresholds: complaint, unclear purpose, complaint where nothing is said,
-        #: unclear purpose where the words say nothing is said (0: the words alone)
-        self._at = (1.0, 1.0, 1.0, 0.0)
+        #: unclear purpose where the words say nothing is said (0: the words alone), complaint
+        #: where no need is said
+        self._at = (1.0, 1.0, 1.0, 0.0, 1.0)
         if use is not None:
             model = learned if learned is not None else packaged(use.model)
             if use.complaint is not None and self._complaint is not None:
@@ -348,11 +357,13 @@ class IntentModel:
             if use.unclear_purpose is not None:
                 self._learned_purpose = model.labels["unclear_purpose"]
             complaint = use.complaint or 1.0
+            unsaid_complaint = max(use.unsaid_complaint or complaint, complaint)
             self._at = (
                 complaint,
                 use.unclear_purpose or 1.0,
-                max(use.unsaid_complaint or complaint, complaint),
+                unsaid_complaint,
                 use.unsaid_purpose or 0.0,
+                max(use.needless_complaint or complaint, complaint),
             )
 
     def judge(self, text: str, norm: Normalized | None = None, purpose: bool = True) -> Judged:
@@ -376,7 +387,7 @@ class IntentModel:
         # whether a topic or an answer is said: looked for only where it decides (most finals
         # neither open a call nor look like an opening to the purpose model); None: not yet
         said: bool | None = None if self._purpose is not None else False
-        unsaid = False
+        unsaid = needless = False
         unclear: float | None = None  # the purpose model's probability, once asked
         if purpose and self._purpose is not None:
             # an utterance made only of openers and generic words says nothing the complaint
@@ -397,11 +408,15 @@ class IntentModel:
                 and opener
                 and not (said or taken_back or weighs)
             )
-            if unsaid:
+            # or no need at all (no request, no question, no problem), however long the story
+            # (我们家那口子去年走了以后 我就一个人住): a weak cue of a hard day does not say one
+            needless = not (said or taken_back) and self._purpose.needless(norm.text)
+            if unsaid or needless:
                 topic, answer = self._purpose.says(norm.text)
                 said = topic or answer
-                unsaid = not said
-            if unsaid and self._learned_purpose is not None and self._at[3] > 0.0:
+                unsaid = unsaid and not said
+                needless = needless and not said
+            if unsaid and not needless and self._learned_purpose is not None and self._at[3] > 0.0:
                 # the words name nothing the topics know; the purpose model must not rule out an
                 # opening: to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
                 # reads as the purpose said that it is
@@ -413,14 +428,15 @@ class IntentModel:
             # the model adds what the cues missed, never what they took back
             if learned is not None and not taken_back:
                 grams = grams if grams is not None else features(norm.text)
-                # it reads 你们 and 给我 as grievances (你们之前给我打过电话 我没接着): where
-                # nothing is said yet it must be surer
-                if learned.probability(grams) >= (self._at[2] if unsaid else self._at[0]):
+                # it reads 你们 and 给我 as grievances (你们之前给我打过电话 我没接着), and a hard
+                # day told at length as one: where nothing is said yet it must be surer
+                at = self._at[2] if unsaid else self._at[4] if needless else self._at[0]
+                if learned.probability(grams) >= at:
                     explained = ", ".join(f"“{g}”" for g in learned.explain(grams))
                     return Judged(True, (f"learned {explained}",), score)
         if not purpose:
             return NOTHING
-        if unsaid:
+        if unsaid or needless:
             return Judged(unclear_purpose=True)
         # the model reads openers, not what follows them: a topic said vetoes it
         if self._learned_purpose is not None and said is not True:

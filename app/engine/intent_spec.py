@@ -132,10 +132,20 @@ class PurposeIntent(Frozen):
     #: they cover whole, with an opener). What the words leave uncovered is the caller's own
     #: story (我刚从医院回来, 我老头子不识字), which the words cannot list.
     coverage: float | None = Field(default=None, gt=0, le=1)
+    #: Signs of a need (tenth round): a request (帮我…, 能不能), a question about something (怎么,
+    #: 多少, 什么时候), a problem (不了, 坏了, 被…), a grievance. An utterance that says none of
+    #: them, names no topic, says none of ``said``, holds no complaint cue taken back and is no
+    #: complaint leaves the purpose unclear however little of it the words above cover: the caller
+    #: talks about their day, their family or their health and has not said what they need
+    #: (empty: no such rule).
+    needs: tuple[str, ...] = ()
+    #: The least number of characters such an utterance has (a story, not a word or two that
+    #: the openers judge).
+    needless_length: int = Field(default=8, ge=1)
 
     def phrases(self) -> Iterator[str]:
         yield from (*self.openers, *self.generic, *self.names, *self.topics, *self.said)
-        yield from self.unnamed
+        yield from (*self.unnamed, *self.needs)
 
 
 class LearnedUse(Frozen):
@@ -160,6 +170,10 @@ class LearnedUse(Frozen):
     #: words alone): to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
     #: reads as the purpose said that it is.
     unsaid_purpose: float | None = Field(default=None, gt=0, lt=1)
+    #: The probability it needs to make a complaint of an utterance that says no need at all
+    #: (``unclear_purpose.needs``), if higher than ``unsaid_complaint``: it reads a hard day told
+    #: at length (我一个人在家 有时候都没人说话) as a grievance.
+    needless_complaint: float | None = Field(default=None, gt=0.5, lt=1)
 
     @model_validator(mode="after")
     def _packaged(self) -> LearnedUse:
