@@ -128,14 +128,16 @@ FLOORS = {
     # Tenth round: intent_dev8, written from the norms alone by caller persona (rambling,
     # hesitating, confused callers; returned calls), measured 0.850 / 0.873 and 0.965 / 0.755
     # before the round changed any code; intent_probe8, written with it, never designed on:
-    # 0.862 / 0.909 and 1.000 / 0.691. After (a purpose not said when no need is; complaints
-    # without 投诉; tests/corpus/INTENT.md, tenth round): intent_dev8, designed on for the cues,
-    # not trained on (the model that ships has not read it), 0.991 / 0.982 and 0.982 / 0.973;
-    # intent_probe8, measured once at the end (figures only), 0.893 / 0.909 and 0.979 / 0.836.
-    (DEV8, "complaint"): (0.99, 0.98),
-    (DEV8, "unclear_purpose"): (0.98, 0.97),
-    (PROBE8, "complaint"): (0.89, 0.90),
-    (PROBE8, "unclear_purpose"): (0.97, 0.83),
+    # 0.862 / 0.909 and 1.000 / 0.691. After the round with its "no need said" rule on:
+    # 0.991 / 0.982 and 0.982 / 0.973, intent_probe8 0.893 / 0.909 and 0.979 / 0.836, but
+    # intent_probe7 under two floors (0.893 / 0.862, 0.951 / 0.886) and the frozen sets' unclear
+    # precision 9-12 points lower: the rule is off in the scripts (tests/corpus/INTENT.md, tenth
+    # round). With it off: intent_dev8 0.956 / 0.982 and 0.978 / 0.827, intent_probe8 as at the
+    # start.
+    (DEV8, "complaint"): (0.95, 0.98),
+    (DEV8, "unclear_purpose"): (0.97, 0.82),
+    (PROBE8, "complaint"): (0.86, 0.90),
+    (PROBE8, "unclear_purpose"): (1.0, 0.69),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -151,7 +153,9 @@ FLOORS = {
     # Seventh round: independent_b 0.951 / 0.955 (three complaints fewer; floor moved in its own
     # commit, tests/corpus/INTENT.md).
     # Ninth round (anger aimed elsewhere, praise; measured once after the merge): 0.956 / 0.960.
-    (INDEPENDENT_B, "complaint"): (0.95, 0.95),
+    # Tenth round (its "no need said" rule off; measured after the rule's own measurement, see
+    # INDEPENDENT_E): 0.956 / 0.965.
+    (INDEPENDENT_B, "complaint"): (0.95, 0.96),
     # Fifth round (the learned model judges the unclear purpose too, vetoed where a business
     # topic is said; retrained with intent_dev3): unclear-purpose recall 0.783 → 0.917, 0.688
     # → 0.891 and 0.468 → 0.694 at precision 0.98 or more; complaint on independent_c 0.894 /
@@ -162,14 +166,16 @@ FLOORS = {
     # Eighth round (returned calls, dev6; measured once after the merge): 0.937 -> 0.922 / 0.983.
     (INDEPENDENT, "unclear_purpose"): (0.92, 0.98),
     # Seventh round: independent_b 1.000 / 0.938 -> 0.924 / 0.953.
-    (INDEPENDENT_B, "unclear_purpose"): (0.92, 0.95),
+    # Tenth round: 0.938 / 0.953.
+    (INDEPENDENT_B, "unclear_purpose"): (0.93, 0.95),
     # A third independent set (tests/independent/INTENT_C.md), written from norm 002 alone and
     # measured once on the rules as they stood (2026-11-30, before the fourth round): 0.920 /
     # 0.797 and 1.000 / 0.484.
     # Eighth round (measured once after the merge): complaint 0.905 / 0.905 -> 0.928 / 0.892
     # (two complaints fewer, three false ones fewer), unclear purpose 0.949 / 0.903 -> 0.950 / 0.919.
     # Ninth round (measured once after the merge): complaint 0.928 -> 0.953 / 0.892.
-    (INDEPENDENT_C, "complaint"): (0.95, 0.89),
+    # Tenth round: complaint 0.966 / 0.899.
+    (INDEPENDENT_C, "complaint"): (0.96, 0.89),
     (INDEPENDENT_C, "unclear_purpose"): (0.94, 0.90),
     # A fourth (tests/independent/INTENT_D.md), written from the norms alone after the third had
     # been looked at, measured once on the rules as they stood (2026-12-01, a04fef2): complaint
@@ -178,15 +184,21 @@ FLOORS = {
     # 0.969 / 0.785 (95/98, 95/121).
     # Ninth round (measured once after the merge): complaint 0.895 / 0.907 (136/152, 136/150),
     # unclear purpose 0.980 / 0.793 (96/98, 96/121).
-    (INDEPENDENT_D, "complaint"): (0.89, 0.90),
+    # Tenth round: complaint 0.901 / 0.913 (137/152, 137/150), unclear purpose unchanged.
+    (INDEPENDENT_D, "complaint"): (0.90, 0.91),
     (INDEPENDENT_D, "unclear_purpose"): (0.97, 0.79),
     # A fifth (tests/independent/INTENT_E.md), written from the norms alone after the fourth had
     # been looked at, measured once on the rules as they stood (2026-12-01, e424fb9): complaint
     # 0.856 / 0.895 (137/160, 137/153), unclear purpose 0.978 / 0.725 (87/89, 87/120).
     # Ninth round (measured once after the merge): complaint 0.885 / 0.908 (139/157, 139/153),
     # unclear purpose unchanged.
-    (INDEPENDENT_E, "complaint"): (0.88, 0.90),
-    (INDEPENDENT_E, "unclear_purpose"): (0.97, 0.72),
+    # Tenth round, measured twice after its merge: with its "no need said" rule on, complaint
+    # 0.895 / 0.889 and unclear purpose 0.950 / 0.792 here, and on the three oldest sets unclear
+    # precision 0.922 -> 0.831, 0.924 -> 0.836, 0.950 -> 0.826 (complaint recall -0.02 on two);
+    # the rule was turned off in the scripts (intent_probe7 had fallen under two floors too), and
+    # with it off: complaint 0.897 / 0.908 (139/155, 139/153), unclear purpose 0.978 / 0.742.
+    (INDEPENDENT_E, "complaint"): (0.89, 0.90),
+    (INDEPENDENT_E, "unclear_purpose"): (0.97, 0.74),
 }
 
 

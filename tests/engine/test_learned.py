@@ -287,9 +287,9 @@ def test_the_scripts_use_the_packaged_model_for_complaints(
         # nothing said: no topic, mostly openers and generic words (the cues' since the seventh
         # round; the model's before)
         ("喂 你好 我刚下班 想问问你们 嗯", True, True),
-        # too much story for the coverage rule, but no need said in it (the cues' since the tenth
-        # round: no request, question, problem or grievance)
-        ("你好 我刚跑完步 气喘吁吁的 想问问", True, True),
+        # too much story for the cues (the tenth round's "no need said" rule, which would judge
+        # it, is off in the scripts: tests/corpus/INTENT.md)
+        ("你好 我刚跑完步 气喘吁吁的 想问问", True, False),
         ("喂 是客服吗 我想问个事", True, True),  # the cues' own
         ("喂 你好 我想问一下 宽带怎么续费", False, False),  # opener, then a topic
         ("你好 我姓赵 想咨询一下积分", False, False),
