@@ -251,6 +251,12 @@ class CallRepository(Protocol):
         """The calls that had not ended when the service stopped (to rebuild at start-up)."""
         ...
 
+    async def unfinished_keys(self) -> list[CallKey]:
+        """The keys of :meth:`unfinished`'s calls, and nothing else of them: what an instance
+        checks every few seconds for calls nobody holds, with every call of every instance in
+        it."""
+        ...
+
     async def inputs(
         self, key: CallKey, after_n: int = 0, limit: int | None = None
     ) -> list[StoredInput]:
@@ -409,6 +415,9 @@ class MemoryCallRepository:
         return []
 
     async def unfinished(self) -> list[CallRecord]:
+        return []
+
+    async def unfinished_keys(self) -> list[CallKey]:
         return []
 
     async def inputs(

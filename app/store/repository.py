@@ -261,6 +261,16 @@ class SqlCallRepository:
         async with self._sessions() as session:
             return [_record(row) for row in (await session.scalars(statement)).all()]
 
+    async def unfinished_keys(self) -> list[CallKey]:
+        statement = (
+            select(CALLS.c.tenant, CALLS.c.call_id)
+            .where(CALLS.c.ended.is_(False))
+            .order_by(CALLS.c.created_ms)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(statement)).all()
+        return [CallKey(tenant or None, call_id) for tenant, call_id in rows]
+
     async def inputs(
         self, key: CallKey, after_n: int = 0, limit: int | None = None
     ) -> list[StoredInput]:

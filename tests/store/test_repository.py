@@ -252,6 +252,24 @@ def test_inputs_and_events_come_back_in_order_and_a_write_tried_twice_counts_onc
     assert later == events[1:] and unfinished == ["c-1"]
 
 
+def test_the_unfinished_calls_keys_are_those_of_the_unfinished_calls(database_url: str) -> None:
+    """What an instance checks every few seconds for calls nobody holds: the keys alone, the
+    same calls and in the same order as the whole records, of every tenant and the open
+    service, an ended call left out."""
+
+    async def body(store: SqlCallRepository) -> tuple[list[CallKey], list[CallKey]]:
+        await store.add(record("c-1", tenant="a", at=1_000))
+        await store.add(record("c-2", tenant=None, at=2_000))
+        await store.add(record("c-3", tenant="b", at=3_000))
+        await store.add(record("c-4", tenant="a", at=4_000))
+        store.finish(key("c-3", "b"), LISTING._replace(phase="ended"), b"{}", b"{}")
+        await store.durable()
+        return await store.unfinished_keys(), [r.key for r in await store.unfinished()]
+
+    keys, of_records = with_store(database_url, body)
+    assert keys == of_records == [CallKey("a", "c-1"), CallKey(None, "c-2"), CallKey("a", "c-4")]
+
+
 QUERIES = [
     (CallQuery(), ["o1"]),  # the open service's calls only
     (CallQuery(tenant="a"), ["a1", "a2", "a3"]),
