@@ -30,9 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.engine.cues import Cues, Found
-from app.engine.intent_spec import ComplaintIntent, Intent, PurposeIntent
+from app.engine.intent_spec import ComplaintIntent, Intent
 from app.engine.learned import LearnedIntent, LinearIntent, features, packaged
 from app.engine.normalize import Normalized, normalize
+from app.engine.purpose import PurposeCues
 
 #: Punctuation that ends a clause in the text as the ASR wrote it (normalization drops it). White
 #: space between Chinese words ends one too: it is how an ASR without punctuation marks a pause.
@@ -239,92 +240,6 @@ class _Complaint:
         return score, tuple(reasons), taken_back
 
 
-#: What a phrase of the purpose section is there for.
-_OPENER, _GENERIC, _NAME = range(3)
-#: What a phrase of the purpose's topics is there for: an answer or thanks, a business named, a
-#: topic's word that names none there.
-_ANSWER, _TOPIC_SAID, _NO_TOPIC = range(3)
-
-
-class _Purpose:
-    """The words of an utterance that does not yet say what it is about, compiled."""
-
-    def __init__(self, spec: PurposeIntent, words: Mapping[str, tuple[str, ...]]) -> None:
-        self.name_length = spec.name_length
-        self.numbers = spec.numbers
-        self.cues: Cues[int] = Cues(
-            [
-                *((p, _OPENER) for p in spec.openers),
-                *((p, _GENERIC) for p in spec.generic),
-                *((p, _NAME) for p in spec.names),
-            ],
-            words,
-        )
-        # apart from the words above: a topic must not cover characters of an opener
-        self.topics: Cues[int] = Cues(
-            [
-                *((p, _TOPIC_SAID) for p in spec.topics),
-                *((p, _ANSWER) for p in spec.said),
-                *((p, _NO_TOPIC) for p in spec.unnamed),
-            ],
-            words,
-        )
-        self.coverage = spec.coverage
-        # signs of a need: scanned only where they decide (a story nothing else has judged)
-        self.needs: Cues[bool] = Cues([(p, True) for p in spec.needs], words)
-        self.needless_length = spec.needless_length
-
-    def covered(self, text: str) -> tuple[bool, float]:
-        """Whether ``text`` opens or greets, and the share of its characters that such words,
-        generic ones, or a name after a word that introduces one cover."""
-        found = self.cues.find(text)
-        covered = [self.numbers and c.isdigit() for c in text]
-        opener = False
-        for hit in found:
-            opener = opener or hit.value == _OPENER
-            end = min(hit.end + self.name_length, len(text)) if hit.value == _NAME else hit.end
-            for i in range(hit.start, end):
-                covered[i] = True
-        return opener, sum(covered) / len(text)
-
-    def needless(self, text: str) -> bool:
-        """Whether ``text`` is a story (``needless_length`` characters or more) that says no
-        need: no request, no question, no problem, no grievance (``needs``)."""
-        return bool(self.needs) and len(text) >= self.needless_length and not self.needs.find(text)
-
-    def unclear(self, text: str) -> bool:
-        """Whether ``text`` opens or greets and every character of it is such a word, a
-        generic one, or a name after a word that introduces one."""
-        opener, share = self.covered(text)
-        return opener and share == 1.0
-
-    def says(self, text: str) -> tuple[bool, bool]:
-        """Whether ``text`` names a business (a purpose said, however it opens), and whether
-        it says the customer is past their opening (thanks, an answer: ``said``). A topic's
-        word inside an ``unnamed`` phrase names none (接到个短信让我回电话)."""
-        found = self.topics.find(text) if self.topics else []
-        topics: list[Found] = []
-        unnamed: list[Found] = []
-        answer = False
-        for hit in found:
-            if hit.value == _TOPIC_SAID:
-                topics.append(hit)
-            elif hit.value == _ANSWER:
-                answer = True
-            else:
-                unnamed.append(hit)
-        if unnamed:
-            topics = [
-                t for t in topics if not any(u.start <= t.start and t.end <= u.end for u in unnamed)
-            ]
-        return bool(topics), answer
-
-    def names_topic(self, text: str) -> bool:
-        """Whether ``text`` names a business or says the customer is past their opening."""
-        topic, answer = self.says(text)
-        return topic or answer
-
-
 class IntentModel:
     """A script's intent recognition, built once per script version and shared by its calls.
 
@@ -339,7 +254,7 @@ class IntentModel:
             else None
         )
         self._purpose = (
-            _Purpose(spec.unclear_purpose, words)
+            PurposeCues(spec.unclear_purpose, words)
             if spec is not None and spec.unclear_purpose is not None
             else None
         )
