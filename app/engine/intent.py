@@ -28,6 +28,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.engine.cues import Cues, Found
 from app.engine.intent_spec import ComplaintIntent, Intent
@@ -240,6 +241,19 @@ class _Complaint:
         return score, tuple(reasons), taken_back
 
 
+class _Thresholds(NamedTuple):
+    """The probabilities the learned model must give (``learned`` in the script; 1: never)."""
+
+    complaint: float = 1.0
+    unclear_purpose: float = 1.0
+    #: a complaint where nothing is said yet
+    unsaid_complaint: float = 1.0
+    #: an unclear purpose where the words say nothing is said (0: the words alone)
+    unsaid_purpose: float = 0.0
+    #: a complaint where no need is said
+    needless_complaint: float = 1.0
+
+
 class IntentModel:
     """A script's intent recognition, built once per script version and shared by its calls.
 
@@ -261,10 +275,7 @@ class IntentModel:
         use = spec.learned if spec is not None else None
         self._learned_complaint: LinearIntent | None = None
         self._learned_purpose: LinearIntent | None = None
-        #: the model's thresholds: complaint, unclear purpose, complaint where nothing is said,
-        #: unclear purpose where the words say nothing is said (0: the words alone), complaint
-        #: where no need is said
-        self._at = (1.0, 1.0, 1.0, 0.0, 1.0)
+        self._at = _Thresholds()
         if use is not None:
             model = learned if learned is not None else packaged(use.model)
             if use.complaint is not None and self._complaint is not None:
@@ -272,13 +283,12 @@ class IntentModel:
             if use.unclear_purpose is not None:
                 self._learned_purpose = model.labels["unclear_purpose"]
             complaint = use.complaint or 1.0
-            unsaid_complaint = max(use.unsaid_complaint or complaint, complaint)
-            self._at = (
-                complaint,
-                use.unclear_purpose or 1.0,
-                unsaid_complaint,
-                use.unsaid_purpose or 0.0,
-                max(use.needless_complaint or complaint, complaint),
+            self._at = _Thresholds(
+                complaint=complaint,
+                unclear_purpose=use.unclear_purpose or 1.0,
+                unsaid_complaint=max(use.unsaid_complaint or complaint, complaint),
+                unsaid_purpose=use.unsaid_purpose or 0.0,
+                needless_complaint=max(use.needless_complaint or complaint, complaint),
             )
 
     def judge(self, text: str, norm: Normalized | None = None, purpose: bool = True) -> Judged:
@@ -331,13 +341,18 @@ class IntentModel:
                 said = topic or answer
                 unsaid = unsaid and not said
                 needless = needless and not said
-            if unsaid and not needless and self._learned_purpose is not None and self._at[3] > 0.0:
+            if (
+                unsaid
+                and not needless
+                and self._learned_purpose is not None
+                and self._at.unsaid_purpose > 0.0
+            ):
                 # the words name nothing the topics know; the purpose model must not rule out an
                 # opening: to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
                 # reads as the purpose said that it is
                 grams = features(norm.text)
                 unclear = self._learned_purpose.probability(grams)
-                unsaid = unclear >= self._at[3]
+                unsaid = unclear >= self._at.unsaid_purpose
         if self._complaint is not None:
             learned = self._learned_complaint
             # the model adds what the cues missed, never what they took back
@@ -345,8 +360,15 @@ class IntentModel:
                 grams = grams if grams is not None else features(norm.text)
                 # it reads 你们 and 给我 as grievances (你们之前给我打过电话 我没接着), and a hard
                 # day told at length as one: where nothing is said yet it must be surer
-                at = self._at[2] if unsaid else self._at[4] if needless else self._at[0]
-                if learned.probability(grams) >= at:
+                at = self._at
+                needed = (
+                    at.unsaid_complaint
+                    if unsaid
+                    else at.needless_complaint
+                    if needless
+                    else at.complaint
+                )
+                if learned.probability(grams) >= needed:
                     explained = ", ".join(f"“{g}”" for g in learned.explain(grams))
                     return Judged(True, (f"learned {explained}",), score)
         if not purpose:
@@ -358,7 +380,7 @@ class IntentModel:
             if unclear is None:
                 grams = grams if grams is not None else features(norm.text)
                 unclear = self._learned_purpose.probability(grams)
-            if unclear >= self._at[1]:
+            if unclear >= self._at.unclear_purpose:
                 if said is None and self._purpose is not None:
                     topic, answer = self._purpose.says(norm.text)
                     said = topic or answer
