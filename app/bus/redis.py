@@ -294,8 +294,7 @@ class RedisBus:
         except NoScriptError:
             await self._redis.script_load(APPEND)
             results = await self._pipeline(batch)
-        refused = sum(1 for result in results if isinstance(result, list) and -1 in result)
-        if refused:
+        if any(isinstance(result, list) and -1 in result for result in results):
             log.error("bus: events were refused: this instance lost a call's lease")
 
     async def _pipeline(self, batch: Iterable[Outgoing]) -> list[Any]:
