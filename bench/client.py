@@ -249,11 +249,16 @@ class Job:
         echo = self.kind == "echo"
         remaining = [len(self.calls)]
 
-        for index, call in enumerate(self.calls):
+        def schedule(call: Call, first: float, seed: float) -> None:
+            """One call's sends: a timer that sends and sets the call's next timer. Its own
+            scope: a timer must set *this* call's next tick, not whichever ``tick`` a loop
+            variable last held (the seed's generator did that: every call after its first
+            send rescheduled the last call's timer, so a client's whole load went to one
+            connection; fixed 2026-12-01)."""
             pending: dict[str, float] = {}
-            counter = [0]
+            counter = 0
 
-            def on_message(payload: bytes, pending: dict[str, float] = pending) -> None:
+            def on_message(payload: bytes) -> None:
                 event = orjson.loads(payload)
                 kind = event.get("type")
                 if kind == "alert" or echo:
@@ -263,19 +268,11 @@ class Job:
                 elif kind == "error":
                     self.errors += 1
 
-            call.on_message = on_message
-            seed = rng.random()
-
-            def tick(
-                due: float,
-                call: Call = call,
-                pending: dict[str, float] = pending,
-                counter: list[int] = counter,
-                seed: float = seed,
-            ) -> None:
+            def tick(due: float) -> None:
+                nonlocal counter
                 lags.append(loop.time() - due)
-                counter[0] += 1
-                k = counter[0]
+                counter += 1
+                k = counter
                 segment = f"a-{k}"
                 if echo or k % alert_every == 0:
                     text = FILLER[k % 20 : k % 20 + 10] if echo else PHRASE
@@ -302,8 +299,14 @@ class Job:
                     if remaining[0] == 0 and not done.done():
                         done.set_result(None)
 
-            first = now + period * (index / max(len(self.calls), 1) + seed) % period
+            call.on_message = on_message
             loop.call_at(first, tick, first)
+
+        for index, call in enumerate(self.calls):
+            seed = rng.random()
+            # Spread over the first period: call i at (i/n + seed) of a period, wrapped.
+            first = now + period * ((index / max(len(self.calls), 1) + seed) % 1.0)
+            schedule(call, first, seed)
         if not self.calls and not done.done():
             done.set_result(None)
 
