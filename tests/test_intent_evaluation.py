@@ -23,6 +23,7 @@ from tests.corpus.evaluate_intent import (
     DEV6,
     DEV7,
     DEV8,
+    DEV9,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -38,6 +39,7 @@ from tests.corpus.evaluate_intent import (
     PROBE6,
     PROBE7,
     PROBE8,
+    PROBE9,
     evaluate_intents,
     read_intents,
 )
@@ -244,6 +246,9 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
     dev8 = read_intents(DEV8)
     assert len(dev8) >= 300 and len(read_intents(PROBE8)) >= 150
     assert {label for label, _, _ in dev8} == {"complaint", "not_complaint", "unclear_purpose"}
+    dev9 = read_intents(DEV9)
+    assert len(dev9) >= 300 and len(read_intents(PROBE9)) >= 150
+    assert {label for label, _, _ in dev9} == {"complaint", "not_complaint", "unclear_purpose"}
     dev7 = read_intents(DEV7)
     assert len(dev7) >= 300 and len(read_intents(PROBE7)) >= 150
     assert {label for label, _, _ in dev7} == {"complaint", "not_complaint", "unclear_purpose"}
@@ -270,6 +275,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         PROBE7,
         DEV8,
         PROBE8,
+        DEV9,
+        PROBE9,
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
@@ -295,6 +302,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "probe7",
         "dev8",
         "probe8",
+        "dev9",
+        "probe9",
         "independent",
         "independent_b",
         "independent_c",
