@@ -23,6 +23,7 @@ from tests.corpus.evaluate_intent import (
     DEV6,
     DEV7,
     DEV8,
+    DEV9,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -38,6 +39,7 @@ from tests.corpus.evaluate_intent import (
     PROBE6,
     PROBE7,
     PROBE8,
+    PROBE9,
     evaluate_intents,
     read_intents,
 )
@@ -138,6 +140,16 @@ FLOORS = {
     (DEV8, "unclear_purpose"): (0.97, 0.82),
     (PROBE8, "complaint"): (0.86, 0.90),
     (PROBE8, "unclear_purpose"): (1.0, 0.69),
+    # Eleventh round (tests/corpus/INTENT.md): intent_dev9, written from the norms alone (how
+    # first turns sound: cut off, fillers, callers acting for others, after a transfer or a missed
+    # call, enterprise callers), measured 0.872 / 0.927 and 0.942 / 0.736 before the round changed
+    # any code; after, designed on (its cues; the model not retrained), 0.981 / 0.955 and 0.980 /
+    # 0.900. intent_probe9, written with it, never designed on (figures only): 0.911 / 0.850 and
+    # 1.000 / 0.767 at the start, 0.911 / 0.850 and 1.000 / 0.783 at the end.
+    (DEV9, "complaint"): (0.98, 0.95),
+    (DEV9, "unclear_purpose"): (0.98, 0.90),
+    (PROBE9, "complaint"): (0.91, 0.85),
+    (PROBE9, "unclear_purpose"): (1.0, 0.78),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -244,6 +256,9 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
     dev8 = read_intents(DEV8)
     assert len(dev8) >= 300 and len(read_intents(PROBE8)) >= 150
     assert {label for label, _, _ in dev8} == {"complaint", "not_complaint", "unclear_purpose"}
+    dev9 = read_intents(DEV9)
+    assert len(dev9) >= 300 and len(read_intents(PROBE9)) >= 150
+    assert {label for label, _, _ in dev9} == {"complaint", "not_complaint", "unclear_purpose"}
     dev7 = read_intents(DEV7)
     assert len(dev7) >= 300 and len(read_intents(PROBE7)) >= 150
     assert {label for label, _, _ in dev7} == {"complaint", "not_complaint", "unclear_purpose"}
@@ -270,6 +285,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         PROBE7,
         DEV8,
         PROBE8,
+        DEV9,
+        PROBE9,
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
@@ -295,6 +312,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "probe7",
         "dev8",
         "probe8",
+        "dev9",
+        "probe9",
         "independent",
         "independent_b",
         "independent_c",

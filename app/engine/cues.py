@@ -113,7 +113,16 @@ def read(phrase: str, classes: Mapping[str, frozenset[str]]) -> list[Reading]:
                 raise PatternError(f"gap {piece} in {phrase!r}: need low ≤ high ≤ {MAX_GAP}")
             options.append([(low, high)])
         elif braces:
-            alternatives: list[str] = braces.group(1).split(",")
+            # a class among the alternatives stands for its words ({<kin>,他,她})
+            alternatives: list[str] = []
+            for alternative in braces.group(1).split(","):
+                among = _CLASS.fullmatch(alternative)
+                if among is None:
+                    alternatives.append(alternative)
+                elif among.group(1) not in classes:
+                    raise PatternError(f"unknown class <{among.group(1)}> in {phrase!r}")
+                else:
+                    alternatives.extend(sorted(classes[among.group(1)]))
             if placed and all(normalize_text(a) for a in alternatives):
                 options.append([frozenset(normalize_text(a) for a in alternatives)])
             else:

@@ -139,7 +139,12 @@ class _Complaint:
         breaks = [b for b in by_role[_BREAK] if not any(w.start < b.start < w.end for w in neutral)]
         clauses = _Clauses(norm, breaks)
         topics = by_role[_TOPIC]
-        negators = by_role[_NEGATOR]
+        # a negator inside a neutral phrase is part of it (话还没说完她就给我挂了: no denial)
+        negators = [
+            n
+            for n in by_role[_NEGATOR]
+            if not any(w.start <= n.start and n.end <= w.end for w in neutral)
+        ]
         rhetorical = {clauses.of(h.start) for h in by_role[_RHETORICAL]}
         pasts = by_role[_PAST]
         # a settling word inside an ironic cue is part of it (真是谢谢你们了), and an unresolved

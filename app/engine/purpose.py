@@ -75,20 +75,26 @@ class PurposeCues:
         word inside an ``unnamed`` phrase names none (接到个短信让我回电话)."""
         found = self.topics.find(text) if self.topics else []
         topics: list[Found] = []
+        answers: list[Found] = []
         unnamed: list[Found] = []
-        answer = False
         for hit in found:
             if hit.value == _TOPIC_SAID:
                 topics.append(hit)
             elif hit.value == _ANSWER:
-                answer = True
+                answers.append(hit)
             else:
                 unnamed.append(hit)
         if unnamed:
+            # nor is an answer's word inside such a phrase an answer (你打了就知道了)
             topics = [
                 t for t in topics if not any(u.start <= t.start and t.end <= u.end for u in unnamed)
             ]
-        return bool(topics), answer
+            answers = [
+                a
+                for a in answers
+                if not any(u.start <= a.start and a.end <= u.end for u in unnamed)
+            ]
+        return bool(topics), bool(answers)
 
     def names_topic(self, text: str) -> bool:
         """Whether ``text`` names a business or says the customer is past their opening."""

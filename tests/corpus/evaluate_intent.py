@@ -109,6 +109,13 @@ DEV8 = ROOT / "tests" / "corpus" / "intent_dev8.tsv"
 #: Written with intent_dev8 by the same hand, different lines: a probe of the tenth round, measured
 #: at its start and end, never designed on (figures only).
 PROBE8 = ROOT / "tests" / "corpus" / "intent_probe8.tsv"
+#: A ninth development set, for the eleventh round, written from the norms alone (how first turns
+#: sound: cut off, repeated starts, fillers, callers acting for others, after a transfer or a
+#: missed call, enterprise callers, dialect; misses printed).
+DEV9 = ROOT / "tests" / "corpus" / "intent_dev9.tsv"
+#: Written with intent_dev9 by the same hand, different lines: a probe of the eleventh round,
+#: measured at its start and end, never designed on (figures only; ``--without probe9``).
+PROBE9 = ROOT / "tests" / "corpus" / "intent_probe9.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
@@ -143,6 +150,8 @@ SETS = {
     "probe7": PROBE7,
     "dev8": DEV8,
     "probe8": PROBE8,
+    "dev9": DEV9,
+    "probe9": PROBE9,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
@@ -301,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         # Only the misses of the sets designed on are listed; the held-out sets give figures only.
         show = (
             args.show
-            if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7, DEV8)
+            if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9)
             else None
         )
         print(report(str(path.relative_to(ROOT)), evaluate_intents(compiled, path), show))

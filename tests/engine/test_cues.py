@@ -75,6 +75,18 @@ def test_a_class_takes_in_the_words_of_another() -> None:
     assert [f.value for f in cues.find("月租我不交")] == [1]
 
 
+def test_a_class_among_alternatives_stands_for_its_words() -> None:
+    # eleventh round (tests/corpus/INTENT.md): {<kin>,他} was read as the letters "kin"
+    classes = {"kin": ["邻居", "老公"]}
+    cues = Cues([("{<kin>,别人,他}说{0,2}打", 1), ("{<kin>,他}说", 2)], classes)
+    assert [f.value for f in cues.find("我邻居说打你们这个电话")] == [2, 1]
+    assert [f.value for f in cues.find("别人说打这个")] == [1]
+    assert [f.value for f in cues.find("他说")] == [2]
+    assert cues.find("kin说打") == []
+    with pytest.raises(PatternError, match=re.escape("unknown class <kith>")):
+        Cues([("{<kith>,他}说", 1)], classes)
+
+
 @pytest.mark.parametrize(
     ("phrase", "classes", "error"),
     [
