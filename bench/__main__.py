@@ -12,6 +12,8 @@ Environment (defaults in brackets):
 - BENCH_IDLE [1000,10000]: idle calls for ``memory``;
 - BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
 - BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available);
+- BENCH_LOOP [uvloop]: uvicorn's event loop for the servers (``asyncio``: the pure-Python loop,
+  whose iterations a profiler can time);
 - ``soak``: BENCH_CALLS [2000] connections, 5 % stuck listeners and 5 % malformed senders,
   BENCH_SECONDS [60]; BENCH_RSS_CEILING_MB [1024] is the ceiling it checks; BENCH_RATE [0.5]:
   fragments a second of each well-behaved call;

@@ -114,7 +114,7 @@ class Server:
                 "--port",
                 str(self.port),
                 "--loop",
-                "uvloop",
+                os.environ.get("BENCH_LOOP", "uvloop"),
                 "--http",
                 "httptools",
                 "--ws",
