@@ -60,10 +60,33 @@ class Target:
     key: str = field(init=False, compare=False, repr=False)
     #: Whether a hit of it is acted on before the segment is final (:data:`ON_PARTIAL`).
     partial: bool = field(init=False, compare=False, repr=False)
+    #: Its hash, the one the dataclass would work out from the fields it compares, worked out
+    #: once: a stream looks each hit it keeps up by its target (``target_numbers``), and the
+    #: dataclass's own ``__hash__`` is Python code making a tuple of seven fields each time.
+    #: (String hashes differ between processes: a target is never pickled, workers fork.)
+    _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", f"{self.kind}:{self.ref}")
         object.__setattr__(self, "partial", self.kind in ON_PARTIAL)
+        object.__setattr__(
+            self,
+            "_hash",
+            hash(
+                (
+                    self.kind,
+                    self.ref,
+                    self.speaker,
+                    self.at_end,
+                    self.excuses,
+                    self.sound,
+                    self.derive,
+                )
+            ),
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 class Hit(NamedTuple):

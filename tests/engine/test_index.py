@@ -248,3 +248,29 @@ class TestRewordings:
         assert excused(hits) == []  # no clause marks known: the allow stands
         (hit,) = excused(hits, lambda start, end: True)
         assert hit.target.ref == "0"
+
+
+def test_a_target_hashes_and_compares_as_its_fields() -> None:
+    """A target keeps its hash (looked up for every hit a stream keeps): the one the dataclass
+    would work out from the fields it compares, so equal targets are one key."""
+    made = [
+        Target("forbidden", "0", "agent"),
+        Target("forbidden", "0", "agent"),
+        Target("allow", "f2", "agent", excuses="forbidden:2", derive=True),
+        Target("situation", "3", None, at_end=2, sound=False),
+    ]
+    for target in made:
+        fields = (
+            target.kind,
+            target.ref,
+            target.speaker,
+            target.at_end,
+            target.excuses,
+            target.sound,
+            target.derive,
+        )
+        assert hash(target) == hash(fields)
+    assert made[0] == made[1] and made[0] is not made[1]
+    assert {made[0]: 1}[made[1]] == 1
+    assert len(set(made)) == 3
+    assert made[0] != made[2] and made[2] != made[3]
