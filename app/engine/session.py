@@ -248,8 +248,17 @@ class CallSession:
         return self.transcript.spilled
 
     def listing(self) -> Listing:
-        """What a list of calls shows of this one."""
-        return self.views.listing()
+        """What a list of calls shows of this one (as ``views.listing()``; asked after every
+        alert, so read here without making the views)."""
+        script = self._compiled.script
+        timeline = self.timeline
+        return Listing(
+            script.id,
+            script.version,
+            str(timeline.call_type),
+            str(timeline.phase),
+            self.outbox.alert_count(),
+        )
 
     def snapshot(self, earlier: Earlier | None = None) -> dict[str, Any]:
         """The live state of the call (``GET /v1/calls/{id}``); ``earlier``: the alerts that

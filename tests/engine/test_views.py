@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from app.engine.compiled import CompiledScript
-from app.engine.messages import Listing
+from app.engine.messages import CallEvent, Listing
 from app.engine.phases import CallType
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
@@ -46,8 +46,14 @@ def test_the_listing_names_its_fields(start_call: Start) -> None:
     listing = d.session.listing()
     assert listing == Listing("test-line", 1, "consult", "greeting", 0)
     assert listing == ("test-line", 1, "consult", "greeting", 0)  # what the shell unpacks
+    assert listing == d.session.views.listing()
     d.say("agent", "a-1", "不关我的事", 1000)
     assert d.session.listing().alerts == 1 == d.session.alert_count()
+    # the session reads its listing itself (asked after every alert): the views' own
+    assert d.session.listing() == d.session.views.listing()
+    d.session.handle(CallEvent("hangup", None, "agent"), 5000)
+    assert d.session.listing() == d.session.views.listing()
+    assert d.session.listing().phase == "ended"
 
 
 def test_the_checklist_says_where_each_required_phrase_stands(start_call: Start) -> None:
