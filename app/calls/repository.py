@@ -215,10 +215,14 @@ class CallRepository(Protocol):
         a store that ``keeps_inputs`` is handed them."""
         ...
 
-    def record_event(self, key: CallKey, seq: int, kind: str, message: str) -> None:
+    def record_event(
+        self, key: CallKey, seq: int, kind: str, message: str, body: dict[str, Any] | None = None
+    ) -> None:
         """The call published event ``seq`` (``message``: as sent); an ``alert`` or an
         ``alert_update`` also keeps the call's alerts as they stand. A store that does not
-        ``keeps_inputs`` is handed only those two."""
+        ``keeps_inputs`` is handed only those two. ``body``: the event's own fields, when the
+        caller has them (the engine's ``Event.body``: what ``message`` says besides its type,
+        seq and time), so that a store that needs only those need not read ``message`` again."""
         ...
 
     def record_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
@@ -389,9 +393,12 @@ class MemoryCallRepository:
     ) -> None:
         pass
 
-    def record_event(self, key: CallKey, seq: int, kind: str, message: str) -> None:
+    def record_event(
+        self, key: CallKey, seq: int, kind: str, message: str, body: dict[str, Any] | None = None
+    ) -> None:
         if kind == "alert" or kind == "alert_update":
-            body = orjson.loads(message)
+            if body is None:
+                body = orjson.loads(message)
             alerts = self._alerts.setdefault(key, {})
             if kind == "alert":
                 alerts[body["id"]] = (body["rule"], body["state"])

@@ -462,7 +462,7 @@ class CallService:
         # Every store keeps each call's alerts as they stand (to list calls by rule); only one
         # that keeps inputs keeps the events too, so only it is handed every event.
         if self.repository.keeps_inputs or event.type in ("alert", "alert_update"):
-            self.repository.record_event(key, event.seq, event.type, message)
+            self.repository.record_event(key, event.seq, event.type, message, event.body)
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self.repository.when_durable(callback)

@@ -385,7 +385,10 @@ class SqlCallRepository:
             },
         )
 
-    def record_event(self, key: CallKey, seq: int, kind: str, message: str) -> None:
+    def record_event(
+        self, key: CallKey, seq: int, kind: str, message: str, body: dict[str, Any] | None = None
+    ) -> None:
+        # ``body`` is not used: what is stored is read from ``message`` once its digits are masked.
         if self._mask_digits:
             message = mask_json(message)
         tenant = key.tenant or OPEN_TENANT
@@ -395,29 +398,29 @@ class SqlCallRepository:
             {"tenant": tenant, "call_id": call_id, "seq": seq, "type": kind, "body": message},
         )
         if kind == "alert":
-            body = orjson.loads(message)
+            fields = orjson.loads(message)
             self._writer.put(
                 self._insert_alert,
                 {
                     "tenant": tenant,
                     "call_id": call_id,
-                    "alert_id": body["id"],
+                    "alert_id": fields["id"],
                     "seq": seq,
-                    "rule": body["rule"],
-                    "category": body["category"],
-                    "severity": body["severity"],
-                    "state": body["state"],
+                    "rule": fields["rule"],
+                    "category": fields["category"],
+                    "severity": fields["severity"],
+                    "state": fields["state"],
                 },
             )
         elif kind == "alert_update":
-            body = orjson.loads(message)
+            fields = orjson.loads(message)
             self._writer.put(
                 self._update_alert,
                 {
                     "b_tenant": tenant,
                     "b_call_id": call_id,
-                    "b_alert_id": body["id"],
-                    "b_state": body["state"],
+                    "b_alert_id": fields["id"],
+                    "b_state": fields["state"],
                 },
             )
 
