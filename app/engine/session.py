@@ -54,7 +54,7 @@ from app.engine.required import GREETING, RequiredPrompts
 from app.engine.segment import SegmentState, Transcript
 from app.engine.suggestions import Suggestions
 from app.engine.timeline import PROMPT_DEADLINE, Deadline, Timeline
-from app.engine.views import CallViews
+from app.engine.views import CallViews, listing_of
 from app.errors import CallStateError
 
 #: How many final segments' ids a call remembers, to refuse a fragment for one of them
@@ -248,17 +248,9 @@ class CallSession:
         return self.transcript.spilled
 
     def listing(self) -> Listing:
-        """What a list of calls shows of this one (as ``views.listing()``; asked after every
-        alert, so read here without making the views)."""
-        script = self._compiled.script
-        timeline = self.timeline
-        return Listing(
-            script.id,
-            script.version,
-            str(timeline.call_type),
-            str(timeline.phase),
-            self.outbox.alert_count(),
-        )
+        """What a list of calls shows of this one (asked after every alert: read without making
+        the views)."""
+        return listing_of(self._compiled.script, self.timeline, self.outbox)
 
     def snapshot(self, earlier: Earlier | None = None) -> dict[str, Any]:
         """The live state of the call (``GET /v1/calls/{id}``); ``earlier``: the alerts that

@@ -46,13 +46,7 @@ class CallViews:
 
     def listing(self) -> Listing:
         """What a list of calls shows of this one."""
-        return Listing(
-            self._script.id,
-            self._script.version,
-            str(self._timeline.call_type),
-            str(self._timeline.phase),
-            self._outbox.alert_count(),
-        )
+        return listing_of(self._script, self._timeline, self._outbox)
 
     def checklist(self) -> list[dict[str, Any]]:
         """Every required phrase of this call, with where it stands."""
@@ -195,3 +189,15 @@ class CallViews:
             for d in deviated
         )
         return out
+
+
+def listing_of(script: Script, timeline: Timeline, outbox: Outbox) -> Listing:
+    """What a list of calls shows of a call (the session asks after every alert, without making
+    its :class:`CallViews`)."""
+    return Listing(
+        script.id,
+        script.version,
+        str(timeline.call_type),
+        str(timeline.phase),
+        outbox.alert_count(),
+    )
