@@ -244,27 +244,25 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
     }
     kinds = {kind for label, kind, _ in ours if label == "complaint"}
     assert kinds == {"explicit", "demand", "threat", "dissatisfaction"}
-    dev3 = read_intents(DEV3)
-    assert len(dev3) >= 200
-    assert {label for label, _, _ in dev3} == {"complaint", "not_complaint", "unclear_purpose"}
-    dev4 = read_intents(DEV4)
-    assert len(dev4) >= 250 and len(read_intents(PROBE4)) >= 100
-    assert {label for label, _, _ in dev4} == {"complaint", "not_complaint", "unclear_purpose"}
-    dev5 = read_intents(DEV5)
-    assert len(dev5) >= 250 and len(read_intents(PROBE5)) >= 120
-    assert {label for label, _, _ in dev5} == {"complaint", "not_complaint", "unclear_purpose"}
-    dev6 = read_intents(DEV6)
-    assert len(dev6) >= 300 and len(read_intents(PROBE6)) >= 150
-    assert {label for label, _, _ in dev6} == {"complaint", "not_complaint", "unclear_purpose"}
-    dev8 = read_intents(DEV8)
-    assert len(dev8) >= 300 and len(read_intents(PROBE8)) >= 150
-    assert {label for label, _, _ in dev8} == {"complaint", "not_complaint", "unclear_purpose"}
-    dev9 = read_intents(DEV9)
-    assert len(dev9) >= 300 and len(read_intents(PROBE9)) >= 150
-    assert {label for label, _, _ in dev9} == {"complaint", "not_complaint", "unclear_purpose"}
-    dev7 = read_intents(DEV7)
-    assert len(dev7) >= 300 and len(read_intents(PROBE7)) >= 150
-    assert {label for label, _, _ in dev7} == {"complaint", "not_complaint", "unclear_purpose"}
+    # each later development set (the least lines it holds) and the probe written with it
+    for dev, least, probe, probe_least in (
+        (DEV3, 200, None, 0),
+        (DEV4, 250, PROBE4, 100),
+        (DEV5, 250, PROBE5, 120),
+        (DEV6, 300, PROBE6, 150),
+        (DEV7, 300, PROBE7, 150),
+        (DEV8, 300, PROBE8, 150),
+        (DEV9, 300, PROBE9, 150),
+    ):
+        rows = read_intents(dev)
+        assert len(rows) >= least, dev.name
+        if probe is not None:
+            assert len(read_intents(probe)) >= probe_least, probe.name
+        assert {label for label, _, _ in rows} == {
+            "complaint",
+            "not_complaint",
+            "unclear_purpose",
+        }, dev.name
 
 
 @pytest.mark.parametrize(
