@@ -11,7 +11,7 @@ Environment (defaults in brackets):
   then bisection (BENCH_BISECT [2] times); BENCH_CAPACITY_REPEATS [1];
 - BENCH_IDLE [1000,10000]: idle calls for ``memory``;
 - BENCH_CLIENTS [2]: client processes (more are used when calls exceed ~9,000: file descriptors);
-- BENCH_WS: uvicorn's WebSocket implementation (default: websockets-sansio when available);
+- BENCH_WS: a uvicorn WebSocket implementation instead of Huashu's own (`app.ops.websocket`);
 - BENCH_LOOP [uvloop]: uvicorn's event loop for the servers (``asyncio``: the pure-Python loop,
   whose iterations a profiler can time);
 - ``soak``: BENCH_CALLS [2000] connections, 5 % stuck listeners and 5 % malformed senders,

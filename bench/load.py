@@ -40,14 +40,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _ws_impl() -> str:
-    try:
-        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
-    except ImportError:
-        return "websockets"
-    return "websockets-sansio"
-
-
 def _fresh_database(store: str) -> str:
     """A database URL with no calls in it, for one server run: ``sqlite`` is a new file; a
     PostgreSQL URL names a database of the benchmark's own, dropped and made again."""
@@ -104,31 +96,7 @@ class Server:
             env["HUASHU_STORE"] = "database"
             env["HUASHU_DATABASE_URL"] = _fresh_database(store)
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                self.app,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--loop",
-                os.environ.get("BENCH_LOOP", "uvloop"),
-                "--http",
-                "httptools",
-                "--ws",
-                os.environ.get("BENCH_WS", _ws_impl()),
-                "--ws-per-message-deflate",
-                "false",
-                "--log-level",
-                "warning",
-                "--ws-max-size",
-                "262144",
-                "--backlog",
-                "4096",
-                *(["--workers", str(self.workers)] if self.workers > 1 else []),
-            ],
+            [sys.executable, "-m", "bench.serve", self.app, str(self.port), str(self.workers)],
             cwd=ROOT,
             env=env,
         )

@@ -26,10 +26,12 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from app.asr import DEFAULT_FORMAT, Decoded, Decoder, Refused, decoder_for, leg_from_query
 from app.auth import Principal
-from app.calls.repository import CallKey, CallRecord
+from app.calls.repository import CallKey, CallRecord, CallRepository
 from app.calls.runner import After, CallRunner
 from app.calls.schemas import CALL_ID_PATTERN, PingMessage, ResumeMessage, StartMessage
 from app.calls.service import CallService
@@ -54,8 +56,9 @@ from app.deps import State
 from app.engine.messages import Event, Fragment, Input
 from app.errors import HuashuError, StoreBehind
 from app.ops.metrics import Metrics
-from app.ops.quotas import RATE_LIMITED, TooMany
+from app.ops.quotas import RATE_LIMITED, Quotas, TooMany
 from app.ops.series import Count
+from app.ops.websocket import DIRECT, Direct
 
 log = logging.getLogger(__name__)
 
@@ -266,47 +269,38 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
     state.connections.add(connection)
     connections = metrics.connections.labels(fmt)
     connections.inc()
+    direct: Direct | None = websocket.scope.get("extensions", {}).get(DIRECT)
     # Ids and formats only: what is said on a call is never logged.
     about = {"call_id": call_id, "format": fmt, "speaker": leg.speaker}
     log.info("stream opened", extra=about)
     try:
+        if direct is not None:
+            direct.handler = _in_place_for(connection, direct, quotas, repository)
         while True:
+            if direct is not None:
+                direct.idle = True
             frame = await receive()
+            if direct is not None:
+                direct.idle = False
             if frame["type"] != "websocket.receive":
                 break
-            connection.arrived = time.perf_counter()
-            if not quotas.message(tenant):
-                _refuse(connection, metrics, "rate_limited", RATE_LIMITED)
-                continue
+            decoded: Decoded | Refused | None = frame.get(DECODED)
+            if decoded is None:
+                connection.arrived = time.perf_counter()
+                if not quotas.message(tenant):
+                    _refuse(connection, metrics, "rate_limited", RATE_LIMITED)
+                    continue
             # This connection sends what its own frame produced, unless a sender is at work.
             held = subscriber.hold()
             try:
-                try:
-                    decoded: Decoded | Refused = decoder.decode(frame)
-                except Refused as refused:
-                    metrics.decode_error(fmt, refused.code)
-                    decoded = refused
-                if (
-                    not isinstance(decoded, Refused)
-                    and repository.behind
-                    and (decoded.item is not None or isinstance(decoded.message, StartMessage))
-                ):
-                    metrics.message(decoded.kind)
-                    _refuse(connection, metrics, StoreBehind.code, StoreBehind.DETAIL)
+                if decoded is None:
+                    decoded = _decode(connection, frame)
+                if _at_once(connection, decoded, repository):
                     close = None
                 elif connection.record is None:
                     close = await _late_call(connection, decoded, metrics)
-                elif isinstance(decoded, Refused):
-                    _refuse(connection, metrics, decoded.code, decoded.detail)
-                    close = None
-                elif (
-                    connection.following
-                    and connection.runner is not None
-                    and not isinstance(decoded.message, ResumeMessage)
-                ):
-                    _handle(connection, decoded, metrics)  # the common fragment: no await
-                    close = None
                 else:
+                    assert not isinstance(decoded, Refused)
                     close = await _follow_then_handle(connection, decoded, metrics)
             finally:
                 if held:
@@ -319,11 +313,91 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
                 await websocket.close(*close)
                 break
     finally:
+        if direct is not None:
+            direct.handler = None
+            direct.idle = False
         quotas.disconnect(tenant)
         state.connections.discard(connection)
         connections.dec()
         await connection.close()
         log.info("stream closed", extra=about)
+
+
+#: Where a message handed back to the connection's loop by :func:`_in_place` carries what it
+#: was decoded to (it is decoded once).
+DECODED = "huashu.decoded"
+
+
+def _decode(connection: Connection, frame: Mapping[str, Any]) -> Decoded | Refused:
+    try:
+        return connection.decoder.decode(frame)
+    except Refused as refused:
+        connection.metrics.decode_error(connection.format, refused.code)
+        return refused
+
+
+def _at_once(
+    connection: Connection, decoded: Decoded | Refused, repository: CallRepository
+) -> bool:
+    """Handle ``decoded`` if it needs no await (the common fragment, a refusal): True when it
+    was handled; False leaves it to the connection's loop."""
+    metrics = connection.metrics
+    if (
+        not isinstance(decoded, Refused)
+        and repository.behind
+        and (decoded.item is not None or isinstance(decoded.message, StartMessage))
+    ):
+        metrics.message(decoded.kind)
+        _refuse(connection, metrics, StoreBehind.code, StoreBehind.DETAIL)
+        return True
+    if connection.record is None:
+        return False
+    if isinstance(decoded, Refused):
+        _refuse(connection, metrics, decoded.code, decoded.detail)
+        return True
+    if (
+        connection.following
+        and connection.runner is not None
+        and not isinstance(decoded.message, ResumeMessage)
+    ):
+        _handle(connection, decoded, metrics)
+        return True
+    return False
+
+
+def _in_place_for(
+    connection: Connection, direct: Direct, quotas: Quotas, repository: CallRepository
+) -> Callable[[str], bool]:
+    """The handler of the text messages the protocol hands over as they arrive, while the
+    connection's loop waits for one (``app.ops.websocket``): each is handled at once and its
+    answers written at once, as the loop would; one that needs an await (a ``resume``) goes
+    to the loop, decoded. A message is declined (False: the protocol queues it for the loop)
+    while the connection's call is not followed yet or a sender is at work, so that
+    everything stays in order."""
+    subscriber = connection.subscriber
+    tenant = connection.principal.tenant
+    metrics = connection.metrics
+    write = direct.write_text
+
+    def in_place(text: str) -> bool:
+        if subscriber.busy or not connection.following or connection.runner is None:
+            return False
+        connection.arrived = time.perf_counter()
+        subscriber.hold()
+        if not quotas.message(tenant):
+            _refuse(connection, metrics, "rate_limited", RATE_LIMITED)
+        else:
+            frame: dict[str, Any] = {"type": "websocket.receive", "text": text}
+            decoded = _decode(connection, frame)
+            if not _at_once(connection, decoded, repository):
+                subscriber.release_now(write)
+                frame[DECODED] = decoded
+                direct.defer(frame)
+                return True
+        subscriber.release_now(write)
+        return True
+
+    return in_place
 
 
 def _refuse(connection: Connection, metrics: Metrics, code: str, detail: str) -> None:

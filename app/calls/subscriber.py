@@ -93,6 +93,32 @@ class Subscriber:
             raise RuntimeError("messages are pending: release() sends them")
         self._owned = False
 
+    @property
+    def busy(self) -> bool:
+        """A sender is at work (or a connection holds the role)."""
+        return self._owned
+
+    def release_now(self, write: Callable[[str], bool]) -> None:
+        """Send what is pending with ``write``, a synchronous writer (False: it cannot write
+        now, the socket is not writable), and give up the role. What it cannot write is left
+        to a sender task, in order, which waits for the socket as :meth:`release` does."""
+        pending = self.pending
+        if pending and not self.dead:
+            sent = 0
+            for message in pending:
+                if not write(message):
+                    break
+                sent += 1
+            if sent < len(pending):
+                self.pending = pending[sent:]
+                if self._send is not None:
+                    self._task = asyncio.get_running_loop().create_task(self._drain())
+                    return
+                self._owned = False
+                return
+        self.pending = []
+        self._owned = False
+
     async def release(self) -> None:
         """Send everything pending (also what is put while sending), then give up the role."""
         await self._drain()

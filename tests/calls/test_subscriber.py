@@ -120,3 +120,70 @@ def test_a_peer_that_lets_too_much_wait_is_given_up_once() -> None:
     # was already being sent goes out; nothing more does.
     assert dead and overflows == 1 and pending == []
     assert sent == ["0"]
+
+
+class TestReleaseNow:
+    """``release_now``: a holder writes what is pending at once, through a writer that may
+    refuse (the socket is full); what it refuses is sent by a sender task, in order."""
+
+    def test_everything_written_at_once_starts_no_task_and_frees_the_role(self) -> None:
+        async def main() -> tuple[list[str], int, bool]:
+            written: list[str] = []
+
+            async def send(message: str) -> None:
+                raise AssertionError("nothing should go the slow way")
+
+            subscriber = Subscriber(send)
+            before = len(asyncio.all_tasks())
+            assert subscriber.hold()
+            subscriber.put("a")
+            subscriber.put("b")
+            subscriber.release_now(lambda m: written.append(m) is None)
+            return written, len(asyncio.all_tasks()) - before, subscriber.busy
+
+        written, tasks, busy = run(main())
+        assert written == ["a", "b"] and tasks == 0 and not busy
+
+    def test_what_the_writer_refuses_follows_in_order_and_keeps_the_role_meanwhile(
+        self,
+    ) -> None:
+        async def main() -> tuple[list[str], list[str], bool, bool]:
+            written: list[str] = []
+            sent: list[str] = []
+
+            async def send(message: str) -> None:
+                await asyncio.sleep(0)
+                sent.append(message)
+
+            def write(message: str) -> bool:
+                if message == "b":  # the socket is full from here on
+                    return False
+                written.append(message)
+                return True
+
+            subscriber = Subscriber(send)
+            assert subscriber.hold()
+            for m in ("a", "b", "c"):
+                subscriber.put(m)
+            subscriber.release_now(write)
+            busy_meanwhile = subscriber.busy
+            subscriber.put("d")  # behind what waits
+            await subscriber.wait_sent(timeout=5)
+            return written, sent, busy_meanwhile, subscriber.busy
+
+        written, sent, busy_meanwhile, busy_after = run(main())
+        assert written == ["a"] and sent == ["b", "c", "d"]
+        assert busy_meanwhile and not busy_after
+
+    def test_a_dead_subscriber_writes_nothing(self) -> None:
+        async def main() -> list[str]:
+            written: list[str] = []
+            subscriber = Subscriber(None, max_pending=1)
+            assert subscriber.hold()
+            subscriber.put("a")
+            subscriber.put("b")  # one past the bound: dead, what waited dropped
+            subscriber.release_now(lambda m: written.append(m) is None)
+            assert not subscriber.busy and subscriber.pending == []
+            return written
+
+        assert run(main()) == []

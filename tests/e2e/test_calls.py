@@ -490,3 +490,29 @@ def test_asr_noise_goes_through_the_same_alert_flow(call: Any) -> None:
     assert (alert["match"], alert["state"]) == ("pattern", "provisional")
     (update,) = c.play(agent("a4", "有意见的话，您可以拨打投诉电话", 10000))
     assert (update["id"], update["state"]) == (alert["id"], "retracted")
+
+
+def test_a_burst_of_fragments_is_answered_in_order_each_once(call: Any) -> None:
+    """Sixty fragments sent back to back, without reading: some arrive while the connection's
+    loop is busy and wait in uvicorn's queue, others are handled the moment they arrive
+    (``app.ops.websocket``). Either way each is acknowledged once, in order, and its alert
+    comes before its ``ack``, as PROTOCOL says (an ack follows the events of its input)."""
+    c = call()
+    c.play(*start())
+    burst = []
+    for n in range(1, 61):
+        text = "不关我的事" if n % 3 == 0 else "您好请讲"
+        burst.append({**agent(f"b{n}", text, 5000 + n * 1000), "seq": n})
+    for message in burst:
+        c.send(message)
+    events = c.recv_until(lambda e: e["type"] == "ack" and e["seq"] == 60, timeout=10)
+    acks = [e["seq"] for e in events if e["type"] == "ack"]
+    assert acks == list(range(1, 61))
+    # Before the ack of fragment n, the alerts of every forbidden fragment up to n.
+    shirks = 0
+    for e in events:
+        if e["type"] == "alert" and e["rule"] == "forbidden.shirk":
+            shirks += 1
+        elif e["type"] == "ack":
+            assert shirks >= e["seq"] // 3, f"ack {e['seq']} came before its alert"
+    assert shirks == 20
