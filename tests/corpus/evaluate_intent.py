@@ -116,6 +116,14 @@ DEV9 = ROOT / "tests" / "corpus" / "intent_dev9.tsv"
 #: Written with intent_dev9 by the same hand, different lines: a probe of the eleventh round,
 #: measured at its start and end, never designed on (figures only; ``--without probe9``).
 PROBE9 = ROOT / "tests" / "corpus" / "intent_probe9.tsv"
+#: A tenth development set, for the twelfth round, written from the norms alone by someone who never
+#: saw the matcher (returned calls, messages, voicemail, bills and letters; rambling, lonely and
+#: elderly callers; unmarked sarcasm; hedged complaints and complaints ending in a question;
+#: dialect and ASR errors; misses printed).
+DEV10 = ROOT / "tests" / "corpus" / "intent_dev10.tsv"
+#: Written with intent_dev10 by the same hand, different lines: a probe of the twelfth round,
+#: measured at its start and end, never designed on (figures only; ``--without probe10``).
+PROBE10 = ROOT / "tests" / "corpus" / "intent_probe10.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
@@ -152,6 +160,8 @@ SETS = {
     "probe8": PROBE8,
     "dev9": DEV9,
     "probe9": PROBE9,
+    "dev10": DEV10,
+    "probe10": PROBE10,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
@@ -310,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         # Only the misses of the sets designed on are listed; the held-out sets give figures only.
         show = (
             args.show
-            if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9)
+            if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, DEV10)
             else None
         )
         print(report(str(path.relative_to(ROOT)), evaluate_intents(compiled, path), show))
