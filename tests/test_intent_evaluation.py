@@ -24,6 +24,7 @@ from tests.corpus.evaluate_intent import (
     DEV7,
     DEV8,
     DEV9,
+    DEV10,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -40,6 +41,7 @@ from tests.corpus.evaluate_intent import (
     PROBE7,
     PROBE8,
     PROBE9,
+    PROBE10,
     evaluate_intents,
     read_intents,
 )
@@ -150,6 +152,15 @@ FLOORS = {
     (DEV9, "unclear_purpose"): (0.98, 0.90),
     (PROBE9, "complaint"): (0.91, 0.85),
     (PROBE9, "unclear_purpose"): (1.0, 0.78),
+    # intent_dev10 and intent_probe10, written from the norms alone (returned calls, messages,
+    # voicemail, bills and letters; rambling and elderly callers; unmarked sarcasm; hedged
+    # complaints; dialect and ASR errors), held at what main does on them (0.869 / 0.856 and
+    # 0.950 / 0.667; 0.841 / 0.806 and 1.000 / 0.469). The twelfth round designed on dev10 was
+    # not merged: it failed this file's floors on the independent sets (tests/corpus/INTENT.md).
+    (DEV10, "complaint"): (0.86, 0.85),
+    (DEV10, "unclear_purpose"): (0.95, 0.66),
+    (PROBE10, "complaint"): (0.84, 0.80),
+    (PROBE10, "unclear_purpose"): (1.0, 0.46),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -253,6 +264,7 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         (DEV7, 300, PROBE7, 150),
         (DEV8, 300, PROBE8, 150),
         (DEV9, 300, PROBE9, 150),
+        (DEV10, 300, PROBE10, 150),
     ):
         rows = read_intents(dev)
         assert len(rows) >= least, dev.name
@@ -288,6 +300,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         PROBE8,
         DEV9,
         PROBE9,
+        DEV10,
+        PROBE10,
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
@@ -315,6 +329,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "probe8",
         "dev9",
         "probe9",
+        "dev10",
+        "probe10",
         "independent",
         "independent_b",
         "independent_c",
