@@ -323,8 +323,8 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
         log.info("stream closed", extra=about)
 
 
-#: Where a message handed back to the connection's loop by :func:`_in_place` carries what it
-#: was decoded to (it is decoded once).
+#: Where a message handed back to the connection's loop by :func:`_in_place_for`'s handler carries
+#: what it was decoded to (it is decoded once).
 DECODED = "huashu.decoded"
 
 
