@@ -116,7 +116,7 @@ class Subscriber:
                     return
                 self._owned = False
                 return
-        self.pending = []
+        pending.clear()  # the same list for the next message: nothing new for the collector
         self._owned = False
 
     async def release(self) -> None:
