@@ -249,12 +249,18 @@ class Job:
         echo = self.kind == "echo"
         remaining = [len(self.calls)]
 
-        def schedule(call: Call, first: float, seed: float) -> None:
+        def schedule(call: Call, first: float, seed: float, shift: int) -> None:
             """One call's sends: a timer that sends and sets the call's next timer. Its own
             scope: a timer must set *this* call's next tick, not whichever ``tick`` a loop
             variable last held (the seed's generator did that: every call after its first
             send rescheduled the last call's timer, so a client's whole load went to one
-            connection; fixed 2026-12-01)."""
+            connection; fixed 2026-12-01).
+
+            ``shift`` staggers the call's alerting fragments: its sends ``k`` with
+            ``(k + shift) % alert_every == 0`` say the phrase. With every call's counter
+            starting together, one shift for all made every call alert in the same period —
+            all of a second's alerts in one quarter of it, a burst no real centre makes
+            (fixed 2026-12-01 16:10 UTC)."""
             pending: dict[str, float] = {}
             counter = 0
 
@@ -274,7 +280,7 @@ class Job:
                 counter += 1
                 k = counter
                 segment = f"a-{k}"
-                if echo or k % alert_every == 0:
+                if echo or (k + shift) % alert_every == 0:
                     text = FILLER[k % 20 : k % 20 + 10] if echo else PHRASE
                     self.expected += 1
                     pending[segment] = perf()
@@ -306,7 +312,7 @@ class Job:
             seed = rng.random()
             # Spread over the first period: call i at (i/n + seed) of a period, wrapped.
             first = now + period * ((index / max(len(self.calls), 1) + seed) % 1.0)
-            schedule(call, first, seed)
+            schedule(call, first, seed, index % alert_every)
         if not self.calls and not done.done():
             done.set_result(None)
 

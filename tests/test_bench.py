@@ -56,5 +56,53 @@ def test_every_call_sends_at_the_rate_not_only_the_last() -> None:
     assert sorted(log) == list(range(8))
     assert all(9 <= sends <= 11 for sends in log.values()), log
     assert job.sent == sum(log.values())
-    # every fourth fragment of a call is the alerting phrase, counted as expected once each
-    assert job.expected == sum(sends // 4 for sends in log.values())
+    # every fourth fragment of a call is the alerting phrase (call n's shifted by n % 4),
+    # counted as expected once each
+    assert job.expected == sum((sends + n % 4) // 4 for n, sends in log.items())
+
+
+class _Texts(_Recorder):
+    """Records the texts each call sends, in order."""
+
+    def __init__(self, name: int, log: Counter[int], texts: dict[int, list[str]]) -> None:
+        super().__init__(name, log)
+        self.texts = texts
+
+    def send(self, message: dict[str, Any]) -> None:
+        super().send(message)
+        self.texts.setdefault(self.name, []).append(message["text"])
+
+
+def test_the_calls_alerts_are_staggered_not_all_in_one_period() -> None:
+    """Every call says the phrase one fragment in four, but not the same fourth: the calls'
+    first alerting sends fall on each of the four positions (with one shared position, every
+    call alerted in the same quarter second and the service met all of a second's alerts at
+    once)."""
+    from bench.client import PHRASE
+
+    log: Counter[int] = Counter()
+    texts: dict[int, list[str]] = {}
+    job = Job(
+        {
+            "kind": "huashu",
+            "host": "-",
+            "port": 0,
+            "first": 0,
+            "count": 8,
+            "rate": 20.0,
+            "seconds": 0.5,
+        }
+    )
+    job.calls = [_Texts(n, log, texts) for n in range(8)]  # type: ignore[misc]
+
+    async def go() -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        job.run(done)
+        await asyncio.wait_for(done, 5)
+
+    asyncio.run(go())
+    first_alert = Counter(sent.index(PHRASE) for sent in texts.values())
+    assert sorted(first_alert) == [0, 1, 2, 3] and set(first_alert.values()) == {2}, first_alert
+    for sent in texts.values():  # still one in four on each call
+        alerts = [n for n, text in enumerate(sent) if text == PHRASE]
+        assert all(b - a == 4 for a, b in zip(alerts, alerts[1:], strict=False)), sent
