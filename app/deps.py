@@ -26,7 +26,7 @@ from app.scripts.loader import Library
 from app.scripts.service import ScriptLibrary
 
 if TYPE_CHECKING:
-    from app.calls.stream import Connection
+    from app.calls.connection import Connection
 
 #: The key of the lifespan state that holds the :class:`State`.
 STATE_KEY = "huashu"

@@ -30,22 +30,20 @@ class _Recorder:
         self.log[self.name] += 1
 
 
-def test_every_call_sends_at_the_rate_not_only_the_last() -> None:
-    """Each call gets its own timer chain: 0.5 s at 20 fragments/s is ~10 sends on *every* call
-    (the seed's generator sent one on each and all the rest on the last call)."""
-    log: Counter[int] = Counter()
+def _run(calls: list[Any]) -> Job:
+    """The generator's job for ``calls`` (recorders), 0.5 s at 20 fragments/s, run to its end."""
     job = Job(
         {
             "kind": "huashu",
             "host": "-",
             "port": 0,
             "first": 0,
-            "count": 8,
+            "count": len(calls),
             "rate": 20.0,
             "seconds": 0.5,
         }
     )
-    job.calls = [_Recorder(n, log) for n in range(8)]  # type: ignore[misc]
+    job.calls = calls
 
     async def go() -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -53,6 +51,14 @@ def test_every_call_sends_at_the_rate_not_only_the_last() -> None:
         await asyncio.wait_for(done, 5)
 
     asyncio.run(go())
+    return job
+
+
+def test_every_call_sends_at_the_rate_not_only_the_last() -> None:
+    """Each call gets its own timer chain: 0.5 s at 20 fragments/s is ~10 sends on *every* call
+    (the seed's generator sent one on each and all the rest on the last call)."""
+    log: Counter[int] = Counter()
+    job = _run([_Recorder(n, log) for n in range(8)])
     assert sorted(log) == list(range(8))
     assert all(9 <= sends <= 11 for sends in log.values()), log
     assert job.sent == sum(log.values())
@@ -82,25 +88,7 @@ def test_the_calls_alerts_are_staggered_not_all_in_one_period() -> None:
 
     log: Counter[int] = Counter()
     texts: dict[int, list[str]] = {}
-    job = Job(
-        {
-            "kind": "huashu",
-            "host": "-",
-            "port": 0,
-            "first": 0,
-            "count": 8,
-            "rate": 20.0,
-            "seconds": 0.5,
-        }
-    )
-    job.calls = [_Texts(n, log, texts) for n in range(8)]  # type: ignore[misc]
-
-    async def go() -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        job.run(done)
-        await asyncio.wait_for(done, 5)
-
-    asyncio.run(go())
+    _run([_Texts(n, log, texts) for n in range(8)])
     first_alert = Counter(sent.index(PHRASE) for sent in texts.values())
     assert sorted(first_alert) == [0, 1, 2, 3] and set(first_alert.values()) == {2}, first_alert
     for sent in texts.values():  # still one in four on each call
