@@ -13,7 +13,11 @@ This is the hot path of the service, so it is plain ASGI: the app hands stream c
 :func:`serve` before FastAPI's middleware and routing (which cost coroutines and wrappers per
 connection and per message and do nothing for a WebSocket). A fragment on a connection that
 already follows its call is handled synchronously, start to end; only the first message and a
-``resume`` await anything.
+``resume`` await anything. Under ``huashu serve`` (Huashu's uvicorn protocol,
+``app.ops.websocket``) such a fragment is handled the moment it arrives, inside the protocol's
+``data_received``, and answered at once (:func:`_in_place_for`), without passing through
+uvicorn's queue and this connection's task; under any other server it takes the loop below, the
+same code.
 
 ``?format=`` picks the connection's decoder (PROTOCOL's JSON, or an ASR engine's own messages,
 ``app.asr``); an engine's connection carries one leg of the call, ``?speaker=``. Both legs'
