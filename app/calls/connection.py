@@ -175,3 +175,6 @@ class Connection:
                 if owner is self:
                     del runner.writers[leg]
         await self.subscriber.wait_sent(timeout=5)
+        # The subscriber's overflow callback is this connection's: let go of it, so that a
+        # closed connection is freed by reference counts, not at a full collection.
+        self.subscriber.detach()

@@ -93,6 +93,10 @@ class Subscriber:
             raise RuntimeError("messages are pending: release() sends them")
         self._owned = False
 
+    def detach(self) -> None:
+        """The connection is gone: forget its overflow callback (which refers to it)."""
+        self._on_overflow = None
+
     @property
     def busy(self) -> bool:
         """A sender is at work (or a connection holds the role)."""

@@ -92,6 +92,18 @@ class HuashuWebSocketProtocol(WebSocketsSansIOProtocol):
             self.direct = Direct(self)
             scope["extensions"][DIRECT] = self.direct
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        # The protocol, its scope and its Direct refer to one another: undone here, so that a
+        # closed connection is freed when the app lets go of it, not at a full collection.
+        direct = self.direct
+        if direct is not None:
+            direct.handler = None
+            self.direct = None
+            scope = getattr(self, "scope", None)
+            if scope is not None:
+                scope["extensions"].pop(DIRECT, None)
+
     def send_receive_event_to_app(self) -> None:
         direct = self.direct
         if (

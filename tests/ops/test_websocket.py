@@ -151,3 +151,28 @@ def test_a_peer_that_does_not_read_makes_write_text_refuse(server: str) -> None:
             time.sleep(0.05)
     written = FLOODED[0]
     assert 0 < written < FLOOD_CAP  # stopped by the full socket, not by the cap
+
+
+def test_a_closed_connection_is_freed_without_the_collector(server: str) -> None:
+    """The protocol, its scope and its ``Direct`` refer to one another while the connection is
+    open; once it closes they are freed by their reference counts alone, not left for a full
+    collection (the protocol is old by then: only a full one would find the cycle)."""
+    import gc
+
+    def alive() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is HuashuWebSocketProtocol)
+
+    gc.collect()
+    before = alive()
+    gc.disable()
+    try:
+        for n in range(10):
+            with connect(server) as ws:
+                ws.send(f"n{n}")
+                assert ws.recv(timeout=5) == f"in:n{n}"
+        deadline = time.monotonic() + 5
+        while alive() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert alive() <= before  # (a connection of an earlier test may close meanwhile)
+    finally:
+        gc.enable()

@@ -1,0 +1,75 @@
+"""A closed stream connection is freed by reference counts alone: on a real uvicorn server with
+Huashu's protocol and the whole app, ten calls opened, spoken on and closed leave no connection
+object and no protocol object behind with the collector off. A cycle through a connection would
+keep its whole graph (socket, decoder, pending messages) until a full collection, which comes
+rarely: the connection is old by the time it closes."""
+
+from __future__ import annotations
+
+import gc
+import json
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from websockets.sync.client import connect
+
+from app.calls.connection import Connection
+from app.config import Settings
+from app.main import create_app
+from app.ops.websocket import HuashuWebSocketProtocol
+
+
+def _alive(kind: type) -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+
+def test_closed_stream_connections_leave_nothing_for_the_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUASHU_STORE", "memory")
+    monkeypatch.delenv("HUASHU_API_KEYS", raising=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(Settings()),
+        host="127.0.0.1",
+        port=port,
+        ws=HuashuWebSocketProtocol,
+        log_level="critical",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        gc.collect()
+        before = (_alive(Connection), _alive(HuashuWebSocketProtocol))
+        gc.disable()
+        try:
+            for n in range(10):
+                with connect(f"ws://127.0.0.1:{port}/v1/calls/freed-{n}/stream") as ws:
+                    ws.send(json.dumps({"type": "start", "script": "cmcc-10086"}))
+                    fragment = {"speaker": "agent", "segment": "a1", "text": "您好", "final": True}
+                    ws.send(json.dumps({"type": "fragment", **fragment, "seq": 1}))
+                    ws.send(json.dumps({"type": "ping"}))
+                    while json.loads(ws.recv(timeout=10))["type"] != "pong":
+                        pass
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                after = (_alive(Connection), _alive(HuashuWebSocketProtocol))
+                if after[0] <= before[0] and after[1] <= before[1]:
+                    break
+                time.sleep(0.05)
+            assert after[0] <= before[0] and after[1] <= before[1], (before, after)
+        finally:
+            gc.enable()
+    finally:
+        server.should_exit = True
+        thread.join(15)
