@@ -11,8 +11,10 @@ as a string: ``Server("bench.loopprobe:app", ...)``); once a second the probe ap
 
 ``BENCH_PROBE_GC`` (``700,10,100``) sets the collector's thresholds once the first connection
 arrives (``0`` turns automatic collection off). The probe patches uvicorn's websockets-sansio
-protocol class in this process only; it is a measuring tool, never part of the service. How it
-was used: ``BENCHMARKS.md``, *Load*.
+protocol class in this process only; it is a measuring tool, never part of the service. Its
+once-a-second report is work on the loop too: under load it makes a stall of its own each
+second, so read its lag's maximum with that in mind. How it was used: ``BENCHMARKS.md``,
+*Load*.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ replies as far as its ASGI ``send``.
   before its window; then M rounds (``--rounds``, 40: ten seconds of the bench's 4 a second),
   in each of which every call's agent sends a final fragment of 10 characters of
   ``bench.client.FILLER``, every 4th one the forbidden phrase ``bench.client.PHRASE`` (an
-  alert), exactly as ``bench.client`` makes them (its seeds from ``random.Random(0)``).
+  alert), as ``bench.client`` makes them (its seeds from ``random.Random(0)``), except that
+  every call alerts in the same rounds (``bench.client`` staggers them across calls since
+  2026-12-01): the same messages, so the same instructions a message.
 - ASGI ``receive`` and ``send`` are a queue per connection and a counter: their own cost is a
   few hundred instructions a message, and the same for any version of the app.
 - Time is virtual: ``time.time``, ``time.monotonic`` (so the event loop's clock and timers) and
