@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import gc
 import json
-import socket
-import threading
 import time
 
 import pytest
-import uvicorn
 from websockets.sync.client import connect
 
 from app.calls.connection import Connection
 from app.config import Settings
 from app.main import create_app
 from app.ops.websocket import HuashuWebSocketProtocol
+from tests.serving import served
 
 
 def _alive(kind: type) -> int:
@@ -31,24 +29,7 @@ def test_closed_stream_connections_leave_nothing_for_the_collector(
 ) -> None:
     monkeypatch.setenv("HUASHU_STORE", "memory")
     monkeypatch.delenv("HUASHU_API_KEYS", raising=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(Settings()),
-        host="127.0.0.1",
-        port=port,
-        ws=HuashuWebSocketProtocol,
-        log_level="critical",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
+    with served(create_app(Settings())) as port:
         gc.collect()
         before = (_alive(Connection), _alive(HuashuWebSocketProtocol))
         gc.disable()
@@ -70,6 +51,3 @@ def test_closed_stream_connections_leave_nothing_for_the_collector(
             assert after[0] <= before[0] and after[1] <= before[1], (before, after)
         finally:
             gc.enable()
-    finally:
-        server.should_exit = True
-        thread.join(15)

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from app.ops.websocket import DIRECT, Direct, HuashuWebSocketProtocol
+from tests.serving import served
 
 #: 64 KiB messages the "flood" handler writes at most; how many it wrote before the socket refused.
 FLOOD_CAP = 2000
@@ -73,22 +72,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, ws=HuashuWebSocketProtocol, log_level="critical"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield f"ws://127.0.0.1:{port}/"
-    running.should_exit = True
-    thread.join(10)
+    with served(app, start_s=10) as port:
+        yield f"ws://127.0.0.1:{port}/"
 
 
 def test_a_message_that_arrives_while_the_app_waits_is_handled_in_place(server: str) -> None:
