@@ -131,11 +131,8 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
             if frame["type"] != "websocket.receive":
                 break
             decoded: Decoded | Refused | None = frame.get(DECODED)
-            if decoded is None:
-                connection.arrived = time.perf_counter()
-                if not quotas.message(tenant):
-                    _refuse(connection, metrics, "rate_limited", RATE_LIMITED)
-                    continue
+            if decoded is None and not _admitted(connection, quotas, tenant):
+                continue
             # This connection sends what its own frame produced, unless a sender is at work.
             held = subscriber.hold()
             try:
@@ -172,6 +169,15 @@ async def serve(state: State, scope: Scope, receive: Receive, send: Send, call_i
 #: Where a message handed back to the connection's loop by :func:`_in_place_for`'s handler carries
 #: what it was decoded to (it is decoded once).
 DECODED = "huashu.decoded"
+
+
+def _admitted(connection: Connection, quotas: Quotas, tenant: str | None) -> bool:
+    """A message arrived now: within its tenant's rate (else refused, ``rate_limited``)?"""
+    connection.arrived = time.perf_counter()
+    if quotas.message(tenant):
+        return True
+    _refuse(connection, connection.metrics, "rate_limited", RATE_LIMITED)
+    return False
 
 
 def _decode(connection: Connection, frame: Mapping[str, Any]) -> Decoded | Refused:
@@ -222,17 +228,13 @@ def _in_place_for(
     everything stays in order."""
     subscriber = connection.subscriber
     tenant = connection.principal.tenant
-    metrics = connection.metrics
     write = direct.write_text
 
     def in_place(text: str) -> bool:
         if subscriber.busy or not connection.following or connection.runner is None:
             return False
-        connection.arrived = time.perf_counter()
-        subscriber.hold()
-        if not quotas.message(tenant):
-            _refuse(connection, metrics, "rate_limited", RATE_LIMITED)
-        else:
+        subscriber.hold()  # before the quota: a refusal is written here too, in line
+        if _admitted(connection, quotas, tenant):
             frame: dict[str, Any] = {"type": "websocket.receive", "text": text}
             decoded = _decode(connection, frame)
             if not _at_once(connection, decoded, repository):
