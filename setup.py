@@ -21,6 +21,7 @@ from setuptools import Extension, setup
 #: must not be compiled.
 COMPILED = [
     "app/engine/alerts.py",
+    "app/engine/align.py",
     "app/engine/behaviour.py",
     "app/engine/behaviour_words.py",
     "app/engine/clock.py",

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -16,23 +15,21 @@ import orjson
 from app.bus import Bus, Sink
 from app.calls.live import LiveCalls
 from app.calls.ownership import Ownership, SoleOwnership
-from app.calls.replay import TICK, Replay, input_body, setup_body
+from app.calls.recorder import CallRecorder
+from app.calls.replay import Replay, setup_body
 from app.calls.repository import (
     CallKey,
     CallQuery,
     CallRecord,
     CallRepository,
     Position,
-    StoreUnavailable,
 )
 from app.calls.runner import CallRunner, republish, wall_ms
 from app.calls.schemas import CallFields
-from app.engine.messages import Event, Input, Listing, TranscriptLine
+from app.engine.messages import Event, Input, Listing
 from app.engine.outbox import (
     DEFAULT_BOUNDS,
     KEEP_ALL,
-    NOTHING_EARLIER,
-    Earlier,
     FragmentBounds,
     Windows,
 )
@@ -47,8 +44,6 @@ log = logging.getLogger(__name__)
 #: Stored inputs replayed at a time when a call is rebuilt: a long call's are not all read
 #: into memory at once (nor the events they make again).
 REPLAY_PAGE = 1000
-#: How long to wait before reading what left a call's memory again, when the store failed.
-EARLIER_RETRY_S = 0.5
 
 
 def _seq_of(message: str) -> int:
@@ -57,8 +52,8 @@ def _seq_of(message: str) -> int:
 
 
 class CallService:
-    """Also the runners' :class:`app.calls.runner.CallObserver`: what a live call does reaches
-    its record and the metrics through here."""
+    """The calls of every tenant: made, found, followed, and taken over from or handed to
+    another instance."""
 
     def __init__(
         self,
@@ -89,8 +84,6 @@ class CallService:
         self.quotas = quotas
         self.ownership = ownership or SoleOwnership()
         self.claim_wait_s = claim_wait_s
-        #: Background work the service started (kept: the loop holds tasks weakly).
-        self._background: set[asyncio.Task[None]] = set()
         #: Calls being taken over here: the first claim rebuilds, the others wait for it.
         self._claiming: dict[CallKey, asyncio.Future[CallRunner]] = {}
         self.library = library
@@ -99,8 +92,8 @@ class CallService:
         self.metrics = metrics
         self.default_timezone = default_timezone
         self.live = LiveCalls()
-        #: Calls that ended here whose end the store has not committed yet.
-        self._ending: dict[CallKey, tuple[Listing, bytes, bytes]] = {}
+        #: What the runners do reaches the records and the metrics through it.
+        self.recorder = CallRecorder(repository, metrics, self.live, self.ownership)
 
     async def create(
         self, fields: CallFields, call_id: str | None, tenant: str | None
@@ -144,7 +137,7 @@ class CallService:
         if fence is None:  # another instance made the same call a moment ago
             raise Conflict(f"call {call_id!r} already exists", code="call_exists")
         self.bus.own(key.channel, fence)
-        self.live.add(CallRunner(key, session, self.bus, self))
+        self.live.add(CallRunner(key, session, self.bus, self.recorder))
         self.metrics.call_started(key, listing.script_id)
         return record
 
@@ -165,7 +158,7 @@ class CallService:
         """``record`` as this instance knows it: a call that ended here a moment ago, whose
         end the store has not committed yet, is ended."""
         if record is not None and not record.ended:
-            ending = self._ending.get(record.key)
+            ending = self.recorder.ending.get(record.key)
             if ending is not None:
                 listing, record.snapshot, record.report = ending
                 record.follow(listing)
@@ -378,13 +371,13 @@ class CallService:
             self.repository,
             key,
             self.replay_page,
-            lambda events, stored: republish(self.bus, key, self, events, stored),
+            lambda events, stored: republish(self.bus, key, self.recorder, events, stored),
         )
         runner = CallRunner(
             key,
             replay.session,
             self.bus,
-            self,
+            self.recorder,
             inputs=replay.inputs,
             last_client_seq=replay.last_client_seq,
         )
@@ -443,71 +436,3 @@ class CallService:
         runner.move("the call's lease was lost: reconnect and resume")
         self.metrics.call_gone(key)
         self.bus.release(channel)
-
-    # -- CallObserver ----------------------------------------------------------------------
-
-    def on_input(
-        self, key: CallKey, n: int, item: Input | None, wall_ms: int, seq: int | None
-    ) -> None:
-        if not self.repository.keeps_inputs:
-            return
-        if item is None:
-            self.repository.record_input(key, n, TICK, None, wall_ms, seq)
-            return
-        kind, body = input_body(item)
-        self.repository.record_input(key, n, kind, body, wall_ms, seq)
-
-    def on_event(self, key: CallKey, event: Event, message: str) -> None:
-        self.metrics.on_event(event, key)
-        # Every store keeps each call's alerts as they stand (to list calls by rule); only one
-        # that keeps inputs keeps the events too, so only it is handed every event.
-        if self.repository.keeps_inputs or event.type in ("alert", "alert_update"):
-            self.repository.record_event(key, event.seq, event.type, message, event.body)
-
-    def when_durable(self, callback: Callable[[], None]) -> None:
-        self.repository.when_durable(callback)
-
-    def on_lines(self, key: CallKey, lines: list[tuple[int, TranscriptLine]]) -> None:
-        self.repository.record_lines(key, lines)
-
-    async def earlier(self, key: CallKey, lines: int, alerts: int) -> Earlier:
-        """Once what was written is durable; a store that cannot be read is tried again (the
-        call's report waits for it, its alerts never did)."""
-        while True:
-            try:
-                await self.repository.durable()
-                earlier = await self.repository.earlier(key, lines, alerts)
-                break
-            except StoreUnavailable:
-                log.exception("call %s: what left memory cannot be read; trying again", key.call_id)
-                await asyncio.sleep(EARLIER_RETRY_S)
-            except Exception:  # noqa: BLE001 - a bug: the call still ends, its report short
-                log.exception("call %s: what left memory cannot be read", key.call_id)
-                earlier = NOTHING_EARLIER
-                break
-        found = (len(earlier.lines), len(earlier.alerts))
-        if found != (lines, alerts):
-            wanted = (lines, alerts)
-            log.error("call %s: of (lines, alerts) %s the store has %s", key.call_id, wanted, found)
-        return earlier
-
-    def on_listing(self, key: CallKey, listing: Listing) -> None:
-        self.repository.progress(key, listing)
-
-    def on_end(self, key: CallKey, listing: Listing, snapshot: bytes, report: bytes) -> None:
-        snapshot, report = self.repository.finish(key, listing, snapshot, report)
-        self.live.remove(key)
-        if self.ownership.shared:
-            self.repository.when_durable(
-                lambda: self._spawn(self.ownership.release(key.channel, ended=True))
-            )
-        self._ending[key] = (listing, snapshot, report)
-        self.repository.when_durable(lambda: self._forget_ending(key))
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _forget_ending(self, key: CallKey) -> None:
-        self._ending.pop(key, None)

@@ -26,7 +26,7 @@
  *   a match in progress is a thread (node, start, characters in its gap, budget spent,
  *   characters matched by sound only); hits are (index of the last character, value, index of
  *   the first), only those within the output node's limits (the longest span, the sound-alikes
- *   a whole or a longer match may have): what Python judges (index._align) is what could
+ *   a whole or a longer match may have): what Python judges (align.align) is what could
  *   stand. No failure links: threads from every start do their work, MAX_THREADS at most.
  * - Cursor(words, sounds).feed(text, start): the words automaton (Aho-Corasick) and the sounds
  *   automaton (Tolerant) at once for one speaker's stream, both states kept in the cursor

@@ -8,7 +8,7 @@ lexicon entry is cut into its jieba words, and its forms follow from what each w
   anything, :data:`INSERT_BUDGET` in all per match, fewer for short forms (:func:`allowed`): 我也
   不知道, 你们到底想怎么样, 有意见就找领导去. Never a negation, nor a modal verb right after the
   phrase's negation (不要挂机), nor a verb right before it (我听不清楚): those say something else
-  (``index._align`` checks what was slipped in);
+  (``align.align`` checks what was slipped in);
 - **a word left out**: a modal particle (吗 呢 吧 …, freely: :data:`MODAL`), or a function word
   — a structural particle (的 了 过 着), an adverb of scope or degree (也 都 就 很 …), the copula
   是, the measure word 个 (:data:`FUNCTION_WORDS`); not 还, 又, 才, 再, whose time is the point
@@ -73,12 +73,12 @@ SOUND_MIN_DERIVED = 4
 #: The shortest phrase matched by sound, or given any derived form.
 SOUND_MIN = 3
 
-NEGATIONS = frozenset("不没别无非未莫甭")
+NEGATIONS: frozenset[str] = frozenset("不没别无非未莫甭")
 #: Emphatic adverbs: slipped into an allow phrase, they make the phrase it would excuse blunter,
 #: not ordinary (我都不知道你在说什么 is no 我不知道您是否方便).
-EMPHATIC = frozenset("真都也就还又确根本实在完全压")
+EMPHATIC: frozenset[str] = frozenset("真都也就还又确根本实在完全压")
 #: Modal verbs: after a negation, one slipped in says something else (不要挂机, 不用管).
-MODAL_VERBS = frozenset("要用会能想可必需应该敢肯愿")
+MODAL_VERBS: frozenset[str] = frozenset("要用会能想可必需应该敢肯愿")
 #: Forms shorter than this may not be both heard by sound and have words slipped in.
 LOOSE_MIN = 5
 #: Modal particles: left out freely (a change that costs nothing), as are the words jieba tags

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
-from app.engine import forms, native, phonetic
+from app.engine import align, forms, native, phonetic
 from app.engine.messages import Speaker
 from app.engine.native import Gap
 from app.engine.patterns import expand
@@ -125,34 +125,14 @@ class _Ref:
     homophones: int
     #: An allow phrase: no emphatic word may be slipped into it (:data:`forms.EMPHATIC`).
     plain: bool
-    #: The form's steps as :func:`_align` walks them, made the first time a hit of it is
-    #: aligned (most forms never are).
-    plan: tuple[_Step, ...] | None = None
+    #: The form's steps as :func:`align.align` walks them, made the first time a hit of it
+    #: is aligned (most forms never are).
+    plan: tuple[align.Step, ...] | None = None
 
-
-class _Step:
-    """One step of a form, as :func:`_align` walks it: a character (``char``, and the sounds it
-    is heard as) or a gap (``char`` empty), with what the form says around the gap."""
-
-    __slots__ = ("char", "sounds", "low", "high", "counts", "after_negation", "before_negation")
-
-    def __init__(
-        self,
-        char: str,
-        sounds: frozenset[int],
-        gap: Gap | None,
-        after_negation: bool,
-        before_negation: bool,
-    ) -> None:
-        self.char = char
-        self.sounds = sounds
-        self.low = gap.low if gap is not None else 0
-        self.high = gap.high if gap is not None else 0
-        self.counts = gap.counts if gap is not None else False
-        #: A gap right after the form's negation: no modal verb may open what is slipped in.
-        self.after_negation = after_negation
-        #: A gap right before the form's negation: no verb may be slipped in.
-        self.before_negation = before_negation
+    def steps(self) -> tuple[align.Step, ...]:
+        if self.plan is None:
+            self.plan = align.plan(self.form.items)
+        return self.plan
 
 
 class PhraseIndex:
@@ -163,7 +143,7 @@ class PhraseIndex:
     - by sound (``native.Tolerant``): every pattern of the targets matched by sound
       (``phonetic_kinds``, ``phonetic_min`` characters or more), every gapped pattern, and
       every form derived from the phrases of targets that ``derive``; a hit is judged on what
-      it spans (``_align``: what was slipped in, how much by sound) and a form that must be
+      it spans (:func:`align.align`: what was slipped in, how much by sound) and a form that must be
       matched on its characters is checked on them (hits are rare).
 
     Allow and softening phrases are a third index, scanned only beside a hit they qualify
@@ -318,7 +298,7 @@ class PhraseIndex:
                         continue
                     if ref.chars_only and end - first == len(form.text):
                         continue
-                    judged = _align(text, first, end, ref)
+                    judged = align.align(text, first, end, ref.steps(), ref.plain)
                     if judged is None:
                         continue
                     homophones, inserted = judged
@@ -377,112 +357,6 @@ def _symbols(form: forms.Form, items: tuple[str | Gap, ...]) -> list[int]:
             out.append(said[at])
             at += 1
     return out
-
-
-#: An alignment's cost that no alignment has.
-_NONE: Final = 1 << 20
-#: The forms module's limits, as this compiled module's own constants: read in :func:`_cost`
-#: once per step and place, where a module attribute would be a dictionary look-up each time.
-_INSERT_BUDGET: Final = forms.INSERT_BUDGET
-_NEGATIONS: Final = forms.NEGATIONS
-_EMPHATIC: Final = forms.EMPHATIC
-_MODAL_VERBS: Final = forms.MODAL_VERBS
-
-
-#: Every sound a character is heard as, by character, as alignments ask: the characters hits
-#: span, at most :data:`_HEARD_MAX` of them.
-_HEARD: Final[dict[str, frozenset[int]]] = {}
-_HEARD_MAX: Final = 20_000
-
-
-def _heard(char: str) -> frozenset[int]:
-    sounds = _HEARD.get(char)
-    if sounds is None:
-        sounds = frozenset(phonetic.heard(char))
-        if len(_HEARD) < _HEARD_MAX:
-            _HEARD[char] = sounds
-    return sounds
-
-
-def _planned(ref: _Ref) -> tuple[_Step, ...]:
-    """The form's steps as :func:`_align` walks them (kept on the ref)."""
-    items = ref.form.items
-    plan: list[_Step] = []
-    for i, step in enumerate(items):
-        if isinstance(step, Gap):
-            after = i > 0 and items[i - 1] in forms.NEGATIONS
-            before = i + 1 < len(items) and items[i + 1] in forms.NEGATIONS
-            plan.append(_Step("", frozenset(), step, after, before))
-        else:
-            plan.append(_Step(step, _heard(step), None, False, False))
-    ref.plan = tuple(plan)
-    return ref.plan
-
-
-def _align(text: str, start: int, end: int, ref: _Ref) -> tuple[int, int] | None:
-    """The best reading of ``text[start:end]`` as the form of ``ref``: (characters heard only by
-    sound, characters slipped in), fewest sound-alikes first; None when there is none that
-    slips in only what may be slipped in. A word slipped in may not say the opposite: no
-    negation (不, 没 …), no modal verb right after the form's negation (不 + 要 挂机 is "do
-    not hang up", not 不挂机), no verb right before it (我 + 听 不清楚 is "I cannot hear
-    clearly": :func:`forms.makes_a_complement`); nothing emphatic into an allow phrase."""
-    plan = ref.plan if ref.plan is not None else _planned(ref)
-    width = end - start + 1
-    memo = [-1] * ((len(plan) + 1) * width)
-    total = _cost(text, plan, ref.plain, 0, start, start, end, memo)
-    if total >= _NONE:
-        return None
-    return total // 64, total % 64
-
-
-def _cost(
-    text: str,
-    plan: tuple[_Step, ...],
-    plain: bool,
-    i: int,
-    at: int,
-    start: int,
-    end: int,
-    memo: list[int],
-) -> int:
-    """Sound-alikes × 64 + characters slipped in, reading ``text[at:end]`` as ``plan[i:]``
-    (``memo`` holds what was worked out, by step and place)."""
-    if i == len(plan):
-        return 0 if at == end else _NONE
-    key = i * (end - start + 1) + at - start
-    remembered = memo[key]
-    if remembered >= 0:
-        return remembered
-    best = _NONE
-    step = plan[i]
-    if not step.char:
-        budget = _INSERT_BUDGET
-        for taken in range(step.low, step.high + 1):
-            if at + taken > end or (step.counts and taken > budget):
-                break
-            if taken and step.counts:
-                slipped = text[at + taken - 1]
-                if slipped in _NEGATIONS or (plain and slipped in _EMPHATIC):
-                    break
-                if step.after_negation and text[at] in _MODAL_VERBS:
-                    break
-                if step.before_negation and forms.makes_a_complement(text[at : at + taken]):
-                    continue
-            rest = _cost(text, plan, plain, i + 1, at + taken, start, end, memo)
-            if rest < _NONE:
-                cost = rest + taken if step.counts else rest
-                if cost < best:
-                    best = cost
-    elif at < end:
-        char = text[at]
-        if char == step.char:
-            best = _cost(text, plan, plain, i + 1, at + 1, start, end, memo)
-        elif not step.sounds.isdisjoint(_heard(char)):
-            rest = _cost(text, plan, plain, i + 1, at + 1, start, end, memo)
-            if rest < _NONE:
-                best = rest + 64
-    memo[key] = best
-    return best
 
 
 #: Whether a clause ends inside normalized ``[start, end)`` (punctuation, a pause between

@@ -1,4 +1,4 @@
-"""``index._align`` (a hit of a form by sound or with words slipped in, judged on what it spans)
+"""``align.align`` (a hit of a form by sound or with words slipped in, judged on what it spans)
 against the recursive reading it replaced, kept here as the reference: the same answer for every
 form of every lexicon phrase, on texts made from the form with its characters kept, swapped for
 a sound-alike or another character, and words (negations, modal verbs, verbs, emphatic adverbs
@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 
 from app.engine import forms, phonetic
-from app.engine.index import Target, _align, _Ref
+from app.engine.align import align
+from app.engine.index import Target, _Ref
 from app.engine.native import Gap
 from app.scripts.loader import load_library
 from tests.corpus.build import ROOT
@@ -107,7 +108,7 @@ def test_align_reads_as_the_reference_on_every_lexicon_form() -> None:
                             continue
                         for end in {len(text), max(start, len(text) - 1)}:
                             expected = reference(text, start, end, ref)
-                            assert _align(text, start, end, ref) == expected, (text, form.label)
+                            assert align(text, start, end, ref.steps(), ref.plain) == expected, (text, form.label)
                             compared += 1
                             found += expected is not None
     # the texts exercise both answers, and often
