@@ -108,7 +108,10 @@ def test_align_reads_as_the_reference_on_every_lexicon_form() -> None:
                             continue
                         for end in {len(text), max(start, len(text) - 1)}:
                             expected = reference(text, start, end, ref)
-                            assert align(text, start, end, ref.steps(), ref.plain) == expected, (text, form.label)
+                            assert align(text, start, end, ref.steps(), ref.plain) == expected, (
+                                text,
+                                form.label,
+                            )
                             compared += 1
                             found += expected is not None
     # the texts exercise both answers, and often
