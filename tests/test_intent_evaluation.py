@@ -25,6 +25,7 @@ from tests.corpus.evaluate_intent import (
     DEV8,
     DEV9,
     DEV10,
+    DEV11,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -42,6 +43,7 @@ from tests.corpus.evaluate_intent import (
     PROBE8,
     PROBE9,
     PROBE10,
+    PROBE11,
     evaluate_intents,
     read_intents,
 )
@@ -161,6 +163,14 @@ FLOORS = {
     (DEV10, "unclear_purpose"): (0.95, 0.66),
     (PROBE10, "complaint"): (0.84, 0.80),
     (PROBE10, "unclear_purpose"): (1.0, 0.46),
+    # intent_dev11 and intent_probe11, written from the norms alone (returned contacts whose
+    # purpose is clear enough, not, or a grievance; hedged, polite, sarcastic and rambling
+    # complaints and their near misses), held at what main does on them before any round
+    # designed on dev11 (0.901 / 0.722 and 0.953 / 0.774; 0.977 / 0.656 and 0.960 / 0.800).
+    (DEV11, "complaint"): (0.90, 0.72),
+    (DEV11, "unclear_purpose"): (0.95, 0.77),
+    (PROBE11, "complaint"): (0.97, 0.65),
+    (PROBE11, "unclear_purpose"): (0.96, 0.80),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -265,6 +275,7 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         (DEV8, 300, PROBE8, 150),
         (DEV9, 300, PROBE9, 150),
         (DEV10, 300, PROBE10, 150),
+        (DEV11, 300, PROBE11, 150),
     ):
         rows = read_intents(dev)
         assert len(rows) >= least, dev.name
@@ -302,6 +313,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         PROBE9,
         DEV10,
         PROBE10,
+        DEV11,
+        PROBE11,
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
@@ -331,6 +344,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "probe9",
         "dev10",
         "probe10",
+        "dev11",
+        "probe11",
         "independent",
         "independent_b",
         "independent_c",

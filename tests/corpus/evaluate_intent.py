@@ -124,6 +124,14 @@ DEV10 = ROOT / "tests" / "corpus" / "intent_dev10.tsv"
 #: Written with intent_dev10 by the same hand, different lines: a probe of the twelfth round,
 #: measured at its start and end, never designed on (figures only; ``--without probe10``).
 PROBE10 = ROOT / "tests" / "corpus" / "intent_probe10.tsv"
+#: An eleventh development set, for the thirteenth round, written from the norms alone by someone
+#: who never saw the matcher (returned contacts whose purpose is clear enough, not, or a
+#: grievance; hedged, polite, sarcastic and rambling complaints and their near misses; misses
+#: printed).
+DEV11 = ROOT / "tests" / "corpus" / "intent_dev11.tsv"
+#: Written with intent_dev11 by the same hand, different lines: a probe of the thirteenth round,
+#: measured at its start and end, never designed on (figures only; ``--without probe11``).
+PROBE11 = ROOT / "tests" / "corpus" / "intent_probe11.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
@@ -162,6 +170,8 @@ SETS = {
     "probe9": PROBE9,
     "dev10": DEV10,
     "probe10": PROBE10,
+    "dev11": DEV11,
+    "probe11": PROBE11,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
@@ -320,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         # Only the misses of the sets designed on are listed; the held-out sets give figures only.
         show = (
             args.show
-            if path in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, DEV10)
+            if path
+            in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, DEV10, DEV11)
             else None
         )
         print(report(str(path.relative_to(ROOT)), evaluate_intents(compiled, path), show))
