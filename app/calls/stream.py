@@ -185,6 +185,12 @@ def _decode(connection: Connection, frame: Mapping[str, Any]) -> Decoded | Refus
         return connection.decoder.decode(frame)
     except Refused as refused:
         connection.metrics.decode_error(connection.format, refused.code)
+        # Kept as a value, without what it was raised through: its traceback (and the decoding
+        # error it was raised from, with its own) holds this frame, and this frame its
+        # caller's, which holds the refusal — a cycle per malformed message that only the
+        # collector would break.
+        refused.__traceback__ = None
+        refused.__context__ = None
         return refused
 
 
