@@ -71,6 +71,13 @@ def test_refused_messages_leave_nothing_for_the_collector(
         json.dumps({"type": "fragment", "speaker": "robot", "text": "x", "final": True}),
         json.dumps([1, 2]),
         json.dumps({"no": "type"}),
+        json.dumps({"type": "event", "name": "hold", "at": "9999-12-31T00:00:00Z"}),
+        json.dumps(
+            {"type": "fragment", "speaker": "agent", "segment": "x", "text": "你", "end_ms": 1e30}
+        ),
+        json.dumps(
+            {"type": "fragment", "speaker": "agent", "text": "你", "final": True, "seq": True}
+        ),
     ]
     kinds = (Refused, orjson.JSONDecodeError, types.FrameType, types.TracebackType)
     with served(create_app(Settings())) as port:
