@@ -89,6 +89,32 @@ def _common_prefix(a: str, b: str) -> int:
     return low
 
 
+class _Clauses:
+    """Where clauses end in the text a stream scanned last, whose segment ``norm`` begins at
+    ``base`` (a bound method of it, not a closure: compiled, a closure and the frame it
+    captures refer to each other, garbage only the collector frees, on every fragment)."""
+
+    __slots__ = ("norm", "base", "skip")
+
+    def __init__(self, norm: Normalized, base: int, skip: int) -> None:
+        self.norm = norm
+        self.base = base
+        self.skip = skip
+
+    def broken(self, start: int, end: int) -> bool:
+        """A clause ends inside ``[start, end)`` of the text scanned: the join with the segment
+        before, or a clause mark in the text as sent (offsets are worked out only here, for an
+        allow phrase around a hit)."""
+        base = self.base
+        if start < base:
+            return True
+        norm = self.norm
+        offsets = norm.offsets
+        first = offsets[start - base + self.skip]
+        last = offsets[end - base + self.skip - 1]
+        return any(c in CLAUSE_MARKS for c in norm.raw[first:last])
+
+
 class SpeakerStream:
     """One speaker's continuous speech, for matching across partials and segments.
 
@@ -188,19 +214,7 @@ class SpeakerStream:
         if qualified and any(h.end > base and h.target.key in qualified for h in hits):
             hits = hits + self._index.qualifiers(self._text)
         skip = self._skip
-
-        def broken(start: int, end: int) -> bool:
-            """A clause ends inside ``[start, end)`` of the text scanned: the join with the
-            segment before, or a clause mark in the text as sent (offsets are worked out only
-            here, for an allow phrase around a hit)."""
-            if start < base:
-                return True
-            offsets = norm.offsets
-            first = offsets[start - base + skip]
-            last = offsets[end - base + skip - 1]
-            return any(c in CLAUSE_MARKS for c in norm.raw[first:last])
-
-        judged_hits, self._all = judged(hits, base, final, broken)
+        judged_hits, self._all = judged(hits, base, final, _Clauses(norm, base, skip).broken)
         if not judged_hits:
             self._located = NO_HITS
             return NO_HITS
