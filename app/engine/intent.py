@@ -323,7 +323,12 @@ class IntentModel:
             # an utterance made only of openers and generic words says nothing the complaint
             # model could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the
             # purpose cues are asked before it
-            opener, share = self._purpose.covered(norm.text)
+            opener, share, returned = self._purpose.returned(norm.text)
+            # a contact of the company's returned, and little else said (收到你们一条短信 让我回
+            # 个电话): it opens the call, and the purpose model is not asked (below)
+            notice = returned >= self._purpose.notice_coverage
+            if notice:
+                opener, share = True, returned
             if opener and share == 1.0:
                 topic, answer = self._purpose.says(norm.text)
                 if not answer:
@@ -349,12 +354,14 @@ class IntentModel:
             if (
                 unsaid
                 and not needless
+                and not notice
                 and self._learned_purpose is not None
                 and self._at.unsaid_purpose > 0.0
             ):
                 # the words name nothing the topics know; the purpose model must not rule out an
                 # opening: to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
-                # reads as the purpose said that it is
+                # reads as the purpose said that it is; a caller returning the company's contact
+                # (收到你们一条短信 让我回个电话) has asked for nothing
                 grams = features(norm.text)
                 unclear = self._learned_purpose.probability(grams)
                 unsaid = unclear >= self._at.unsaid_purpose

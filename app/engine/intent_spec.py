@@ -126,6 +126,16 @@ class PurposeIntent(Frozen):
     #: Phrases that hold a topic's word without naming a business: a topic inside one does not
     #: count (接到个短信让我回电话 is a returned call, not a question about 短信).
     unnamed: tuple[str, ...] = ()
+    #: A contact of the company's that the caller is returning (收到你们的短信, 你们给我打过电话,
+    #: 信箱里有你们的留言): covered as an opener is. Where one is said, a purpose not said
+    #: (``coverage``) is unclear without the learned model's gate (``learned.unsaid_purpose``):
+    #: the caller answers the company's contact and has asked for nothing the model could read
+    #: as a request whose object the topics lack.
+    notices: tuple[str, ...] = ()
+    #: The share of its characters that such words must cover for a returned contact to go
+    #: without the model's gate: below it the caller has said more than that they are returning
+    #: it (收到语音留言说我的手机可以免费换五G卡: what it was about, in words the topics lack).
+    notice_coverage: float = Field(default=0.8, gt=0, le=1)
     #: A purpose not said: an utterance that names no topic, says none of ``said``, holds no
     #: complaint cue (counted or taken back) and is made of opener and generic words for at least
     #: this share of its characters also leaves the purpose unclear (none: only an utterance
@@ -145,7 +155,7 @@ class PurposeIntent(Frozen):
 
     def phrases(self) -> Iterator[str]:
         yield from (*self.openers, *self.generic, *self.names, *self.topics, *self.said)
-        yield from (*self.unnamed, *self.needs)
+        yield from (*self.unnamed, *self.notices, *self.needs)
 
 
 class LearnedUse(Frozen):

@@ -330,6 +330,36 @@ def test_a_topic_word_that_names_no_business(text: str, unclear: bool) -> None:
     assert AIMED.judge(text).unclear_purpose is unclear, AIMED.judge(text)
 
 
+#: Thirteenth round: a contact of the company's that the caller returns opens the call.
+RETURNED = IntentModel(
+    Intent.model_validate(
+        {
+            "unclear_purpose": {
+                "source": "002 当询问客户目的时",
+                "openers": ["喂"],
+                "generic": ["我", "你们", "的", "还没拆"],
+                "topics": ["话费", "积分"],
+                "notices": ["收到{0,4}信"],
+                "coverage": 0.6,
+            },
+        }
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "unclear"),
+    [
+        ("我收到你们的信 还没拆", True),  # no opener but the notice, nothing else said
+        ("我收到你们的信 说我积分要过期", False),  # what it is about, named
+        ("我收到你们的信 说换新卡送东西", False),  # named in words the topics lack: 8 of 14
+        ("我们家刚搬来", False),  # nothing returned, no opener
+    ],
+)
+def test_a_returned_contact(text: str, unclear: bool) -> None:
+    assert RETURNED.judge(text).unclear_purpose is unclear, RETURNED.judge(text)
+
+
 def test_the_purpose_is_judged_only_when_asked() -> None:
     assert CLASSES.judge("你好").unclear_purpose is True
     assert CLASSES.judge("你好", purpose=False).unclear_purpose is False
