@@ -82,6 +82,11 @@ class ComplaintIntent(Frozen):
     #: clause names none of ``carrier`` (你们, 营业厅, 客服) is aimed at them, not at the company,
     #: and is taken back: 气死我了 快递把我新手机摔坏了 想补一张新卡.
     elsewhere: tuple[str, ...] = ()
+    #: A caller coming over to the company (转到你们, 携号转网过来): where one of these is said,
+    #: a ``rivals`` phrase (联通那边, 移动的宽带) names a culprit as ``elsewhere`` does, and a
+    #: leaving cue inside one of these is no threat to leave.
+    joining: tuple[str, ...] = ()
+    rivals: tuple[str, ...] = ()
     carrier: tuple[str, ...] = ()
     aimable: tuple[str, ...] = ()
     #: The kinds whose words turn thanks into their opposite (真是谢谢你们了): a ``settled``
@@ -98,7 +103,7 @@ class ComplaintIntent(Frozen):
         yield from (*self.unresolved, *self.third_party, *self.topic, *self.neutral)
         yield from self.asking
         yield from (*self.committing, *self.hypothetical, *self.breaks)
-        yield from (*self.elsewhere, *self.carrier, *self.praise)
+        yield from (*self.elsewhere, *self.carrier, *self.praise, *self.joining, *self.rivals)
 
 
 class PurposeIntent(Frozen):
