@@ -159,16 +159,21 @@ FLOORS = {
     # complaints; dialect and ASR errors), held at what main does on them (0.869 / 0.856 and
     # 0.950 / 0.667; 0.841 / 0.806 and 1.000 / 0.469). The twelfth round designed on dev10 was
     # not merged: it failed this file's floors on the independent sets (tests/corpus/INTENT.md).
-    (DEV10, "complaint"): (0.86, 0.85),
-    (DEV10, "unclear_purpose"): (0.95, 0.66),
+    # Thirteenth round (designed on dev11 and dev10; the model not retrained): dev10 0.939 /
+    # 0.939 and 0.956 / 0.754; probe10, never designed on, 0.859 / 0.847 and 1.000 / 0.562 (its
+    # floors left as they were).
+    (DEV10, "complaint"): (0.93, 0.93),
+    (DEV10, "unclear_purpose"): (0.95, 0.75),
     (PROBE10, "complaint"): (0.84, 0.80),
     (PROBE10, "unclear_purpose"): (1.0, 0.46),
     # intent_dev11 and intent_probe11, written from the norms alone (returned contacts whose
     # purpose is clear enough, not, or a grievance; hedged, polite, sarcastic and rambling
     # complaints and their near misses), held at what main does on them before any round
     # designed on dev11 (0.901 / 0.722 and 0.953 / 0.774; 0.977 / 0.656 and 0.960 / 0.800).
-    (DEV11, "complaint"): (0.90, 0.72),
-    (DEV11, "unclear_purpose"): (0.95, 0.77),
+    # Thirteenth round (designed on dev11): 0.959 / 0.937 and 1.000 / 0.943; probe11, never
+    # designed on, 0.977 / 0.656 and 0.962 / 0.833 (its floors left as they were).
+    (DEV11, "complaint"): (0.95, 0.93),
+    (DEV11, "unclear_purpose"): (1.0, 0.94),
     (PROBE11, "complaint"): (0.97, 0.65),
     (PROBE11, "unclear_purpose"): (0.96, 0.80),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:

@@ -58,7 +58,7 @@ NOTHING = Judged()
 #: What a phrase of the complaint section is there for (the value it carries when found).
 _CUE, _NEGATOR, _RHETORICAL, _PAST, _SETTLED, _UNRESOLVED = range(6)
 _THIRD_PARTY, _TOPIC, _NEUTRAL, _ASKING, _COMMITTING, _HYPOTHETICAL, _BREAK = range(6, 13)
-_PRAISE, _ELSEWHERE = 13, 14
+_PRAISE, _ELSEWHERE, _JOINING, _RIVAL = 13, 14, 15, 16
 
 
 class _Complaint:
@@ -85,6 +85,8 @@ class _Complaint:
             (_BREAK, spec.breaks),
             (_PRAISE, spec.praise),
             (_ELSEWHERE, spec.elsewhere),
+            (_JOINING, spec.joining),
+            (_RIVAL, spec.rivals),
         ):
             entries.extend((phrase, (role, "", 0.0)) for phrase in phrases)
         self.cues: Cues[tuple[int, str, float]] = Cues(entries, words)
@@ -117,7 +119,7 @@ class _Complaint:
         a cue was taken back (denied, someone else's, about the channel, past and settled)."""
         text = norm.text
         found = self.cues.find(text)
-        by_role: list[list[Found]] = [[] for _ in range(_ELSEWHERE + 1)]
+        by_role: list[list[Found]] = [[] for _ in range(_RIVAL + 1)]
         for hit in found:
             by_role[hit.value[0]].append(hit)
         if not by_role[_CUE]:
@@ -134,7 +136,9 @@ class _Complaint:
             if held is None or hit.value[2] > held.value[2]:
                 heaviest[(hit.start, hit.end)] = hit
         hits = [hit for hit in by_role[_CUE] if heaviest[(hit.start, hit.end)] is hit]
-        neutral = by_role[_NEUTRAL]
+        # a caller coming over (转到你们): no threat to leave, and a rival named is a culprit
+        joining = by_role[_JOINING]
+        neutral = [*by_role[_NEUTRAL], *joining] if joining else by_role[_NEUTRAL]
         # a neutral word is one word: no clause begins inside it (处理结果 is no 结果, "then")
         breaks = [b for b in by_role[_BREAK] if not any(w.start < b.start < w.end for w in neutral)]
         clauses = _Clauses(norm, breaks)
@@ -162,7 +166,7 @@ class _Complaint:
             not any(s.start <= u.start and u.end <= s.end for s in settled)
             for u in by_role[_UNRESOLVED]
         )
-        culprits = by_role[_ELSEWHERE]
+        culprits = [*by_role[_ELSEWHERE], *by_role[_RIVAL]] if joining else by_role[_ELSEWHERE]
         aim: frozenset[int] | None = None
         aim_asked = False
         asking = by_role[_ASKING]
@@ -323,7 +327,12 @@ class IntentModel:
             # an utterance made only of openers and generic words says nothing the complaint
             # model could weigh against the company (营业厅的人让我打10086, 我老婆让我打的): the
             # purpose cues are asked before it
-            opener, share = self._purpose.covered(norm.text)
+            opener, share, returned = self._purpose.returned(norm.text)
+            # a contact of the company's returned, and little else said (收到你们一条短信 让我回
+            # 个电话): it opens the call, and the purpose model is not asked (below)
+            notice = returned >= self._purpose.notice_coverage
+            if notice:
+                opener, share = True, returned
             if opener and share == 1.0:
                 topic, answer = self._purpose.says(norm.text)
                 if not answer:
@@ -349,12 +358,14 @@ class IntentModel:
             if (
                 unsaid
                 and not needless
+                and not notice
                 and self._learned_purpose is not None
                 and self._at.unsaid_purpose > 0.0
             ):
                 # the words name nothing the topics know; the purpose model must not rule out an
                 # opening: to it a request whose object the topics lack (麻烦帮我查一下附近的营业厅)
-                # reads as the purpose said that it is
+                # reads as the purpose said that it is; a caller returning the company's contact
+                # (收到你们一条短信 让我回个电话) has asked for nothing
                 grams = features(norm.text)
                 unclear = self._learned_purpose.probability(grams)
                 unsaid = unclear >= self._at.unsaid_purpose

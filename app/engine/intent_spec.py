@@ -82,6 +82,11 @@ class ComplaintIntent(Frozen):
     #: clause names none of ``carrier`` (你们, 营业厅, 客服) is aimed at them, not at the company,
     #: and is taken back: 气死我了 快递把我新手机摔坏了 想补一张新卡.
     elsewhere: tuple[str, ...] = ()
+    #: A caller coming over to the company (转到你们, 携号转网过来): where one of these is said,
+    #: a ``rivals`` phrase (联通那边, 移动的宽带) names a culprit as ``elsewhere`` does, and a
+    #: leaving cue inside one of these is no threat to leave.
+    joining: tuple[str, ...] = ()
+    rivals: tuple[str, ...] = ()
     carrier: tuple[str, ...] = ()
     aimable: tuple[str, ...] = ()
     #: The kinds whose words turn thanks into their opposite (真是谢谢你们了): a ``settled``
@@ -98,7 +103,7 @@ class ComplaintIntent(Frozen):
         yield from (*self.unresolved, *self.third_party, *self.topic, *self.neutral)
         yield from self.asking
         yield from (*self.committing, *self.hypothetical, *self.breaks)
-        yield from (*self.elsewhere, *self.carrier, *self.praise)
+        yield from (*self.elsewhere, *self.carrier, *self.praise, *self.joining, *self.rivals)
 
 
 class PurposeIntent(Frozen):
@@ -126,6 +131,16 @@ class PurposeIntent(Frozen):
     #: Phrases that hold a topic's word without naming a business: a topic inside one does not
     #: count (接到个短信让我回电话 is a returned call, not a question about 短信).
     unnamed: tuple[str, ...] = ()
+    #: A contact of the company's that the caller is returning (收到你们的短信, 你们给我打过电话,
+    #: 信箱里有你们的留言): covered as an opener is. Where one is said, a purpose not said
+    #: (``coverage``) is unclear without the learned model's gate (``learned.unsaid_purpose``):
+    #: the caller answers the company's contact and has asked for nothing the model could read
+    #: as a request whose object the topics lack.
+    notices: tuple[str, ...] = ()
+    #: The share of its characters that such words must cover for a returned contact to go
+    #: without the model's gate: below it the caller has said more than that they are returning
+    #: it (收到语音留言说我的手机可以免费换五G卡: what it was about, in words the topics lack).
+    notice_coverage: float = Field(default=0.8, gt=0, le=1)
     #: A purpose not said: an utterance that names no topic, says none of ``said``, holds no
     #: complaint cue (counted or taken back) and is made of opener and generic words for at least
     #: this share of its characters also leaves the purpose unclear (none: only an utterance
@@ -145,7 +160,7 @@ class PurposeIntent(Frozen):
 
     def phrases(self) -> Iterator[str]:
         yield from (*self.openers, *self.generic, *self.names, *self.topics, *self.said)
-        yield from (*self.unnamed, *self.needs)
+        yield from (*self.unnamed, *self.notices, *self.needs)
 
 
 class LearnedUse(Frozen):

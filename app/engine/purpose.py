@@ -11,7 +11,7 @@ from app.engine.cues import Cues, Found
 from app.engine.intent_spec import PurposeIntent
 
 #: What a phrase of the purpose section is there for.
-_OPENER, _GENERIC, _NAME = range(3)
+_OPENER, _GENERIC, _NAME, _NOTICE = range(4)
 #: What a phrase of the purpose's topics is there for: an answer or thanks, a business named, a
 #: topic's word that names none there.
 _ANSWER, _TOPIC_SAID, _NO_TOPIC = range(3)
@@ -28,6 +28,7 @@ class PurposeCues:
                 *((p, _OPENER) for p in spec.openers),
                 *((p, _GENERIC) for p in spec.generic),
                 *((p, _NAME) for p in spec.names),
+                *((p, _NOTICE) for p in spec.notices),
             ],
             words,
         )
@@ -41,6 +42,7 @@ class PurposeCues:
             words,
         )
         self.coverage = spec.coverage
+        self.notice_coverage = spec.notice_coverage
         # signs of a need: scanned only where they decide (a story nothing else has judged)
         self.needs: Cues[bool] = Cues([(p, True) for p in spec.needs], words)
         self.needless_length = spec.needless_length
@@ -48,15 +50,32 @@ class PurposeCues:
     def covered(self, text: str) -> tuple[bool, float]:
         """Whether ``text`` opens or greets, and the share of its characters that such words,
         generic ones, or a name after a word that introduces one cover."""
+        opener, share, _ = self.returned(text)
+        return opener, share
+
+    def returned(self, text: str) -> tuple[bool, float, float]:
+        """:meth:`covered`, and the share its words cover with a contact of the company's that
+        ``text`` returns (a ``notices`` phrase: 收到你们的短信, 你们给我打过电话) counted as an
+        opener (0.0: none is)."""
         found = self.cues.find(text)
         covered = [self.numbers and c.isdigit() for c in text]
+        notices: list[Found] = []
         opener = False
         for hit in found:
+            if hit.value == _NOTICE:
+                notices.append(hit)
+                continue
             opener = opener or hit.value == _OPENER
             end = min(hit.end + self.name_length, len(text)) if hit.value == _NAME else hit.end
             for i in range(hit.start, end):
                 covered[i] = True
-        return opener, sum(covered) / len(text)
+        share = sum(covered) / len(text)
+        if not notices:
+            return opener, share, 0.0
+        for hit in notices:
+            for i in range(hit.start, hit.end):
+                covered[i] = True
+        return opener, share, sum(covered) / len(text)
 
     def needless(self, text: str) -> bool:
         """Whether ``text`` is a story (``needless_length`` characters or more) that says no

@@ -330,6 +330,73 @@ def test_a_topic_word_that_names_no_business(text: str, unclear: bool) -> None:
     assert AIMED.judge(text).unclear_purpose is unclear, AIMED.judge(text)
 
 
+#: Thirteenth round: a caller coming over from a rival operator.
+JOINING = IntentModel(
+    Intent.model_validate(
+        {
+            "complaint": {
+                "source": "002 客户代表服务项目—投诉",
+                "threshold": 2,
+                "cues": [
+                    {"kind": "anger", "weight": 2, "phrases": ["气死"]},
+                    {"kind": "leaving", "weight": 1, "phrases": ["转网"]},
+                    {"kind": "threat", "weight": 2, "phrases": ["转{0,4}经理"]},
+                    {"kind": "addressee", "weight": 0.5, "phrases": ["你们"]},
+                ],
+                "joining": ["转到你们{这,这边}", "转网过来"],
+                "rivals": ["联通那边"],
+                "carrier": ["你们", "联通"],
+                "aimable": ["anger"],
+            },
+        }
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("联通那边气死我了 我要转网过来", False),  # the rival is the culprit, no leaving
+        ("联通那边气死我了 转到你们这", False),
+        ("联通那边气死我了", True),  # no one coming over: 联通 may be the company
+        ("你们气死我了 我要转网", True),
+        ("转到你们经理", True),  # being put through to a manager is no coming over
+    ],
+)
+def test_a_caller_coming_over(text: str, complaint: bool) -> None:
+    assert JOINING.judge(text).complaint is complaint, JOINING.judge(text)
+
+
+#: Thirteenth round: a contact of the company's that the caller returns opens the call.
+RETURNED = IntentModel(
+    Intent.model_validate(
+        {
+            "unclear_purpose": {
+                "source": "002 当询问客户目的时",
+                "openers": ["喂"],
+                "generic": ["我", "你们", "的", "还没拆"],
+                "topics": ["话费", "积分"],
+                "notices": ["收到{0,4}信"],
+                "coverage": 0.6,
+            },
+        }
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "unclear"),
+    [
+        ("我收到你们的信 还没拆", True),  # no opener but the notice, nothing else said
+        ("我收到你们的信 说我积分要过期", False),  # what it is about, named
+        ("我收到你们的信 说换新卡送东西", False),  # named in words the topics lack: 8 of 14
+        ("我们家刚搬来", False),  # nothing returned, no opener
+    ],
+)
+def test_a_returned_contact(text: str, unclear: bool) -> None:
+    assert RETURNED.judge(text).unclear_purpose is unclear, RETURNED.judge(text)
+
+
 def test_the_purpose_is_judged_only_when_asked() -> None:
     assert CLASSES.judge("你好").unclear_purpose is True
     assert CLASSES.judge("你好", purpose=False).unclear_purpose is False

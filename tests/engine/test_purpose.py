@@ -42,6 +42,20 @@ def test_what_the_words_cover(text: str, opener: bool, share: float) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "returned"),
+    [
+        ("你好我收到你们的信", (True, 2 / 9, 8 / 9)),  # the notice counts apart from the openers
+        ("收到你们的信就是", (False, 2 / 8, 1.0)),  # ... and opens as one does
+        ("你好这边就是", (True, 1.0, 0.0)),  # none returned
+        ("收到你们的信我想换个手机", (False, 0.0, 6 / 12)),
+    ],
+)
+def test_a_returned_contact_covers_apart(text: str, returned: tuple[bool, float, float]) -> None:
+    got = cues(notices=["收到{0,4}信"]).returned(normalize_text(text))
+    assert got == (returned[0], pytest.approx(returned[1]), pytest.approx(returned[2]))
+
+
+@pytest.mark.parametrize(
     ("text", "unclear"),
     [("喂你好", True), ("你好我姓王", True), ("这边就是", False), ("喂我想问一下话费", False)],
 )
