@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     #: before it cancels them and shuts down (uvicorn's ``timeout_graceful_shutdown``): an
     #: orchestrator's own grace period (Docker: 10 s, Kubernetes: 30 s) must be longer.
     shutdown_timeout_s: int = Field(default=10, ge=0, le=600)
+    #: The collector's young-generation threshold while serving (CPython's: 700): how many more
+    #: objects may be allocated than freed between two young collections. Larger makes the
+    #: collector's pauses rarer and each longer: at 1,000 calls 20,000 halves the alert's p99
+    #: and lengthens its p99.9 (BENCHMARKS.md, *The collector*).
+    gc_young_threshold: int = Field(default=700, ge=100, le=1_000_000)
     #: uvicorn's log level for ``huashu serve``.
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     #: uvicorn's access log: a line per HTTP request and per WebSocket handshake (and, at

@@ -64,11 +64,10 @@ HTTP_ERROR_CODES = {
     415: "unsupported_media_type",
 }
 
-#: The collector's thresholds while serving (CPython's default: 700, 10, 10). A full collection
-#: walks every live call's objects; asking for ten times as many middle collections before one
-#: makes those pauses ten times rarer. Young collections stay at CPython's: larger young
-#: generations pause longer (BENCHMARKS.md).
-GC_THRESHOLDS = (700, 10, 100)
+#: The collector's middle and old thresholds while serving (CPython's: 10, 10; the young one is
+#: ``Settings.gc_young_threshold``). A full collection walks every live call's objects; asking
+#: for ten times as many middle collections before one makes those pauses ten times rarer.
+GC_OLDER_THRESHOLDS = (10, 100)
 
 
 class Huashu(FastAPI):
@@ -233,7 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # collector's way, so that a full collection walks only what calls made.
         gc.collect()
         gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        gc.set_threshold(settings.gc_young_threshold, *GC_OLDER_THRESHOLDS)
         gc.callbacks.append(state.metrics.gc_phase)
         purging = (
             asyncio.get_running_loop().create_task(

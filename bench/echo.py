@@ -6,6 +6,7 @@ collector's settings."""
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,8 +15,9 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-#: As ``app.main.GC_THRESHOLDS`` (not imported: the echo must not load the service).
-GC_THRESHOLDS = (700, 10, 100)
+#: As the service's (``app.main.GC_OLDER_THRESHOLDS`` and ``HUASHU_GC_YOUNG_THRESHOLD``, read
+#: here: the echo must not load the service).
+GC_THRESHOLDS = (int(os.environ.get("HUASHU_GC_YOUNG_THRESHOLD", "700")), 10, 100)
 
 
 async def echo(websocket: WebSocket) -> None:

@@ -11,10 +11,11 @@ from bench.client import Job
 
 
 def test_the_bench_echo_has_the_service_gc_policy() -> None:
-    from app.main import GC_THRESHOLDS
+    from app.config import Settings
+    from app.main import GC_OLDER_THRESHOLDS
     from bench.echo import GC_THRESHOLDS as ECHO
 
-    assert ECHO == GC_THRESHOLDS
+    assert ECHO == (Settings().gc_young_threshold, *GC_OLDER_THRESHOLDS)
 
 
 class _Recorder:

@@ -86,3 +86,28 @@ def test_the_unstored_writes_bound_reaches_the_store(tmp_path: Path) -> None:
     state = build_state(Settings(database_url=url, max_unstored_writes=250))
     assert state.repository._max_unstored == 250  # type: ignore[attr-defined]
     assert not state.repository.behind
+
+
+@pytest.mark.parametrize("value", [0, 99, -700, 1_000_001, 700.5, "often", None])
+def test_the_young_gc_threshold_is_a_whole_number_in_range(value: object) -> None:
+    """Below 100 the collector would run every few messages; no bound is not a choice."""
+    with pytest.raises(ValidationError, match="gc_young_threshold"):
+        Settings(gc_young_threshold=value)
+
+
+def test_the_young_gc_threshold_reaches_the_collector_while_serving() -> None:
+    """Set in the lifespan, after the start-up objects are frozen; CPython's own 700 by
+    default."""
+    import gc
+
+    from app.main import GC_OLDER_THRESHOLDS, create_app
+    from tests.serving import served
+
+    assert Settings.model_fields["gc_young_threshold"].default == 700
+    before = gc.get_threshold()
+    try:
+        with served(create_app(Settings(store="memory", gc_young_threshold=20_000))):
+            assert gc.get_threshold() == (20_000, *GC_OLDER_THRESHOLDS)
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
