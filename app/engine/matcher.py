@@ -91,8 +91,9 @@ def _common_prefix(a: str, b: str) -> int:
 
 class _Clauses:
     """Where clauses end in the text a stream scanned last, whose segment ``norm`` begins at
-    ``base`` (a bound method of it, not a closure: compiled, a closure and the frame it
-    captures refer to each other, garbage only the collector frees, on every fragment)."""
+    ``base``. Handed over as a bound method, not a closure: compiled by mypyc, a closure and
+    the environment it captures refer to each other, garbage only the collector frees, made
+    for every located fragment (``tests/engine/test_garbage.py``)."""
 
     __slots__ = ("norm", "base", "skip")
 
