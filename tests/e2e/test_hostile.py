@@ -337,8 +337,12 @@ def test_rest_messages_share_the_tenants_rate(bounded: Server) -> None:
             fragment = {"speaker": "agent", "segment": f"r-{n}", "text": "这个不关我的事"}
             return http.post(f"{call}/fragments", json={**fragment, "final": True})
 
-        with ThreadPoolExecutor(max_workers=8) as pool:  # faster than the rate of 40 a second
-            answers = list(pool.map(post, range(200)))
+        # Faster than the rate of 40 a second, in rounds until the bucket runs dry: a machine
+        # busy with other tests may answer the first round slower than the rate refills it.
+        answers: list[httpx.Response] = []
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            while len(answers) < 2000 and all(a.status_code != 429 for a in answers):
+                answers += pool.map(post, range(len(answers), len(answers) + 200))
         codes = [a.status_code for a in answers]
         assert set(codes) == {200, 429}, codes
         assert all(a.json()["error"] == "rate_limited" for a in answers if a.status_code == 429)
