@@ -26,6 +26,7 @@ from tests.corpus.evaluate_intent import (
     DEV9,
     DEV10,
     DEV11,
+    DEV12,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -44,6 +45,7 @@ from tests.corpus.evaluate_intent import (
     PROBE9,
     PROBE10,
     PROBE11,
+    PROBE12,
     evaluate_intents,
     read_intents,
 )
@@ -176,6 +178,14 @@ FLOORS = {
     (DEV11, "unclear_purpose"): (1.0, 0.94),
     (PROBE11, "complaint"): (0.97, 0.65),
     (PROBE11, "unclear_purpose"): (0.96, 0.80),
+    # intent_dev12 and intent_probe12, written from the norms alone (complaints with no marked
+    # word: deadpan, unmarked sarcasm, hedged reports, told through relatives; someone else to
+    # blame; indirect openings), held at what main does on them before any round designed on
+    # dev12 (0.913 / 0.553 and 0.909 / 0.746; 0.947 / 0.537 and 0.939 / 0.838).
+    (DEV12, "complaint"): (0.91, 0.55),
+    (DEV12, "unclear_purpose"): (0.90, 0.74),
+    (PROBE12, "complaint"): (0.94, 0.53),
+    (PROBE12, "unclear_purpose"): (0.93, 0.83),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -281,6 +291,7 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         (DEV9, 300, PROBE9, 150),
         (DEV10, 300, PROBE10, 150),
         (DEV11, 300, PROBE11, 150),
+        (DEV12, 290, PROBE12, 150),
     ):
         rows = read_intents(dev)
         assert len(rows) >= least, dev.name
@@ -320,6 +331,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         PROBE10,
         DEV11,
         PROBE11,
+        DEV12,
+        PROBE12,
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
@@ -351,6 +364,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "probe10",
         "dev11",
         "probe11",
+        "dev12",
+        "probe12",
         "independent",
         "independent_b",
         "independent_c",

@@ -132,6 +132,14 @@ DEV11 = ROOT / "tests" / "corpus" / "intent_dev11.tsv"
 #: Written with intent_dev11 by the same hand, different lines: a probe of the thirteenth round,
 #: measured at its start and end, never designed on (figures only; ``--without probe11``).
 PROBE11 = ROOT / "tests" / "corpus" / "intent_probe11.tsv"
+#: A twelfth development set, for the next round, written from the norms alone by someone who
+#: never saw the matcher (complaints with no marked word: deadpan, unmarked sarcasm, hedged
+#: reports, told through relatives, too many calls, plans changed; someone else to blame;
+#: indirect openings; misses printed).
+DEV12 = ROOT / "tests" / "corpus" / "intent_dev12.tsv"
+#: Written with intent_dev12 by the same hand, different lines: a probe of the next round,
+#: measured at its start and end, never designed on (figures only; ``--without probe12``).
+PROBE12 = ROOT / "tests" / "corpus" / "intent_probe12.tsv"
 INDEPENDENT = ROOT / "tests" / "independent" / "intent.tsv"
 #: A second independent set, written from the norms alone (tests/independent/INTENT_B.md).
 INDEPENDENT_B = ROOT / "tests" / "independent" / "intent_b.tsv"
@@ -172,6 +180,8 @@ SETS = {
     "probe10": PROBE10,
     "dev11": DEV11,
     "probe11": PROBE11,
+    "dev12": DEV12,
+    "probe12": PROBE12,
     "independent": INDEPENDENT,
     "independent_b": INDEPENDENT_B,
     "independent_c": INDEPENDENT_C,
@@ -331,7 +341,22 @@ def main(argv: list[str] | None = None) -> int:
         show = (
             args.show
             if path
-            in (OURS, DEV2, PROBE, PROBE2, DEV3, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, DEV10, DEV11)
+            in (
+                OURS,
+                DEV2,
+                PROBE,
+                PROBE2,
+                DEV3,
+                DEV4,
+                DEV5,
+                DEV6,
+                DEV7,
+                DEV8,
+                DEV9,
+                DEV10,
+                DEV11,
+                DEV12,
+            )
             else None
         )
         print(report(str(path.relative_to(ROOT)), evaluate_intents(compiled, path), show))
