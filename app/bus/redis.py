@@ -3,9 +3,12 @@
 A call is published by one instance at a time, its owner (``app.calls.ownership``). The owner
 hands each event to its own subscribers at once, in line with the engine, exactly as the
 in-process bus does (it keeps one, :class:`app.bus.memory.MemoryBus`, for that), and appends it
-to the call's stream in the background: publishing never waits for Redis. Every other instance
-with subscribers to the call reads the stream (one blocking ``XREAD`` per instance over every
-call it follows) and hands each entry to its subscribers.
+to the call's stream in the background: publishing never waits for Redis. The script that
+appends also pushes each event appended on the call's channel (Redis pub/sub): every other
+instance with subscribers to the call listens to that channel on a connection of its own and
+hands each event to its subscribers as it comes. The stream is what makes that exact: what an
+instance may have missed (before its subscription was confirmed, or while its connection was
+lost and made again) it reads from the stream, found by the seqs, which have no gaps.
 
 An event's stream entry id is ``0-<seq>``. The script that appends refuses an id at or below the
 stream's last one, so an event published twice — by a call rebuilt after its owner died, which
@@ -25,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import NoScriptError, RedisError
 
 from app.bus import Sink
@@ -32,15 +36,16 @@ from app.bus.memory import MemoryBus
 
 log = logging.getLogger(__name__)
 
-#: Appends a run of events, of one call or several, in one script call. KEYS: per event, its
-#: call's stream and fence counter. ARGV: per event, its seq, message and fence ('' for none);
-#: then maxlen. Returns, per event: 1 appended, 0 already there (a seq at or below the stream's
+#: Appends a run of events, of one call or several, in one script call, and pushes each one
+#: appended on its call's channel as ``<seq> <message>``. KEYS: per event, its call's stream
+#: and fence counter. ARGV: per event, its seq, message, fence ('' for none) and channel; then
+#: maxlen. Returns, per event: 1 appended, 0 already there (a seq at or below the stream's
 #: last), -1 fenced off.
 APPEND = """
 local maxlen = ARGV[#ARGV]
 local results = {}
 for i = 1, #KEYS / 2 do
-  local stream, seq, fence = KEYS[2 * i - 1], ARGV[3 * i - 2], ARGV[3 * i]
+  local stream, seq, fence = KEYS[2 * i - 1], ARGV[4 * i - 3], ARGV[4 * i - 1]
   local result = 1
   if fence ~= '' then
     local current = redis.call('GET', KEYS[2 * i])
@@ -53,7 +58,8 @@ for i = 1, #KEYS / 2 do
     end
   end
   if result == 1 then
-    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '0-' .. seq, 'm', ARGV[3 * i - 1])
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '0-' .. seq, 'm', ARGV[4 * i - 2])
+    redis.call('PUBLISH', ARGV[4 * i], seq .. ' ' .. ARGV[4 * i - 2])
   end
   results[i] = result
 end
@@ -62,10 +68,6 @@ return results
 #: Events one script call appends at most (Redis runs a script alone: it is kept short).
 APPEND_RUN = 128
 
-#: How long a blocking read waits before it looks again at which calls it follows.
-READ_BLOCK_MS = 1000
-#: Entries a read takes at most, over every stream it reads.
-READ_COUNT = 512
 #: Connections an instance opens to Redis for commands, at most (reads have one of their own).
 POOL_SIZE = 32
 
@@ -108,8 +110,9 @@ class RedisBus:
         stream outlives its call's end; ``max_unsent``: appends that may wait for Redis (it is
         down) before the oldest are dropped — the store keeps every event all the same."""
         self._redis: Redis = Redis(connection_pool=pool(url))
-        self._reader: Redis = Redis.from_url(url, single_connection_client=True)
-        self._reader_id: int | None = None
+        #: Where the events of the calls followed are pushed (a connection of its own, named
+        #: for ``CLIENT LIST``).
+        self._reader: Redis = Redis.from_url(url, client_name=f"{prefix}bus-listen")
         self._prefix = prefix
         self._maxlen = maxlen
         self._ended_ttl_s = ended_ttl_s
@@ -125,11 +128,12 @@ class RedisBus:
         self._unsent: list[Outgoing] = []
         self._wake_writer = asyncio.Event()
         self._wake_reader = asyncio.Event()
+        self._wake_listening = asyncio.Event()
+        #: Calls followed since the connection was last subscribed to their channels.
+        self._fresh: set[str] = set()
         self._writer: asyncio.Task[None] | None = None
         self._reading: asyncio.Task[None] | None = None
         self._closed = False
-        #: Reads being unblocked (kept: the loop holds tasks weakly).
-        self._unblocking: set[asyncio.Task[None]] = set()
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -139,13 +143,18 @@ class RedisBus:
     def _fence(self, call_id: str) -> str:
         return f"{self._prefix}fence:{call_id}"
 
+    def _live(self, call_id: str) -> str:
+        """The channel the call's events are pushed on as they are appended."""
+        return f"{self._prefix}live:{call_id}"
+
     # -- the Bus ---------------------------------------------------------------------------
 
     def own(self, call_id: str, fence: str = "") -> None:
         """This instance publishes the call from now on (its lease's fencing token: ``fence``);
-        it stops reading the call's stream."""
+        it stops listening to the call's channel."""
         self._owned[call_id] = fence
-        self._following.pop(call_id, None)
+        if self._following.pop(call_id, None) is not None:
+            self._changed()
 
     def release(self, call_id: str) -> None:
         """This instance no longer publishes the call (it was handed off): its subscribers
@@ -159,7 +168,8 @@ class RedisBus:
     def publish(self, call_id: str, seq: int, message: str) -> None:
         if call_id not in self._owned:
             self._owned[call_id] = ""
-            self._following.pop(call_id, None)
+            if self._following.pop(call_id, None) is not None:
+                self._changed()
         self._local.publish(call_id, seq, message)
         self._queue(Outgoing(call_id, seq, message, self._owned[call_id]))
 
@@ -198,7 +208,8 @@ class RedisBus:
         channel = self._local.channel(call_id)
         if call_id not in self._owned and (channel is None or not channel.sinks):
             # Followed from elsewhere, by nobody now: nothing of it is kept here.
-            self._following.pop(call_id, None)
+            if self._following.pop(call_id, None) is not None:
+                self._changed()
             self._local.forget(call_id)
 
     async def oldest(self, call_id: str) -> int | None:
@@ -237,13 +248,13 @@ class RedisBus:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
         if self._reading is not None:
-            # A read blocked in Redis does not end when its task is cancelled (redis-py holds
-            # on to it): it is unblocked, and the loop sees the bus closed.
+            # redis-py may swallow a cancellation that comes while it sends: the reading's
+            # loops also end on seeing the bus closed, and it is cancelled until it ends.
             self._wake_reader.set()
-            await self._unblock()
-            done, _ = await asyncio.wait([self._reading], timeout=READ_BLOCK_MS / 1000 + 1)
-            if not done:
+            self._wake_listening.set()
+            while not self._reading.done():
                 self._reading.cancel()
+                await asyncio.wait([self._reading], timeout=1.0)
         await self._local.close()
         await self._reader.aclose()
         await self._redis.aclose(close_connection_pool=True)
@@ -317,7 +328,7 @@ class RedisBus:
                     pipe.expire(self._stream(call_id), self._ended_ttl_s)
                     continue
                 keys += (self._stream(call_id), self._fence(call_id))
-                args += (seq, message, fence)
+                args += (seq, message, fence, self._live(call_id))
                 if len(keys) >= 2 * APPEND_RUN:
                     run_ends()
             run_ends()
@@ -329,52 +340,92 @@ class RedisBus:
         new = call_id not in self._following
         self._following[call_id] = last
         if new:
+            # Subscribed to again even if the connection still is: its confirmation is what
+            # makes the reading catch up with what came before (see _hear).
+            self._fresh.add(call_id)
             self._start()
-            self._wake_reader.set()
-            if self._reader_id is not None:  # a read is blocked on the other calls: end it
-                task = asyncio.get_running_loop().create_task(self._unblock())
-                self._unblocking.add(task)
-                task.add_done_callback(self._unblocking.discard)
+            self._changed()
 
-    async def _unblock(self) -> None:
-        try:
-            if self._reader_id is not None:
-                await self._redis.client_unblock(self._reader_id)
-        except (RedisError, OSError):
-            pass
+    def _changed(self) -> None:
+        """The calls followed changed: the channels listened to are brought in line."""
+        self._wake_reader.set()
+        self._wake_listening.set()
 
     async def _read(self) -> None:
-        """Hand the entries of every followed call's stream to its subscribers here."""
-        reader = self._reader
+        """Hand the events of every followed call to its subscribers here, as Redis pushes
+        them; on a new connection (at the start, after a failure), again."""
         backoff = Backoff("read")
-        while self._reader_id is None and not self._closed:
-            try:
-                self._reader_id = int(await reader.client_id())
-            except (RedisError, OSError) as exc:
-                await backoff.wait(exc)
         while not self._closed:
             if not self._following:
                 self._wake_reader.clear()
                 await self._wake_reader.wait()
                 continue
-            streams: Any = {
-                self._stream(call_id): _id(last) for call_id, last in self._following.items()
-            }
             try:
-                found: Any = await reader.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS)
-            except (RedisError, OSError) as exc:
-                await backoff.wait(exc)
+                async with self._reader.pubsub() as pubsub:
+                    listening: set[str] = set()
+                    await self._listen(pubsub, listening)  # connects it, before it is read
+                    async with asyncio.TaskGroup() as tasks:
+                        tasks.create_task(self._keep_listening(pubsub, listening))
+                        tasks.create_task(self._hear(pubsub, backoff))
+            except* (RedisError, OSError) as failed:
+                await backoff.wait(failed.exceptions[0])
+
+    async def _keep_listening(self, pubsub: PubSub, listening: set[str]) -> None:
+        """The task of the connection's writing: on each change, :meth:`_listen`."""
+        while not self._closed:
+            await self._wake_listening.wait()
+            await self._listen(pubsub, listening)
+
+    async def _listen(self, pubsub: PubSub, listening: set[str]) -> None:
+        """Subscribe the connection to the channel of each call followed, and only those
+        (``listening``: what it is subscribed to, kept up to date)."""
+        self._wake_listening.clear()
+        wanted = set(self._following)
+        added, dropped = (wanted - listening) | (self._fresh & wanted), listening - wanted
+        self._fresh.clear()
+        if added:
+            await pubsub.subscribe(*(self._live(call_id) for call_id in added))
+        if dropped:
+            await pubsub.unsubscribe(*(self._live(call_id) for call_id in dropped))
+        listening.clear()
+        listening.update(wanted)
+
+    async def _hear(self, pubsub: PubSub, backoff: Backoff) -> None:
+        """Hand each event pushed to its call's subscribers here, the connection's reading.
+
+        A channel's subscription is confirmed before anything published on it comes: what the
+        stream got before that is read from it then. An event past the next one expected says
+        that some were missed (the connection was lost and made again): they are read from
+        the stream too. Nothing is handed twice: a seq at or below the last handed is not."""
+        skip = len(self._live(""))
+        while not self._closed:
+            pushed = await pubsub.get_message(timeout=None)
+            if pushed is None:
                 continue
             backoff.reset()
-            skip = len(self._stream(""))
-            for stream, entries in found or ():
-                call_id = stream[skip:].decode()
-                for seq, message in _entries(entries):
-                    last = self._following.get(call_id)
-                    if last is None or seq <= last:
-                        continue
+            kind, data = pushed["type"], pushed["data"]
+            call_id = pushed["channel"][skip:].decode()
+            last = self._following.get(call_id)
+            if last is None:  # no longer followed: what was on its way is dropped
+                continue
+            if kind == "subscribe":
+                await self._catch_up(call_id, last)
+            elif kind == "message":
+                head, _, body = data.partition(b" ")
+                seq = int(head)
+                if seq == last + 1:
                     self._following[call_id] = seq
-                    self._local.deliver(call_id, seq, message)
+                    self._local.deliver(call_id, seq, body.decode())
+                elif seq > last:
+                    await self._catch_up(call_id, last)
+
+    async def _catch_up(self, call_id: str, last: int) -> None:
+        """Hand the call's subscribers here what its stream has after ``last``."""
+        answer = await self._redis.xrange(self._stream(call_id), f"({_id(last)}", "+")
+        for seq, message in _entries(answer):
+            if self._following.get(call_id, seq) < seq:
+                self._following[call_id] = seq
+                self._local.deliver(call_id, seq, message)
 
 
 class Backoff:

@@ -289,3 +289,71 @@ def test_a_redis_that_lost_its_scripts_gets_every_append_all_the_same() -> None:
         return there.take()
 
     assert run(main()) == [message(seq) for seq in range(1, 21)]
+
+
+async def kill_listening(keys: str) -> None:
+    """Cut the listening connection of the buses under ``keys`` from Redis's side, as a
+    network failure or Redis's output limit for a slow pub/sub client would."""
+    redis = Redis.from_url(REDIS)
+    clients = await redis.client_list(_type="pubsub")
+    ids = [client["id"] for client in clients if client["name"] == f"{keys}bus-listen"]
+    assert ids, "no listening connection to cut"
+    for client_id in ids:
+        await redis.client_kill_filter(_id=client_id)
+    await redis.aclose()
+
+
+def test_events_pushed_while_the_listening_connection_was_cut_are_read_from_the_stream() -> None:
+    """Pub/sub drops what is pushed while a connection is down: the follower reads it from
+    the stream once it listens again, each event once and in order — the last one too, though
+    nothing comes after it to show that it was missed."""
+
+    async def main() -> tuple[list[str], list[str]]:
+        a, b, keys = pair()
+        there = Subscriber()
+        a.publish("c", 1, message(1))
+        await a.flush()
+        await b.subscribe("c", there, after_seq=0)
+        for seq in range(2, 31):
+            a.publish("c", seq, message(seq))
+            if seq == 15:
+                await until(lambda: len(there.pending) == 15)
+                await kill_listening(keys)
+            await asyncio.sleep(0.002)
+        await until(lambda: len(there.pending) == 30)
+        first = there.take()
+        await kill_listening(keys)
+        a.publish("c", 31, message(31))  # the last for a while: no later seq shows the gap
+        await until(lambda: len(there.pending) == 1)
+        await close(a, b)
+        return first, there.take()
+
+    first, last = run(main())
+    assert first == [message(seq) for seq in range(1, 31)]
+    assert last == [message(31)]
+
+
+def test_a_call_followed_again_misses_nothing_pushed_in_between() -> None:
+    """Its last subscriber leaves (the channel is dropped), events come, and a new subscriber
+    comes from a seq: it gets what the stream has after that seq, then the rest as pushed,
+    each once."""
+
+    async def main() -> list[str]:
+        a, b, _ = pair()
+        a.publish("c", 1, message(1))
+        await a.flush()
+        first, second = Subscriber(), Subscriber()
+        await b.subscribe("c", first, after_seq=0)
+        await until(lambda: len(first.pending) == 1)
+        b.unsubscribe("c", first)
+        for seq in range(2, 6):
+            a.publish("c", seq, message(seq))
+        await a.flush()
+        await b.subscribe("c", second, after_seq=3)
+        a.publish("c", 6, message(6))
+        await until(lambda: len(second.pending) == 3)
+        await asyncio.sleep(0.1)  # nothing more, nothing twice
+        await close(a, b)
+        return second.take()
+
+    assert run(main()) == [message(seq) for seq in (4, 5, 6)]
