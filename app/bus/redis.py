@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections import deque
 from typing import Any, NamedTuple
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import NoScriptError, RedisError
+from redis.asyncio.connection import Connection
+from redis.exceptions import RedisError
 
 from app.bus import Sink
 from app.bus.memory import MemoryBus
@@ -117,7 +118,8 @@ class RedisBus:
         self._maxlen = maxlen
         self._ended_ttl_s = ended_ttl_s
         self._max_unsent = max_unsent
-        self._append = self._redis.register_script(APPEND)
+        #: The writer's connection comes from here (named for ``CLIENT LIST``).
+        self._appender: Redis = Redis.from_url(url, client_name=f"{prefix}bus-append")
         #: This instance's subscribers, and the events of the calls it publishes.
         self._local = MemoryBus(keep_ended=0, window=window)
         #: The calls this instance publishes, with the fencing token of its lease on each.
@@ -126,6 +128,10 @@ class RedisBus:
         self._following: dict[str, int] = {}
         #: Appends and expiries waiting to be sent, in order.
         self._unsent: list[Outgoing] = []
+        #: Sent and not answered yet, in order; and how many of them each command on its way
+        #: is for.
+        self._in_flight: deque[Outgoing] = deque()
+        self._answers: deque[int] = deque()
         self._wake_writer = asyncio.Event()
         self._wake_reader = asyncio.Event()
         self._wake_listening = asyncio.Event()
@@ -233,9 +239,10 @@ class RedisBus:
         """Wait until every event published so far is in Redis, ``timeout`` seconds at most
         (Redis may be down: what is not sent by then is logged, and the store has it)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self._unsent and not self._closed:
+        while (self._unsent or self._in_flight) and not self._closed:
             if asyncio.get_running_loop().time() > deadline:
-                log.error("bus: %d events not sent to Redis in %.0f s", len(self._unsent), timeout)
+                waiting = len(self._unsent) + len(self._in_flight)
+                log.error("bus: %d events not sent to Redis in %.0f s", waiting, timeout)
                 return
             self._start()
             self._wake_writer.set()
@@ -244,19 +251,17 @@ class RedisBus:
     async def close(self) -> None:
         await self.flush()
         self._closed = True
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-        if self._reading is not None:
-            # redis-py may swallow a cancellation that comes while it sends: the reading's
-            # loops also end on seeing the bus closed, and it is cancelled until it ends.
-            self._wake_reader.set()
-            self._wake_listening.set()
-            while not self._reading.done():
-                self._reading.cancel()
-                await asyncio.wait([self._reading], timeout=1.0)
+        # redis-py may swallow a cancellation that comes while it sends: the loops also end on
+        # seeing the bus closed, and each task is cancelled until it ends.
+        for event in (self._wake_writer, self._wake_reader, self._wake_listening):
+            event.set()
+        for task in (self._writer, self._reading):
+            while task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=1.0)
         await self._local.close()
         await self._reader.aclose()
+        await self._appender.aclose(close_connection_pool=True)
         await self._redis.aclose(close_connection_pool=True)
 
     # -- writing ---------------------------------------------------------------------------
@@ -279,60 +284,90 @@ class RedisBus:
             self._reading = asyncio.get_running_loop().create_task(self._read(), name="bus-r")
 
     async def _write(self) -> None:
-        """Send what waits, in order, one pipeline at a time; on an error, again after a pause,
-        nothing lost (appends are idempotent by seq)."""
+        """Send what waits to Redis, in order, on a connection of the writer's own, without
+        waiting for one command's answer before the next is sent (an event published while
+        another is on its way goes at once). An item is let go once its answer came. On an
+        error the connection is dropped and what was not answered is sent again on a new one
+        after a pause: Redis ran a prefix of what was sent, and appends are idempotent by seq,
+        so nothing is lost or doubled."""
         backoff = Backoff("write")
+        while not self._closed:
+            if not self._unsent:
+                self._wake_writer.clear()
+                await self._wake_writer.wait()
+                continue
+            pool = self._appender.connection_pool
+            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._send_all(connection))
+                    tasks.create_task(self._take_answers(connection, backoff))
+            except* (RedisError, OSError) as failed:
+                await connection.disconnect()
+                self._unsent[:0] = self._in_flight
+                self._in_flight.clear()
+                self._answers.clear()
+                await backoff.wait(failed.exceptions[0])
+            finally:
+                await pool.release(connection)
+
+    async def _send_all(self, connection: Connection) -> None:
+        while not self._closed:
+            if not self._unsent:
+                self._wake_writer.clear()
+                await self._wake_writer.wait()
+                continue
+            batch = self._unsent[:1024]
+            del self._unsent[: len(batch)]
+            self._in_flight.extend(batch)
+            commands = self._commands(batch)
+            self._answers.extend(len(items) for items, _ in commands)
+            packed = connection.pack_commands(command for _, command in commands)
+            await connection.send_packed_command(packed, check_health=False)
+
+    async def _take_answers(self, connection: Connection, backoff: Backoff) -> None:
         while True:
-            await self._wake_writer.wait()
-            self._wake_writer.clear()
-            while self._unsent:
-                batch = self._unsent[:1024]
-                try:
-                    await self._send(batch)
-                except (RedisError, OSError) as exc:
-                    await backoff.wait(exc)
-                    continue
-                backoff.reset()
-                del self._unsent[: len(batch)]
+            answer = await connection.read_response()
+            backoff.reset()
+            for _ in range(self._answers.popleft()):
+                self._in_flight.popleft()
+            if isinstance(answer, list) and -1 in answer:
+                log.error("bus: events were refused: this instance lost a call's lease")
 
-    async def _send(self, batch: Iterable[Outgoing]) -> None:
-        # EVALSHA straight into the pipeline: redis-py's Script in a pipeline asks Redis
-        # whether the script exists before every batch (one more round trip). A Redis that
-        # lost its scripts (restarted) answers NOSCRIPT: the script is loaded and the batch
-        # sent again (appends are idempotent by seq).
-        try:
-            results = await self._pipeline(batch)
-        except NoScriptError:
-            await self._redis.script_load(APPEND)
-            results = await self._pipeline(batch)
-        if any(isinstance(result, list) and -1 in result for result in results):
-            log.error("bus: events were refused: this instance lost a call's lease")
+    def _commands(self, batch: list[Outgoing]) -> list[tuple[list[Outgoing], list[Any]]]:
+        """What to send for ``batch``: the appends in runs of at most :data:`APPEND_RUN`, one
+        script call each (a command a run, not an event), and each call's end where it comes,
+        in order; each command with the items it is for.
 
-    async def _pipeline(self, batch: Iterable[Outgoing]) -> list[Any]:
-        """One pipeline: the appends in runs of at most :data:`APPEND_RUN`, one script call
-        each (a command a run, not an event), and each call's end where it comes, in order."""
-        sha = self._append.sha
+        The script goes whole (``EVAL``, which Redis caches by its digest), not by digest: a
+        Redis that lost its scripts would refuse every command on the way after the first,
+        and one loaded again meanwhile by another instance would take some of them, out of
+        order."""
+        commands: list[tuple[list[Outgoing], list[Any]]] = []
+        run: list[Outgoing] = []
+        for item in batch:
+            if item.seq == 0:
+                if run:
+                    commands.append((run, self._append_command(run)))
+                    run = []
+                expire = ["EXPIRE", self._stream(item.call_id), self._ended_ttl_s]
+                commands.append(([item], expire))
+                continue
+            run.append(item)
+            if len(run) == APPEND_RUN:
+                commands.append((run, self._append_command(run)))
+                run = []
+        if run:
+            commands.append((run, self._append_command(run)))
+        return commands
+
+    def _append_command(self, run: list[Outgoing]) -> list[Any]:
         keys: list[str] = []
         args: list[str | int] = []
-        async with self._redis.pipeline(transaction=False) as pipe:
-
-            def run_ends() -> None:
-                if keys:
-                    pipe.evalsha(sha, len(keys), *keys, *args, self._maxlen)
-                    keys.clear()
-                    args.clear()
-
-            for call_id, seq, message, fence in batch:
-                if seq == 0:
-                    run_ends()
-                    pipe.expire(self._stream(call_id), self._ended_ttl_s)
-                    continue
-                keys += (self._stream(call_id), self._fence(call_id))
-                args += (seq, message, fence, self._live(call_id))
-                if len(keys) >= 2 * APPEND_RUN:
-                    run_ends()
-            run_ends()
-            return await pipe.execute()
+        for call_id, seq, message, fence in run:
+            keys += (self._stream(call_id), self._fence(call_id))
+            args += (seq, message, fence, self._live(call_id))
+        return ["EVAL", APPEND, len(keys), *keys, *args, self._maxlen]
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -294,10 +294,24 @@ def test_a_redis_that_lost_its_scripts_gets_every_append_all_the_same() -> None:
 async def kill_listening(keys: str) -> None:
     """Cut the listening connection of the buses under ``keys`` from Redis's side, as a
     network failure or Redis's output limit for a slow pub/sub client would."""
+    await kill(f"{keys}bus-listen", "pubsub")
+
+
+async def kill(name: str, kind: str = "normal") -> None:
+    """Cut every connection to Redis named ``name`` (once there is one: it may be being made
+    again after the last cut)."""
     redis = Redis.from_url(REDIS)
-    clients = await redis.client_list(_type="pubsub")
-    ids = [client["id"] for client in clients if client["name"] == f"{keys}bus-listen"]
-    assert ids, "no listening connection to cut"
+    ids: list[str] = []
+
+    async def named() -> bool:
+        clients = await redis.client_list(_type=kind)
+        ids[:] = [client["id"] for client in clients if client["name"] == name]
+        return bool(ids)
+
+    deadline = asyncio.get_running_loop().time() + 5
+    while not await named():
+        assert asyncio.get_running_loop().time() < deadline, f"no connection {name} to cut"
+        await asyncio.sleep(0.005)
     for client_id in ids:
         await redis.client_kill_filter(_id=client_id)
     await redis.aclose()
@@ -357,3 +371,61 @@ def test_a_call_followed_again_misses_nothing_pushed_in_between() -> None:
         return second.take()
 
     assert run(main()) == [message(seq) for seq in (4, 5, 6)]
+
+
+def test_appends_cut_on_their_way_are_sent_again_each_once_and_in_order() -> None:
+    """The writer sends without waiting for answers: when its connection is cut, Redis has run
+    some prefix of what was sent. What was not answered is sent again on a new connection, so
+    the stream and a follower elsewhere get every event once, in order."""
+
+    async def main() -> tuple[list[str], list[str]]:
+        a, b, keys = pair()
+        there = Subscriber()
+        a.publish("c", 1, message(1))
+        await a.flush()
+        await b.subscribe("c", there, after_seq=0)
+        for seq in range(2, 601):
+            a.publish("c", seq, message(seq))
+            if seq % 150 == 0:
+                await asyncio.sleep(0)  # the writer has sent some and not heard back
+                await kill(f"{keys}bus-append")
+            elif seq % 10 == 0:
+                await asyncio.sleep(0.001)
+        await a.flush(timeout=10)
+        await until(lambda: len(there.pending) == 600, timeout=10)
+        await asyncio.sleep(0.1)  # nothing more, nothing twice
+        replayed = await b.replay("c")
+        await close(a, b)
+        return replayed, there.take()
+
+    replayed, followed = run(main())
+    assert replayed == [message(seq) for seq in range(1, 601)]
+    assert followed == replayed
+
+
+def test_appends_redis_had_not_run_when_the_connection_was_cut_are_sent_again() -> None:
+    """Redis holds the writer's commands unrun (``CLIENT PAUSE … WRITE``) when its connection
+    is cut: nothing of them reached the stream, and all of them are sent again."""
+
+    async def main() -> list[str]:
+        a, b, keys = pair()
+        for seq in range(1, 51):
+            a.publish("c", seq, message(seq))
+        await a.flush()
+        redis = Redis.from_url(REDIS)
+        await redis.execute_command("CLIENT", "PAUSE", 2000, "WRITE")
+        try:
+            for seq in range(51, 101):
+                a.publish("c", seq, message(seq))
+            await asyncio.sleep(0.05)  # sent, and held by Redis
+            assert await b.replay("c") == [message(seq) for seq in range(1, 51)]
+            await kill(f"{keys}bus-append")
+        finally:
+            await redis.execute_command("CLIENT", "UNPAUSE")
+            await redis.aclose()
+        await a.flush(timeout=10)
+        replayed = await b.replay("c")
+        await close(a, b)
+        return replayed
+
+    assert run(main()) == [message(seq) for seq in range(1, 101)]
