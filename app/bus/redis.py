@@ -69,7 +69,8 @@ return results
 #: Events one script call appends at most (Redis runs a script alone: it is kept short).
 APPEND_RUN = 128
 
-#: Connections an instance opens to Redis for commands, at most (reads have one of their own).
+#: Connections an instance opens to Redis for commands, at most (the writer and the listener
+#: have one each of their own besides).
 POOL_SIZE = 32
 
 
