@@ -6,6 +6,8 @@ import asyncio
 import logging
 import socket
 import subprocess
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -429,3 +431,50 @@ def test_appends_redis_had_not_run_when_the_connection_was_cut_are_sent_again() 
         return replayed
 
     assert run(main()) == [message(seq) for seq in range(1, 101)]
+
+
+def test_an_instance_too_slow_for_what_is_pushed_is_cut_off_by_redis_and_loses_nothing() -> None:
+    """The follower's loop stalls while another instance publishes more than Redis lets wait
+    for a pub/sub client (its output limit, lowered for the test): Redis cuts the follower's
+    connection; it listens again and reads the rest from the stream, each event once."""
+    big = "长" * 2000  # ~6 KB an event: 100 events are well over the 64 KB limit
+    published = threading.Event()
+
+    def publish_elsewhere(keys: str) -> None:
+        async def main() -> None:
+            a = RedisBus(REDIS, prefix=keys)
+            for seq in range(2, 102):
+                a.publish("c", seq, message(seq) + big)
+            await a.flush(timeout=10)
+            await a.close()
+
+        asyncio.run(main())
+        published.set()
+
+    async def main() -> list[str]:
+        keys = prefix()
+        a, b = RedisBus(REDIS, prefix=keys), RedisBus(REDIS, prefix=keys)
+        there = Subscriber()
+        a.publish("c", 1, message(1))
+        await a.flush()
+        await a.close()
+        await b.subscribe("c", there, after_seq=0)
+        await until(lambda: len(there.pending) == 1)
+        redis = Redis.from_url(REDIS)
+        limit = (await redis.config_get("client-output-buffer-limit"))["client-output-buffer-limit"]
+        await redis.config_set("client-output-buffer-limit", "pubsub 64kb 64kb 0")
+        try:
+            writer = threading.Thread(target=publish_elsewhere, args=(keys,))
+            writer.start()
+            time.sleep(2)  # this instance's loop is stuck: nothing pushed to it is read
+            writer.join()
+        finally:
+            await redis.config_set("client-output-buffer-limit", limit)
+            await redis.aclose()
+        assert published.is_set()
+        await until(lambda: len(there.pending) == 101, timeout=10)
+        await asyncio.sleep(0.1)  # nothing more, nothing twice
+        await close(b)
+        return there.take()
+
+    assert run(main()) == [message(1)] + [message(seq) + "长" * 2000 for seq in range(2, 102)]
