@@ -298,19 +298,22 @@ class RedisBus:
                 await self._wake_writer.wait()
                 continue
             pool = self._appender.connection_pool
-            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            connection: Connection | None = None
             try:
+                connection = await pool.get_connection()  # type: ignore[no-untyped-call]
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._send_all(connection))
                     tasks.create_task(self._take_answers(connection, backoff))
             except* (RedisError, OSError) as failed:
-                await connection.disconnect()
+                if connection is not None:
+                    await connection.disconnect()
                 self._unsent[:0] = self._in_flight
                 self._in_flight.clear()
                 self._answers.clear()
                 await backoff.wait(failed.exceptions[0])
             finally:
-                await pool.release(connection)
+                if connection is not None:
+                    await pool.release(connection)
 
     async def _send_all(self, connection: Connection) -> None:
         while not self._closed:
@@ -448,6 +451,10 @@ class RedisBus:
                 await self._catch_up(call_id, last)
             elif kind == "message":
                 head, _, body = data.partition(b" ")
+                if not head.isdigit():  # not the script's: the stream says what there is
+                    log.warning("bus: a message on a call's channel that is not an event")
+                    await self._catch_up(call_id, last)
+                    continue
                 seq = int(head)
                 if seq == last + 1:
                     self._following[call_id] = seq

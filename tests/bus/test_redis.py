@@ -236,9 +236,12 @@ def test_an_ended_calls_stream_expires() -> None:
     assert 0 < run(main()) <= 30
 
 
-def test_redis_down_loses_nothing_published_once_it_is_back(tmp_path: Path) -> None:
+def test_redis_down_loses_nothing_published_once_it_is_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Appends wait (publishing does not) while Redis cannot be reached, and go once it can:
-    a real Redis server of the test's own, started only after the events were published."""
+    a real Redis server of the test's own, started only after the events were published. The
+    writer waits between tries (it does not die and start again at each publish)."""
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
 
@@ -261,7 +264,9 @@ def test_redis_down_loses_nothing_published_once_it_is_back(tmp_path: Path) -> N
             server.wait()
         return replayed
 
-    assert run(main()) == [message(seq) for seq in (1, 2, 3)]
+    with caplog.at_level(logging.WARNING, logger="app.bus.redis"):
+        assert run(main()) == [message(seq) for seq in (1, 2, 3)]
+    assert "Redis write failed" in caplog.text
 
 
 def free_port() -> int:
@@ -478,3 +483,28 @@ def test_an_instance_too_slow_for_what_is_pushed_is_cut_off_by_redis_and_loses_n
         return there.take()
 
     assert run(main()) == [message(1)] + [message(seq) + "长" * 2000 for seq in range(2, 102)]
+
+
+def test_a_message_on_a_calls_channel_that_is_no_event_is_not_handed_on() -> None:
+    """Anyone who can reach Redis can publish on a call's channel: what is not the script's
+    push is not handed to subscribers, and the reading goes on, each event once."""
+
+    async def main() -> list[str]:
+        a, b, keys = pair()
+        there = Subscriber()
+        a.publish("c", 1, message(1))
+        await a.flush()
+        await b.subscribe("c", there, after_seq=0)
+        await until(lambda: len(there.pending) == 1)
+        redis = Redis.from_url(REDIS)
+        for garbage in (b"", b"x", b"-1 no", b"99999999999999999999999 big", "二 句".encode()):
+            await redis.publish(f"{keys}live:c", garbage)
+        await redis.aclose()
+        for seq in range(2, 6):
+            a.publish("c", seq, message(seq))
+        await until(lambda: len(there.pending) == 5)
+        await asyncio.sleep(0.1)  # nothing more, nothing twice
+        await close(a, b)
+        return there.take()
+
+    assert run(main()) == [message(seq) for seq in range(1, 6)]
