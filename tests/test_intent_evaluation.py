@@ -27,6 +27,7 @@ from tests.corpus.evaluate_intent import (
     DEV10,
     DEV11,
     DEV12,
+    DEV13,
     FRESH,
     INDEPENDENT,
     INDEPENDENT_B,
@@ -46,6 +47,7 @@ from tests.corpus.evaluate_intent import (
     PROBE10,
     PROBE11,
     PROBE12,
+    PROBE13,
     evaluate_intents,
     read_intents,
 )
@@ -186,6 +188,14 @@ FLOORS = {
     (DEV12, "unclear_purpose"): (0.90, 0.74),
     (PROBE12, "complaint"): (0.94, 0.53),
     (PROBE12, "unclear_purpose"): (0.93, 0.83),
+    # intent_dev13 and intent_probe13, written from the norms alone (stories with no need,
+    # someone else to blame with a plain request, plain or brisk purposes, and the complaints
+    # that are their twins), held at what main does on them before any round designed on dev13
+    # (0.889 / 0.643 and 0.946 / 0.625; 0.878 / 0.600 and 1.000 / 0.567).
+    (DEV13, "complaint"): (0.88, 0.64),
+    (DEV13, "unclear_purpose"): (0.94, 0.62),
+    (PROBE13, "complaint"): (0.87, 0.60),
+    (PROBE13, "unclear_purpose"): (1.0, 0.56),
     # Independent sets, never tuned to, measured once after the word-class rework (before it:
     # 0.924 / 0.760 and 1.000 / 0.500; 0.865 / 0.792 and 1.000 / 0.484); after: 0.955 / 0.849
     # and 0.978 / 0.733; 0.952 / 0.876 and 1.000 / 0.656 (tests/corpus/INTENT.md)
@@ -292,6 +302,7 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         (DEV10, 300, PROBE10, 150),
         (DEV11, 300, PROBE11, 150),
         (DEV12, 290, PROBE12, 150),
+        (DEV13, 280, PROBE13, 150),
     ):
         rows = read_intents(dev)
         assert len(rows) >= least, dev.name
@@ -333,6 +344,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         PROBE11,
         DEV12,
         PROBE12,
+        DEV13,
+        PROBE13,
         INDEPENDENT,
         INDEPENDENT_B,
         INDEPENDENT_C,
@@ -366,6 +379,8 @@ def test_our_sets_are_big_enough_and_labelled() -> None:
         "probe11",
         "dev12",
         "probe12",
+        "dev13",
+        "probe13",
         "independent",
         "independent_b",
         "independent_c",
