@@ -301,7 +301,7 @@ def test_the_scripts_use_the_packaged_model_for_the_purpose_unless_a_topic_is_sa
 ) -> None:
     spec = SCRIPTS[script].intent
     assert spec is not None and spec.learned is not None
-    assert spec.learned.unclear_purpose == 0.7  # INTENT.md, fifth and seventeenth rounds
+    assert spec.learned.unclear_purpose == 0.7  # INTENT.md, fifth round
     assert IntentModel(spec).judge(text).unclear_purpose is unclear
     rules = IntentModel(spec.model_copy(update={"learned": None}))
     assert rules.judge(text).unclear_purpose is by_rules
