@@ -32,6 +32,16 @@ def pair() -> tuple[RedisBus, RedisBus, str]:
     return RedisBus(REDIS, prefix=keys), RedisBus(REDIS, prefix=keys), keys
 
 
+async def followed_elsewhere(a: RedisBus, b: RedisBus) -> Subscriber:
+    """Call ``c``, published by ``a`` (its first event in Redis), followed on ``b`` from its
+    start: ``b``'s subscriber."""
+    there = Subscriber()
+    a.publish("c", 1, message(1))
+    await a.flush()
+    await b.subscribe("c", there, after_seq=0)
+    return there
+
+
 async def close(*buses: RedisBus) -> None:
     for bus in buses:
         await bus.close()
@@ -277,15 +287,12 @@ def free_port() -> int:
 
 
 def test_a_redis_that_lost_its_scripts_gets_every_append_all_the_same() -> None:
-    """Appends go as EVALSHA of a script Redis may not have (restarted, or SCRIPT FLUSH): the
-    script is loaded again and the batch sent again, each event once."""
+    """Appends send the whole script (``EVAL``), so a Redis that lost its scripts (restarted,
+    or SCRIPT FLUSH) runs them all the same, each event once."""
 
     async def main() -> list[str]:
         a, b, _ = pair()
-        there = Subscriber()
-        a.publish("c", 1, message(1))
-        await a.flush()
-        await b.subscribe("c", there, after_seq=0)
+        there = await followed_elsewhere(a, b)
         redis = Redis.from_url(REDIS)
         await redis.script_flush()
         await redis.aclose()
@@ -331,10 +338,7 @@ def test_events_pushed_while_the_listening_connection_was_cut_are_read_from_the_
 
     async def main() -> tuple[list[str], list[str]]:
         a, b, keys = pair()
-        there = Subscriber()
-        a.publish("c", 1, message(1))
-        await a.flush()
-        await b.subscribe("c", there, after_seq=0)
+        there = await followed_elsewhere(a, b)
         for seq in range(2, 31):
             a.publish("c", seq, message(seq))
             if seq == 15:
@@ -387,10 +391,7 @@ def test_appends_cut_on_their_way_are_sent_again_each_once_and_in_order() -> Non
 
     async def main() -> tuple[list[str], list[str]]:
         a, b, keys = pair()
-        there = Subscriber()
-        a.publish("c", 1, message(1))
-        await a.flush()
-        await b.subscribe("c", there, after_seq=0)
+        there = await followed_elsewhere(a, b)
         for seq in range(2, 601):
             a.publish("c", seq, message(seq))
             if seq % 150 == 0:
@@ -491,10 +492,7 @@ def test_a_message_on_a_calls_channel_that_is_no_event_is_not_handed_on() -> Non
 
     async def main() -> list[str]:
         a, b, keys = pair()
-        there = Subscriber()
-        a.publish("c", 1, message(1))
-        await a.flush()
-        await b.subscribe("c", there, after_seq=0)
+        there = await followed_elsewhere(a, b)
         await until(lambda: len(there.pending) == 1)
         redis = Redis.from_url(REDIS)
         for garbage in (b"", b"x", b"-1 no", b"99999999999999999999999 big", "二 句".encode()):
